@@ -1,0 +1,52 @@
+//! Reading a function's configuration from the environment, reporting every problem at once.
+
+use thiserror::Error;
+
+/// What was wrong with the environment: every missing or invalid variable, not just the first.
+#[derive(Debug, Error)]
+#[error("invalid configuration: {}", .problems.join("; "))]
+pub struct ConfigError {
+    pub problems: Vec<String>,
+}
+
+/// Collects variables and the problems found reading them; `finish` turns any problem into an error.
+#[derive(Debug, Default)]
+pub struct EnvReader {
+    problems: Vec<String>,
+}
+
+impl EnvReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A variable that must be set to a non-empty value.
+    pub fn required(&mut self, name: &str) -> String {
+        match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => value,
+            Ok(_) => {
+                self.problems.push(format!("{name} is set but empty"));
+                String::new()
+            }
+            Err(std::env::VarError::NotPresent) => {
+                self.problems.push(format!("{name} is not set"));
+                String::new()
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                self.problems.push(format!("{name} is not valid UTF-8"));
+                String::new()
+            }
+        }
+    }
+
+    /// Ok when no problem was found, else every problem at once.
+    pub fn finish(self) -> Result<(), ConfigError> {
+        if self.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(ConfigError {
+                problems: self.problems,
+            })
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Domain types and the message contracts shared between functions.
+
+pub mod birthday;
