@@ -1,0 +1,197 @@
+//! Handler behaviour on memory adapters, driven by the real API Gateway v2 events in testdata/events/greeter.
+
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use greeter::{Deps, function_handler};
+use lambda_http::Body;
+use volley_core::adapters::memory::MemoryBirthdayStore;
+use volley_core::clock::FixedClock;
+use volley_core::model::birthday::Username;
+use volley_core::ports::BirthdayStore;
+
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default()
+}
+
+fn deps() -> (Deps, Arc<MemoryBirthdayStore>) {
+    let store = Arc::new(MemoryBirthdayStore::new());
+    let deps = Deps {
+        store: store.clone(),
+        clock: Arc::new(FixedClock::on(today())),
+    };
+    (deps, store)
+}
+
+fn event(name: &str) -> lambda_http::Request {
+    let path = format!("{}/../../testdata/events/greeter/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path} is not an API Gateway v2 event: {e}"))
+}
+
+struct Answer {
+    status: u16,
+    allow: Option<String>,
+    content_type: Option<String>,
+    json: serde_json::Value,
+}
+
+async fn send(deps: &Deps, name: &str) -> Answer {
+    let response = function_handler(deps, event(name))
+        .await
+        .unwrap_or_else(|e| panic!("{name}: handler error {e}"));
+    let header = |h| {
+        response
+            .headers()
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let json = match response.body() {
+        Body::Empty => serde_json::Value::Null,
+        Body::Text(t) => serde_json::from_str(t).unwrap_or_else(|e| panic!("{name}: body {t:?} is not JSON: {e}")),
+        other => panic!("{name}: unexpected body {other:?}"),
+    };
+    Answer {
+        status: response.status().as_u16(),
+        allow: header(http::header::ALLOW),
+        content_type: header(http::header::CONTENT_TYPE),
+        json,
+    }
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+}
+
+fn user(name: &str) -> Username {
+    Username::parse(name).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn put_stores_the_date_and_answers_204_with_no_body() {
+    let (deps, store) = deps();
+    let answer = send(&deps, "put.json").await;
+    assert_eq!(answer.status, 204);
+    assert_eq!(answer.json, serde_json::Value::Null);
+    assert_eq!(store.get(&user("alice")).await.ok(), Some(Some(date(1990, 1, 5))));
+}
+
+#[tokio::test]
+async fn put_accepts_base64_bodies_and_json_with_a_charset() {
+    for name in ["put-base64-body.json", "put-json-with-charset.json"] {
+        let (deps, store) = deps();
+        assert_eq!(send(&deps, name).await.status, 204, "{name}");
+        assert_eq!(
+            store.get(&user("alice")).await.ok(),
+            Some(Some(date(1990, 1, 5))),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn put_replaces_an_earlier_date() {
+    let (deps, store) = deps();
+    store
+        .put(&user("alice"), date(1970, 6, 1))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(send(&deps, "put.json").await.status, 204);
+    assert_eq!(store.get(&user("alice")).await.ok(), Some(Some(date(1990, 1, 5))));
+}
+
+#[tokio::test]
+async fn percent_encoded_unicode_usernames_are_decoded() {
+    let (deps, store) = deps();
+    assert_eq!(send(&deps, "put-unicode-username.json").await.status, 204);
+    assert_eq!(store.get(&user("Zoë")).await.ok(), Some(Some(date(2000, 2, 29))));
+}
+
+#[tokio::test]
+async fn get_counts_the_days_to_the_next_birthday() {
+    let (deps, store) = deps();
+    store
+        .put(&user("alice"), date(1990, 11, 28))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let answer = send(&deps, "get.json").await;
+    assert_eq!(answer.status, 200);
+    assert_eq!(answer.content_type.as_deref(), Some("application/json"));
+    assert_eq!(
+        answer.json,
+        serde_json::json!({"message": "Hello, alice! Your birthday is in 5 days"})
+    );
+}
+
+#[tokio::test]
+async fn get_says_happy_birthday_on_the_day() {
+    let (deps, store) = deps();
+    store
+        .put(&user("alice"), date(1990, 11, 23))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let answer = send(&deps, "get.json").await;
+    assert_eq!(
+        answer.json,
+        serde_json::json!({"message": "Hello, alice! Happy birthday!"})
+    );
+}
+
+#[tokio::test]
+async fn get_of_an_unknown_user_is_404() {
+    let (deps, _) = deps();
+    let answer = send(&deps, "get-unknown-user.json").await;
+    assert_eq!(answer.status, 404);
+    assert_eq!(answer.json["error"], "no date of birth stored for nobody");
+}
+
+#[tokio::test]
+async fn other_methods_are_405_with_allow() {
+    let (deps, _) = deps();
+    let answer = send(&deps, "delete.json").await;
+    assert_eq!(answer.status, 405);
+    assert_eq!(answer.allow.as_deref(), Some("GET, PUT"));
+    assert!(
+        answer.json["error"].as_str().is_some_and(|e| e.contains("DELETE")),
+        "{:?}",
+        answer.json
+    );
+}
+
+/// Every bad input gets its 4xx and a JSON error that says what was wrong, and stores nothing.
+#[tokio::test]
+async fn bad_input_is_refused_with_a_json_reason() {
+    let cases = [
+        ("get-bad-username.json", 400, "only letters"),
+        ("get-username-too-long.json", 400, "at most 64 letters"),
+        ("get-unknown-route.json", 404, "no route"),
+        ("put-malformed-json.json", 400, "not valid JSON"),
+        ("put-empty-body.json", 400, "not valid JSON"),
+        ("put-missing-field.json", 400, "missing field `dateOfBirth`"),
+        ("put-mistyped-field.json", 400, "invalid type"),
+        ("put-unknown-field.json", 400, "unknown field `admin`"),
+        ("put-not-json-content-type.json", 415, "application/json"),
+        ("put-no-content-type.json", 415, "application/json"),
+        ("put-body-too-large.json", 413, "at most 1024 bytes"),
+        ("put-bad-date-format.json", 400, "YYYY-MM-DD"),
+        ("put-impossible-date.json", 400, "not a real calendar date"),
+        ("put-future-date.json", 400, "before today"),
+    ];
+    for (name, status, reason) in cases {
+        let (deps, store) = deps();
+        let answer = send(&deps, name).await;
+        assert_eq!(answer.status, status, "{name}: {:?}", answer.json);
+        assert_eq!(answer.content_type.as_deref(), Some("application/json"), "{name}");
+        let error = answer.json["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(reason),
+            "{name}: error {error:?} should mention {reason:?}"
+        );
+        assert_eq!(
+            store.get(&user("alice")).await.ok(),
+            Some(None),
+            "{name} stored something"
+        );
+    }
+}
