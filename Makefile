@@ -1,0 +1,45 @@
+# Thin verbs; the work is in scripts/. `make help` lists them.
+SHELL := bash
+.DEFAULT_GOAL := help
+
+.PHONY: help demo test lint bench build tools stack-up stack-down stack-status stack-deploy env clean
+
+help: ## list the verbs
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+demo: ## build, start the local stack, deploy the greeter and talk to it through API Gateway
+	@scripts/demo.sh
+
+test: ## every test, against the local stack (starts and stops it when needed)
+	@scripts/test.sh
+
+lint: ## cargo fmt --check, clippy -D warnings, cfn-lint
+	@scripts/lint.sh
+
+bench: ## criterion benchmarks
+	cargo bench -p volley-core --bench birthday
+
+build: ## dist/<function>.zip for every function (reproducible)
+	@scripts/build.sh
+
+tools: ## install the pinned MiniStack, AWS CLI and cfn-lint into .venv/
+	@scripts/tools.sh
+
+stack-up: ## start MiniStack on 127.0.0.1:$${MINISTACK_PORT:-4566}
+	@scripts/stack.sh up
+
+stack-down: ## stop the MiniStack this project started
+	@scripts/stack.sh down
+
+stack-status: ## is the local stack running?
+	@scripts/stack.sh status
+
+stack-deploy: ## deploy template.yaml into the running local stack
+	@scripts/stack.sh deploy
+
+env: ## print the exports that point the AWS CLI and SDKs at the local stack
+	@source scripts/lib.sh && for v in AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION; do echo "export $$v=$${!v}"; done
+
+clean: ## remove build outputs and the local stack's state
+	cargo clean
+	rm -rf dist target/local-stack

@@ -1,0 +1,35 @@
+# Shared settings for every script: sourced, never run. Paths, the emulator's address, and the standard AWS
+# variables that point every SDK and CLI at it (dummy credentials; nothing project-specific).
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV="$ROOT/.venv"
+STATE="$ROOT/target/local-stack"
+MINISTACK_HOST=${MINISTACK_BIND:-127.0.0.1}
+MINISTACK_PORT=${MINISTACK_PORT:-4566}
+STACK_NAME=${STACK_NAME:-volley-local}
+PREFIX=${PREFIX:-volley}
+
+export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://$MINISTACK_HOST:$MINISTACK_PORT}
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}
+export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export AWS_DEFAULT_REGION=$AWS_REGION
+export AWS_PAGER=""
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command with its output kept in target/local-stack/last-command.log, shown only if it fails.
+quietly() {
+  mkdir -p "$STATE"
+  local log="$STATE/last-command.log"
+  if ! "$@" >"$log" 2>&1; then
+    cat "$log" >&2
+    die "failed: $*"
+  fi
+}
+
+# The AWS CLI from the project's own pinned virtualenv.
+awscli() { "$VENV/tools/bin/aws" "$@"; }
+
+# True when a MiniStack answers its health check at the endpoint.
+stack_healthy() { curl -fsS --max-time 2 "$AWS_ENDPOINT_URL/_ministack/health" >/dev/null 2>&1; }

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# `make lint`: formatting, clippy with warnings as errors, and cfn-lint over template.yaml (also SAM-expanded).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+"$ROOT/scripts/tools.sh"
+say "cargo fmt --check"
+cargo fmt --all -- --check
+say "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+say "cfn-lint template.yaml, as written and with its SAM resources expanded"
+mkdir -p target/lint
+"$VENV/ministack/bin/python" scripts/sam_translate.py template.yaml target/lint/template.expanded.json
+"$VENV/tools/bin/cfn-lint" template.yaml target/lint/template.expanded.json

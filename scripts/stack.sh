@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The local AWS stack: MiniStack on 127.0.0.1:$MINISTACK_PORT (default 4566).
+#   stack.sh up       start it unless one already answers; wait until it is healthy
+#   stack.sh down     stop it, only if this project started it
+#   stack.sh status   say what is running
+#   stack.sh deploy   package template.yaml with the built zips and deploy it; write the outputs
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+PIDFILE="$STATE/ministack.pid"
+LOG="$STATE/ministack.log"
+
+ours() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+
+port_busy() { (exec 3<>"/dev/tcp/$MINISTACK_HOST/$MINISTACK_PORT") 2>/dev/null; }
+
+up() {
+  if stack_healthy; then
+    if ours; then say "MiniStack already running (pid $(cat "$PIDFILE")) at $AWS_ENDPOINT_URL";
+    else say "a MiniStack not started by this project answers at $AWS_ENDPOINT_URL; using it"; fi
+    return 0
+  fi
+  if port_busy; then
+    die "port $MINISTACK_PORT on $MINISTACK_HOST is taken by something that is not MiniStack. Stop it, or pick another port: MINISTACK_PORT=4567 make ..."
+  fi
+  "$(dirname "$0")/tools.sh" ministack
+  mkdir -p "$STATE"
+  say "starting MiniStack at $AWS_ENDPOINT_URL (log: ${LOG#$ROOT/})"
+  # Lambda bootstraps run as child processes and inherit this environment: AWS_ENDPOINT_URL sends their SDK
+  # calls back to the emulator. LAMBDA_EXECUTOR=local: no Docker here.
+  GATEWAY_PORT=$MINISTACK_PORT BIND_HOST=$MINISTACK_HOST MINISTACK_REGION=$AWS_REGION LAMBDA_EXECUTOR=local \
+    TMPDIR="$STATE" setsid nohup "$VENV/ministack/bin/ministack" >"$LOG" 2>&1 </dev/null &
+  echo $! >"$PIDFILE"
+  for _ in $(seq 1 120); do
+    if stack_healthy; then say "MiniStack is up (pid $(cat "$PIDFILE"))"; return 0; fi
+    if ! ours; then
+      tail -n 20 "$LOG" >&2 || true
+      rm -f "$PIDFILE"
+      die "MiniStack exited during start-up; its log is above (${LOG#$ROOT/})"
+    fi
+    sleep 0.5
+  done
+  tail -n 20 "$LOG" >&2 || true
+  down
+  die "MiniStack did not become healthy within 60 s; its log is above"
+}
+
+down() {
+  if ! ours; then
+    rm -f "$PIDFILE"
+    say "no MiniStack started by this project is running; nothing to stop"
+    return 0
+  fi
+  local pid; pid=$(cat "$PIDFILE")
+  say "stopping MiniStack (pid $pid)"
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  rm -f "$PIDFILE"
+}
+
+status() {
+  if stack_healthy; then
+    if ours; then echo "MiniStack running (pid $(cat "$PIDFILE"), started by this project) at $AWS_ENDPOINT_URL";
+    else echo "MiniStack answering at $AWS_ENDPOINT_URL (not started by this project)"; fi
+  else
+    echo "no MiniStack at $AWS_ENDPOINT_URL"; return 1
+  fi
+}
+
+deploy() {
+  stack_healthy || die "no MiniStack at $AWS_ENDPOINT_URL: run \`make stack-up\` first"
+  "$(dirname "$0")/tools.sh" tools
+  for zip in "$ROOT"/dist/*.zip; do [ -f "$zip" ] || die "no packages in dist/: run \`make build\` first"; done
+  local bucket="$PREFIX-deploy-artifacts" packaged="$STATE/template.packaged.yaml"
+  mkdir -p "$STATE"
+  awscli s3api head-bucket --bucket "$bucket" >/dev/null 2>&1 || awscli s3 mb "s3://$bucket" >/dev/null
+  say "packaging template.yaml"
+  (cd "$ROOT" && quietly awscli cloudformation package --template-file template.yaml --s3-bucket "$bucket" \
+     --output-template-file "$packaged")
+  say "deploying stack $STACK_NAME"
+  quietly awscli cloudformation deploy --template-file "$packaged" --stack-name "$STACK_NAME" \
+    --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+    --parameter-overrides "Prefix=$PREFIX" "Architecture=$(local_architecture)"
+  write_outputs
+}
+
+local_architecture() {
+  case "$(uname -m)" in aarch64|arm64) echo arm64 ;; *) echo x86_64 ;; esac
+}
+
+# target/local-stack/outputs.json: the stack's outputs, plus GreeterLocalUrl (the API through the emulator).
+write_outputs() {
+  local out="$STATE/outputs.json"
+  awscli cloudformation describe-stacks --stack-name "$STACK_NAME" --query 'Stacks[0].Outputs' --output json |
+    python3 -c '
+import json, sys
+outputs = {o["OutputKey"]: o["OutputValue"] for o in json.load(sys.stdin) or []}
+endpoint = sys.argv[1].rstrip("/")
+api = outputs.get("GreeterApiId")
+if api:
+    outputs["GreeterLocalUrl"] = endpoint + "/_aws/execute-api/" + api
+json.dump(outputs, sys.stdout, indent=2, sort_keys=True)
+print()' "$AWS_ENDPOINT_URL" >"$out"
+  say "stack outputs in ${out#$ROOT/}"
+}
+
+case "${1:-}" in
+  up) up ;;
+  down) down ;;
+  status) status ;;
+  deploy) deploy ;;
+  *) die "usage: stack.sh up|down|status|deploy" ;;
+esac
