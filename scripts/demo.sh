@@ -10,21 +10,25 @@ source "$(dirname "$0")/lib.sh"
 "$ROOT/scripts/stack.sh" up
 "$ROOT/scripts/stack.sh" deploy
 
-url=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["GreeterLocalUrl"])' "$STATE/outputs.json")
+url=$(stack_output GreeterLocalUrl)
+# Zoë turns 30 today (29 February babies aside), so the greeter wishes her a happy birthday.
 born=$(python3 -c 'import datetime as d; t=d.datetime.now(d.timezone.utc).date(); print(t.replace(year=t.year-30) if not (t.month==2 and t.day==29) else t.replace(year=t.year-32))')
 user=Zoë
 path_user=Zo%C3%AB
 
+# Prints a command exactly as it can be pasted, then runs it.
 show() {
-  printf '\n\033[1m$ %s\033[0m\n' "$*"
-  "$@"
+  printf '\n\033[1m$ %s\033[0m\n' "$1"
+  eval "$1"
   echo
 }
 
 say "the greeter, through the emulator's API Gateway at $url"
-show curl -sS -i -X PUT "$url/hello/$path_user" -H 'content-type: application/json' -d "{\"dateOfBirth\": \"$born\"}"
-show curl -sS -i "$url/hello/$path_user"
-show curl -sS -i -X PUT "$url/hello/$path_user" -H 'content-type: application/json' -d '{"dateOfBirth": "2999-01-01"}'
+show "curl -sS -i -X PUT '$url/hello/$path_user' -H 'content-type: application/json' -d '{\"dateOfBirth\": \"$born\"}'"
+show "curl -sS -i '$url/hello/$path_user'"
+show "curl -sS -i -X PUT '$url/hello/alice' -H 'content-type: application/json' -d '{\"dateOfBirth\": \"1990-01-05\"}'"
+show "curl -sS -i '$url/hello/alice'"
+show "curl -sS -i -X PUT '$url/hello/alice' -H 'content-type: application/json' -d '{\"dateOfBirth\": \"2999-01-01\"}'"
 
 cat <<MSG
 

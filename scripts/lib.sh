@@ -31,5 +31,11 @@ quietly() {
 # The AWS CLI from the project's own pinned virtualenv.
 awscli() { "$VENV/tools/bin/aws" "$@"; }
 
+# One output of the deployed local stack (target/local-stack/outputs.json, written by `stack.sh deploy`).
+stack_output() {
+  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$STATE/outputs.json" "$1" 2>/dev/null ||
+    die "no output $1 in ${STATE#$ROOT/}/outputs.json: deploy the local stack first (make stack-deploy)"
+}
+
 # True when a MiniStack answers its health check at the endpoint.
 stack_healthy() { curl -fsS --max-time 2 "$AWS_ENDPOINT_URL/_ministack/health" >/dev/null 2>&1; }

@@ -21,7 +21,7 @@ up() {
     return 0
   fi
   if port_busy; then
-    die "port $MINISTACK_PORT on $MINISTACK_HOST is taken by something that is not MiniStack. Stop it, or pick another port: MINISTACK_PORT=4567 make ..."
+    die "port $MINISTACK_PORT on $MINISTACK_HOST is taken by something that is not MiniStack. Stop it, or use another port: MINISTACK_PORT=$((MINISTACK_PORT + 1)) make ..."
   fi
   "$(dirname "$0")/tools.sh" ministack
   mkdir -p "$STATE"

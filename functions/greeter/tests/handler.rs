@@ -195,3 +195,121 @@ async fn bad_input_is_refused_with_a_json_reason() {
         );
     }
 }
+
+/// A store that is always down, as DynamoDB is when it throttles or cannot be reached.
+#[derive(Debug)]
+struct DownStore;
+
+#[async_trait::async_trait]
+impl BirthdayStore for DownStore {
+    async fn put(&self, _: &Username, _: NaiveDate) -> Result<(), volley_core::ports::StoreError> {
+        Err(volley_core::ports::StoreError::Unavailable("connection refused".into()))
+    }
+    async fn get(&self, _: &Username) -> Result<Option<NaiveDate>, volley_core::ports::StoreError> {
+        Err(volley_core::ports::StoreError::Unavailable("connection refused".into()))
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_store_is_a_503_with_a_json_reason_not_a_crash() {
+    let deps = Deps {
+        store: Arc::new(DownStore),
+        clock: Arc::new(FixedClock::on(today())),
+    };
+    for name in ["put.json", "get.json"] {
+        let answer = send(&deps, name).await;
+        assert_eq!(answer.status, 503, "{name}");
+        assert!(
+            answer.json["error"].as_str().is_some_and(|e| e.contains("unavailable")),
+            "{name}"
+        );
+    }
+    // Bad input is still refused as bad input, without touching the store.
+    assert_eq!(send(&deps, "put-future-date.json").await.status, 400);
+}
+
+fn put_request(body: Vec<u8>) -> http::Request<bytes::Bytes> {
+    http::Request::builder()
+        .method("PUT")
+        .uri("/hello/alice")
+        .header("content-type", "application/json")
+        .body(bytes::Bytes::from(body))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn a_body_of_exactly_1024_bytes_is_accepted_and_1025_is_refused() {
+    let json = br#"{"dateOfBirth": "1990-01-05"}"#;
+    let padded = |len: usize| {
+        let mut body = json.to_vec();
+        body.resize(len, b' ');
+        body
+    };
+    let (deps, store) = deps();
+    let response = greeter::route(&deps, put_request(padded(1024))).await;
+    assert_eq!(response.status(), 204);
+    assert_eq!(store.get(&user("alice")).await.ok(), Some(Some(date(1990, 1, 5))));
+    let response = greeter::route(&deps, put_request(padded(1025))).await;
+    assert_eq!(response.status(), 413);
+}
+
+mod any_input {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn answer(method: &str, path: &str, content_type: &str, body: Vec<u8>) -> (u16, Vec<u8>, Option<String>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let Ok(request) = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .body(bytes::Bytes::from(body))
+        else {
+            return (
+                400,
+                br#"{"error":"unbuildable"}"#.to_vec(),
+                Some("application/json".into()),
+            );
+        };
+        let (deps, _) = deps();
+        let response = runtime.block_on(greeter::route(&deps, request));
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        (response.status().as_u16(), response.body().to_vec(), content_type)
+    }
+
+    proptest! {
+        /// Whatever arrives, the answer is 2xx or 4xx, and every 4xx is a JSON `{"error": ...}`.
+        #[test]
+        fn no_input_gets_a_5xx_or_a_non_json_error(
+            method in prop::sample::select(vec!["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS"]),
+            segment in prop_oneof![
+                "[a-zA-Z]{0,70}",
+                "\\PC{0,20}",
+                "(%[0-9A-Fa-f]{2}){0,12}",
+                "[a-z%./\\\\ -]{0,20}",
+            ],
+            content_type in prop::sample::select(vec!["application/json", "text/plain", "", "application/json; charset=utf-8", "APPLICATION/JSON"]),
+            body in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..1100),
+                "\\{\"dateOfBirth\": \"[0-9-]{0,12}\"\\}".prop_map(String::into_bytes),
+                "\\{\"dateOfBirth\": [0-9a-z\\[\\]{}\"]{0,10}\\}".prop_map(String::into_bytes),
+            ],
+        ) {
+            let path = format!("/hello/{}", segment.replace(' ', "%20"));
+            let (status, body, content_type) = answer(method, &path, content_type, body);
+            prop_assert!((200..500).contains(&status), "{method} {path}: {status}");
+            if status >= 400 {
+                prop_assert_eq!(content_type.as_deref(), Some("application/json"));
+                let json: serde_json::Value = serde_json::from_slice(&body)
+                    .map_err(|e| TestCaseError::fail(format!("{status} body is not JSON: {e}")))?;
+                prop_assert!(json["error"].as_str().is_some_and(|e| !e.is_empty()), "{}", json);
+            }
+        }
+    }
+}
