@@ -8,6 +8,8 @@ pub mod adapters;
 pub mod aws;
 pub mod clock;
 pub mod config;
+pub mod guard;
+pub mod load;
 pub mod model;
 pub mod ports;
 pub mod telemetry;

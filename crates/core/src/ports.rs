@@ -28,3 +28,11 @@ pub trait BirthdayStore: Send + Sync + std::fmt::Debug {
     /// The stored date of birth of `user`, if any.
     async fn get(&self, user: &Username) -> Result<Option<NaiveDate>, StoreError>;
 }
+
+/// Which domains each organisation has proved it owns (the domain-validator writes them; the target guard
+/// reads them). Domains are lower case, without a trailing dot.
+#[async_trait]
+pub trait DomainStore: Send + Sync + std::fmt::Debug {
+    /// Whether `domain` itself is validated for `organisation` (subdomains are the guard's business).
+    async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError>;
+}

@@ -1,0 +1,257 @@
+//! The target guard: may this URL be load-tested, and at which addresses?
+//!
+//! Before any request, a target must pass every rule here, and the engine then connects only to the
+//! addresses vetted (pinned: resolved once, never again), so DNS rebinding cannot swap the target:
+//!
+//! 1. the URL's spelling is unambiguous (`target_url`);
+//! 2. a domain must be validated for the organisation, or be a subdomain of one (label boundary:
+//!    `evil-example.com` is not under `example.com`); a literal address must be on the allow-list exactly;
+//! 3. a domain resolves (A and AAAA, through the configured nameservers only: no hosts file, no search
+//!    domains) and every address it answers is vetted; one bad address refuses the target;
+//! 4. addresses in a special-purpose range (`ranges`) are refused unless that exact address and port is on
+//!    the allow-list (meant for local profiles); the Lambda Runtime API's address never is.
+//!
+//! Every refusal names the rule and the address or text that broke it.
+
+pub mod ranges;
+pub mod resolve;
+pub mod target_url;
+
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::ports::{DomainStore, StoreError};
+pub use resolve::{DnsResolver, Resolution, Resolve, ResolveError};
+pub use target_url::{Scheme, TargetHost, TargetUrl};
+
+/// Why a target was refused.
+#[derive(Debug, Error)]
+pub enum Refusal {
+    #[error("refused {url:?} (rule: url): not a URL: {why}")]
+    NotAUrl { url: String, why: String },
+    #[error("refused {url:?} (rule: scheme): only http and https may be tested, not {scheme:?}")]
+    Scheme { url: String, scheme: String },
+    #[error("refused {url:?} (rule: ambiguous URL): {why}{}", .use_instead.as_ref().map(|u| format!("; write it as {u}")).unwrap_or_default())]
+    AmbiguousUrl {
+        url: String,
+        why: String,
+        use_instead: Option<String>,
+    },
+    #[error(
+        "refused {host} (rule: validated domain): it is not a domain validated for organisation {organisation:?}, nor a subdomain of one"
+    )]
+    NotValidated { host: String, organisation: String },
+    #[error(
+        "refused {address} (rule: literal address): a literal IP address may be tested only when that exact address and port is on the allow-list"
+    )]
+    LiteralAddress { address: SocketAddr },
+    #[error("refused {host} (rule: resolution): {source}")]
+    Unresolved {
+        host: String,
+        #[source]
+        source: ResolveError,
+    },
+    #[error("refused {host} (rule: address range): it resolves to {address}, which is {range} ({network}, {document})")]
+    SpecialAddress {
+        host: String,
+        address: IpAddr,
+        range: &'static str,
+        network: ipnet::IpNet,
+        document: &'static str,
+    },
+    #[error("refused {address} (rule: Lambda Runtime API): the Lambda Runtime API is never a target")]
+    RuntimeApi { address: SocketAddr },
+    #[error("could not read the validated domains")]
+    Store(#[source] StoreError),
+}
+
+/// Exact address-and-port pairs that may be tested although their range is refused (local profiles).
+/// Allowing 127.0.0.1:8080 allows nothing else: not another port, not another loopback address.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList(BTreeSet<SocketAddr>);
+
+impl AllowList {
+    pub fn new(entries: impl IntoIterator<Item = SocketAddr>) -> Self {
+        Self(entries.into_iter().collect())
+    }
+
+    /// Parses a comma-separated list such as `127.0.0.1:8080,[::1]:8443`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|entry| {
+                entry.parse::<SocketAddr>().map_err(|_| {
+                    format!("allow-list entry {entry:?} is not an address and port such as 127.0.0.1:8080")
+                })
+            })
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(Self)
+    }
+
+    pub fn allows(&self, address: SocketAddr) -> bool {
+        self.0.contains(&address)
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = &SocketAddr> {
+        self.0.iter()
+    }
+}
+
+/// A target that passed the guard: connect to `addresses` only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VettedTarget {
+    pub url: url::Url,
+    /// The host the URL names (a domain, or a literal address).
+    pub host: String,
+    pub port: u16,
+    /// Every address the host resolved to, each vetted. The engine connects to these and no others.
+    pub addresses: Vec<SocketAddr>,
+    /// Why it was allowed, for `volley vet`.
+    pub reason: String,
+}
+
+/// The guard. Built once, shared by every attack.
+#[derive(Debug, Clone)]
+pub struct TargetGuard {
+    domains: Arc<dyn DomainStore>,
+    resolver: Arc<dyn Resolve>,
+    allow: AllowList,
+    runtime_api: Option<SocketAddr>,
+}
+
+impl TargetGuard {
+    /// `runtime_api` is the Lambda Runtime API's address (from `AWS_LAMBDA_RUNTIME_API` where it is set),
+    /// which is refused even when the allow-list names it.
+    pub fn new(
+        domains: Arc<dyn DomainStore>,
+        resolver: Arc<dyn Resolve>,
+        allow: AllowList,
+        runtime_api: Option<SocketAddr>,
+    ) -> Self {
+        Self {
+            domains,
+            resolver,
+            allow,
+            runtime_api,
+        }
+    }
+
+    fn vet_address(&self, host: &str, address: SocketAddr) -> Result<(), Refusal> {
+        if Some(address) == self.runtime_api {
+            return Err(Refusal::RuntimeApi { address });
+        }
+        if self.allow.allows(address) {
+            return Ok(());
+        }
+        // An IPv4-mapped IPv6 address is judged as the IPv4 address it carries, and refused as mapped.
+        match ranges::special_purpose(address.ip()) {
+            None => Ok(()),
+            Some(range) => Err(Refusal::SpecialAddress {
+                host: host.to_owned(),
+                address: address.ip(),
+                range: range.name,
+                network: range.network,
+                document: range.source,
+            }),
+        }
+    }
+
+    /// Whether `domain` is validated for `organisation`, or a subdomain of a validated domain.
+    async fn validated(&self, organisation: &str, domain: &str) -> Result<Option<String>, Refusal> {
+        let labels: Vec<&str> = domain.split('.').collect();
+        // Every suffix at a label boundary, longest first, down to two labels: a.b.example.com, b.example.com,
+        // example.com. A single label (a TLD) is never a validated domain.
+        for start in 0..labels.len().saturating_sub(1) {
+            let candidate = labels[start..].join(".");
+            if self
+                .domains
+                .is_validated(organisation, &candidate)
+                .await
+                .map_err(Refusal::Store)?
+            {
+                return Ok(Some(candidate));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Vets `raw_url` for `organisation`. No request is sent to the target.
+    pub async fn vet(&self, organisation: &str, raw_url: &str) -> Result<VettedTarget, Refusal> {
+        let target = target_url::parse(raw_url)?;
+        match &target.host {
+            TargetHost::Ip(ip) => {
+                let address = SocketAddr::new(*ip, target.port);
+                if Some(address) == self.runtime_api {
+                    return Err(Refusal::RuntimeApi { address });
+                }
+                if !self.allow.allows(address) {
+                    return Err(Refusal::LiteralAddress { address });
+                }
+                Ok(VettedTarget {
+                    host: ip.to_string(),
+                    port: target.port,
+                    addresses: vec![address],
+                    reason: format!("{address} is on the allow-list"),
+                    url: target.url,
+                })
+            }
+            TargetHost::Domain(domain) => {
+                let Some(validated) = self.validated(organisation, domain).await? else {
+                    return Err(Refusal::NotValidated {
+                        host: domain.clone(),
+                        organisation: organisation.to_owned(),
+                    });
+                };
+                let resolution = self
+                    .resolver
+                    .resolve(domain)
+                    .await
+                    .map_err(|source| Refusal::Unresolved {
+                        host: domain.clone(),
+                        source,
+                    })?;
+                let addresses: Vec<SocketAddr> = resolution
+                    .addresses
+                    .iter()
+                    .map(|ip| SocketAddr::new(*ip, target.port))
+                    .collect();
+                for address in &addresses {
+                    self.vet_address(domain, *address)?;
+                }
+                let allowed: Vec<String> = addresses
+                    .iter()
+                    .filter(|a| self.allow.allows(**a))
+                    .map(ToString::to_string)
+                    .collect();
+                let mut reason = if &validated == domain {
+                    format!("{domain} is validated for organisation {organisation:?}")
+                } else {
+                    format!("{domain} is a subdomain of {validated}, validated for organisation {organisation:?}")
+                };
+                if allowed.is_empty() {
+                    reason.push_str("; every address it resolves to is public");
+                } else {
+                    reason.push_str(&format!("; {} on the allow-list", allowed.join(", ")));
+                }
+                Ok(VettedTarget {
+                    host: domain.clone(),
+                    port: target.port,
+                    addresses,
+                    reason,
+                    url: target.url,
+                })
+            }
+        }
+    }
+}
+
+/// The Lambda Runtime API's address from `AWS_LAMBDA_RUNTIME_API` (`127.0.0.1:9001` in Lambda), if set.
+pub fn runtime_api_from_env() -> Option<SocketAddr> {
+    std::env::var("AWS_LAMBDA_RUNTIME_API")
+        .ok()
+        .and_then(|v| v.parse().ok())
+}
