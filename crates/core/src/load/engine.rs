@@ -1,0 +1,631 @@
+//! The attack: sends requests at their intended times and measures each one.
+//!
+//! Open model (the default): request i is due at `start + schedule.offset(i)` and is sent then, whatever
+//! happened to earlier requests, as long as fewer than `max_in_flight` are outstanding; a send that finds
+//! the cap reached is counted as `dropped`, never queued. New connections are opened as needed (the HTTP/1
+//! pool never makes a request wait for a busy connection; over HTTP/2 one connection carries many), so a
+//! stalled target cannot hold the schedule back. Latency is measured from the intended time (free of
+//! coordinated omission) and, separately, from the actual send (service time).
+//!
+//! Closed loop (`Load::Closed`): N workers each send, wait for the answer, and send again, as wrk does; for
+//! comparison only, since a closed loop slows down with the target and so hides its stalls.
+//!
+//! Connections go only to the guard's vetted addresses: the client's resolver answers the target's host with
+//! them and refuses every other name, redirects are never followed, and proxies are ignored.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use std::time::Instant;
+use thiserror::Error;
+use tokio::sync::{Semaphore, mpsc};
+
+use super::schedule::Schedule;
+use super::stats::{ErrorKind, Outcome, Sample, SecondStats, Stats};
+use crate::guard::VettedTarget;
+
+/// What to send.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub method: http::Method,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// How load is offered.
+#[derive(Debug, Clone, Copy)]
+pub enum Load {
+    /// Requests at the schedule's times, at most `max_in_flight` outstanding.
+    Open { schedule: Schedule, max_in_flight: usize },
+    /// `connections` workers, each sending its next request when the last one is answered, for `duration`.
+    Closed { connections: usize, duration: Duration },
+}
+
+/// Everything an attack needs.
+#[derive(Debug, Clone)]
+pub struct Attack {
+    pub target: VettedTarget,
+    pub request: RequestSpec,
+    pub load: Load,
+    /// Per request, from its send to its last byte.
+    pub timeout: Duration,
+    /// Stop sending before this instant and return what was measured, marked truncated. Requests still
+    /// outstanding at the deadline are counted as `aborted`.
+    pub deadline: Option<Instant>,
+    /// Wait until this wall-clock time before the first request (a synchronised start).
+    pub start_at: Option<SystemTime>,
+}
+
+/// Why an attack could not start.
+#[derive(Debug, Error)]
+pub enum AttackError {
+    #[error("max in flight must be at least 1")]
+    NoConcurrency,
+    #[error("the HTTP client could not be built")]
+    Client(#[source] reqwest::Error),
+    #[error("a per-second result could not be encoded")]
+    Encode(#[source] serde_json::Error),
+}
+
+/// For a synchronised start: how far from `startAt` the first request was intended and actually sent.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StartSkew {
+    pub start_at_ms: i64,
+    /// First intended send time minus `startAt`, in milliseconds (negative: early).
+    pub first_intended_ms: f64,
+    /// First actual send time minus `startAt`, in milliseconds.
+    pub first_sent_ms: f64,
+}
+
+/// What an attack measured.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// Every second's bucket, oldest first, each already encoded as JSON (so a long run holds kilobytes per
+    /// second, not live histograms); [`Report::decode_seconds`] reads them back.
+    pub seconds: Vec<Box<RawValue>>,
+    /// The whole run.
+    pub total: Stats,
+    /// Unix time, in milliseconds, of the first intended send.
+    pub started_at_ms: i64,
+    /// From the first intended send to the last send (the attack), and from then to the last answer.
+    #[serde(with = "seconds_f64")]
+    pub duration: Duration,
+    #[serde(with = "seconds_f64")]
+    pub wait: Duration,
+    /// Requests the schedule planned (open model); zero for a closed loop.
+    pub planned: u64,
+    /// True when the deadline cut the run short.
+    pub truncated: bool,
+    pub start_skew: Option<StartSkew>,
+}
+
+impl Report {
+    /// The per-second buckets, decoded.
+    pub fn decode_seconds(&self) -> Result<Vec<SecondStats>, serde_json::Error> {
+        self.seconds.iter().map(|raw| serde_json::from_str(raw.get())).collect()
+    }
+
+    /// Requests sent per second of attack.
+    pub fn rate(&self) -> f64 {
+        per_second(self.total.requests, self.duration)
+    }
+
+    /// Successful requests per second, counting the wait for the last answers.
+    pub fn throughput(&self) -> f64 {
+        let ok = (self.total.success_ratio() * self.total.requests as f64).round() as u64;
+        per_second(ok, self.duration + self.wait)
+    }
+}
+
+fn per_second(n: u64, over: Duration) -> f64 {
+    if over.is_zero() {
+        0.0
+    } else {
+        n as f64 / over.as_secs_f64()
+    }
+}
+
+/// Durations in reports as fractional seconds, readable in JSON and exact enough.
+mod seconds_f64 {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let seconds = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(seconds).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Live counters, for progress bars.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub sent: AtomicU64,
+    pub answered: AtomicU64,
+    pub dropped: AtomicU64,
+}
+
+/// The client's resolver: the vetted host answers with the vetted addresses; every other name is refused.
+#[derive(Debug)]
+struct PinnedResolver {
+    host: String,
+    addresses: Vec<SocketAddr>,
+}
+
+#[derive(Debug, Error)]
+#[error("{0} is not the vetted target; only its vetted addresses may be reached")]
+struct NotPinned(String);
+
+impl reqwest::dns::Resolve for PinnedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let answer: Result<reqwest::dns::Addrs, Box<dyn std::error::Error + Send + Sync>> =
+            if name.as_str().trim_end_matches('.').eq_ignore_ascii_case(&self.host) {
+                Ok(Box::new(self.addresses.clone().into_iter()))
+            } else {
+                Err(Box::new(NotPinned(name.as_str().to_owned())))
+            };
+        Box::pin(std::future::ready(answer))
+    }
+}
+
+/// The HTTP client for one attack: pinned, no proxy, no redirects, keep-alive, HTTP/1.1 or HTTP/2 by ALPN.
+fn client(target: &VettedTarget, pool: usize) -> Result<reqwest::Client, AttackError> {
+    reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .dns_resolver(Arc::new(PinnedResolver {
+            host: target.host.clone(),
+            addresses: target.addresses.clone(),
+        }))
+        .pool_max_idle_per_host(pool)
+        .tcp_nodelay(true)
+        .build()
+        .map_err(AttackError::Client)
+}
+
+/// What went wrong with a request, by kind.
+fn classify(error: &reqwest::Error) -> ErrorKind {
+    if error.is_timeout() {
+        return ErrorKind::Timeout;
+    }
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if e.is::<NotPinned>() {
+            return ErrorKind::Dns;
+        }
+        if e.is::<rustls::Error>() {
+            return ErrorKind::Tls;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return ErrorKind::Tls;
+        }
+        source = e.source();
+    }
+    if error.is_connect() {
+        ErrorKind::Connect
+    } else if error.is_body() || error.is_decode() {
+        ErrorKind::BodyRead
+    } else {
+        ErrorKind::Other
+    }
+}
+
+/// Sends one request and reads its body to the end, counting bytes but keeping none.
+async fn fire(client: &reqwest::Client, url: &url::Url, spec: &RequestSpec, timeout: Duration) -> (Outcome, u64) {
+    let request = client
+        .request(spec.method.clone(), url.clone())
+        .headers(spec.headers.clone())
+        .body(spec.body.clone());
+    let exchange = async {
+        let mut response = request.send().await.map_err(|e| classify(&e))?;
+        let status = response.status().as_u16();
+        let mut bytes = 0u64;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => bytes += chunk.len() as u64,
+                Ok(None) => return Ok((status, bytes)),
+                Err(e) if e.is_timeout() => return Err(ErrorKind::Timeout),
+                Err(_) => return Err(ErrorKind::BodyRead),
+            }
+        }
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Ok(Ok((status, bytes))) => (Outcome::Status(status), bytes),
+        Ok(Err(kind)) => (Outcome::Error(kind), 0),
+        Err(_) => (Outcome::Error(ErrorKind::Timeout), 0),
+    }
+}
+
+/// A message to the aggregator.
+#[derive(Debug)]
+enum Event {
+    Sent {
+        second: i64,
+    },
+    Done {
+        second: i64,
+        sample: Sample,
+    },
+    Dropped {
+        second: i64,
+    },
+    /// The sender has moved past every second before this one: none of them gets new requests.
+    SendingPast {
+        second: i64,
+    },
+}
+
+/// Collects samples into per-second buckets and seals each second (encodes it) once its last request is in.
+#[derive(Debug, Default)]
+struct Aggregator {
+    live: BTreeMap<i64, (Stats, u64)>,
+    sealed: Vec<(i64, Box<RawValue>)>,
+    total: Stats,
+    sending_past: i64,
+}
+
+impl Aggregator {
+    fn apply(&mut self, event: Event) -> Result<(), AttackError> {
+        match event {
+            Event::Sent { second } => self.live.entry(second).or_default().1 += 1,
+            Event::Done { second, sample } => {
+                let (stats, outstanding) = self.live.entry(second).or_default();
+                stats.record(&sample);
+                *outstanding = outstanding.saturating_sub(1);
+                self.total.record(&sample);
+            }
+            Event::Dropped { second } => {
+                self.live.entry(second).or_default().0.record_dropped();
+                self.total.record_dropped();
+            }
+            Event::SendingPast { second } => self.sending_past = self.sending_past.max(second),
+        }
+        self.seal_finished()
+    }
+
+    fn seal_finished(&mut self) -> Result<(), AttackError> {
+        while let Some(entry) = self.live.first_entry() {
+            if *entry.key() >= self.sending_past || entry.get().1 > 0 {
+                break;
+            }
+            let (second, (stats, _)) = entry.remove_entry();
+            self.seal(second, stats)?;
+        }
+        Ok(())
+    }
+
+    fn seal(&mut self, second: i64, stats: Stats) -> Result<(), AttackError> {
+        let json = serde_json::to_string(&SecondStats { second, stats }).map_err(AttackError::Encode)?;
+        let raw = RawValue::from_string(json).map_err(AttackError::Encode)?;
+        self.sealed.push((second, raw));
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(Vec<Box<RawValue>>, Stats), AttackError> {
+        for (second, (stats, _)) in std::mem::take(&mut self.live) {
+            self.seal(second, stats)?;
+        }
+        self.sealed.sort_by_key(|(second, _)| *second);
+        Ok((self.sealed.into_iter().map(|(_, raw)| raw).collect(), self.total))
+    }
+}
+
+/// Wall-clock time of an instant, given one pairing of the two clocks.
+#[derive(Debug, Clone, Copy)]
+struct Clocks {
+    instant: Instant,
+    wall: SystemTime,
+}
+
+impl Clocks {
+    fn now() -> Self {
+        Self {
+            instant: Instant::now(),
+            wall: SystemTime::now(),
+        }
+    }
+
+    fn unix_nanos(&self, at: Instant) -> i128 {
+        let base = self.wall.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos() as i128);
+        if at >= self.instant {
+            base + (at - self.instant).as_nanos() as i128
+        } else {
+            base - (self.instant - at).as_nanos() as i128
+        }
+    }
+
+    fn unix_second(&self, at: Instant) -> i64 {
+        self.unix_nanos(at).div_euclid(1_000_000_000) as i64
+    }
+
+    fn unix_millis(&self, at: Instant) -> i64 {
+        self.unix_nanos(at).div_euclid(1_000_000) as i64
+    }
+}
+
+/// Waits for a synchronised start: the instant matching `start_at` on this machine's clock.
+async fn wait_for(start_at: SystemTime) -> Instant {
+    let now = Clocks::now();
+    match start_at.duration_since(now.wall) {
+        Ok(ahead) => {
+            let at = now.instant + ahead;
+            tokio::time::sleep_until(at.into()).await;
+            at
+        }
+        // Already past: start now, and the skew will show how late.
+        Err(_) => Instant::now(),
+    }
+}
+
+/// Runs an attack to its end (or its deadline) and reports what it measured.
+pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, AttackError> {
+    let pool = match attack.load {
+        Load::Open { max_in_flight, .. } => max_in_flight,
+        Load::Closed { connections, .. } => connections,
+    };
+    if pool == 0 {
+        return Err(AttackError::NoConcurrency);
+    }
+    let client = client(&attack.target, pool)?;
+    let (events, mut inbox) = mpsc::unbounded_channel::<Event>();
+    let collector = tokio::spawn(async move {
+        let mut aggregator = Aggregator::default();
+        while let Some(event) = inbox.recv().await {
+            aggregator.apply(event)?;
+        }
+        aggregator.finish()
+    });
+
+    let start = match attack.start_at {
+        Some(at) => wait_for(at).await,
+        None => Instant::now(),
+    };
+    let clocks = Clocks::now();
+    let outcome = match attack.load {
+        Load::Open {
+            schedule,
+            max_in_flight,
+        } => {
+            open(
+                attack,
+                &client,
+                schedule,
+                max_in_flight,
+                start,
+                clocks,
+                &events,
+                &progress,
+            )
+            .await
+        }
+        Load::Closed { connections, duration } => {
+            closed(
+                attack,
+                &client,
+                connections,
+                duration,
+                start,
+                clocks,
+                &events,
+                &progress,
+            )
+            .await
+        }
+    };
+    drop(events);
+    let (seconds, total) = collector
+        .await
+        .map_err(|e| AttackError::Encode(serde::ser::Error::custom(e)))??;
+    let start_skew = attack.start_at.map(|at| {
+        let at_ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+        let ms = |instant: Instant| clocks.unix_nanos(instant) as f64 / 1e6 - at_ms as f64;
+        StartSkew {
+            start_at_ms: at_ms,
+            first_intended_ms: ms(start),
+            first_sent_ms: ms(outcome.first_sent.unwrap_or(start)),
+        }
+    });
+    Ok(Report {
+        seconds,
+        total,
+        started_at_ms: clocks.unix_millis(start),
+        duration: outcome.last_send.saturating_duration_since(start),
+        wait: outcome.finished.saturating_duration_since(outcome.last_send),
+        planned: outcome.planned,
+        truncated: outcome.truncated,
+        start_skew,
+    })
+}
+
+#[derive(Debug)]
+struct Ran {
+    planned: u64,
+    first_sent: Option<Instant>,
+    last_send: Instant,
+    finished: Instant,
+    truncated: bool,
+}
+
+/// Waits for in-flight requests (tracked by `permits` all being returned), at most until `deadline`.
+/// Returns false when the deadline came first.
+async fn drain(permits: &Arc<Semaphore>, total: usize, deadline: Option<Instant>) -> bool {
+    let all = permits.acquire_many(total as u32);
+    match deadline {
+        Some(deadline) => matches!(tokio::time::timeout_at(deadline.into(), all).await, Ok(Ok(_))),
+        None => all.await.is_ok(),
+    }
+}
+
+/// The open model. Pacing runs on a thread of its own with the operating system's sleep, which wakes within
+/// tens of microseconds, where the async timer wakes on whole milliseconds; it hands each request to the
+/// runtime as it falls due, so sending never waits for an answer.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces are the attack's parts"
+)]
+async fn open(
+    attack: &Attack,
+    client: &reqwest::Client,
+    schedule: Schedule,
+    max_in_flight: usize,
+    start: Instant,
+    clocks: Clocks,
+    events: &mpsc::UnboundedSender<Event>,
+    progress: &Arc<Progress>,
+) -> Ran {
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let shared = Arc::new((client.clone(), attack.target.url.clone(), attack.request.clone()));
+    let total = schedule.total();
+    let runtime = tokio::runtime::Handle::current();
+    let pacer = {
+        let permits = Arc::clone(&permits);
+        let events = events.clone();
+        let progress = Arc::clone(progress);
+        let deadline = attack.deadline;
+        let timeout = attack.timeout;
+        tokio::task::spawn_blocking(move || {
+            let mut first_sent = None;
+            let mut truncated = false;
+            let mut last_second = i64::MIN;
+            for i in 0..total {
+                let intended = start + schedule.offset(i);
+                if deadline.is_some_and(|deadline| intended >= deadline) {
+                    truncated = true;
+                    break;
+                }
+                let now = Instant::now();
+                if intended > now {
+                    std::thread::sleep(intended - now);
+                }
+                let second = clocks.unix_second(intended);
+                if second != last_second {
+                    let _ = events.send(Event::SendingPast { second });
+                    last_second = second;
+                }
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    progress.dropped.fetch_add(1, Ordering::Relaxed);
+                    let _ = events.send(Event::Dropped { second });
+                    continue;
+                };
+                first_sent.get_or_insert_with(Instant::now);
+                progress.sent.fetch_add(1, Ordering::Relaxed);
+                let _ = events.send(Event::Sent { second });
+                let shared = Arc::clone(&shared);
+                let events = events.clone();
+                let progress = Arc::clone(&progress);
+                runtime.spawn(async move {
+                    let (client, url, spec) = &*shared;
+                    let sent = Instant::now();
+                    let (outcome, bytes_in) = fire(client, url, spec, timeout).await;
+                    let done = Instant::now();
+                    let sample = Sample {
+                        outcome,
+                        send_lag: sent.saturating_duration_since(intended),
+                        service_time: done - sent,
+                        bytes_in,
+                        bytes_out: spec.body.len() as u64,
+                    };
+                    progress.answered.fetch_add(1, Ordering::Relaxed);
+                    let _ = events.send(Event::Done { second, sample });
+                    drop(permit);
+                });
+            }
+            (first_sent, truncated)
+        })
+    };
+    let (first_sent, mut truncated) = pacer.await.unwrap_or((None, true));
+    let last_send = Instant::now();
+    let _ = events.send(Event::SendingPast { second: i64::MAX });
+    if !drain(&permits, max_in_flight, attack.deadline).await {
+        truncated = true;
+    }
+    Ran {
+        planned: total,
+        first_sent,
+        last_send,
+        finished: Instant::now(),
+        truncated,
+    }
+}
+
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one call site; the pieces are the attack's parts"
+)]
+async fn closed(
+    attack: &Attack,
+    client: &reqwest::Client,
+    connections: usize,
+    duration: Duration,
+    start: Instant,
+    clocks: Clocks,
+    events: &mpsc::UnboundedSender<Event>,
+    progress: &Arc<Progress>,
+) -> Ran {
+    let end = match attack.deadline {
+        Some(deadline) => (start + duration).min(deadline),
+        None => start + duration,
+    };
+    let truncated = attack.deadline.is_some_and(|deadline| deadline < start + duration);
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let client = client.clone();
+        let url = attack.target.url.clone();
+        let spec = attack.request.clone();
+        let events = events.clone();
+        let timeout = attack.timeout;
+        let progress = Arc::clone(progress);
+        workers.spawn(async move {
+            let mut last_second = i64::MIN;
+            loop {
+                let intended = Instant::now();
+                if intended >= end {
+                    return;
+                }
+                let second = clocks.unix_second(intended);
+                if second != last_second {
+                    // Workers stamp seconds independently, so a second is declared past only two behind this
+                    // worker's clock: no other worker can still be about to send in it.
+                    let _ = events.send(Event::SendingPast { second: second - 2 });
+                    last_second = second;
+                }
+                progress.sent.fetch_add(1, Ordering::Relaxed);
+                let _ = events.send(Event::Sent { second });
+                let (outcome, bytes_in) = fire(&client, &url, &spec, timeout).await;
+                let sample = Sample {
+                    outcome,
+                    send_lag: Duration::ZERO,
+                    service_time: intended.elapsed(),
+                    bytes_in,
+                    bytes_out: spec.body.len() as u64,
+                };
+                progress.answered.fetch_add(1, Ordering::Relaxed);
+                let _ = events.send(Event::Done { second, sample });
+            }
+        });
+    }
+    while workers.join_next().await.is_some() {}
+    let _ = events.send(Event::SendingPast { second: i64::MAX });
+    let finished = Instant::now();
+    Ran {
+        planned: 0,
+        first_sent: Some(start),
+        last_send: end.min(finished),
+        finished,
+        truncated,
+    }
+}
