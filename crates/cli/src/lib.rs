@@ -1,0 +1,340 @@
+//! `volley`: the load engine in one process (`volley attack`), and the target guard on its own
+//! (`volley vet`). Both go through the same guard as the Lambda worker: nothing is allowed by default.
+
+pub mod report;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use thiserror::Error;
+use volley_core::adapters::memory::MemoryDomainStore;
+use volley_core::guard::{AllowList, DnsResolver, Refusal, Resolve, TargetGuard, VettedTarget, runtime_api_from_env};
+use volley_core::load::engine::{self, Attack, Load, Progress, RequestSpec};
+use volley_core::load::schedule::Schedule;
+
+/// Files kept open besides connections (stdio, the runtime, DNS sockets, log files).
+pub const FD_RESERVE: u64 = 64;
+/// The default cap on requests in flight, before the open-file limit lowers it.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 10_000;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "volley",
+    version,
+    about = "Load-test an HTTP API at an exact rate, and measure it truthfully"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Send requests at an exact rate (or, with --closed, over N busy connections) and report what happened.
+    Attack(AttackArgs),
+    /// Say whether the target guard allows a URL, and why, without sending it any request.
+    Vet(VetArgs),
+}
+
+/// Which targets may be tested. Nothing is allowed by default.
+#[derive(Debug, Clone, Args)]
+pub struct GuardArgs {
+    /// The organisation whose validated domains apply.
+    #[arg(long, default_value = "local")]
+    pub org: String,
+    /// Domains validated for the organisation, comma-separated (subdomains are included).
+    #[arg(long, value_delimiter = ',')]
+    pub validated: Vec<String>,
+    /// Exact address:port pairs allowed although their range is refused (local use), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    pub allow: Vec<SocketAddr>,
+    /// DNS servers to ask (address:port), comma-separated; default: the system's, without the hosts file.
+    #[arg(long, value_delimiter = ',')]
+    pub dns: Vec<SocketAddr>,
+    /// DNS timeout per query.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub dns_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AttackArgs {
+    /// The target URL.
+    pub url: String,
+    /// Requests per second (the open model).
+    #[arg(long, required_unless_present = "closed", allow_negative_numbers = true)]
+    pub rate: Option<f64>,
+    /// Ramp linearly from --rate to this rate over the duration.
+    #[arg(long, conflicts_with = "closed", allow_negative_numbers = true)]
+    pub ramp_to: Option<f64>,
+    /// How long to attack ("30s", "1m30s").
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Duration,
+    /// Most requests outstanding at once; sends beyond it are counted as dropped. Default: 10,000, or the
+    /// open-file limit less a reserve when that is lower.
+    #[arg(long)]
+    pub max_in_flight: Option<u64>,
+    /// Per-request timeout, from send to last byte.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// A request header, "Name: value" (repeatable).
+    #[arg(short = 'H', long = "header")]
+    pub headers: Vec<String>,
+    /// The request method.
+    #[arg(short = 'X', long = "method", default_value = "GET")]
+    pub method: String,
+    /// The request body, or @file to read it from a file.
+    #[arg(long)]
+    pub body: Option<String>,
+    /// Run a closed loop over N connections instead (each sends when its last answer is in), like wrk.
+    #[arg(long, requires = "connections")]
+    pub closed: bool,
+    /// Connections for --closed.
+    #[arg(long, requires = "closed")]
+    pub connections: Option<usize>,
+    /// Print the report as JSON, with the serialised histograms, so runs merge and compare.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct VetArgs {
+    /// The target URL.
+    pub url: String,
+    /// Print the verdict, the reason and the addresses vetted as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub guard: GuardArgs,
+}
+
+/// Why a command failed.
+#[derive(Debug, Error)]
+pub enum CliError {
+    /// Bad usage (exit status 2).
+    #[error("{0}")]
+    Usage(String),
+    /// The guard refused the target (exit status 1).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("the attack failed")]
+    Attack(#[from] engine::AttackError),
+    #[error("could not print the report")]
+    Output(#[from] serde_json::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+/// The guard the flags describe.
+pub fn guard(args: &GuardArgs) -> Result<TargetGuard, CliError> {
+    let domains = MemoryDomainStore::with_domains(&args.org, args.validated.iter().map(String::as_str));
+    let resolver: Arc<dyn Resolve> = Arc::new(
+        if args.dns.is_empty() {
+            DnsResolver::system(args.dns_timeout)
+        } else {
+            DnsResolver::with_nameservers(&args.dns, args.dns_timeout)
+        }
+        .map_err(|e| CliError::Usage(format!("DNS: {e}")))?,
+    );
+    Ok(TargetGuard::new(
+        Arc::new(domains),
+        resolver,
+        AllowList::new(args.allow.iter().copied()),
+        runtime_api_from_env(),
+    ))
+}
+
+/// The verdict `volley vet --json` prints.
+#[derive(Debug, Serialize)]
+pub struct Verdict {
+    pub url: String,
+    pub allowed: bool,
+    pub reason: String,
+    pub addresses: Vec<SocketAddr>,
+}
+
+/// `volley vet`: the verdict, and whether it allowed the target.
+pub async fn vet(args: &VetArgs) -> Result<Verdict, CliError> {
+    let guard = guard(&args.guard)?;
+    Ok(match guard.vet(&args.guard.org, &args.url).await {
+        Ok(target) => Verdict {
+            url: args.url.clone(),
+            allowed: true,
+            reason: target.reason,
+            addresses: target.addresses,
+        },
+        Err(refusal) => Verdict {
+            url: args.url.clone(),
+            allowed: false,
+            reason: refusal.to_string(),
+            addresses: vec![],
+        },
+    })
+}
+
+/// The open-file limit's share for connections: the soft limit (raised to the hard limit where allowed)
+/// less [`FD_RESERVE`].
+pub fn connection_budget() -> u64 {
+    let limit = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    limit.saturating_sub(FD_RESERVE).max(1)
+}
+
+fn request(args: &AttackArgs) -> Result<RequestSpec, CliError> {
+    let method = http::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| CliError::Usage(format!("-X {:?} is not an HTTP method", args.method)))?;
+    let mut headers = http::HeaderMap::new();
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| CliError::Usage(format!("-H {header:?} must be \"Name: value\"")))?;
+        let name = http::HeaderName::from_bytes(name.trim().as_bytes())
+            .map_err(|_| CliError::Usage(format!("-H {header:?}: {:?} is not a header name", name.trim())))?;
+        let value = http::HeaderValue::from_str(value.trim())
+            .map_err(|_| CliError::Usage(format!("-H {header:?}: the value is not a valid header value")))?;
+        headers.append(name, value);
+    }
+    let body = match args.body.as_deref() {
+        None => Bytes::new(),
+        Some(text) => match text.strip_prefix('@') {
+            Some(path) => Bytes::from(
+                std::fs::read(PathBuf::from(path)).map_err(|e| CliError::Usage(format!("--body @{path}: {e}")))?,
+            ),
+            None => Bytes::from(text.to_owned()),
+        },
+    };
+    Ok(RequestSpec { method, headers, body })
+}
+
+fn load(args: &AttackArgs) -> Result<(Load, u64), CliError> {
+    if args.closed {
+        let connections = args.connections.unwrap_or(1);
+        if connections == 0 {
+            return Err(CliError::Usage("--connections must be at least 1".into()));
+        }
+        return Ok((
+            Load::Closed {
+                connections,
+                duration: args.duration,
+            },
+            connections as u64,
+        ));
+    }
+    let rate = args
+        .rate
+        .ok_or_else(|| CliError::Usage("--rate is required (or --closed --connections N)".into()))?;
+    let schedule = match args.ramp_to {
+        Some(to) => Schedule::ramp(rate, to, args.duration),
+        None => Schedule::constant(rate, args.duration),
+    }
+    .map_err(|e| CliError::Usage(e.to_string()))?;
+    let budget = connection_budget();
+    let max_in_flight = match args.max_in_flight {
+        Some(0) => return Err(CliError::Usage("--max-in-flight must be at least 1".into())),
+        Some(n) if n > budget => {
+            return Err(CliError::Usage(format!(
+                "--max-in-flight {n} is above the open-file limit's share for connections ({budget}); raise `ulimit -n` or lower it"
+            )));
+        }
+        Some(n) => n,
+        None => DEFAULT_MAX_IN_FLIGHT.min(budget),
+    };
+    let max_in_flight_usize = usize::try_from(max_in_flight).unwrap_or(usize::MAX);
+    Ok((
+        Load::Open {
+            schedule,
+            max_in_flight: max_in_flight_usize,
+        },
+        max_in_flight,
+    ))
+}
+
+/// What `volley attack --json` prints.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttackOutput {
+    pub url: String,
+    pub addresses: Vec<SocketAddr>,
+    pub max_in_flight: Option<u64>,
+    pub connections: Option<u64>,
+    #[serde(flatten)]
+    pub report: engine::Report,
+}
+
+fn progress_bar(load: &Load) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = match load {
+        Load::Open { schedule, .. } => indicatif::ProgressBar::new(schedule.total()),
+        Load::Closed { .. } => indicatif::ProgressBar::new_spinner(),
+    };
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} sent  {msg}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// `volley attack`: vets the target, runs the attack with a progress bar, and returns the output.
+pub async fn attack(args: &AttackArgs) -> Result<AttackOutput, CliError> {
+    let spec = request(args)?;
+    let (load, cap) = load(args)?;
+    let guard = guard(&args.guard)?;
+    let target: VettedTarget = guard.vet(&args.guard.org, &args.url).await?;
+    let attack = Attack {
+        target: target.clone(),
+        request: spec,
+        load,
+        timeout: args.timeout,
+        deadline: None,
+        start_at: None,
+    };
+    let progress = Arc::new(Progress::default());
+    let bar = progress_bar(&load);
+    let ticker = {
+        let progress = Arc::clone(&progress);
+        let bar = bar.clone();
+        tokio::spawn(async move {
+            loop {
+                bar.set_position(progress.sent.load(Ordering::Relaxed));
+                bar.set_message(format!(
+                    "{} answered, {} dropped",
+                    progress.answered.load(Ordering::Relaxed),
+                    progress.dropped.load(Ordering::Relaxed)
+                ));
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let result = engine::run(&attack, Arc::clone(&progress)).await;
+    ticker.abort();
+    bar.finish_and_clear();
+    let report = result?;
+    let (max_in_flight, connections) = match load {
+        Load::Open { .. } => (Some(cap), None),
+        Load::Closed { .. } => (None, Some(cap)),
+    };
+    Ok(AttackOutput {
+        url: target.url.to_string(),
+        addresses: target.addresses,
+        max_in_flight,
+        connections,
+        report,
+    })
+}

@@ -1,0 +1,46 @@
+//! Composition root: parse the command line, run the command, print, and exit with its status.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use volley::{Cli, CliError, Command};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Vet(args) => volley::vet(args).await.and_then(|verdict| {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&verdict)?);
+            } else if verdict.allowed {
+                println!("allowed: {}", verdict.reason);
+                for address in &verdict.addresses {
+                    println!("  {address}");
+                }
+            }
+            if verdict.allowed {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                eprintln!("{}", verdict.reason);
+                Ok(ExitCode::from(1))
+            }
+        }),
+        Command::Attack(args) => volley::attack(args).await.and_then(|output| {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&output)?);
+            } else {
+                print!("{}", volley::report::text(&output));
+            }
+            Ok(ExitCode::SUCCESS)
+        }),
+    };
+    result.unwrap_or_else(|error: CliError| {
+        eprintln!("volley: {error}");
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            eprintln!("  caused by: {cause}");
+            source = cause.source();
+        }
+        ExitCode::from(error.exit_code())
+    })
+}

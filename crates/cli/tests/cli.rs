@@ -1,0 +1,225 @@
+//! `volley attack` and `volley vet` as people run them: the real binary, its exit status, stdout and stderr.
+
+use std::net::SocketAddr;
+use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+
+/// A target on loopback that stalls every request arriving in [stall_from, stall_until) until stall_until,
+/// and records when each request arrived.
+#[derive(Debug)]
+struct Target {
+    address: SocketAddr,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+fn start_target(stall: Option<(Instant, Instant)>) -> Target {
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let seen = Arc::clone(&arrivals);
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build();
+        let Ok(runtime) = runtime else { return };
+        runtime.block_on(async move {
+            let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
+                return;
+            };
+            let _ = tx.send(listener.local_addr());
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let seen = Arc::clone(&seen);
+                tokio::spawn(async move {
+                    let service = service_fn(move |_| {
+                        let seen = Arc::clone(&seen);
+                        async move {
+                            let now = Instant::now();
+                            seen.lock().unwrap_or_else(|e| e.into_inner()).push(now);
+                            if let Some((from, until)) = stall
+                                && now >= from
+                                && now < until
+                            {
+                                tokio::time::sleep(until - now).await;
+                            }
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                                b"ok",
+                            ))))
+                        }
+                    });
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    let address = rx
+        .recv()
+        .unwrap_or_else(|e| panic!("test target did not start: {e}"))
+        .unwrap_or_else(|e| panic!("test target: {e}"));
+    Target { address, arrivals }
+}
+
+fn volley(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("volley {args:?}: {e}"))
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn attack_prints_a_vegeta_shaped_report() {
+    let target = start_target(None);
+    let url = format!("http://{}/", target.address);
+    let allow = target.address.to_string();
+    let out = volley(&["attack", &url, "--rate", "100", "--duration", "1s", "--allow", &allow]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    for label in [
+        "Requests",
+        "Duration",
+        "Latencies",
+        "Service time",
+        "Bytes In",
+        "Bytes Out",
+        "Success",
+        "Status Codes",
+        "Dropped",
+        "Late",
+        "Error Set:",
+    ] {
+        assert!(report.contains(label), "no {label:?} in:\n{report}");
+    }
+    assert!(report.contains("200:100"), "{report}");
+    assert_eq!(target.arrivals.lock().unwrap_or_else(|e| e.into_inner()).len(), 100);
+}
+
+/// Issue 9's rule, through the command line: at 1,000 rps a target that stalls for 1 s still receives about
+/// 1,000 requests during the stall, and the stall shows in the intended-time percentiles.
+#[test]
+fn a_stalled_target_still_receives_requests_during_the_stall() {
+    let stall_from = Instant::now() + Duration::from_millis(1500);
+    let stall_until = stall_from + Duration::from_secs(1);
+    let target = start_target(Some((stall_from, stall_until)));
+    let url = format!("http://{}/", target.address);
+    let allow = target.address.to_string();
+    let out = volley(&[
+        "attack",
+        &url,
+        "--rate",
+        "1000",
+        "--duration",
+        "4s",
+        "--allow",
+        &allow,
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let arrivals = target.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let during = arrivals
+        .iter()
+        .filter(|a| **a >= stall_from && **a < stall_until)
+        .count();
+    assert!(
+        during >= 900,
+        "the target received {during} requests during the 1 s stall"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["total"]["dropped"], 0);
+    assert!(
+        json["total"]["latency"].as_str().is_some_and(|h| !h.is_empty()),
+        "histograms are serialised"
+    );
+    assert!(
+        json["seconds"].as_array().is_some_and(|s| s.len() >= 4),
+        "per-second buckets"
+    );
+}
+
+#[test]
+fn vet_allows_only_an_exact_allow_list_entry() {
+    let out = volley(&["vet", "http://127.0.0.1:8080/", "--allow", "127.0.0.1:8080", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(verdict["allowed"], true);
+    assert_eq!(verdict["addresses"], serde_json::json!(["127.0.0.1:8080"]));
+
+    for other in ["http://127.0.0.1:8081/", "http://127.0.0.2:8080/", "http://[::1]:8080/"] {
+        let out = volley(&["vet", other, "--allow", "127.0.0.1:8080"]);
+        assert_eq!(out.status.code(), Some(1), "{other} must be refused");
+        assert!(text(&out.stderr).contains("rule:"), "{other}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn vet_refuses_by_default_and_names_the_rule() {
+    let cases = [
+        ("http://127.0.0.1/", "literal address"),
+        ("http://example.com/", "validated domain"),
+        ("http://0x7f.1/", "ambiguous URL"),
+        ("ftp://example.com/", "scheme"),
+    ];
+    for (url, rule) in cases {
+        let out = volley(&["vet", url]);
+        assert_eq!(out.status.code(), Some(1), "{url}");
+        assert!(text(&out.stderr).contains(rule), "{url}: {}", text(&out.stderr));
+    }
+}
+
+#[test]
+fn bad_usage_exits_2_with_a_clear_message() {
+    for (args, says) in [
+        (
+            vec!["attack", "http://127.0.0.1:1/", "--rate", "10", "--duration", "10x"],
+            "10x",
+        ),
+        (
+            vec![
+                "attack",
+                "http://127.0.0.1:1/",
+                "--rate",
+                "-5",
+                "--duration",
+                "1s",
+                "--allow",
+                "127.0.0.1:1",
+            ],
+            "rate",
+        ),
+        (
+            vec![
+                "attack",
+                "http://127.0.0.1:1/",
+                "--rate",
+                "10",
+                "--duration",
+                "1s",
+                "-H",
+                "NoColon",
+            ],
+            "Name: value",
+        ),
+        (
+            vec!["vet", "http://127.0.0.1/", "--allow", "localhost:80"],
+            "localhost:80",
+        ),
+    ] {
+        let out = volley(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(says), "{args:?}: {}", text(&out.stderr));
+    }
+}
