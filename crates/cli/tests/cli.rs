@@ -223,3 +223,34 @@ fn bad_usage_exits_2_with_a_clear_message() {
         assert!(text(&out.stderr).contains(says), "{args:?}: {}", text(&out.stderr));
     }
 }
+
+/// A proxy would bypass the guard's pinning, so the client ignores HTTP(S)_PROXY and friends: with a dead
+/// proxy configured, the requests still go straight to the vetted address.
+#[test]
+fn proxy_variables_are_ignored() {
+    let target = start_target(None);
+    let url = format!("http://{}/", target.address);
+    let allow = target.address.to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
+        .args([
+            "attack",
+            &url,
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--allow",
+            &allow,
+            "--json",
+        ])
+        .env("HTTP_PROXY", "http://127.0.0.1:9")
+        .env("http_proxy", "http://127.0.0.1:9")
+        .env("ALL_PROXY", "http://127.0.0.1:9")
+        .env("HTTPS_PROXY", "http://127.0.0.1:9")
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["total"]["statuses"]["200"], 20, "{}", json["total"]);
+    assert_eq!(target.arrivals.lock().unwrap_or_else(|e| e.into_inner()).len(), 20);
+}
