@@ -39,6 +39,30 @@ impl EnvReader {
         }
     }
 
+    /// A variable that may be unset (or empty, which counts as unset).
+    pub fn optional(&mut self, name: &str) -> Option<String> {
+        match std::env::var(name) {
+            Ok(value) if !value.trim().is_empty() => Some(value),
+            Ok(_) | Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                self.problems.push(format!("{name} is not valid UTF-8"));
+                None
+            }
+        }
+    }
+
+    /// An optional variable parsed by `parse`; a value that does not parse is a problem, named.
+    pub fn parsed<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+        let value = self.optional(name)?;
+        match parse(&value) {
+            Ok(parsed) => Some(parsed),
+            Err(why) => {
+                self.problems.push(format!("{name}={value:?}: {why}"));
+                None
+            }
+        }
+    }
+
     /// Ok when no problem was found, else every problem at once.
     pub fn finish(self) -> Result<(), ConfigError> {
         if self.problems.is_empty() {

@@ -63,6 +63,143 @@ pub async fn birthday_store_contract(store: &dyn BirthdayStore, unique: &str) {
     assert_eq!(store.get(&upper).await.ok(), Some(None), "usernames are case-sensitive");
 }
 
+/// Every behaviour a `CallLedger` must have: a call is claimed once and its result counted once.
+pub async fn call_ledger_contract(ledger: &dyn crate::ports::CallLedger, unique: &str) {
+    use crate::ports::{ArchiveMark, ResultCounts};
+    let test = format!("test-{unique}");
+    let (one, two) = (format!("call-1-{unique}"), format!("call-2-{unique}"));
+    assert_eq!(
+        ledger.counters(&test).await.ok(),
+        Some(None),
+        "an unknown test has no counters"
+    );
+    assert_eq!(
+        ledger.claim(&test, &one, 1_000).await.ok(),
+        Some(true),
+        "the first claim wins"
+    );
+    assert_eq!(
+        ledger.claim(&test, &one, 1_001).await.ok(),
+        Some(false),
+        "a duplicate claim loses"
+    );
+    assert_eq!(
+        ledger.claim(&test, &two, 1_002).await.ok(),
+        Some(true),
+        "another call is its own claim"
+    );
+
+    let counts = ResultCounts {
+        requests: 100,
+        errors: 3,
+        dropped: 1,
+    };
+    assert_eq!(
+        ledger.record_archived(&test, &one, counts, 2_000).await.ok(),
+        Some(ArchiveMark::Fresh)
+    );
+    assert_eq!(
+        ledger.record_archived(&test, &one, counts, 2_001).await.ok(),
+        Some(ArchiveMark::Seen {
+            metrics_published: false
+        }),
+        "a redelivered result is seen, not counted"
+    );
+    ledger
+        .mark_metrics_published(&one)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        ledger.record_archived(&test, &one, counts, 2_002).await.ok(),
+        Some(ArchiveMark::Seen {
+            metrics_published: true
+        })
+    );
+    assert_eq!(
+        ledger
+            .record_archived(
+                &test,
+                &two,
+                ResultCounts {
+                    requests: 50,
+                    errors: 0,
+                    dropped: 0
+                },
+                2_003
+            )
+            .await
+            .ok(),
+        Some(ArchiveMark::Fresh)
+    );
+
+    let counters = ledger
+        .counters(&test)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("counters for {test}"));
+    assert_eq!(
+        (
+            counters.requests,
+            counters.errors,
+            counters.dropped,
+            counters.results_archived
+        ),
+        (150, 3, 1, 2)
+    );
+    assert_eq!(counters.last_result_at, 2_003);
+}
+
+/// Every behaviour a `DomainStore` must have, given a store in which, for organisation `acme<unique>`,
+/// `example<unique>.com` is validated and `pending<unique>.com` is pending.
+pub async fn domain_store_contract(store: &dyn crate::ports::DomainStore, unique: &str) {
+    let org = format!("acme{unique}");
+    let validated = format!("example{unique}.com");
+    let check =
+        |o: String, d: String| async move { store.is_validated(&o, &d).await.unwrap_or_else(|e| panic!("{e:?}")) };
+    assert!(check(org.clone(), validated.clone()).await, "a validated domain");
+    assert!(
+        !check(org.clone(), format!("pending{unique}.com")).await,
+        "a pending domain is not validated"
+    );
+    assert!(
+        !check(org.clone(), format!("other{unique}.com")).await,
+        "an unknown domain"
+    );
+    assert!(
+        !check(format!("other{unique}"), validated.clone()).await,
+        "another organisation's domain"
+    );
+    assert!(
+        !check(org, format!("api.{validated}")).await,
+        "subdomains are the guard's business, not the store's"
+    );
+}
+
+/// Every behaviour a `ResultArchive` must have.
+pub async fn result_archive_contract(archive: &dyn crate::ports::ResultArchive, unique: &str) {
+    let key = format!("results/org/test-{unique}/call.json");
+    assert_eq!(
+        archive.get(&key).await.ok(),
+        Some(None),
+        "a missing key is None, not an error"
+    );
+    archive
+        .put(&key, b"{\"a\":1}".to_vec())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(archive.get(&key).await.ok(), Some(Some(b"{\"a\":1}".to_vec())));
+    archive
+        .put(&key, b"{\"a\":2}".to_vec())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        archive.get(&key).await.ok(),
+        Some(Some(b"{\"a\":2}".to_vec())),
+        "a put rewrites the same key"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use crate::adapters::memory::MemoryBirthdayStore;
@@ -70,6 +207,22 @@ mod tests {
     #[tokio::test]
     async fn memory_birthday_store_meets_the_contract() {
         super::birthday_store_contract(&MemoryBirthdayStore::new(), "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_call_ledger_meets_the_contract() {
+        super::call_ledger_contract(&crate::adapters::memory::MemoryCallLedger::new(), "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_domain_store_meets_the_contract() {
+        let store = crate::adapters::memory::MemoryDomainStore::with_domains("acmex", ["examplex.com"]);
+        super::domain_store_contract(&store, "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_result_archive_meets_the_contract() {
+        super::result_archive_contract(&crate::adapters::memory::MemoryResultArchive::default(), "x").await;
     }
 }
 

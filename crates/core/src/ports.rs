@@ -36,3 +36,72 @@ pub trait DomainStore: Send + Sync + std::fmt::Debug {
     /// Whether `domain` itself is validated for `organisation` (subdomains are the guard's business).
     async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError>;
 }
+
+/// Counts one archived result adds to its test's live counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ResultCounts {
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+}
+
+/// A test's live counters, as the archiver keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TestCounters {
+    pub test_id: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub dropped: u64,
+    pub results_archived: u64,
+    /// Unix seconds of the last archived result.
+    pub last_result_at: i64,
+}
+
+/// What the ledger knew of a call's result when the archiver recorded it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArchiveMark {
+    /// First time: its counts were added now.
+    Fresh,
+    /// Seen before (a redelivery): its counts were added then; the metrics too, if `metrics_published`.
+    Seen { metrics_published: bool },
+}
+
+/// The once-only ledger of calls: a worker claims a call before firing it, and the archiver counts each
+/// call's result once, however often EventBridge, Lambda and SQS deliver them (all at-least-once).
+#[async_trait]
+pub trait CallLedger: Send + Sync + std::fmt::Debug {
+    /// Claims `call_id` of `test_id` for running: true the first time, false for a duplicate delivery.
+    async fn claim(&self, test_id: &str, call_id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Records that `call_id`'s result was archived and, the first time only, adds `counts` to the test's
+    /// counters, atomically with the record.
+    async fn record_archived(
+        &self,
+        test_id: &str,
+        call_id: &str,
+        counts: ResultCounts,
+        now: i64,
+    ) -> Result<ArchiveMark, StoreError>;
+    /// Notes that `call_id`'s metrics were published, so a redelivery does not publish them again.
+    async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError>;
+    /// A test's counters, if it has any.
+    async fn counters(&self, test_id: &str) -> Result<Option<TestCounters>, StoreError>;
+}
+
+/// Where workers send their results (a queue the archiver drains).
+#[async_trait]
+pub trait ResultQueue: Send + Sync + std::fmt::Debug {
+    async fn send(&self, body: String) -> Result<(), StoreError>;
+}
+
+/// Where results are kept for good (an S3 bucket): whole JSON documents by key.
+#[async_trait]
+pub trait ResultArchive: Send + Sync + std::fmt::Debug {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError>;
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
+}
+
+/// Where high-resolution metrics go (CloudWatch).
+#[async_trait]
+pub trait MetricsSink: Send + Sync + std::fmt::Debug {
+    async fn publish(&self, data: &[crate::model::metrics::MetricDatum]) -> Result<(), StoreError>;
+}

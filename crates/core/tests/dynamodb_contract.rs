@@ -1,14 +1,44 @@
-//! The BirthdayStore contract, over the wire against DynamoDB in the local AWS emulator.
+//! The AWS adapters' contract suites, over the wire against the local AWS emulator: the same suites the
+//! memory adapters pass.
 
-use volley_core::adapters::dynamodb::DynamoBirthdayStore;
-use volley_core::adapters::dynamodb::testing::create_birthdays_table;
-use volley_core::contract::{birthday_store_contract, emulator};
+use volley_core::adapters::dynamodb::{DynamoBirthdayStore, DynamoCallLedger, DynamoDomainStore};
+use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::adapters::testing;
+use volley_core::contract::{self, emulator};
 
 #[tokio::test]
 async fn dynamodb_birthday_store_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("birthdays-contract-");
-    create_birthdays_table(&config, &table).await;
-    let store = DynamoBirthdayStore::new(&config, &table);
-    birthday_store_contract(&store, &emulator::unique("")).await;
+    testing::create_birthdays_table(&config, &table).await;
+    contract::birthday_store_contract(&DynamoBirthdayStore::new(&config, &table), &emulator::unique("")).await;
+}
+
+#[tokio::test]
+async fn dynamodb_call_ledger_meets_the_contract() {
+    let config = emulator::sdk_config().await;
+    let (calls, tests) = (emulator::unique("calls-contract-"), emulator::unique("tests-contract-"));
+    testing::create_calls_table(&config, &calls).await;
+    testing::create_tests_table(&config, &tests).await;
+    contract::call_ledger_contract(&DynamoCallLedger::new(&config, &calls, &tests), &emulator::unique("")).await;
+}
+
+#[tokio::test]
+async fn dynamodb_domain_store_meets_the_contract() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("domains-contract-");
+    testing::create_domains_table(&config, &table).await;
+    let unique = emulator::unique("");
+    let org = format!("acme{unique}");
+    testing::put_domain(&config, &table, &org, &format!("example{unique}.com"), "validated").await;
+    testing::put_domain(&config, &table, &org, &format!("pending{unique}.com"), "pending").await;
+    contract::domain_store_contract(&DynamoDomainStore::new(&config, &table), &unique).await;
+}
+
+#[tokio::test]
+async fn s3_result_archive_meets_the_contract() {
+    let config = emulator::sdk_config().await;
+    let bucket = emulator::unique("results-contract-");
+    testing::create_bucket(&config, &bucket).await;
+    contract::result_archive_contract(&S3ResultArchive::new(&config, &bucket), &emulator::unique("")).await;
 }

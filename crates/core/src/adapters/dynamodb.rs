@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 
 use crate::model::birthday::Username;
-use crate::ports::{BirthdayStore, StoreError};
+use crate::ports::{ArchiveMark, BirthdayStore, CallLedger, DomainStore, ResultCounts, StoreError, TestCounters};
 
 /// The attribute names of the birthdays table, shared with deploy/ and template.yaml.
 pub mod birthdays_schema {
@@ -82,36 +82,246 @@ impl BirthdayStore for DynamoBirthdayStore {
     }
 }
 
-/// Table set-up for tests against the emulator (the deployed tables come from deploy/ and template.yaml).
-#[cfg(feature = "contract-tests")]
-pub mod testing {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+/// The calls table: partition key `pk` (S). Claim items `claim#<callId>` and archive marks
+/// `archived#<callId>` (with `metricsPublished`), both with `testId` and an `expiresAt` TTL (30 days).
+/// The tests table: partition key `testId` (S), with the counters `requests`, `errors`, `dropped`,
+/// `resultsArchived` and `lastResultAt` (Unix seconds).
+pub mod ledger_schema {
+    pub const PARTITION_KEY: &str = "pk";
+    pub const TEST_ID: &str = "testId";
+    pub const EXPIRES_AT: &str = "expiresAt";
+    pub const METRICS_PUBLISHED: &str = "metricsPublished";
+    pub const REQUESTS: &str = "requests";
+    pub const ERRORS: &str = "errors";
+    pub const DROPPED: &str = "dropped";
+    pub const RESULTS_ARCHIVED: &str = "resultsArchived";
+    pub const LAST_RESULT_AT: &str = "lastResultAt";
+    /// How long claims and archive marks are kept.
+    pub const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+}
 
-    use super::birthdays_schema::PARTITION_KEY;
+/// The IAM actions `DynamoCallLedger` calls, by method.
+pub const CALL_LEDGER_ACTIONS: &[&str] = &[
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
+    "dynamodb:ConditionCheckItem",
+];
 
-    /// Creates an on-demand birthdays table named `name`, as deploy/ and template.yaml define it.
-    pub async fn create_birthdays_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-        let build = || -> Result<_, aws_sdk_dynamodb::error::BuildError> {
-            Ok((
-                AttributeDefinition::builder()
-                    .attribute_name(PARTITION_KEY)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()?,
-                KeySchemaElement::builder()
-                    .attribute_name(PARTITION_KEY)
-                    .key_type(KeyType::Hash)
-                    .build()?,
-            ))
-        };
-        let (attribute, key) = build().unwrap_or_else(|e| panic!("table definition: {e}"));
-        aws_sdk_dynamodb::Client::new(sdk_config)
-            .create_table()
-            .table_name(name)
-            .attribute_definitions(attribute)
-            .key_schema(key)
-            .billing_mode(BillingMode::PayPerRequest)
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> i64 {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// A `CallLedger` in two DynamoDB tables (calls and tests).
+#[derive(Debug, Clone)]
+pub struct DynamoCallLedger {
+    client: Client,
+    calls_table: String,
+    tests_table: String,
+}
+
+impl DynamoCallLedger {
+    pub fn new(
+        sdk_config: &aws_config::SdkConfig,
+        calls_table: impl Into<String>,
+        tests_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            client: Client::new(sdk_config),
+            calls_table: calls_table.into(),
+            tests_table: tests_table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl CallLedger for DynamoCallLedger {
+    async fn claim(&self, test_id: &str, call_id: &str, now: i64) -> Result<bool, StoreError> {
+        use ledger_schema::{EXPIRES_AT, PARTITION_KEY, RETENTION_SECONDS, TEST_ID};
+        // dynamodb:PutItem (conditional)
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.calls_table)
+            .item(PARTITION_KEY, AttributeValue::S(format!("claim#{call_id}")))
+            .item(TEST_ID, AttributeValue::S(test_id.to_owned()))
+            .item(EXPIRES_AT, AttributeValue::N((now + RETENTION_SECONDS).to_string()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .send()
+            .await;
+        match put.map_err(|e| e.into_service_error()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_conditional_check_failed_exception() => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn record_archived(
+        &self,
+        test_id: &str,
+        call_id: &str,
+        counts: ResultCounts,
+        now: i64,
+    ) -> Result<ArchiveMark, StoreError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+        use ledger_schema::*;
+        let to_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
+        let mark = Put::builder()
+            .table_name(&self.calls_table)
+            .item(PARTITION_KEY, AttributeValue::S(format!("archived#{call_id}")))
+            .item(TEST_ID, AttributeValue::S(test_id.to_owned()))
+            .item(METRICS_PUBLISHED, AttributeValue::Bool(false))
+            .item(EXPIRES_AT, AttributeValue::N((now + RETENTION_SECONDS).to_string()))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PARTITION_KEY)
+            .build()
+            .map_err(to_error)?;
+        let count = Update::builder()
+            .table_name(&self.tests_table)
+            .key(TEST_ID, AttributeValue::S(test_id.to_owned()))
+            .update_expression("ADD #r :r, #e :e, #d :d, #a :one SET #l = :now")
+            .expression_attribute_names("#r", REQUESTS)
+            .expression_attribute_names("#e", ERRORS)
+            .expression_attribute_names("#d", DROPPED)
+            .expression_attribute_names("#a", RESULTS_ARCHIVED)
+            .expression_attribute_names("#l", LAST_RESULT_AT)
+            .expression_attribute_values(":r", AttributeValue::N(counts.requests.to_string()))
+            .expression_attribute_values(":e", AttributeValue::N(counts.errors.to_string()))
+            .expression_attribute_values(":d", AttributeValue::N(counts.dropped.to_string()))
+            .expression_attribute_values(":one", AttributeValue::N("1".into()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .build()
+            .map_err(to_error)?;
+        // dynamodb:PutItem + dynamodb:UpdateItem in one transaction (TransactWriteItems needs both actions).
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(mark).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        match written.map_err(|e| e.into_service_error()) {
+            Ok(_) => Ok(ArchiveMark::Fresh),
+            Err(e) if e.is_transaction_canceled_exception() => {
+                // The mark exists: a redelivery. dynamodb:GetItem
+                let item = self
+                    .client
+                    .get_item()
+                    .table_name(&self.calls_table)
+                    .key(PARTITION_KEY, AttributeValue::S(format!("archived#{call_id}")))
+                    .consistent_read(true)
+                    .send()
+                    .await
+                    .map_err(|e| unavailable(e.into_service_error()))?
+                    .item
+                    .ok_or_else(|| StoreError::Unavailable(Box::new(e)))?;
+                let metrics_published = item
+                    .get(METRICS_PUBLISHED)
+                    .and_then(|v| v.as_bool().ok())
+                    .copied()
+                    .unwrap_or(false);
+                Ok(ArchiveMark::Seen { metrics_published })
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError> {
+        use ledger_schema::{METRICS_PUBLISHED, PARTITION_KEY};
+        // dynamodb:UpdateItem
+        self.client
+            .update_item()
+            .table_name(&self.calls_table)
+            .key(PARTITION_KEY, AttributeValue::S(format!("archived#{call_id}")))
+            .update_expression("SET #m = :t")
+            .expression_attribute_names("#m", METRICS_PUBLISHED)
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
             .send()
             .await
-            .unwrap_or_else(|e| panic!("create table {name}: {:?}", e.into_service_error()));
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn counters(&self, test_id: &str) -> Result<Option<TestCounters>, StoreError> {
+        use ledger_schema::*;
+        // dynamodb:GetItem
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.tests_table)
+            .key(TEST_ID, AttributeValue::S(test_id.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?
+            .item;
+        Ok(item.map(|item| TestCounters {
+            test_id: test_id.to_owned(),
+            requests: number(&item, REQUESTS) as u64,
+            errors: number(&item, ERRORS) as u64,
+            dropped: number(&item, DROPPED) as u64,
+            results_archived: number(&item, RESULTS_ARCHIVED) as u64,
+            last_result_at: number(&item, LAST_RESULT_AT),
+        }))
+    }
+}
+
+/// The domains table: partition key `organisationId` (S), sort key `domain` (S), and `status` (S:
+/// `pending`, `validated`, `expired`, `revoked`). The domain-validator writes it; the guard reads it.
+pub mod domains_schema {
+    pub const ORGANISATION_ID: &str = "organisationId";
+    pub const DOMAIN: &str = "domain";
+    pub const STATUS: &str = "status";
+    pub const VALIDATED: &str = "validated";
+}
+
+/// The IAM actions `DynamoDomainStore` calls.
+pub const DOMAIN_STORE_ACTIONS: &[&str] = &["dynamodb:GetItem"];
+
+/// A `DomainStore` over the domains table.
+#[derive(Debug, Clone)]
+pub struct DynamoDomainStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoDomainStore {
+    pub fn new(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            client: Client::new(sdk_config),
+            table: table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl DomainStore for DynamoDomainStore {
+    async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError> {
+        use domains_schema::*;
+        // dynamodb:GetItem
+        let item = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(ORGANISATION_ID, AttributeValue::S(organisation.to_owned()))
+            .key(DOMAIN, AttributeValue::S(domain.to_owned()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?
+            .item;
+        Ok(item.is_some_and(|item| {
+            item.get(STATUS)
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|s| s == VALIDATED)
+        }))
     }
 }

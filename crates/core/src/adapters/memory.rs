@@ -78,3 +78,128 @@ impl DomainStore for MemoryDomainStore {
         Ok(validated.contains(&(organisation.to_owned(), domain.to_owned())))
     }
 }
+
+/// A `CallLedger` in maps.
+#[derive(Debug, Default)]
+pub struct MemoryCallLedger {
+    state: Mutex<LedgerState>,
+}
+
+#[derive(Debug, Default)]
+struct LedgerState {
+    claims: std::collections::HashSet<String>,
+    archived: HashMap<String, bool>,
+    counters: HashMap<String, crate::ports::TestCounters>,
+}
+
+impl MemoryCallLedger {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, LedgerState>, StoreError> {
+        self.state
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the in-memory ledger's lock was poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl crate::ports::CallLedger for MemoryCallLedger {
+    async fn claim(&self, _test_id: &str, call_id: &str, _now: i64) -> Result<bool, StoreError> {
+        Ok(self.lock()?.claims.insert(call_id.to_owned()))
+    }
+
+    async fn record_archived(
+        &self,
+        test_id: &str,
+        call_id: &str,
+        counts: crate::ports::ResultCounts,
+        now: i64,
+    ) -> Result<crate::ports::ArchiveMark, StoreError> {
+        let mut state = self.lock()?;
+        if let Some(published) = state.archived.get(call_id) {
+            return Ok(crate::ports::ArchiveMark::Seen {
+                metrics_published: *published,
+            });
+        }
+        state.archived.insert(call_id.to_owned(), false);
+        let counters = state.counters.entry(test_id.to_owned()).or_default();
+        counters.test_id = test_id.to_owned();
+        counters.requests += counts.requests;
+        counters.errors += counts.errors;
+        counters.dropped += counts.dropped;
+        counters.results_archived += 1;
+        counters.last_result_at = now;
+        Ok(crate::ports::ArchiveMark::Fresh)
+    }
+
+    async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError> {
+        self.lock()?.archived.insert(call_id.to_owned(), true);
+        Ok(())
+    }
+
+    async fn counters(&self, test_id: &str) -> Result<Option<crate::ports::TestCounters>, StoreError> {
+        Ok(self.lock()?.counters.get(test_id).cloned())
+    }
+}
+
+/// A `ResultQueue` that keeps what was sent, in order.
+#[derive(Debug, Default)]
+pub struct MemoryResultQueue {
+    pub sent: Mutex<Vec<String>>,
+}
+
+#[async_trait]
+impl crate::ports::ResultQueue for MemoryResultQueue {
+    async fn send(&self, body: String) -> Result<(), StoreError> {
+        self.sent
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned".into()))?
+            .push(body);
+        Ok(())
+    }
+}
+
+/// A `ResultArchive` in a map.
+#[derive(Debug, Default)]
+pub struct MemoryResultArchive {
+    pub objects: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+#[async_trait]
+impl crate::ports::ResultArchive for MemoryResultArchive {
+    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
+        self.objects
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned".into()))?
+            .insert(key.to_owned(), body);
+        Ok(())
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .objects
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned".into()))?
+            .get(key)
+            .cloned())
+    }
+}
+
+/// A `MetricsSink` that keeps every datum published.
+#[derive(Debug, Default)]
+pub struct MemoryMetricsSink {
+    pub published: Mutex<Vec<crate::model::metrics::MetricDatum>>,
+}
+
+#[async_trait]
+impl crate::ports::MetricsSink for MemoryMetricsSink {
+    async fn publish(&self, data: &[crate::model::metrics::MetricDatum]) -> Result<(), StoreError> {
+        self.published
+            .lock()
+            .map_err(|_| StoreError::Corrupt("poisoned".into()))?
+            .extend_from_slice(data);
+        Ok(())
+    }
+}

@@ -1,5 +1,10 @@
 //! Adapters: the ports implemented over AWS services, and in memory for handler tests.
 //! The only module that imports `aws_sdk_*` (ARCHITECTURE.md, invariant 1).
 
+pub mod cloudwatch;
 pub mod dynamodb;
 pub mod memory;
+pub mod s3;
+pub mod sqs;
+#[cfg(feature = "contract-tests")]
+pub mod testing;

@@ -1,3 +1,6 @@
 //! Domain types and the message contracts shared between functions.
 
 pub mod birthday;
+pub mod call;
+pub mod metrics;
+pub mod result;
