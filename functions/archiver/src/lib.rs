@@ -1,0 +1,218 @@
+//! The archiver: drains the results queue. For each result, on its own (a poison message fails only
+//! itself): the full result to S3 at a deterministic key, live counters to DynamoDB (once per call, however
+//! often the message is delivered), and 1-second metrics to CloudWatch.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use lambda_runtime::LambdaEvent;
+use thiserror::Error;
+use volley_core::adapters::cloudwatch::CloudWatchMetricsSink;
+use volley_core::adapters::dynamodb::DynamoCallLedger;
+use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::clock::{Clock, SystemClock};
+use volley_core::config::{ConfigError, EnvReader};
+use volley_core::model::metrics::metrics_for;
+use volley_core::model::result::{CallResult, ResultMessage};
+use volley_core::ports::{ArchiveMark, CallLedger, MetricsSink, ResultArchive, ResultCounts, StoreError};
+
+/// The archiver's settings, read once per cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `CALLS_TABLE`: archive marks, so each result is counted once.
+    pub calls_table: String,
+    /// `TESTS_TABLE`: live per-test counters.
+    pub tests_table: String,
+    /// `RESULTS_BUCKET`.
+    pub results_bucket: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new();
+        let calls_table = env.required("CALLS_TABLE");
+        let tests_table = env.required("TESTS_TABLE");
+        let results_bucket = env.required("RESULTS_BUCKET");
+        env.finish()?;
+        Ok(Self {
+            calls_table,
+            tests_table,
+            results_bucket,
+        })
+    }
+}
+
+/// Everything an invocation needs, built once.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub ledger: Arc<dyn CallLedger>,
+    pub archive: Arc<dyn ResultArchive>,
+    pub metrics: Arc<dyn MetricsSink>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Deps {
+    pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Self {
+        Self {
+            ledger: Arc::new(DynamoCallLedger::new(
+                sdk_config,
+                &config.calls_table,
+                &config.tests_table,
+            )),
+            archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
+            metrics: Arc::new(CloudWatchMetricsSink::new(sdk_config)),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Why one record could not be archived. Its message is retried, and after the queue's redrive count it
+/// lands in the dead-letter queue.
+#[derive(Debug, Error)]
+pub enum ArchiveError {
+    #[error("message {0} has no body")]
+    NoBody(String),
+    #[error("message {id} is not a result message")]
+    Malformed {
+        id: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("message {id} points at {key}, which is not in the results bucket")]
+    MissingStored { id: String, key: String },
+    #[error("message {id}: {what} failed")]
+    Aws {
+        id: String,
+        what: &'static str,
+        #[source]
+        source: StoreError,
+    },
+    #[error("every record of the batch failed; the first: {0}")]
+    WholeBatch(String),
+}
+
+fn aws(id: &str, what: &'static str) -> impl FnOnce(StoreError) -> ArchiveError {
+    let id = id.to_owned();
+    move |source| ArchiveError::Aws { id, what, source }
+}
+
+/// Archives one record.
+async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveError> {
+    let id = message.message_id.clone().unwrap_or_default();
+    let body = message
+        .body
+        .as_deref()
+        .ok_or_else(|| ArchiveError::NoBody(id.clone()))?;
+    let malformed = |source| ArchiveError::Malformed { id: id.clone(), source };
+    let result: CallResult = match ResultMessage::from_json(body).map_err(malformed)? {
+        ResultMessage::Inline(result) => *result,
+        ResultMessage::Stored { key, .. } => {
+            let bytes = deps
+                .archive
+                .get(&key)
+                .await
+                .map_err(aws(&id, "reading the stored result"))?;
+            let bytes = bytes.ok_or_else(|| ArchiveError::MissingStored {
+                id: id.clone(),
+                key: key.clone(),
+            })?;
+            let text = String::from_utf8_lossy(&bytes);
+            match ResultMessage::from_json(&text).map_err(malformed)? {
+                ResultMessage::Inline(result) => *result,
+                ResultMessage::Stored { .. } => return Err(ArchiveError::MissingStored { id, key }),
+            }
+        }
+    };
+    let seconds = result.report.decode_seconds().map_err(malformed)?;
+    let key = result.archive_key();
+    let document = serde_json::to_vec(&result).map_err(malformed)?;
+    deps.archive
+        .put(&key, document)
+        .await
+        .map_err(aws(&id, "storing the result"))?;
+
+    let total = &result.report.total;
+    let counts = ResultCounts {
+        requests: total.requests,
+        errors: total.failures(),
+        dropped: total.dropped,
+    };
+    let now = deps.clock.now().timestamp();
+    let mark = deps
+        .ledger
+        .record_archived(&result.test_id, &result.call_id, counts, now)
+        .await
+        .map_err(aws(&id, "counting the result"))?;
+    let publish = !matches!(
+        mark,
+        ArchiveMark::Seen {
+            metrics_published: true
+        }
+    );
+    if publish {
+        let data = metrics_for(&result.test_id, result.region.as_deref(), &seconds);
+        deps.metrics
+            .publish(&data)
+            .await
+            .map_err(aws(&id, "publishing metrics"))?;
+        deps.ledger
+            .mark_metrics_published(&result.call_id)
+            .await
+            .map_err(aws(&id, "marking metrics published"))?;
+    }
+    tracing::info!(
+        test_id = %result.test_id, call_id = %result.call_id, key = %key, requests = counts.requests,
+        first_delivery = matches!(mark, ArchiveMark::Fresh), metrics_published = publish, "result archived"
+    );
+    Ok(())
+}
+
+/// Handles one batch: each record on its own; the failed ones are reported for retry. If every record
+/// failed, the invocation fails (so Lambda backs off instead of spinning on a broken dependency).
+pub async fn function_handler(deps: &Deps, event: LambdaEvent<SqsEvent>) -> Result<SqsBatchResponse, ArchiveError> {
+    let records = event.payload.records;
+    let mut response = SqsBatchResponse::default();
+    let mut first_error = None;
+    for record in &records {
+        if let Err(error) = archive_one(deps, record).await {
+            tracing::error!(message_id = ?record.message_id, error = %error, source = ?std::error::Error::source(&error), "record not archived");
+            first_error.get_or_insert_with(|| error.to_string());
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = record.message_id.clone().unwrap_or_default();
+            response.batch_item_failures.push(failure);
+        }
+    }
+    if !records.is_empty() && response.batch_item_failures.len() == records.len() {
+        return Err(ArchiveError::WholeBatch(first_error.unwrap_or_default()));
+    }
+    Ok(response)
+}
+
+impl ArchiveError {
+    /// The variant's name: Lambda's `errorType`, so failures can be counted by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NoBody(..) => "NoBody",
+            Self::Malformed { .. } => "Malformed",
+            Self::MissingStored { .. } => "MissingStored",
+            Self::Aws { .. } => "Aws",
+            Self::WholeBatch(..) => "WholeBatch",
+        }
+    }
+}
+
+impl From<ArchiveError> for lambda_runtime::Diagnostic {
+    fn from(error: ArchiveError) -> Self {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        lambda_runtime::Diagnostic {
+            error_type: error.kind().into(),
+            error_message: message,
+        }
+    }
+}

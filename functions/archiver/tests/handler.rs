@@ -1,0 +1,290 @@
+//! Archiver behaviour on memory adapters, driven by the SQS event in testdata/events/archiver, with result
+//! messages produced by the real engine against a target on loopback.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::SqsEvent;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_runtime::{Context, LambdaEvent};
+use volley_core::adapters::memory::{MemoryCallLedger, MemoryMetricsSink, MemoryResultArchive};
+use volley_core::clock::SystemClock;
+use volley_core::guard::VettedTarget;
+use volley_core::load::engine::{self, Attack, Load, Progress, RequestSpec};
+use volley_core::load::schedule::Schedule;
+use volley_core::model::result::{CallResult, ResultMessage};
+use volley_core::ports::{CallLedger, ResultArchive, StoreError};
+
+use archiver::{Deps, function_handler};
+
+/// A real result: 20 requests at 20 rps against a server on loopback.
+async fn real_result(call_id: &str) -> CallResult {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let service = service_fn(|_| async {
+                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    let url = format!("http://{address}/");
+    let attack = Attack {
+        target: VettedTarget {
+            url: url.parse().unwrap_or_else(|e| panic!("{e}")),
+            host: address.ip().to_string(),
+            port: address.port(),
+            addresses: vec![address],
+            reason: String::new(),
+        },
+        request: RequestSpec {
+            method: http::Method::GET,
+            headers: http::HeaderMap::new(),
+            body: Bytes::new(),
+        },
+        load: Load::Open {
+            schedule: Schedule::constant(20.0, Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}")),
+            max_in_flight: 10,
+        },
+        timeout: Duration::from_secs(5),
+        deadline: None,
+        start_at: None,
+    };
+    let report = engine::run(&attack, Arc::new(Progress::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    CallResult {
+        test_id: "checkout".into(),
+        organisation_id: "acme".into(),
+        call_id: call_id.into(),
+        region: Some("eu-west-1".into()),
+        url,
+        addresses: vec![address],
+        report,
+    }
+}
+
+struct World {
+    deps: Deps,
+    ledger: Arc<MemoryCallLedger>,
+    archive: Arc<MemoryResultArchive>,
+    metrics: Arc<MemoryMetricsSink>,
+}
+
+fn world() -> World {
+    let ledger = Arc::new(MemoryCallLedger::new());
+    let archive = Arc::new(MemoryResultArchive::default());
+    let metrics = Arc::new(MemoryMetricsSink::default());
+    let deps = Deps {
+        ledger: ledger.clone(),
+        archive: archive.clone(),
+        metrics: metrics.clone(),
+        clock: Arc::new(SystemClock),
+    };
+    World {
+        deps,
+        ledger,
+        archive,
+        metrics,
+    }
+}
+
+/// The testdata batch (a good record and a poison one), with the good record's body set to `body`.
+fn batch(bodies: &[String]) -> LambdaEvent<SqsEvent> {
+    let path = format!(
+        "{}/../../testdata/events/archiver/batch-with-poison.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut event: SqsEvent = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let template = event.records[0].clone();
+    let poison = event.records[1].clone();
+    event.records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut record = template.clone();
+            record.message_id = Some(format!("good-{i}"));
+            record.body = Some(body.clone());
+            record
+        })
+        .chain(std::iter::once(poison))
+        .collect();
+    LambdaEvent::new(event, Context::default())
+}
+
+fn only_good(mut event: LambdaEvent<SqsEvent>) -> LambdaEvent<SqsEvent> {
+    event
+        .payload
+        .records
+        .retain(|r| r.message_id.as_deref().is_some_and(|id| id.starts_with("good")));
+    event
+}
+
+fn inline(result: CallResult) -> String {
+    ResultMessage::Inline(Box::new(result))
+        .to_json()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_fails_only_its_record() {
+    let w = world();
+    let event = batch(&[inline(real_result("call-1").await), inline(real_result("call-2").await)]);
+    let response = function_handler(&w.deps, event).await.unwrap_or_else(|e| panic!("{e}"));
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["3f1c9a52-0000-4000-8000-000000000002"]);
+    let objects = w
+        .archive
+        .objects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .cloned()
+        .collect::<Vec<_>>();
+    assert!(
+        objects.contains(&"results/acme/checkout/call-1.json".to_owned())
+            && objects.contains(&"results/acme/checkout/call-2.json".to_owned()),
+        "{objects:?}"
+    );
+    let counters = w.ledger.counters("checkout").await.ok().flatten().unwrap_or_default();
+    assert_eq!((counters.requests, counters.results_archived), (40, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_is_stored_counted_and_published_per_second() {
+    let w = world();
+    let result = real_result("call-1").await;
+    let seconds = result.report.decode_seconds().unwrap_or_default();
+    let response = function_handler(&w.deps, only_good(batch(&[inline(result)])))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.batch_item_failures.is_empty());
+    let stored = w
+        .archive
+        .get("results/acme/checkout/call-1.json")
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let stored: serde_json::Value = serde_json::from_slice(&stored).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stored["report"]["total"]["requests"], 20, "the full result is stored");
+    let published = w.metrics.published.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut per_metric: BTreeMap<&str, f64> = BTreeMap::new();
+    for datum in &published {
+        let n: f64 = if datum.name == "ResponseTime" {
+            datum.counts.iter().sum()
+        } else {
+            datum.values.iter().sum()
+        };
+        *per_metric.entry(datum.name).or_default() += n;
+        assert!(
+            seconds.iter().any(|s| s.second == datum.timestamp),
+            "timestamped at its bucket's second"
+        );
+        assert!(datum.dimensions.contains(&("Region", "eu-west-1".into())));
+    }
+    assert_eq!(per_metric.get("Requests"), Some(&20.0));
+    assert_eq!(per_metric.get("ResponseTime"), Some(&20.0), "one latency per request");
+    assert_eq!(per_metric.get("Errors"), Some(&0.0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redelivered_result_is_counted_and_published_once() {
+    let w = world();
+    let body = inline(real_result("call-1").await);
+    for _ in 0..3 {
+        let response = function_handler(&w.deps, only_good(batch(std::slice::from_ref(&body))))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let counters = w.ledger.counters("checkout").await.ok().flatten().unwrap_or_default();
+    assert_eq!((counters.requests, counters.results_archived), (20, 1));
+    let requests: f64 = w
+        .metrics
+        .published
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|d| d.name == "Requests")
+        .map(|d| d.values[0])
+        .sum();
+    assert_eq!(requests, 20.0, "metrics published once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stored_result_is_read_from_s3_through_its_pointer() {
+    let w = world();
+    let body = inline(real_result("call-9").await);
+    w.archive
+        .put("overflow/acme/checkout/call-9.json", body.into_bytes())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let pointer = ResultMessage::Stored {
+        test_id: "checkout".into(),
+        organisation_id: "acme".into(),
+        call_id: "call-9".into(),
+        key: "overflow/acme/checkout/call-9.json".into(),
+    };
+    let response = function_handler(&w.deps, only_good(batch(&[pointer.to_json().unwrap_or_default()])))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.batch_item_failures.is_empty());
+    assert!(
+        w.archive
+            .get("results/acme/checkout/call-9.json")
+            .await
+            .ok()
+            .flatten()
+            .is_some()
+    );
+}
+
+/// An archive that is down: every record fails, and so does the invocation (Lambda then backs off).
+#[derive(Debug)]
+struct DownArchive;
+
+#[async_trait]
+impl ResultArchive for DownArchive {
+    async fn put(&self, _: &str, _: Vec<u8>) -> Result<(), StoreError> {
+        Err(StoreError::Unavailable("S3 is down".into()))
+    }
+    async fn get(&self, _: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        Err(StoreError::Unavailable("S3 is down".into()))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transient_failure_fails_the_record_for_a_retry_and_counts_nothing() {
+    let mut w = world();
+    w.deps.archive = Arc::new(DownArchive);
+    let event = only_good(batch(&[inline(real_result("call-1").await)]));
+    let error = function_handler(&w.deps, event).await.err().map(|e| e.to_string());
+    assert!(
+        error.is_some_and(|e| e.contains("every record")),
+        "a batch that wholly failed fails the invocation"
+    );
+    assert_eq!(
+        w.ledger.counters("checkout").await.ok().flatten(),
+        None,
+        "nothing counted before the result is stored"
+    );
+}

@@ -1,0 +1,302 @@
+//! The worker: triggered by an EventBridge `User Call` event, it fires the call's requests at the asked
+//! rate against a vetted target, and sends what it measured to the results queue (or, when too big for a
+//! message, to S3 with a pointer on the queue).
+//!
+//! Order matters for at-least-once delivery: the call is validated and its target vetted first (an invalid
+//! or refused call fails the same way on every retry and ends in the dead-letter queue), then claimed once
+//! (a duplicate delivery runs nothing), then run.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use bytes::Bytes;
+use lambda_runtime::LambdaEvent;
+use serde::Serialize;
+use thiserror::Error;
+use volley_core::adapters::dynamodb::{DynamoCallLedger, DynamoDomainStore};
+use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::adapters::sqs::SqsResultQueue;
+use volley_core::clock::{Clock, SystemClock};
+use volley_core::config::{ConfigError, EnvReader};
+use volley_core::guard::{AllowList, DnsResolver, Refusal, Resolve, ResolveError, TargetGuard, runtime_api_from_env};
+use volley_core::load::engine::{self, Attack, AttackError, Load, Progress, RequestSpec};
+use volley_core::model::call::{CallError, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
+use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
+use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, StoreError};
+
+/// The default `maxInFlight`: Lambda's open-file limit is 1,024; connections get that less a reserve.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1024 - 64;
+
+/// The worker's settings, read once per cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `CALLS_TABLE`: claims, so a duplicate delivery runs once.
+    pub calls_table: String,
+    /// `DOMAINS_TABLE`: each organisation's validated domains.
+    pub domains_table: String,
+    /// `RESULTS_QUEUE_URL`.
+    pub results_queue_url: String,
+    /// `RESULTS_BUCKET`: where results too big for a message wait for the archiver.
+    pub results_bucket: String,
+    /// `ALLOWED_TARGETS`: exact address:port pairs allowed although private (local profiles only).
+    pub allowed_targets: AllowList,
+    /// `DNS_SERVERS`: nameservers (address:port) for the guard; default the system's.
+    pub dns_servers: Vec<SocketAddr>,
+    /// `DEADLINE_MARGIN`: stop this long before the Lambda deadline (default 5s).
+    pub deadline_margin: Duration,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new();
+        let calls_table = env.required("CALLS_TABLE");
+        let domains_table = env.required("DOMAINS_TABLE");
+        let results_queue_url = env.required("RESULTS_QUEUE_URL");
+        let results_bucket = env.required("RESULTS_BUCKET");
+        let allowed_targets = env.parsed("ALLOWED_TARGETS", AllowList::parse).unwrap_or_default();
+        let dns_servers = env
+            .parsed("DNS_SERVERS", |v| {
+                v.split(',')
+                    .map(|s| {
+                        s.trim()
+                            .parse::<SocketAddr>()
+                            .map_err(|_| format!("{s:?} is not address:port"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let deadline_margin = env
+            .parsed("DEADLINE_MARGIN", |v| {
+                humantime::parse_duration(v).map_err(|e| e.to_string())
+            })
+            .unwrap_or(Duration::from_secs(5));
+        env.finish()?;
+        Ok(Self {
+            calls_table,
+            domains_table,
+            results_queue_url,
+            results_bucket,
+            allowed_targets,
+            dns_servers,
+            deadline_margin,
+        })
+    }
+}
+
+/// Everything an invocation needs, built once.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub guard: TargetGuard,
+    pub ledger: Arc<dyn CallLedger>,
+    pub queue: Arc<dyn ResultQueue>,
+    pub archive: Arc<dyn ResultArchive>,
+    pub clock: Arc<dyn Clock>,
+    pub deadline_margin: Duration,
+    /// Results larger than this many bytes go to S3, with a pointer on the queue.
+    pub inline_limit: usize,
+}
+
+impl Deps {
+    pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Result<Self, ResolveError> {
+        let timeout = Duration::from_secs(5);
+        let resolver: Arc<dyn Resolve> = Arc::new(if config.dns_servers.is_empty() {
+            DnsResolver::system(timeout)?
+        } else {
+            DnsResolver::with_nameservers(&config.dns_servers, timeout)?
+        });
+        let domains = Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table));
+        Ok(Self {
+            guard: TargetGuard::new(
+                domains,
+                resolver,
+                config.allowed_targets.clone(),
+                runtime_api_from_env(),
+            ),
+            // The worker only claims; the archiver counts (it gets the tests table).
+            ledger: Arc::new(DynamoCallLedger::new(sdk_config, &config.calls_table, "")),
+            queue: Arc::new(SqsResultQueue::new(sdk_config, &config.results_queue_url)),
+            archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
+            clock: Arc::new(SystemClock),
+            deadline_margin: config.deadline_margin,
+            inline_limit: MAX_INLINE_BYTES,
+        })
+    }
+}
+
+/// Why an invocation failed. Every one of these fails the invocation (and, after the retries, lands the
+/// event in the worker's dead-letter queue).
+#[derive(Debug, Error)]
+pub enum WorkerError {
+    #[error("not a User Call event: detail-type is {0:?}")]
+    WrongDetailType(String),
+    #[error(transparent)]
+    InvalidCall(#[from] CallError),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("the call ledger failed")]
+    Ledger(#[source] StoreError),
+    #[error("the result could not be delivered")]
+    Delivery(#[source] StoreError),
+    #[error(transparent)]
+    Attack(#[from] AttackError),
+    #[error("the result could not be encoded")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// What an invocation answers (visible in the Lambda's logs and to synchronous callers).
+#[derive(Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerOutcome {
+    pub call_id: String,
+    /// `completed`, or `duplicate` for a delivery of an already claimed call.
+    pub status: &'static str,
+    pub requests: u64,
+    pub dropped: u64,
+    pub truncated: bool,
+    /// `queue` (inline) or `s3` (too big: a pointer on the queue).
+    pub delivered_via: &'static str,
+}
+
+/// The instant to stop by: the invocation's deadline (Unix ms) less the margin, on this machine's clock.
+fn stop_by(deadline_ms: u64, now: SystemTime, margin: Duration) -> Instant {
+    let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
+    let left = deadline.duration_since(now).unwrap_or_default().saturating_sub(margin);
+    Instant::now() + left
+}
+
+/// The attack a valid, vetted call describes.
+pub fn attack_for(call: &ValidCall, target: volley_core::guard::VettedTarget, deadline: Option<Instant>) -> Attack {
+    let max_in_flight = call.call.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
+    Attack {
+        target,
+        request: RequestSpec {
+            method: call.method.clone(),
+            headers: call.headers.clone(),
+            body: call.call.request.body.clone().map(Bytes::from).unwrap_or_default(),
+        },
+        load: Load::Open {
+            schedule: call.schedule,
+            max_in_flight: usize::try_from(max_in_flight).unwrap_or(usize::MAX),
+        },
+        timeout: call.timeout,
+        deadline,
+        start_at: call.start_at,
+    }
+}
+
+/// Handles one `User Call` event.
+pub async fn function_handler(
+    deps: &Deps,
+    event: LambdaEvent<EventBridgeEvent<serde_json::Value>>,
+) -> Result<WorkerOutcome, WorkerError> {
+    let (event, context) = event.into_parts();
+    if event.detail_type != USER_CALL_DETAIL_TYPE {
+        return Err(WorkerError::WrongDetailType(event.detail_type));
+    }
+    let call = UserCall::from_json(&event.detail)?.validate()?;
+    let ids = (
+        call.call.test_id.clone(),
+        call.call.organisation_id.clone(),
+        call.call.call_id.clone(),
+    );
+    let (test_id, organisation_id, call_id) = ids;
+    let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
+    let now = deps.clock.now();
+    if !deps
+        .ledger
+        .claim(&test_id, &call_id, now.timestamp())
+        .await
+        .map_err(WorkerError::Ledger)?
+    {
+        tracing::warn!(test_id = %test_id, call_id = %call_id, "duplicate delivery; the call already ran");
+        return Ok(WorkerOutcome {
+            call_id,
+            status: "duplicate",
+            requests: 0,
+            dropped: 0,
+            truncated: false,
+            delivered_via: "none",
+        });
+    }
+    let deadline = stop_by(context.deadline, now.into(), deps.deadline_margin);
+    tracing::info!(test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.schedule.total(), "volley starting");
+    let report = engine::run(
+        &attack_for(&call, target.clone(), Some(deadline)),
+        Arc::new(Progress::default()),
+    )
+    .await?;
+    let (requests, dropped, truncated) = (report.total.requests, report.total.dropped, report.truncated);
+    tracing::info!(test_id = %test_id, call_id = %call_id, requests, dropped, truncated, "volley finished");
+    let result = CallResult {
+        test_id: test_id.clone(),
+        organisation_id: organisation_id.clone(),
+        call_id: call_id.clone(),
+        region: call.call.region.clone(),
+        url: target.url.to_string(),
+        addresses: target.addresses,
+        report,
+    };
+    let body = ResultMessage::Inline(Box::new(result)).to_json()?;
+    let delivered_via = if body.len() <= deps.inline_limit {
+        deps.queue.send(body).await.map_err(WorkerError::Delivery)?;
+        "queue"
+    } else {
+        let key = overflow_key(&organisation_id, &test_id, &call_id);
+        deps.archive
+            .put(&key, body.into_bytes())
+            .await
+            .map_err(WorkerError::Delivery)?;
+        let pointer = ResultMessage::Stored {
+            test_id,
+            organisation_id,
+            call_id: call_id.clone(),
+            key,
+        };
+        deps.queue
+            .send(pointer.to_json()?)
+            .await
+            .map_err(WorkerError::Delivery)?;
+        "s3"
+    };
+    Ok(WorkerOutcome {
+        call_id,
+        status: "completed",
+        requests,
+        dropped,
+        truncated,
+        delivered_via,
+    })
+}
+
+impl WorkerError {
+    /// The variant's name: Lambda's `errorType`, so failures can be counted by kind.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::WrongDetailType(..) => "WrongDetailType",
+            Self::InvalidCall(..) => "InvalidCall",
+            Self::Refused(..) => "Refused",
+            Self::Ledger(..) => "Ledger",
+            Self::Delivery(..) => "Delivery",
+            Self::Attack(..) => "Attack",
+            Self::Encode(..) => "Encode",
+        }
+    }
+}
+
+impl From<WorkerError> for lambda_runtime::Diagnostic {
+    fn from(error: WorkerError) -> Self {
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        lambda_runtime::Diagnostic {
+            error_type: error.kind().into(),
+            error_message: message,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Worker behaviour on memory adapters, driven by the EventBridge events in testdata/events/worker, against a
+//! target server of our own on loopback.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use lambda_runtime::{Context, LambdaEvent};
+use volley_core::adapters::memory::{MemoryCallLedger, MemoryDomainStore, MemoryResultArchive, MemoryResultQueue};
+use volley_core::clock::SystemClock;
+use volley_core::guard::{AllowList, DnsResolver, TargetGuard};
+use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
+use volley_core::ports::CallLedger;
+use worker::{Deps, WorkerError, function_handler};
+
+async fn target() -> (SocketAddr, Arc<AtomicU64>) {
+    let hits = Arc::new(AtomicU64::new(0));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let counter = Arc::clone(&hits);
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let counter = Arc::clone(&counter);
+            tokio::spawn(async move {
+                let service = service_fn(move |_| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    async {
+                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                            b"{\"ok\":true}",
+                        ))))
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (address, hits)
+}
+
+struct World {
+    deps: Deps,
+    queue: Arc<MemoryResultQueue>,
+    archive: Arc<MemoryResultArchive>,
+    ledger: Arc<MemoryCallLedger>,
+}
+
+fn world(allow: SocketAddr) -> World {
+    let queue = Arc::new(MemoryResultQueue::default());
+    let archive = Arc::new(MemoryResultArchive::default());
+    let ledger = Arc::new(MemoryCallLedger::new());
+    // No name is resolved in these tests (targets are allow-listed literal addresses); the resolver is
+    // pointed at a closed port so an accidental lookup fails fast instead of leaving the machine.
+    let resolver = DnsResolver::with_nameservers(
+        &["127.0.0.1:9".parse().unwrap_or_else(|e| panic!("{e}"))],
+        Duration::from_millis(200),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let deps = Deps {
+        guard: TargetGuard::new(
+            Arc::new(MemoryDomainStore::new()),
+            Arc::new(resolver),
+            AllowList::new([allow]),
+            None,
+        ),
+        ledger: ledger.clone(),
+        queue: queue.clone(),
+        archive: archive.clone(),
+        clock: Arc::new(SystemClock),
+        deadline_margin: Duration::from_secs(1),
+        inline_limit: MAX_INLINE_BYTES,
+    };
+    World {
+        deps,
+        queue,
+        archive,
+        ledger,
+    }
+}
+
+fn event(name: &str, url: Option<String>) -> LambdaEvent<EventBridgeEvent<serde_json::Value>> {
+    let path = format!("{}/../../testdata/events/worker/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let mut event: EventBridgeEvent<serde_json::Value> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    if let Some(url) = url {
+        event.detail["request"]["url"] = url.into();
+    }
+    let mut context = Context::default();
+    let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+    context.deadline = in_a_minute
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    LambdaEvent::new(event, context)
+}
+
+fn sent(queue: &MemoryResultQueue) -> Vec<ResultMessage> {
+    let bodies = queue.sent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    bodies
+        .iter()
+        .map(|b| ResultMessage::from_json(b).unwrap_or_else(|e| panic!("{e}: {b}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_call_runs_and_its_result_goes_to_the_queue() {
+    let (address, hits) = target().await;
+    let w = world(address);
+    let outcome = function_handler(
+        &w.deps,
+        event("user-call.json", Some(format!("http://{address}/hello/alice"))),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (outcome.status, outcome.requests, outcome.delivered_via),
+        ("completed", 50, "queue")
+    );
+    assert_eq!(hits.load(Ordering::SeqCst), 50);
+    let messages = sent(&w.queue);
+    let [ResultMessage::Inline(result)] = messages.as_slice() else {
+        panic!("one inline result, got {messages:?}")
+    };
+    assert_eq!(
+        (result.test_id.as_str(), result.call_id.as_str()),
+        ("checkout-2026-11-23", "checkout-2026-11-23-eu-1")
+    );
+    assert_eq!(result.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(result.addresses, vec![address]);
+    assert_eq!(result.report.total.statuses.get(&200), Some(&50));
+    assert!(!result.report.decode_seconds().unwrap_or_default().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_delivery_runs_once() {
+    let (address, hits) = target().await;
+    let w = world(address);
+    let url = Some(format!("http://{address}/"));
+    let first = function_handler(&w.deps, event("user-call.json", url.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let second = function_handler(&w.deps, event("user-call.json", url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((first.status, second.status), ("completed", "duplicate"));
+    assert_eq!(hits.load(Ordering::SeqCst), 50, "the target was hit by one run only");
+    assert_eq!(sent(&w.queue).len(), 1);
+}
+
+#[tokio::test]
+async fn invalid_events_fail_naming_the_field_and_claim_nothing() {
+    let (address, _) = target().await;
+    let w = world(address);
+    for (name, field) in [
+        ("invalid-missing-url.json", "request.url"),
+        ("invalid-rate.json", "rate"),
+        ("invalid-duration.json", "duration"),
+    ] {
+        match function_handler(&w.deps, event(name, None)).await {
+            Err(WorkerError::InvalidCall(e)) => assert_eq!(e.field, field, "{name}: {e}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert!(matches!(
+        function_handler(&w.deps, event("wrong-detail-type.json", None)).await,
+        Err(WorkerError::WrongDetailType(_))
+    ));
+    assert!(
+        w.ledger
+            .claim("checkout-2026-11-23", "checkout-2026-11-23-eu-1", 0)
+            .await
+            .unwrap_or(false),
+        "nothing was claimed"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_target_fails_with_the_reason_and_sends_nothing() {
+    let (address, _) = target().await;
+    let w = world(address);
+    let error = function_handler(&w.deps, event("refused-private-target.json", None))
+        .await
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("rule: literal address") && e.contains("10.0.0.1")),
+        "{error:?}"
+    );
+    assert!(sent(&w.queue).is_empty());
+    let diagnostic: lambda_runtime::Diagnostic = function_handler(&w.deps, event("refused-private-target.json", None))
+        .await
+        .err()
+        .map(Into::into)
+        .unwrap_or_else(|| panic!("refused"));
+    assert_eq!(diagnostic.error_type, "Refused");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_too_big_for_a_message_goes_to_s3_with_a_pointer() {
+    let (address, _) = target().await;
+    let mut w = world(address);
+    w.deps.inline_limit = 100;
+    let outcome = function_handler(&w.deps, event("user-call.json", Some(format!("http://{address}/"))))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.delivered_via, "s3");
+    let messages = sent(&w.queue);
+    let [ResultMessage::Stored { key, .. }] = messages.as_slice() else {
+        panic!("one pointer, got {messages:?}")
+    };
+    assert_eq!(key, "overflow/acme/checkout-2026-11-23/checkout-2026-11-23-eu-1.json");
+    let stored = w
+        .archive
+        .objects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(key)
+        .cloned()
+        .unwrap_or_default();
+    let ResultMessage::Inline(result) =
+        ResultMessage::from_json(&String::from_utf8_lossy(&stored)).unwrap_or_else(|e| panic!("{e}"))
+    else {
+        panic!("the stored object is the whole result message")
+    };
+    let result: &CallResult = &result;
+    assert_eq!(result.report.total.requests, 50);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_near_its_deadline_still_delivers_what_it_measured() {
+    let (address, _) = target().await;
+    let w = world(address);
+    let mut e = event("user-call.json", Some(format!("http://{address}/")));
+    e.payload.detail["duration"] = "30s".into();
+    let soon = SystemTime::now() + Duration::from_millis(2500);
+    e.context.deadline = soon.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    let outcome = function_handler(&w.deps, e).await.unwrap_or_else(|e| panic!("{e}"));
+    assert!(outcome.truncated);
+    assert!(
+        (50..=100).contains(&outcome.requests),
+        "{} requests before the deadline",
+        outcome.requests
+    );
+    let messages = sent(&w.queue);
+    let [ResultMessage::Inline(result)] = messages.as_slice() else {
+        panic!("{messages:?}")
+    };
+    assert!(result.report.truncated);
+}
