@@ -117,3 +117,136 @@ pub async fn receive(sdk_config: &aws_config::SdkConfig, queue_url: &str, wait_s
         .filter_map(|m| m.body)
         .collect()
 }
+
+/// Puts a `User Call` event with `detail` on `bus`.
+pub async fn put_user_call(sdk_config: &aws_config::SdkConfig, bus: &str, detail: &serde_json::Value) {
+    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+    let entry = PutEventsRequestEntry::builder()
+        .event_bus_name(bus)
+        .source(crate::model::call::USER_CALL_SOURCE)
+        .detail_type(crate::model::call::USER_CALL_DETAIL_TYPE)
+        .detail(detail.to_string())
+        .build();
+    let out = aws_sdk_eventbridge::Client::new(sdk_config)
+        .put_events()
+        .entries(entry)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put events: {:?}", e.into_service_error()));
+    assert_eq!(out.failed_entry_count, 0, "the event was refused: {out:?}");
+}
+
+/// One statistic of `ResponseTime` at a 1-second period: (Unix second, value) pairs.
+pub async fn response_time(
+    sdk_config: &aws_config::SdkConfig,
+    test_id: &str,
+    region: Option<&str>,
+    statistic: &str,
+    from: i64,
+    to: i64,
+) -> Vec<(i64, f64)> {
+    use aws_sdk_cloudwatch::primitives::DateTime;
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let mut metric = Metric::builder()
+        .namespace(crate::model::metrics::NAMESPACE)
+        .metric_name("ResponseTime")
+        .dimensions(Dimension::builder().name("TestId").value(test_id).build());
+    if let Some(region) = region {
+        metric = metric.dimensions(Dimension::builder().name("Region").value(region).build());
+    }
+    let query = MetricDataQuery::builder()
+        .id("q")
+        .metric_stat(
+            MetricStat::builder()
+                .metric(metric.build())
+                .period(1)
+                .stat(statistic)
+                .build(),
+        )
+        .build();
+    let out = aws_sdk_cloudwatch::Client::new(sdk_config)
+        .get_metric_data()
+        .metric_data_queries(query)
+        .start_time(DateTime::from_secs(from))
+        .end_time(DateTime::from_secs(to))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get metric data: {:?}", e.into_service_error()));
+    out.metric_data_results()
+        .iter()
+        .flat_map(|r| r.timestamps().iter().zip(r.values()).map(|(t, v)| (t.secs(), *v)))
+        .collect()
+}
+
+/// A queue of its own (visibility `visibility` seconds) with a dead-letter queue after `max_receives`,
+/// mapped to `function` with partial batch responses: answers (queue URL, dead-letter queue URL, mapping id).
+pub async fn queue_into_function(
+    sdk_config: &aws_config::SdkConfig,
+    name: &str,
+    function: &str,
+    visibility: u32,
+    max_receives: u32,
+) -> (String, String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(sdk_config);
+    let dlq_url = create_queue(sdk_config, &format!("{name}-dlq")).await;
+    let arn = |url: String| {
+        let sqs = sqs.clone();
+        async move {
+            sqs.get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::QueueArn)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("queue attributes: {:?}", e.into_service_error()))
+                .attributes
+                .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
+                .unwrap_or_else(|| panic!("no queue ARN"))
+        }
+    };
+    let dlq_arn = arn(dlq_url.clone()).await;
+    let redrive = serde_json::json!({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": max_receives}).to_string();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(QueueAttributeName::VisibilityTimeout, visibility.to_string())
+        .attributes(QueueAttributeName::RedrivePolicy, redrive)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create queue {name}: {:?}", e.into_service_error()))
+        .queue_url
+        .unwrap_or_default();
+    let queue_arn = arn(queue_url.clone()).await;
+    let mapping = aws_sdk_lambda::Client::new(sdk_config)
+        .create_event_source_mapping()
+        .function_name(function)
+        .event_source_arn(queue_arn)
+        .batch_size(10)
+        .function_response_types(aws_sdk_lambda::types::FunctionResponseType::ReportBatchItemFailures)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("event source mapping: {:?}", e.into_service_error()));
+    (queue_url, dlq_url, mapping.uuid.unwrap_or_default())
+}
+
+/// Removes an event source mapping made by [`queue_into_function`].
+pub async fn delete_mapping(sdk_config: &aws_config::SdkConfig, uuid: &str) {
+    let _ = aws_sdk_lambda::Client::new(sdk_config)
+        .delete_event_source_mapping()
+        .uuid(uuid)
+        .send()
+        .await;
+}
+
+/// Invokes `function` asynchronously (InvocationType Event) with `payload`, as AWS delivers EventBridge
+/// rule targets: Lambda's own retries and on-failure destination then apply.
+pub async fn invoke_async(sdk_config: &aws_config::SdkConfig, function: &str, payload: &serde_json::Value) {
+    aws_sdk_lambda::Client::new(sdk_config)
+        .invoke()
+        .function_name(function)
+        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("invoke {function}: {:?}", e.into_service_error()));
+}

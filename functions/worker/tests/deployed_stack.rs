@@ -1,0 +1,288 @@
+//! The deployed topology in the local AWS emulator, over the wire: `User Call` events put on the real bus
+//! run the real worker bootstrap, whose results the real archiver bootstrap stores in S3, CloudWatch and
+//! DynamoDB. The target is the deployed greeter, through the emulator's API Gateway (the local stack's
+//! allow-list admits the emulator's address). `make stack-deploy` deploys and writes the outputs read here.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use volley_core::adapters::dynamodb::DynamoCallLedger;
+use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::adapters::sqs::SqsResultQueue;
+use volley_core::adapters::testing;
+use volley_core::contract::emulator;
+use volley_core::guard::VettedTarget;
+use volley_core::load::engine::{self, Attack, Load, Progress, RequestSpec};
+use volley_core::load::schedule::Schedule;
+use volley_core::model::result::{CallResult, ResultMessage, archive_key};
+use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, TestCounters};
+
+fn outputs() -> serde_json::Value {
+    let path = std::env::var("VOLLEY_STACK_OUTPUTS")
+        .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!("{path}: {e}. Deploy the local stack first: `make stack-deploy` (run by `make test`)")
+    });
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn output(outputs: &serde_json::Value, name: &str) -> String {
+    outputs[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no {name} in the stack outputs"))
+        .to_owned()
+}
+
+/// Polls `check` every half second until it answers Some, or fails after `limit` saying what it awaited.
+async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, limit: Duration, mut check: impl FnMut() -> F) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// Stores a user in the deployed greeter, so GETs for it answer 200; answers the GET URL.
+async fn greeter_user(greeter: &str) -> String {
+    let user = emulator::unique("Load");
+    let url = format!("{greeter}/hello/{user}");
+    let status = reqwest::Client::new()
+        .put(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"dateOfBirth": "1990-01-05"}"#)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("PUT {url}: {e}"))
+        .status();
+    assert_eq!(status.as_u16(), 204, "PUT {url}");
+    url
+}
+
+fn call(test_id: &str, call_id: &str, url: &str, rate: u32, seconds: u32) -> serde_json::Value {
+    serde_json::json!({
+        "testId": test_id, "organisationId": "acme", "callId": call_id,
+        "request": {"method": "GET", "url": url, "headers": {"accept": "application/json"}},
+        "rate": rate, "duration": format!("{seconds}s"), "timeout": "10s", "region": "local"
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
+    let config = emulator::sdk_config().await;
+    let out = outputs();
+    let url = greeter_user(&output(&out, "GreeterLocalUrl")).await;
+    let test_id = emulator::unique("wire-");
+    let call_id = format!("{test_id}-a");
+    let started = now();
+    let detail = call(&test_id, &call_id, &url, 10, 3);
+    testing::put_user_call(&config, &output(&out, "EventBusName"), &detail).await;
+
+    // The full result, in S3 at its deterministic key.
+    let archive = S3ResultArchive::new(&config, output(&out, "ResultsBucketName"));
+    let key = archive_key("acme", &test_id, &call_id);
+    let stored = eventually("the archived result in S3", Duration::from_secs(90), || {
+        let archive = archive.clone();
+        let key = key.clone();
+        async move { archive.get(&key).await.ok().flatten() }
+    })
+    .await;
+    let result: CallResult = serde_json::from_slice(&stored).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(result.report.total.requests, 30);
+    assert_eq!(
+        result.report.total.statuses.get(&200),
+        Some(&30),
+        "{:?}",
+        result.report.total
+    );
+
+    // Live counters in DynamoDB.
+    let ledger = DynamoCallLedger::new(&config, output(&out, "CallsTableName"), output(&out, "TestsTableName"));
+    let counters = ledger
+        .counters(&test_id)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("no counters for {test_id}"));
+    assert_eq!(
+        (counters.requests, counters.errors, counters.results_archived),
+        (30, 0, 1)
+    );
+
+    // 1-second metrics in CloudWatch: p99 of ResponseTime at a 1 s period.
+    let p99 = eventually("ResponseTime p99 in CloudWatch", Duration::from_secs(30), || {
+        let config = config.clone();
+        let test_id = test_id.clone();
+        async move {
+            let points =
+                testing::response_time(&config, &test_id, Some("local"), "p99", started - 10, now() + 10).await;
+            (!points.is_empty()).then_some(points)
+        }
+    })
+    .await;
+    assert!(
+        (3..=4).contains(&p99.len()),
+        "one point per second of the 3 s call: {p99:?}"
+    );
+    assert!(p99.iter().all(|(_, ms)| *ms > 0.0 && *ms < 10_000.0), "{p99:?}");
+
+    // A duplicate delivery of the same event runs nothing, and the same result delivered twice to the
+    // archiver is counted once.
+    testing::put_user_call(&config, &output(&out, "EventBusName"), &detail).await;
+    let queue = SqsResultQueue::new(&config, output(&out, "ResultsQueueUrl"));
+    queue
+        .send(ResultMessage::Inline(Box::new(result)).to_json().unwrap_or_default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let again: TestCounters = ledger.counters(&test_id).await.ok().flatten().unwrap_or_default();
+    assert_eq!(
+        (again.requests, again.results_archived),
+        (30, 1),
+        "counted once: {again:?}"
+    );
+}
+
+/// A real result, measured here against the deployed greeter.
+async fn real_result(test_id: &str, call_id: &str, url: &str) -> CallResult {
+    let parsed: url::Url = url.parse().unwrap_or_else(|e| panic!("{e}"));
+    let port = parsed.port().unwrap_or(80);
+    let address = format!("127.0.0.1:{port}").parse().unwrap_or_else(|e| panic!("{e}"));
+    let attack = Attack {
+        target: VettedTarget {
+            url: parsed.clone(),
+            host: "127.0.0.1".into(),
+            port,
+            addresses: vec![address],
+            reason: String::new(),
+        },
+        request: RequestSpec {
+            method: http::Method::GET,
+            headers: http::HeaderMap::new(),
+            body: bytes::Bytes::new(),
+        },
+        load: Load::Open {
+            schedule: Schedule::constant(5.0, Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}")),
+            max_in_flight: 5,
+        },
+        timeout: Duration::from_secs(10),
+        deadline: None,
+        start_at: None,
+    };
+    let report = engine::run(&attack, Arc::new(Progress::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    CallResult {
+        test_id: test_id.into(),
+        organisation_id: "acme".into(),
+        call_id: call_id.into(),
+        region: None,
+        url: url.into(),
+        addresses: vec![address],
+        report,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_are_archived() {
+    let config = emulator::sdk_config().await;
+    let out = outputs();
+    let url = greeter_user(&output(&out, "GreeterLocalUrl")).await;
+    // A queue of this test's own into the deployed archiver, with a 1 s visibility timeout so that the
+    // redrive after 5 receives takes seconds, not the half hour of the real queue's 360 s.
+    let name = emulator::unique("poison-");
+    let (queue_url, dlq_url, mapping) =
+        testing::queue_into_function(&config, &name, &output(&out, "ArchiverFunctionName"), 1, 5).await;
+    let queue = SqsResultQueue::new(&config, &queue_url);
+    let test_id = emulator::unique("poison-test-");
+    let good = real_result(&test_id, "good", &url).await;
+    queue
+        .send("this is not a result".into())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    queue
+        .send(ResultMessage::Inline(Box::new(good)).to_json().unwrap_or_default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+
+    let archive = S3ResultArchive::new(&config, output(&out, "ResultsBucketName"));
+    let key = archive_key("acme", &test_id, "good");
+    eventually("the good message archived", Duration::from_secs(60), || {
+        let archive = archive.clone();
+        let key = key.clone();
+        async move { archive.get(&key).await.ok().flatten() }
+    })
+    .await;
+    let dead = eventually(
+        "the poison message in the dead-letter queue",
+        Duration::from_secs(120),
+        || {
+            let config = config.clone();
+            let dlq_url = dlq_url.clone();
+            async move {
+                let bodies = testing::receive(&config, &dlq_url, 1).await;
+                (!bodies.is_empty()).then_some(bodies)
+            }
+        },
+    )
+    .await;
+    testing::delete_mapping(&config, &mapping).await;
+    assert_eq!(dead, vec!["this is not a result".to_owned()]);
+}
+
+/// An invalid event fails the worker with an error naming the field; after Lambda's retries (2, bounded,
+/// never a loop) the on-failure destination puts it in the worker's dead-letter queue.
+///
+/// The event is delivered by an asynchronous invoke, as EventBridge delivers rule targets in AWS. MiniStack
+/// 1.5.33 runs EventBridge rule targets directly, bypassing Lambda's asynchronous retries and destinations
+/// (its `_dispatch_to_lambda`), so going through the bus here would test the emulator's shortcut, not the
+/// deployed configuration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_user_call_ends_in_the_workers_dead_letter_queue_naming_the_field() {
+    let config = emulator::sdk_config().await;
+    let out = outputs();
+    let call_id = emulator::unique("invalid-");
+    let mut detail = call(&call_id, &call_id, "http://127.0.0.1:4566/", 1, 1);
+    detail["duration"] = "10x".into();
+    let event = serde_json::json!({
+        "version": "0", "id": call_id, "detail-type": "User Call", "source": "volley", "account": "000000000000",
+        "time": "2026-11-23T09:00:00Z", "region": "us-east-1", "resources": [], "detail": detail
+    });
+    testing::invoke_async(&config, &output(&out, "WorkerFunctionName"), &event).await;
+    let dlq = output(&out, "WorkerDeadLetterQueueUrl");
+    let message = eventually(
+        "the invalid event in the worker's dead-letter queue",
+        Duration::from_secs(60),
+        || {
+            let config = config.clone();
+            let dlq = dlq.clone();
+            let call_id = call_id.clone();
+            async move {
+                testing::receive(&config, &dlq, 1)
+                    .await
+                    .into_iter()
+                    .find(|body| body.contains(&call_id))
+            }
+        },
+    )
+    .await;
+    // The destination record is Lambda's: {"requestContext": ..., "requestPayload": <the event>,
+    // "responsePayload": {"errorType": ..., "errorMessage": ...}}.
+    let record: serde_json::Value = serde_json::from_str(&message).unwrap_or_else(|e| panic!("{e}: {message}"));
+    let error = &record["responsePayload"];
+    assert_eq!(error["errorType"], "InvalidCall", "{record}");
+    let text = error["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        text.starts_with("invalid User Call: duration:"),
+        "the failure names the field: {text}"
+    );
+}
