@@ -16,8 +16,8 @@ test: ## every test, against the local stack (starts and stops it when needed)
 lint: ## cargo fmt --check, clippy -D warnings, cfn-lint
 	@scripts/lint.sh
 
-bench: ## criterion benchmarks
-	cargo bench -p volley-core --bench birthday
+bench: ## criterion, then volley against wrk, hey and oha (docs/benchmarks.md)
+	@scripts/bench.sh
 
 build: ## dist/<function>.zip for every function (reproducible)
 	@scripts/build.sh

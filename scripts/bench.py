@@ -1,0 +1,263 @@
+"""`make bench`: Volley's engine against wrk, hey and oha on the same loopback target.
+
+nginx (one worker) is pinned to core 0 and every load generator to core 1, each run measured by
+/usr/bin/time for CPU seconds (user + system) and peak RSS. Three runs:
+
+1. closed loop, 32 connections, 10 s: requests per second, CPU seconds per 100k requests, peak RSS;
+2. open loop at 20,000 rps for 60 s: achieved rate, CPU, peak RSS (wrk has no rate option; hey's -q is
+   per worker and waits for answers, oha's -q limits a closed loop: each is shown for what it is);
+3. a stall: a target that answers at once but stalls every request arriving in one second of a 5 s run at
+   1,000 rps; each tool's reported p50, p90, p99 and max beside the true values for an open model, and how
+   many requests each sent during the stall.
+
+Usage: bench.py [--quick] [--soak SECONDS]   (--quick: shorter runs, for trying the script)
+It prints a Markdown report and writes it to target/bench/report.md.
+"""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "target", "bench")
+VOLLEY = os.path.join(ROOT, "target", "release", "volley")
+STALL_TARGET = os.path.join(ROOT, "target", "release", "examples", "stall_target")
+OHA = os.environ.get("OHA", "oha")
+PORT = 18080
+STALL_PORT = 18081
+URL = f"http://127.0.0.1:{PORT}/"
+STALL_URL = f"http://127.0.0.1:{STALL_PORT}/"
+
+QUICK = "--quick" in sys.argv
+CLOSED_SECONDS = 3 if QUICK else 10
+OPEN_SECONDS = 5 if QUICK else 60
+OPEN_RATE = 20_000
+SOAK_SECONDS = int(sys.argv[sys.argv.index("--soak") + 1]) if "--soak" in sys.argv else 0
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+pid {out}/nginx.pid;
+error_log {out}/nginx-error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+  access_log off;
+  client_body_temp_path {out}/tmp;
+  proxy_temp_path {out}/tmp;
+  fastcgi_temp_path {out}/tmp;
+  uwsgi_temp_path {out}/tmp;
+  scgi_temp_path {out}/tmp;
+  keepalive_requests 100000000;
+  server {{
+    listen 127.0.0.1:{port} backlog=4096;
+    location / {{ default_type text/plain; return 200 "hello, volley\\n"; }}
+  }}
+}}
+"""
+
+
+def timed(command, core=1):
+    """Runs `command` pinned to `core`; answers (stdout, wall seconds, CPU seconds, peak RSS in MB)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".time") as measured:
+        full = ["taskset", "-c", str(core), "/usr/bin/time", "-f", "%e %U %S %M", "-o", measured.name] + command
+        done = subprocess.run(full, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{done.stderr[-2000:]}")
+        wall, user, system, rss_kb = measured.read().split()[-4:]
+        return done.stdout, float(wall), float(user) + float(system), int(rss_kb) / 1024
+
+
+def number(pattern, text):
+    match = re.search(pattern, text)
+    if not match:
+        raise SystemExit(f"no {pattern!r} in:\n{text[-2000:]}")
+    return float(match.group(1))
+
+
+def volley_attack(url, *args):
+    out, wall, cpu, rss = timed([VOLLEY, "attack", url, "--allow", url.split("/")[2], "--json", *args])
+    report = json.loads(out)
+    total = report["total"]
+    ok = sum(n for code, n in total["statuses"].items() if 200 <= int(code) < 400)
+    seconds = report["duration"] + report["wait"]
+    return {"report": report, "requests": total["requests"], "ok": ok, "rate": total["requests"] / report["duration"],
+            "throughput": ok / seconds, "cpu": cpu, "rss": rss}
+
+
+def closed_loop():
+    rows = []
+    v = volley_attack(URL, "--closed", "--connections", "32", "--duration", f"{CLOSED_SECONDS}s")
+    rows.append(("volley", v["requests"] / CLOSED_SECONDS, v["requests"], v["cpu"], v["rss"]))
+    out, _, cpu, rss = timed(["wrk", "-t1", "-c32", f"-d{CLOSED_SECONDS}s", URL])
+    rows.append(("wrk", number(r"Requests/sec:\s+([\d.]+)", out), number(r"(\d+) requests in", out), cpu, rss))
+    out, _, cpu, rss = timed(["hey", "-c", "32", "-z", f"{CLOSED_SECONDS}s", URL])
+    rows.append(("hey", number(r"Requests/sec:\s+([\d.]+)", out), number(r"\[200\]\s+(\d+) responses", out), cpu, rss))
+    out, _, cpu, rss = timed([OHA, "-c", "32", "-z", f"{CLOSED_SECONDS}s", "--no-tui", "--output-format", "json", URL])
+    summary = json.loads(out)
+    rows.append(("oha", summary["summary"]["requestsPerSec"], sum(summary["statusCodeDistribution"].values()), cpu, rss))
+    return rows
+
+
+def open_loop():
+    rows = []
+    v = volley_attack(URL, "--rate", str(OPEN_RATE), "--duration", f"{OPEN_SECONDS}s", "--max-in-flight", "1000")
+    dropped = v["report"]["total"]["dropped"]
+    late = v["report"]["total"]["late"]
+    rows.append(("volley (open model)", v["requests"] / OPEN_SECONDS, v["requests"], v["cpu"], v["rss"], f"dropped {dropped}, late {late}"))
+    out, _, cpu, rss = timed([OHA, "-q", str(OPEN_RATE), "-c", "200", "-z", f"{OPEN_SECONDS}s", "--no-tui", "--output-format", "json", URL])
+    summary = json.loads(out)
+    n = sum(summary["statusCodeDistribution"].values())
+    rows.append(("oha -q 20000 -c 200 (rate-limited closed loop)", n / OPEN_SECONDS, n, cpu, rss, ""))
+    out, _, cpu, rss = timed(["hey", "-c", "32", "-q", str(OPEN_RATE // 32), "-z", f"{OPEN_SECONDS}s", URL])
+    n = number(r"\[200\]\s+(\d+) responses", out)
+    rows.append(("hey -c 32 -q 625 (per-worker limit, closed loop)", n / OPEN_SECONDS, n, cpu, rss, ""))
+    rows.append(("wrk", None, None, None, None, "no rate option (wrk2 has one)"))
+    return rows
+
+
+def percentile_ms(values, q):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def stall_truth(rate=1000, seconds=5, stall_from=2.0, stall_for=1.0):
+    """The latencies an open-model user sees: requests intended during the stall wait for its end."""
+    latencies = []
+    for i in range(rate * seconds):
+        t = i / rate
+        latencies.append(stall_from + stall_for - t if stall_from <= t < stall_from + stall_for else 0.0)
+    return [percentile_ms(latencies, q) for q in (0.5, 0.9, 0.99)] + [max(latencies) * 1000]
+
+
+def with_stall_target(command_for, parse):
+    """Starts the stall target (stall from 2 s to 3 s of the run), runs the tool, answers its figures."""
+    report = os.path.join(OUT, "stall.json")
+    target = subprocess.Popen(["taskset", "-c", "0", STALL_TARGET, f"127.0.0.1:{STALL_PORT}", "2000", "1000", "6500", report])
+    time.sleep(0.3)
+    try:
+        out, _, _, _ = timed(command_for())
+    finally:
+        target.wait(timeout=15)
+    with open(report) as f:
+        counts = json.load(f)
+    return parse(out), counts["during"]
+
+
+def stall_run():
+    rows = []
+    secs = lambda s: float(s) * 1000  # noqa: E731
+
+    def volley_parse(out):
+        lines = {l.split()[0]: l for l in out.splitlines() if l.strip()}
+        values = lines["Latencies"].split("]")[-1].split(",")
+        def ms(text):
+            text = text.strip()
+            for unit, scale in (("µs", 0.001), ("ms", 1.0), ("s", 1000.0)):
+                if text.endswith(unit):
+                    return float(text[: -len(unit)]) * scale
+            return float(text)
+        return [ms(values[2]), ms(values[3]), ms(values[5]), ms(values[6])]
+
+    figures, during = with_stall_target(
+        lambda: [VOLLEY, "attack", STALL_URL, "--rate", "1000", "--duration", "5s", "--allow", f"127.0.0.1:{STALL_PORT}"],
+        volley_parse)
+    rows.append(("volley --rate 1000 (open model)", figures, during))
+
+    def oha_parse(out):
+        s = json.loads(out)
+        p = s["latencyPercentiles"]
+        return [secs(p["p50"]), secs(p["p90"]), secs(p["p99"]), secs(s["summary"]["slowest"])]
+
+    figures, during = with_stall_target(
+        lambda: [OHA, "-q", "1000", "-c", "100", "-z", "5s", "--latency-correction", "--no-tui", "--output-format", "json", STALL_URL],
+        oha_parse)
+    rows.append(("oha -q 1000 -c 100 --latency-correction", figures, during))
+
+    def wrk_parse(out):
+        def ms(text):
+            for unit, scale in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+                if text.endswith(unit):
+                    return float(text[: -len(unit)]) * scale
+            return float(text)
+        pct = dict(re.findall(r"\s+(\d+)%\s+([\d.]+\w+)", out))
+        maximum = re.search(r"Latency\s+\S+\s+\S+\s+(\S+)", out).group(1)
+        return [ms(pct["50"]), ms(pct["90"]), ms(pct["99"]), ms(maximum)]
+
+    figures, during = with_stall_target(lambda: ["wrk", "-t1", "-c32", "-d5s", "--latency", STALL_URL], wrk_parse)
+    rows.append(("wrk -c 32 (closed loop)", figures, during))
+
+    def hey_parse(out):
+        pct = dict(re.findall(r"\s+(\d+)%+ in ([\d.]+) secs", out))
+        return [secs(pct["50"]), secs(pct["90"]), secs(pct["99"]), secs(number(r"Slowest:\s+([\d.]+) secs", out))]
+
+    figures, during = with_stall_target(lambda: ["hey", "-c", "32", "-q", "32", "-z", "5s", STALL_URL], hey_parse)
+    rows.append(("hey -c 32 -q 32 (about 1,000 rps, closed loop)", figures, during))
+    return rows
+
+
+def soak(seconds):
+    """Peak RSS of a long open-model run (flat memory: per-second buckets only)."""
+    v = volley_attack(URL, "--rate", str(OPEN_RATE), "--duration", f"{seconds}s", "--max-in-flight", "1000")
+    return v
+
+
+def fmt(value, digits=0):
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+
+def main():
+    os.makedirs(os.path.join(OUT, "tmp"), exist_ok=True)
+    conf = os.path.join(OUT, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_CONF.format(out=OUT, port=PORT))
+    nginx = subprocess.Popen(["taskset", "-c", "0", "nginx", "-c", conf, "-p", OUT], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    lines = []
+    try:
+        lines.append(f"## Closed loop: 32 connections, {CLOSED_SECONDS} s (nginx on core 0, generator on core 1)\n")
+        lines.append("| tool | requests/s | requests | CPU s | CPU s per 100k requests | peak RSS MB |")
+        lines.append("|---|---|---|---|---|---|")
+        closed = closed_loop()
+        for name, rps, n, cpu, rss in closed:
+            lines.append(f"| {name} | {fmt(rps)} | {fmt(n)} | {cpu:.2f} | {cpu / n * 1e5:.3f} | {rss:.1f} |")
+        by = {row[0]: row for row in closed}
+        v, w, o = by["volley"], by["wrk"], by["oha"]
+        lines.append("")
+        lines.append(f"Ratios: throughput {v[1] / w[1]:.2f}x wrk (goal 1.0x), {v[1] / o[1]:.2f}x oha (goal 1.5x); "
+                     f"CPU per request {(v[3] / v[2]) / (w[3] / w[2]):.2f}x wrk's (goal at most 1.0x).\n")
+
+        lines.append(f"## Open loop: {OPEN_RATE:,} rps for {OPEN_SECONDS} s\n")
+        lines.append("| tool | achieved rps | requests | CPU s | peak RSS MB | note |")
+        lines.append("|---|---|---|---|---|---|")
+        for name, rps, n, cpu, rss, note in open_loop():
+            lines.append(f"| {name} | {fmt(rps)} | {fmt(n)} | {fmt(cpu, 2)} | {fmt(rss, 1)} | {note} |")
+        lines.append("")
+
+        lines.append("## Stall: 1,000 rps for 5 s, the target stalls every request arriving between 2 s and 3 s\n")
+        truth = stall_truth()
+        lines.append("| tool | p50 ms | p90 ms | p99 ms | max ms | requests the target received during the stall |")
+        lines.append("|---|---|---|---|---|---|")
+        lines.append(f"| true values (open model) | {truth[0]:.1f} | {truth[1]:.1f} | {truth[2]:.1f} | {truth[3]:.1f} | 1,000 |")
+        for name, figures, during in stall_run():
+            lines.append(f"| {name} | " + " | ".join(f"{x:.1f}" for x in figures) + f" | {during:,} |")
+        lines.append("")
+        if SOAK_SECONDS:
+            s = soak(SOAK_SECONDS)
+            lines.append(f"## Soak: {OPEN_RATE:,} rps for {SOAK_SECONDS} s\n")
+            lines.append(f"volley: {s['requests']:,} requests, achieved {s['rate']:,.0f} rps, CPU {s['cpu']:.1f} s, peak RSS {s['rss']:.1f} MB\n")
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait(timeout=10)
+    report = "\n".join(lines)
+    with open(os.path.join(OUT, "report.md"), "w") as f:
+        f.write(report + "\n")
+    print(report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `make bench`: the criterion micro-benchmarks, then Volley's engine against wrk, hey and oha on one loopback
+# nginx (scripts/bench.py). Installs what it needs: wrk, hey and nginx from Debian, oha (pinned) from
+# crates.io into target/bench-tools. Extra arguments go to bench.py (--quick, --soak SECONDS).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+OHA_VERSION=1.16.0
+missing=()
+for tool in wrk hey nginx taskset; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "installing ${missing[*]} from Debian"
+  packages=(); for t in "${missing[@]}"; do case $t in nginx) packages+=(nginx-light) ;; taskset) packages+=(util-linux) ;; *) packages+=("$t") ;; esac; done
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${packages[@]}" time >/dev/null
+fi
+[ -x /usr/bin/time ] || { apt-get update -qq && apt-get install -y -qq time >/dev/null; }
+oha="$ROOT/target/bench-tools/bin/oha"
+if ! "$oha" --version 2>/dev/null | grep -q "$OHA_VERSION"; then
+  say "installing oha $OHA_VERSION from crates.io (a few minutes, once)"
+  CARGO_TARGET_DIR="$ROOT/target/bench-tools/build" cargo install --quiet --locked oha --version "$OHA_VERSION" --root "$ROOT/target/bench-tools"
+fi
+
+say "criterion: days until the next birthday"
+cargo bench --quiet -p volley-core --bench birthday 2>&1 | grep -E "^days_until|time:"
+
+say "building volley and the stall target (release)"
+cargo build --release --locked -p volley --bin volley --example stall_target
+ulimit -n 65536 2>/dev/null || true
+OHA="$oha" python3 "$ROOT/scripts/bench.py" "$@"
