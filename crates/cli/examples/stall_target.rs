@@ -49,7 +49,9 @@ async fn main() -> std::io::Result<()> {
         let counts = Arc::clone(&counts);
         async move {
             loop {
-                let Ok((stream, _)) = listener.accept().await else { return };
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let counts = Arc::clone(&counts);
                 tokio::spawn(async move {
                     let service = service_fn(move |_| {
@@ -64,10 +66,14 @@ async fn main() -> std::io::Result<()> {
                             } else {
                                 counts.after.fetch_add(1, Ordering::Relaxed);
                             }
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"hello"))))
+                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                                b"hello",
+                            ))))
                         }
                     });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                    let _ = http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
                 });
             }
         }

@@ -1,73 +1,15 @@
 //! `volley attack` and `volley vet` as people run them: the real binary, its exit status, stdout and stderr.
 
-use std::net::SocketAddr;
 use std::process::{Command, Output};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use volley_core::contract::target::{Behaviour, TestTarget, start_on_thread};
 
-/// A target on loopback that stalls every request arriving in [stall_from, stall_until) until stall_until,
-/// and records when each request arrived.
-#[derive(Debug)]
-struct Target {
-    address: SocketAddr,
-    arrivals: Arc<Mutex<Vec<Instant>>>,
-}
-
-fn start_target(stall: Option<(Instant, Instant)>) -> Target {
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let seen = Arc::clone(&arrivals);
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build();
-        let Ok(runtime) = runtime else { return };
-        runtime.block_on(async move {
-            let Ok(listener) = tokio::net::TcpListener::bind("127.0.0.1:0").await else {
-                return;
-            };
-            let _ = tx.send(listener.local_addr());
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    return;
-                };
-                let seen = Arc::clone(&seen);
-                tokio::spawn(async move {
-                    let service = service_fn(move |_| {
-                        let seen = Arc::clone(&seen);
-                        async move {
-                            let now = Instant::now();
-                            seen.lock().unwrap_or_else(|e| e.into_inner()).push(now);
-                            if let Some((from, until)) = stall
-                                && now >= from
-                                && now < until
-                            {
-                                tokio::time::sleep(until - now).await;
-                            }
-                            Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
-                                b"ok",
-                            ))))
-                        }
-                    });
-                    let _ = http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    let address = rx
-        .recv()
-        .unwrap_or_else(|e| panic!("test target did not start: {e}"))
-        .unwrap_or_else(|e| panic!("test target: {e}"));
-    Target { address, arrivals }
+fn start_target(stall: Option<(Instant, Instant)>) -> TestTarget {
+    start_on_thread(Behaviour {
+        stall,
+        ..Behaviour::default()
+    })
 }
 
 fn volley(args: &[&str]) -> Output {
@@ -105,7 +47,7 @@ fn attack_prints_a_vegeta_shaped_report() {
         assert!(report.contains(label), "no {label:?} in:\n{report}");
     }
     assert!(report.contains("200:100"), "{report}");
-    assert_eq!(target.arrivals.lock().unwrap_or_else(|e| e.into_inner()).len(), 100);
+    assert_eq!(target.arrivals().len(), 100);
 }
 
 /// Issue 9's rule, through the command line: at 1,000 rps a target that stalls for 1 s still receives about
@@ -129,7 +71,7 @@ fn a_stalled_target_still_receives_requests_during_the_stall() {
         "--json",
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let arrivals = target.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let arrivals = target.arrivals();
     let during = arrivals
         .iter()
         .filter(|a| **a >= stall_from && **a < stall_until)
@@ -252,5 +194,5 @@ fn proxy_variables_are_ignored() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(json["total"]["statuses"]["200"], 20, "{}", json["total"]);
-    assert_eq!(target.arrivals.lock().unwrap_or_else(|e| e.into_inner()).len(), 20);
+    assert_eq!(target.arrivals().len(), 20);
 }

@@ -275,3 +275,136 @@ pub mod emulator {
         format!("{prefix}{letters}")
     }
 }
+
+/// A target server for tests, on loopback: answers `status` after `delay`, stalls requests that arrive in
+/// `stall` until the window ends, and records when each request arrived.
+#[cfg(feature = "contract-tests")]
+pub mod target {
+    use std::net::SocketAddr;
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper::server::conn::http1;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    /// How the target behaves. Change it while it runs through [`TestTarget::behaviour`].
+    #[derive(Debug, Clone)]
+    pub struct Behaviour {
+        pub delay: Duration,
+        pub status: u16,
+        /// Requests arriving in [from, until) wait until `until`.
+        pub stall: Option<(Instant, Instant)>,
+        /// A Location header (for redirect statuses).
+        pub location: Option<&'static str>,
+    }
+
+    impl Default for Behaviour {
+        fn default() -> Self {
+            Self {
+                delay: Duration::ZERO,
+                status: 200,
+                stall: None,
+                location: None,
+            }
+        }
+    }
+
+    /// A running target.
+    #[derive(Debug, Clone)]
+    pub struct TestTarget {
+        pub address: SocketAddr,
+        pub behaviour: Arc<Mutex<Behaviour>>,
+        arrivals: Arc<Mutex<Vec<Instant>>>,
+    }
+
+    impl TestTarget {
+        /// When each request arrived.
+        pub fn arrivals(&self) -> Vec<Instant> {
+            self.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        }
+
+        pub fn url(&self, path: &str) -> String {
+            format!("http://{}{path}", self.address)
+        }
+    }
+
+    async fn serve(
+        listener: tokio::net::TcpListener,
+        behaviour: Arc<Mutex<Behaviour>>,
+        arrivals: Arc<Mutex<Vec<Instant>>>,
+    ) {
+        while let Ok((stream, _)) = listener.accept().await {
+            let behaviour = Arc::clone(&behaviour);
+            let arrivals = Arc::clone(&arrivals);
+            tokio::spawn(async move {
+                let service = service_fn(move |_request| {
+                    let behaviour = Arc::clone(&behaviour);
+                    let arrivals = Arc::clone(&arrivals);
+                    async move {
+                        let now = Instant::now();
+                        arrivals.lock().unwrap_or_else(|e| e.into_inner()).push(now);
+                        let b = behaviour.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        if let Some((from, until)) = b.stall
+                            && now >= from
+                            && now < until
+                        {
+                            tokio::time::sleep_until(until.into()).await;
+                        }
+                        tokio::time::sleep(b.delay).await;
+                        let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"hello, volley")));
+                        *response.status_mut() = hyper::StatusCode::from_u16(b.status).unwrap_or(hyper::StatusCode::OK);
+                        if let Some(location) = b.location {
+                            response
+                                .headers_mut()
+                                .insert("location", hyper::header::HeaderValue::from_static(location));
+                        }
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    }
+
+    /// Starts a target on the current Tokio runtime.
+    pub async fn start(behaviour: Behaviour) -> TestTarget {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let target = TestTarget {
+            address,
+            behaviour: Arc::new(Mutex::new(behaviour)),
+            arrivals: Arc::default(),
+        };
+        tokio::spawn(serve(
+            listener,
+            Arc::clone(&target.behaviour),
+            Arc::clone(&target.arrivals),
+        ));
+        target
+    }
+
+    /// Starts a target on a thread and runtime of its own, for tests without a runtime (they run binaries).
+    pub fn start_on_thread(behaviour: Behaviour) -> TestTarget {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build();
+            let Ok(runtime) = runtime else { return };
+            runtime.block_on(async move {
+                let target = start(behaviour).await;
+                let _ = tx.send(target);
+                std::future::pending::<()>().await;
+            });
+        });
+        rx.recv().unwrap_or_else(|e| panic!("test target did not start: {e}"))
+    }
+}

@@ -16,3 +16,16 @@ pub mod telemetry;
 
 #[cfg(any(test, feature = "contract-tests"))]
 pub mod contract;
+
+/// An error and all its sources, one after another: "outer: cause: root cause". For logs and for the
+/// error messages Lambda records, where the chain is the useful part.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}

@@ -3,80 +3,21 @@
 //! `make bench` and docs/benchmarks.md.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
-use std::time::Instant;
+use volley_core::contract::target::{Behaviour, start};
 use volley_core::guard::VettedTarget;
 use volley_core::load::engine::{Attack, Load, Progress, Report, RequestSpec, run};
 use volley_core::load::schedule::Schedule;
 use volley_core::load::stats::ErrorKind;
 
-/// How the test server behaves, and what it saw.
-#[derive(Debug, Default)]
-struct Behaviour {
-    delay: Duration,
-    status: u16,
-    /// Requests arriving before this instant wait until it (a stall).
-    stall_until: Option<Instant>,
-    arrivals: Vec<Instant>,
-}
-
-async fn server(behaviour: Arc<Mutex<Behaviour>>) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                return;
-            };
-            let behaviour = Arc::clone(&behaviour);
-            tokio::spawn(async move {
-                let service = service_fn(move |_request| {
-                    let behaviour = Arc::clone(&behaviour);
-                    async move {
-                        let now = Instant::now();
-                        let (delay, status, stall) = {
-                            let mut b = behaviour.lock().unwrap_or_else(|e| e.into_inner());
-                            b.arrivals.push(now);
-                            (b.delay, b.status, b.stall_until)
-                        };
-                        if let Some(until) = stall.filter(|until| *until > now) {
-                            tokio::time::sleep_until(until.into()).await;
-                        }
-                        tokio::time::sleep(delay).await;
-                        let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"hello, volley")));
-                        *response.status_mut() = hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::OK);
-                        if status == 302 {
-                            response
-                                .headers_mut()
-                                .insert("location", hyper::header::HeaderValue::from_static("http://10.0.0.1/"));
-                        }
-                        Ok::<_, std::convert::Infallible>(response)
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    address
-}
-
-fn behaviour(delay_ms: u64) -> Arc<Mutex<Behaviour>> {
-    Arc::new(Mutex::new(Behaviour {
+fn behaviour(delay_ms: u64) -> Behaviour {
+    Behaviour {
         delay: Duration::from_millis(delay_ms),
-        status: 200,
         ..Behaviour::default()
-    }))
+    }
 }
 
 fn attack(address: SocketAddr, load: Load) -> Attack {
@@ -122,9 +63,8 @@ fn ms(d: Duration) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_open_model_holds_the_asked_rate() {
-    let seen = behaviour(1);
-    let address = server(Arc::clone(&seen)).await;
-    let report = go(&attack(address, open(1000.0, 3, 1000))).await;
+    let target = start(behaviour(1)).await;
+    let report = go(&attack(target.address, open(1000.0, 3, 1000))).await;
     assert_eq!(report.planned, 3000);
     assert_eq!(report.total.requests + report.total.dropped, 3000);
     assert_eq!(report.total.dropped, 0);
@@ -134,11 +74,7 @@ async fn an_open_model_holds_the_asked_rate() {
         (rate - 1000.0).abs() / 1000.0 < 0.02,
         "achieved {rate:.1} rps for 1000 asked"
     );
-    assert_eq!(
-        seen.lock().unwrap_or_else(|e| e.into_inner()).arrivals.len(),
-        3000,
-        "the target saw every request"
-    );
+    assert_eq!(target.arrivals().len(), 3000, "the target saw every request");
     let seconds = report.decode_seconds().unwrap_or_else(|e| panic!("{e}"));
     assert!((3..=4).contains(&seconds.len()), "{} buckets", seconds.len());
     assert_eq!(
@@ -150,8 +86,8 @@ async fn an_open_model_holds_the_asked_rate() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn latency_shows_an_injected_delay() {
-    let address = server(behaviour(20)).await;
-    let report = go(&attack(address, open(200.0, 2, 1000))).await;
+    let target = start(behaviour(20)).await;
+    let report = go(&attack(target.address, open(200.0, 2, 1000))).await;
     let p50 = ms(report.total.latency.quantile(0.5));
     let service_p50 = ms(report.total.service_time.quantile(0.5));
     assert!((20.0..26.0).contains(&p50), "p50 {p50:.2} ms for a 20 ms delay");
@@ -171,16 +107,18 @@ async fn latency_shows_an_injected_delay() {
 /// intended-time latencies.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_target_keeps_receiving_requests_and_the_stall_shows() {
-    let seen = behaviour(1);
-    let address = server(Arc::clone(&seen)).await;
     let stall_from = Instant::now() + Duration::from_secs(1);
     let stall_until = stall_from + Duration::from_secs(1);
-    seen.lock().unwrap_or_else(|e| e.into_inner()).stall_until = Some(stall_until);
+    let target = start(Behaviour {
+        stall: Some((stall_from, stall_until)),
+        ..behaviour(1)
+    })
+    .await;
     // The attack starts when the stall does: its first second is stalled, its last two are not.
-    let mut attack = attack(address, open(1000.0, 3, 5000));
+    let mut attack = attack(target.address, open(1000.0, 3, 5000));
     attack.start_at = Some(std::time::SystemTime::now() + (stall_from - Instant::now()));
     let report = go(&attack).await;
-    let arrivals = seen.lock().unwrap_or_else(|e| e.into_inner()).arrivals.clone();
+    let arrivals = target.arrivals();
     let during = arrivals
         .iter()
         .filter(|a| **a >= stall_from && **a < stall_until)
@@ -210,8 +148,8 @@ async fn a_stalled_target_keeps_receiving_requests_and_the_stall_shows() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_over_max_in_flight_are_dropped_and_counted() {
-    let address = server(behaviour(300)).await;
-    let report = go(&attack(address, open(200.0, 1, 10))).await;
+    let target = start(behaviour(300)).await;
+    let report = go(&attack(target.address, open(200.0, 1, 10))).await;
     assert_eq!(
         report.total.requests + report.total.dropped,
         200,
@@ -223,8 +161,8 @@ async fn sends_over_max_in_flight_are_dropped_and_counted() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_timeout_is_an_error_and_its_latency_is_still_recorded() {
-    let address = server(behaviour(2000)).await;
-    let mut attack = attack(address, open(20.0, 1, 100));
+    let target = start(behaviour(2000)).await;
+    let mut attack = attack(target.address, open(20.0, 1, 100));
     attack.timeout = Duration::from_millis(200);
     let report = go(&attack).await;
     assert_eq!(report.total.errors.get(&ErrorKind::Timeout), Some(&20));
@@ -234,8 +172,8 @@ async fn a_timeout_is_an_error_and_its_latency_is_still_recorded() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deadline_ends_the_run_early_and_marks_it_truncated() {
-    let address = server(behaviour(1)).await;
-    let mut attack = attack(address, open(100.0, 10, 100));
+    let target = start(behaviour(1)).await;
+    let mut attack = attack(target.address, open(100.0, 10, 100));
     attack.deadline = Some(Instant::now() + Duration::from_secs(1));
     let started = Instant::now();
     let report = go(&attack).await;
@@ -254,12 +192,19 @@ async fn a_deadline_ends_the_run_early_and_marks_it_truncated() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redirects_are_counted_not_followed() {
-    let seen = behaviour(0);
-    seen.lock().unwrap_or_else(|e| e.into_inner()).status = 302;
-    let address = server(Arc::clone(&seen)).await;
-    let report = go(&attack(address, open(10.0, 1, 10))).await;
+    let target = start(Behaviour {
+        status: 302,
+        location: Some("http://10.0.0.1/"),
+        ..behaviour(0)
+    })
+    .await;
+    let report = go(&attack(target.address, open(10.0, 1, 10))).await;
     assert_eq!(report.total.statuses.get(&302), Some(&10));
-    assert_eq!(seen.lock().unwrap_or_else(|e| e.into_inner()).arrivals.len(), 10);
+    assert_eq!(
+        target.arrivals().len(),
+        10,
+        "the redirect to a private address was not followed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,12 +224,12 @@ async fn a_refused_connection_is_a_connect_error() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_closed_loop_keeps_its_connections_busy() {
-    let address = server(behaviour(10)).await;
+    let target = start(behaviour(10)).await;
     let load = Load::Closed {
         connections: 4,
         duration: Duration::from_secs(1),
     };
-    let report = go(&attack(address, load)).await;
+    let report = go(&attack(target.address, load)).await;
     // 4 connections, 10 ms each: about 400 requests.
     assert!(
         (250..=420).contains(&report.total.requests),
@@ -296,8 +241,8 @@ async fn a_closed_loop_keeps_its_connections_busy() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reports_round_trip_through_json() {
-    let address = server(behaviour(1)).await;
-    let report = go(&attack(address, open(50.0, 1, 10))).await;
+    let target = start(behaviour(1)).await;
+    let report = go(&attack(target.address, open(50.0, 1, 10))).await;
     let json = serde_json::to_string(&report).unwrap_or_else(|e| panic!("{e}"));
     let back: Report = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back.total, report.total);

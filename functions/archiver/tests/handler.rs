@@ -8,13 +8,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{MemoryCallLedger, MemoryMetricsSink, MemoryResultArchive};
 use volley_core::clock::SystemClock;
+use volley_core::contract::target::{Behaviour, start};
 use volley_core::guard::VettedTarget;
 use volley_core::load::engine::{self, Attack, Load, Progress, RequestSpec};
 use volley_core::load::schedule::Schedule;
@@ -25,22 +22,7 @@ use archiver::{Deps, function_handler};
 
 /// A real result: 20 requests at 20 rps against a server on loopback.
 async fn real_result(call_id: &str) -> CallResult {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            tokio::spawn(async move {
-                let service = service_fn(|_| async {
-                    Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    let address = start(Behaviour::default()).await.address;
     let url = format!("http://{address}/");
     let attack = Attack {
         target: VettedTarget {

@@ -287,16 +287,9 @@ impl WorkerError {
 
 impl From<WorkerError> for lambda_runtime::Diagnostic {
     fn from(error: WorkerError) -> Self {
-        let mut message = error.to_string();
-        let mut source = std::error::Error::source(&error);
-        while let Some(cause) = source {
-            message.push_str(": ");
-            message.push_str(&cause.to_string());
-            source = cause.source();
-        }
         lambda_runtime::Diagnostic {
             error_type: error.kind().into(),
-            error_message: message,
+            error_message: volley_core::error_chain(&error),
         }
     }
 }

@@ -3,49 +3,21 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{MemoryCallLedger, MemoryDomainStore, MemoryResultArchive, MemoryResultQueue};
 use volley_core::clock::SystemClock;
+use volley_core::contract::target::{Behaviour, TestTarget, start};
 use volley_core::guard::{AllowList, DnsResolver, TargetGuard};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
 use volley_core::ports::CallLedger;
 use worker::{Deps, WorkerError, function_handler};
 
-async fn target() -> (SocketAddr, Arc<AtomicU64>) {
-    let hits = Arc::new(AtomicU64::new(0));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
-    let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
-    let counter = Arc::clone(&hits);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let counter = Arc::clone(&counter);
-            tokio::spawn(async move {
-                let service = service_fn(move |_| {
-                    counter.fetch_add(1, Ordering::SeqCst);
-                    async {
-                        Ok::<_, std::convert::Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
-                            b"{\"ok\":true}",
-                        ))))
-                    }
-                });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
-    (address, hits)
+async fn target() -> (SocketAddr, TestTarget) {
+    let target = start(Behaviour::default()).await;
+    (target.address, target)
 }
 
 struct World {
@@ -126,7 +98,7 @@ async fn a_user_call_runs_and_its_result_goes_to_the_queue() {
         (outcome.status, outcome.requests, outcome.delivered_via),
         ("completed", 50, "queue")
     );
-    assert_eq!(hits.load(Ordering::SeqCst), 50);
+    assert_eq!(hits.arrivals().len(), 50);
     let messages = sent(&w.queue);
     let [ResultMessage::Inline(result)] = messages.as_slice() else {
         panic!("one inline result, got {messages:?}")
@@ -153,7 +125,7 @@ async fn a_duplicate_delivery_runs_once() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((first.status, second.status), ("completed", "duplicate"));
-    assert_eq!(hits.load(Ordering::SeqCst), 50, "the target was hit by one run only");
+    assert_eq!(hits.arrivals().len(), 50, "the target was hit by one run only");
     assert_eq!(sent(&w.queue).len(), 1);
 }
 

@@ -250,6 +250,25 @@ async fn fire(client: &reqwest::Client, url: &url::Url, spec: &RequestSpec, time
     }
 }
 
+/// Sends one request intended at `intended` and measures it.
+async fn measure(
+    client: &reqwest::Client,
+    url: &url::Url,
+    spec: &RequestSpec,
+    timeout: Duration,
+    intended: Instant,
+) -> Sample {
+    let sent = Instant::now();
+    let (outcome, bytes_in) = fire(client, url, spec, timeout).await;
+    Sample {
+        outcome,
+        send_lag: sent.saturating_duration_since(intended),
+        service_time: sent.elapsed(),
+        bytes_in,
+        bytes_out: spec.body.len() as u64,
+    }
+}
+
 /// A message to the aggregator.
 #[derive(Debug)]
 enum Event {
@@ -529,16 +548,7 @@ async fn open(
                 let progress = Arc::clone(&progress);
                 runtime.spawn(async move {
                     let (client, url, spec) = &*shared;
-                    let sent = Instant::now();
-                    let (outcome, bytes_in) = fire(client, url, spec, timeout).await;
-                    let done = Instant::now();
-                    let sample = Sample {
-                        outcome,
-                        send_lag: sent.saturating_duration_since(intended),
-                        service_time: done - sent,
-                        bytes_in,
-                        bytes_out: spec.body.len() as u64,
-                    };
+                    let sample = measure(client, url, spec, timeout, intended).await;
                     progress.answered.fetch_add(1, Ordering::Relaxed);
                     let _ = events.send(Event::Done { second, sample });
                     drop(permit);
@@ -605,14 +615,7 @@ async fn closed(
                 }
                 progress.sent.fetch_add(1, Ordering::Relaxed);
                 let _ = events.send(Event::Sent { second });
-                let (outcome, bytes_in) = fire(&client, &url, &spec, timeout).await;
-                let sample = Sample {
-                    outcome,
-                    send_lag: Duration::ZERO,
-                    service_time: intended.elapsed(),
-                    bytes_in,
-                    bytes_out: spec.body.len() as u64,
-                };
+                let sample = measure(&client, &url, &spec, timeout, intended).await;
                 progress.answered.fetch_add(1, Ordering::Relaxed);
                 let _ = events.send(Event::Done { second, sample });
             }
