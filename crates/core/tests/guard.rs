@@ -355,3 +355,65 @@ async fn the_lambda_runtime_api_is_never_a_target_even_when_allowed() {
     let refusal = guard.vet(ORG, "http://loopback.volley.test:9001/").await;
     assert!(matches!(refusal, Err(Refusal::RuntimeApi { .. })), "{refusal:?}");
 }
+
+mod label_boundaries {
+    use std::net::IpAddr;
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use proptest::prelude::*;
+    use volley_core::adapters::memory::MemoryDomainStore;
+    use volley_core::guard::{AllowList, Refusal, Resolution, Resolve, ResolveError, TargetGuard};
+
+    /// Every name resolves to one public address: these properties are about names, not DNS.
+    #[derive(Debug)]
+    struct Public;
+
+    #[async_trait]
+    impl Resolve for Public {
+        async fn resolve(&self, _host: &str) -> Result<Resolution, ResolveError> {
+            Ok(Resolution {
+                addresses: vec![IpAddr::from([93, 184, 215, 14])],
+            })
+        }
+    }
+
+    fn guard() -> TargetGuard {
+        TargetGuard::new(
+            Arc::new(MemoryDomainStore::with_domains("acme", ["example.com"])),
+            Arc::new(Public),
+            AllowList::default(),
+            None,
+        )
+    }
+
+    fn vet(url: String) -> Result<(), Refusal> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        runtime.block_on(guard().vet("acme", &url)).map(|_| ())
+    }
+
+    proptest! {
+        #[test]
+        fn any_subdomain_of_a_validated_domain_passes(labels in prop::collection::vec("[a-z0-9]([a-z0-9-]{0,10}[a-z0-9])?", 1..4)) {
+            let host = format!("{}.example.com", labels.join("."));
+            prop_assert!(vet(format!("https://{host}/")).is_ok(), "{host}");
+        }
+
+        #[test]
+        fn a_name_that_only_ends_with_the_domains_text_is_refused(prefix in "[a-z0-9-]{1,12}") {
+            prop_assume!(!prefix.starts_with('-'));
+            let host = format!("{prefix}example.com");
+            let refused = matches!(vet(format!("https://{host}/")), Err(Refusal::NotValidated { .. }));
+            prop_assert!(refused, "{host} must not count as under example.com");
+        }
+
+        #[test]
+        fn the_validated_domain_under_another_suffix_is_refused(suffix in "[a-z]{2,10}") {
+            let host = format!("example.com.{suffix}");
+            let refused = matches!(vet(format!("https://{host}/")), Err(Refusal::NotValidated { .. }));
+            prop_assert!(refused, "{host}");
+        }
+    }
+}

@@ -254,3 +254,47 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod properties {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// A random address inside `network`.
+    fn inside(network: IpNet, bits: u128) -> IpAddr {
+        match network {
+            IpNet::V4(n) => {
+                let host = (bits as u32) & !u32::from(n.netmask());
+                IpAddr::V4(Ipv4Addr::from(u32::from(n.network()) | host))
+            }
+            IpNet::V6(n) => {
+                let host = bits & !u128::from(n.netmask());
+                IpAddr::V6(Ipv6Addr::from(u128::from(n.network()) | host))
+            }
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_address_in_a_refused_range_is_refused(index in 0..TABLE.len(), bits in any::<u128>()) {
+            let range = RANGES[index];
+            let ip = inside(range.network, bits);
+            prop_assert!(special_purpose(ip).is_some(), "{ip} in {} ({})", range.network, range.name);
+        }
+
+        #[test]
+        fn addresses_in_public_blocks_pass(block in prop::sample::select(vec![1u8, 8, 23, 45, 93, 104, 151, 185, 208, 212]), rest in any::<u32>()) {
+            let ip = IpAddr::V4(Ipv4Addr::from((u32::from(block) << 24) | (rest & 0x00ff_ffff)));
+            prop_assert_eq!(special_purpose(ip), None, "{}", ip);
+        }
+
+        #[test]
+        fn ipv4_mapped_forms_of_any_address_are_refused(v4 in any::<u32>()) {
+            let mapped = IpAddr::V6(Ipv4Addr::from(v4).to_ipv6_mapped());
+            prop_assert!(special_purpose(mapped).is_some(), "{mapped}");
+        }
+    }
+}
