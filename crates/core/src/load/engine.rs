@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use std::time::Instant;
 use thiserror::Error;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 use super::schedule::Schedule;
 use super::stats::{ErrorKind, Outcome, Sample, SecondStats, Stats};
@@ -288,6 +288,33 @@ enum Event {
     },
 }
 
+/// Where every thread of an attack records what happened: the aggregator behind a mutex. Recording is
+/// synchronous (a few hundred nanoseconds under the lock), so a generator that falls behind shows as late
+/// sends, never as a backlog of unrecorded events growing in memory.
+#[derive(Debug, Clone, Default)]
+struct Recorder {
+    inner: Arc<std::sync::Mutex<(Aggregator, Option<AttackError>)>>,
+}
+
+impl Recorder {
+    fn send(&self, event: Event) {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (aggregator, error) = &mut *guard;
+        if let Err(e) = aggregator.apply(event) {
+            error.get_or_insert(e);
+        }
+    }
+
+    fn finish(&self) -> Result<(Vec<Box<RawValue>>, Stats), AttackError> {
+        let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        let (aggregator, error) = std::mem::take(&mut *guard);
+        match error {
+            Some(e) => Err(e),
+            None => aggregator.finish(),
+        }
+    }
+}
+
 /// Collects samples into per-second buckets and seals each second (encodes it) once its last request is in.
 #[derive(Debug, Default)]
 struct Aggregator {
@@ -400,14 +427,7 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
         return Err(AttackError::NoConcurrency);
     }
     let client = client(&attack.target, pool)?;
-    let (events, mut inbox) = mpsc::unbounded_channel::<Event>();
-    let collector = tokio::spawn(async move {
-        let mut aggregator = Aggregator::default();
-        while let Some(event) = inbox.recv().await {
-            aggregator.apply(event)?;
-        }
-        aggregator.finish()
-    });
+    let events = Recorder::default();
 
     let start = match attack.start_at {
         Some(at) => wait_for(at).await,
@@ -445,10 +465,7 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
             .await
         }
     };
-    drop(events);
-    let (seconds, total) = collector
-        .await
-        .map_err(|e| AttackError::Encode(serde::ser::Error::custom(e)))??;
+    let (seconds, total) = events.finish()?;
     let start_skew = attack.start_at.map(|at| {
         let at_ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
         let ms = |instant: Instant| clocks.unix_nanos(instant) as f64 / 1e6 - at_ms as f64;
@@ -503,7 +520,7 @@ async fn open(
     max_in_flight: usize,
     start: Instant,
     clocks: Clocks,
-    events: &mpsc::UnboundedSender<Event>,
+    events: &Recorder,
     progress: &Arc<Progress>,
 ) -> Ran {
     let permits = Arc::new(Semaphore::new(max_in_flight));
@@ -532,17 +549,17 @@ async fn open(
                 }
                 let second = clocks.unix_second(intended);
                 if second != last_second {
-                    let _ = events.send(Event::SendingPast { second });
+                    events.send(Event::SendingPast { second });
                     last_second = second;
                 }
                 let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
                     progress.dropped.fetch_add(1, Ordering::Relaxed);
-                    let _ = events.send(Event::Dropped { second });
+                    events.send(Event::Dropped { second });
                     continue;
                 };
                 first_sent.get_or_insert_with(Instant::now);
                 progress.sent.fetch_add(1, Ordering::Relaxed);
-                let _ = events.send(Event::Sent { second });
+                events.send(Event::Sent { second });
                 let shared = Arc::clone(&shared);
                 let events = events.clone();
                 let progress = Arc::clone(&progress);
@@ -550,7 +567,7 @@ async fn open(
                     let (client, url, spec) = &*shared;
                     let sample = measure(client, url, spec, timeout, intended).await;
                     progress.answered.fetch_add(1, Ordering::Relaxed);
-                    let _ = events.send(Event::Done { second, sample });
+                    events.send(Event::Done { second, sample });
                     drop(permit);
                 });
             }
@@ -559,7 +576,7 @@ async fn open(
     };
     let (first_sent, mut truncated) = pacer.await.unwrap_or((None, true));
     let last_send = Instant::now();
-    let _ = events.send(Event::SendingPast { second: i64::MAX });
+    events.send(Event::SendingPast { second: i64::MAX });
     if !drain(&permits, max_in_flight, attack.deadline).await {
         truncated = true;
     }
@@ -583,7 +600,7 @@ async fn closed(
     duration: Duration,
     start: Instant,
     clocks: Clocks,
-    events: &mpsc::UnboundedSender<Event>,
+    events: &Recorder,
     progress: &Arc<Progress>,
 ) -> Ran {
     let end = match attack.deadline {
@@ -610,19 +627,19 @@ async fn closed(
                 if second != last_second {
                     // Workers stamp seconds independently, so a second is declared past only two behind this
                     // worker's clock: no other worker can still be about to send in it.
-                    let _ = events.send(Event::SendingPast { second: second - 2 });
+                    events.send(Event::SendingPast { second: second - 2 });
                     last_second = second;
                 }
                 progress.sent.fetch_add(1, Ordering::Relaxed);
-                let _ = events.send(Event::Sent { second });
+                events.send(Event::Sent { second });
                 let sample = measure(&client, &url, &spec, timeout, intended).await;
                 progress.answered.fetch_add(1, Ordering::Relaxed);
-                let _ = events.send(Event::Done { second, sample });
+                events.send(Event::Done { second, sample });
             }
         });
     }
     while workers.join_next().await.is_some() {}
-    let _ = events.send(Event::SendingPast { second: i64::MAX });
+    events.send(Event::SendingPast { second: i64::MAX });
     let finished = Instant::now();
     Ran {
         planned: 0,
