@@ -22,7 +22,11 @@ if ! "$oha" --version 2>/dev/null | grep -q "$OHA_VERSION"; then
 fi
 
 say "criterion: days until the next birthday"
-cargo bench --quiet -p volley-core --bench birthday 2>&1 | grep -E "^days_until|time:"
+# The whole output goes to a file: filtered through a pipe, a build error would vanish behind grep's exit code.
+criterion_log="$ROOT/target/bench/criterion.log"
+mkdir -p "$(dirname "$criterion_log")"
+cargo bench --quiet -p volley-core --bench birthday >"$criterion_log" 2>&1 || { cat "$criterion_log" >&2; die "cargo bench failed"; }
+grep -E "^days_until|time:" "$criterion_log"
 
 say "building volley and the stall target (release)"
 cargo build --release --locked -p volley --bin volley --example stall_target

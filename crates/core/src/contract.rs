@@ -390,6 +390,52 @@ pub mod target {
         target
     }
 
+    /// An open-model GET at `rate` for `seconds`, pinned to `address` (no DNS), for tests of the functions.
+    pub fn get_attack(
+        address: SocketAddr,
+        url: &str,
+        rate: f64,
+        seconds: u64,
+        max_in_flight: usize,
+    ) -> crate::load::engine::Attack {
+        let schedule = crate::load::schedule::Schedule::constant(rate, Duration::from_secs(seconds))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let load = crate::load::engine::Load::Open {
+            schedule,
+            max_in_flight,
+        };
+        attack(address, url, load, Duration::from_secs(10))
+    }
+
+    /// A GET of `url` under `load`, pinned to `address`: the engine connects there without asking any DNS.
+    pub fn attack(
+        address: SocketAddr,
+        url: &str,
+        load: crate::load::engine::Load,
+        timeout: Duration,
+    ) -> crate::load::engine::Attack {
+        use crate::load::engine::{Attack, RequestSpec};
+        let url: url::Url = url.parse().unwrap_or_else(|e| panic!("{url}: {e}"));
+        Attack {
+            target: crate::guard::VettedTarget {
+                host: url.host_str().unwrap_or_default().to_owned(),
+                port: url.port_or_known_default().unwrap_or(80),
+                url,
+                addresses: vec![address],
+                reason: "test".into(),
+            },
+            request: RequestSpec {
+                method: http::Method::GET,
+                headers: http::HeaderMap::new(),
+                body: Bytes::new(),
+            },
+            load,
+            timeout,
+            deadline: None,
+            start_at: None,
+        }
+    }
+
     /// Starts a target on a thread and runtime of its own, for tests without a runtime (they run binaries).
     pub fn start_on_thread(behaviour: Behaviour) -> TestTarget {
         let (tx, rx) = std::sync::mpsc::channel();

@@ -6,10 +6,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use volley_core::contract::target::{Behaviour, start};
-use volley_core::guard::VettedTarget;
-use volley_core::load::engine::{Attack, Load, Progress, Report, RequestSpec, run};
+use volley_core::contract::target::{self, Behaviour, start};
+use volley_core::load::engine::{Attack, Load, Progress, Report, run};
 use volley_core::load::schedule::Schedule;
 use volley_core::load::stats::ErrorKind;
 
@@ -21,26 +19,8 @@ fn behaviour(delay_ms: u64) -> Behaviour {
 }
 
 fn attack(address: SocketAddr, load: Load) -> Attack {
-    // A name, pinned to the test server: the engine must connect there without asking any DNS.
     let url = format!("http://target.volley.test:{}/hello", address.port());
-    Attack {
-        target: VettedTarget {
-            url: url.parse().unwrap_or_else(|e| panic!("{e}")),
-            host: "target.volley.test".into(),
-            port: address.port(),
-            addresses: vec![address],
-            reason: "test".into(),
-        },
-        request: RequestSpec {
-            method: http::Method::GET,
-            headers: http::HeaderMap::new(),
-            body: Bytes::new(),
-        },
-        load,
-        timeout: Duration::from_secs(5),
-        deadline: None,
-        start_at: None,
-    }
+    target::attack(address, &url, load, Duration::from_secs(5))
 }
 
 fn open(rate: f64, seconds: u64, max_in_flight: usize) -> Load {

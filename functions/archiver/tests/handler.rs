@@ -3,18 +3,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
-use bytes::Bytes;
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{MemoryCallLedger, MemoryMetricsSink, MemoryResultArchive};
 use volley_core::clock::SystemClock;
-use volley_core::contract::target::{Behaviour, start};
-use volley_core::guard::VettedTarget;
-use volley_core::load::engine::{self, Attack, Load, Progress, RequestSpec};
-use volley_core::load::schedule::Schedule;
+use volley_core::contract::target::{Behaviour, get_attack, start};
+use volley_core::load::engine::{self, Progress};
 use volley_core::model::result::{CallResult, ResultMessage};
 use volley_core::ports::{CallLedger, ResultArchive, StoreError};
 
@@ -24,27 +20,7 @@ use archiver::{Deps, function_handler};
 async fn real_result(call_id: &str) -> CallResult {
     let address = start(Behaviour::default()).await.address;
     let url = format!("http://{address}/");
-    let attack = Attack {
-        target: VettedTarget {
-            url: url.parse().unwrap_or_else(|e| panic!("{e}")),
-            host: address.ip().to_string(),
-            port: address.port(),
-            addresses: vec![address],
-            reason: String::new(),
-        },
-        request: RequestSpec {
-            method: http::Method::GET,
-            headers: http::HeaderMap::new(),
-            body: Bytes::new(),
-        },
-        load: Load::Open {
-            schedule: Schedule::constant(20.0, Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}")),
-            max_in_flight: 10,
-        },
-        timeout: Duration::from_secs(5),
-        deadline: None,
-        start_at: None,
-    };
+    let attack = get_attack(address, &url, 20.0, 1, 10);
     let report = engine::run(&attack, Arc::new(Progress::default()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));

@@ -196,12 +196,9 @@ pub async fn function_handler(
         return Err(WorkerError::WrongDetailType(event.detail_type));
     }
     let call = UserCall::from_json(&event.detail)?.validate()?;
-    let ids = (
-        call.call.test_id.clone(),
-        call.call.organisation_id.clone(),
-        call.call.call_id.clone(),
-    );
-    let (test_id, organisation_id, call_id) = ids;
+    let test_id = call.call.test_id.clone();
+    let organisation_id = call.call.organisation_id.clone();
+    let call_id = call.call.call_id.clone();
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
     let now = deps.clock.now();
     if !deps

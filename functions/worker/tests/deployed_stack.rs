@@ -12,9 +12,8 @@ use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::adapters::testing;
 use volley_core::contract::emulator;
-use volley_core::guard::VettedTarget;
-use volley_core::load::engine::{self, Attack, Load, Progress, RequestSpec};
-use volley_core::load::schedule::Schedule;
+use volley_core::contract::target::get_attack;
+use volley_core::load::engine::{self, Progress};
 use volley_core::model::result::{CallResult, ResultMessage, archive_key};
 use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, TestCounters};
 
@@ -157,27 +156,7 @@ async fn real_result(test_id: &str, call_id: &str, url: &str) -> CallResult {
     let parsed: url::Url = url.parse().unwrap_or_else(|e| panic!("{e}"));
     let port = parsed.port().unwrap_or(80);
     let address = format!("127.0.0.1:{port}").parse().unwrap_or_else(|e| panic!("{e}"));
-    let attack = Attack {
-        target: VettedTarget {
-            url: parsed.clone(),
-            host: "127.0.0.1".into(),
-            port,
-            addresses: vec![address],
-            reason: String::new(),
-        },
-        request: RequestSpec {
-            method: http::Method::GET,
-            headers: http::HeaderMap::new(),
-            body: bytes::Bytes::new(),
-        },
-        load: Load::Open {
-            schedule: Schedule::constant(5.0, Duration::from_secs(1)).unwrap_or_else(|e| panic!("{e}")),
-            max_in_flight: 5,
-        },
-        timeout: Duration::from_secs(10),
-        deadline: None,
-        start_at: None,
-    };
+    let attack = get_attack(address, url, 5.0, 1, 5);
     let report = engine::run(&attack, Arc::new(Progress::default()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
