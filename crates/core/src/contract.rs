@@ -95,11 +95,11 @@ pub async fn call_ledger_contract(ledger: &dyn crate::ports::CallLedger, unique:
         dropped: 1,
     };
     assert_eq!(
-        ledger.record_archived(&test, &one, counts, 2_000).await.ok(),
+        ledger.record_archived(&test, &one, counts, None, 2_000).await.ok(),
         Some(ArchiveMark::Fresh)
     );
     assert_eq!(
-        ledger.record_archived(&test, &one, counts, 2_001).await.ok(),
+        ledger.record_archived(&test, &one, counts, None, 2_001).await.ok(),
         Some(ArchiveMark::Seen {
             metrics_published: false
         }),
@@ -110,7 +110,7 @@ pub async fn call_ledger_contract(ledger: &dyn crate::ports::CallLedger, unique:
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(
-        ledger.record_archived(&test, &one, counts, 2_002).await.ok(),
+        ledger.record_archived(&test, &one, counts, None, 2_002).await.ok(),
         Some(ArchiveMark::Seen {
             metrics_published: true
         })
@@ -125,6 +125,7 @@ pub async fn call_ledger_contract(ledger: &dyn crate::ports::CallLedger, unique:
                     errors: 0,
                     dropped: 0
                 },
+                Some("eu-west-1"),
                 2_003
             )
             .await
@@ -454,3 +455,6 @@ pub mod target {
         rx.recv().unwrap_or_else(|e| panic!("test target did not start: {e}"))
     }
 }
+
+/// The metrics-saver's ports: `TestActivity`, `SavedMetricsStore`, `MetricsSource`.
+pub mod saved_metrics;

@@ -73,12 +73,14 @@ pub trait CallLedger: Send + Sync + std::fmt::Debug {
     /// Claims `call_id` of `test_id` for running: true the first time, false for a duplicate delivery.
     async fn claim(&self, test_id: &str, call_id: &str, now: i64) -> Result<bool, StoreError>;
     /// Records that `call_id`'s result was archived and, the first time only, adds `counts` to the test's
-    /// counters, atomically with the record.
+    /// counters, atomically with the record; notes the series its metrics go to (`region`) and `now` as the
+    /// test's last result, which the metrics-saver looks for.
     async fn record_archived(
         &self,
         test_id: &str,
         call_id: &str,
         counts: ResultCounts,
+        region: Option<&str>,
         now: i64,
     ) -> Result<ArchiveMark, StoreError>;
     /// Notes that `call_id`'s metrics were published, so a redelivery does not publish them again.
@@ -104,4 +106,58 @@ pub trait ResultArchive: Send + Sync + std::fmt::Debug {
 #[async_trait]
 pub trait MetricsSink: Send + Sync + std::fmt::Debug {
     async fn publish(&self, data: &[crate::model::metrics::MetricDatum]) -> Result<(), StoreError>;
+}
+
+/// Where 1-second metrics are read back from (CloudWatch's GetMetricData).
+#[async_trait]
+pub trait MetricsSource: Send + Sync + std::fmt::Debug {
+    /// Every second in `[from, to)` (Unix seconds) with data, of each series, with every
+    /// `model::saved_metrics::Statistic`.
+    async fn seconds(
+        &self,
+        series: &[crate::model::saved_metrics::Series],
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::model::saved_metrics::SavedSecond>, StoreError>;
+}
+
+/// Where the saved seconds are kept for good (DynamoDB): one item per series and second, so saving the
+/// same second again replaces it.
+#[async_trait]
+pub trait SavedMetricsStore: Send + Sync + std::fmt::Debug {
+    /// The most items one `write_batch` takes.
+    fn batch_limit(&self) -> usize {
+        25
+    }
+    /// Writes up to `batch_limit` items in one call, and answers those the store did not process (to be
+    /// retried by the caller, after a pause).
+    async fn write_batch(
+        &self,
+        items: &[crate::model::saved_metrics::SavedSecond],
+    ) -> Result<Vec<crate::model::saved_metrics::SavedSecond>, StoreError>;
+    /// The saved seconds of `series` in `[from, to)`, in order.
+    async fn read(
+        &self,
+        series: &crate::model::saved_metrics::Series,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::model::saved_metrics::SavedSecond>, StoreError>;
+}
+
+/// Which tests have recent results, and how far each one's metrics are saved (the tests table).
+#[async_trait]
+pub trait TestActivity: Send + Sync + std::fmt::Debug {
+    /// Every test whose last result was archived at or after `since` (Unix seconds), found by index.
+    async fn active_since(
+        &self,
+        since: i64,
+        now: i64,
+    ) -> Result<Vec<crate::model::saved_metrics::ActiveTest>, StoreError>;
+    /// One test, if it has any results.
+    async fn test(&self, test_id: &str) -> Result<Option<crate::model::saved_metrics::ActiveTest>, StoreError>;
+    /// Moves the test's watermark forward to `to` after `[from, to)` was saved: only forward (two runs at
+    /// once never move it back), and only when nothing before `from` is missing: when the watermark is at
+    /// or after `from`, or when `from` is `None` (the save reached as far back as CloudWatch keeps).
+    /// Answers whether it moved.
+    async fn advance_watermark(&self, test_id: &str, from: Option<i64>, to: i64) -> Result<bool, StoreError>;
 }

@@ -140,7 +140,7 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
     let now = deps.clock.now().timestamp();
     let mark = deps
         .ledger
-        .record_archived(&result.test_id, &result.call_id, counts, now)
+        .record_archived(&result.test_id, &result.call_id, counts, result.region.as_deref(), now)
         .await
         .map_err(aws(&id, "counting the result"))?;
     let publish = !matches!(

@@ -85,7 +85,8 @@ impl BirthdayStore for DynamoBirthdayStore {
 /// The calls table: partition key `pk` (S). Claim items `claim#<callId>` and archive marks
 /// `archived#<callId>` (with `metricsPublished`), both with `testId` and an `expiresAt` TTL (30 days).
 /// The tests table: partition key `testId` (S), with the counters `requests`, `errors`, `dropped`,
-/// `resultsArchived` and `lastResultAt` (Unix seconds).
+/// `resultsArchived` and `lastResultAt` (Unix seconds), and what the metrics-saver needs (see
+/// `dynamodb_metrics::activity_schema`).
 pub mod ledger_schema {
     pub const PARTITION_KEY: &str = "pk";
     pub const TEST_ID: &str = "testId";
@@ -169,8 +170,10 @@ impl CallLedger for DynamoCallLedger {
         test_id: &str,
         call_id: &str,
         counts: ResultCounts,
+        region: Option<&str>,
         now: i64,
     ) -> Result<ArchiveMark, StoreError> {
+        use super::dynamodb_metrics::{active_day, activity_schema::*};
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
         use ledger_schema::*;
         let to_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
@@ -187,17 +190,26 @@ impl CallLedger for DynamoCallLedger {
         let count = Update::builder()
             .table_name(&self.tests_table)
             .key(TEST_ID, AttributeValue::S(test_id.to_owned()))
-            .update_expression("ADD #r :r, #e :e, #d :d, #a :one SET #l = :now")
+            .update_expression("ADD #r :r, #e :e, #d :d, #a :one, #mr :mr SET #l = :now, #ad = :day")
             .expression_attribute_names("#r", REQUESTS)
             .expression_attribute_names("#e", ERRORS)
             .expression_attribute_names("#d", DROPPED)
             .expression_attribute_names("#a", RESULTS_ARCHIVED)
             .expression_attribute_names("#l", LAST_RESULT_AT)
+            .expression_attribute_names("#mr", METRIC_REGIONS)
+            .expression_attribute_names("#ad", ACTIVE_DAY)
             .expression_attribute_values(":r", AttributeValue::N(counts.requests.to_string()))
             .expression_attribute_values(":e", AttributeValue::N(counts.errors.to_string()))
             .expression_attribute_values(":d", AttributeValue::N(counts.dropped.to_string()))
             .expression_attribute_values(":one", AttributeValue::N("1".into()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(
+                ":mr",
+                AttributeValue::Ss(vec![
+                    region.unwrap_or(crate::model::saved_metrics::NO_REGION).to_owned(),
+                ]),
+            )
+            .expression_attribute_values(":day", AttributeValue::S(active_day(now)))
             .build()
             .map_err(to_error)?;
         // dynamodb:PutItem + dynamodb:UpdateItem in one transaction (TransactWriteItems needs both actions).

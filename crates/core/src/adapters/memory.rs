@@ -90,6 +90,8 @@ struct LedgerState {
     claims: std::collections::HashSet<String>,
     archived: HashMap<String, bool>,
     counters: HashMap<String, crate::ports::TestCounters>,
+    /// Per test: the metric series' region marks, and the metrics-saver's watermark.
+    activity: HashMap<String, (std::collections::BTreeSet<String>, Option<i64>)>,
 }
 
 impl MemoryCallLedger {
@@ -115,6 +117,7 @@ impl crate::ports::CallLedger for MemoryCallLedger {
         test_id: &str,
         call_id: &str,
         counts: crate::ports::ResultCounts,
+        region: Option<&str>,
         now: i64,
     ) -> Result<crate::ports::ArchiveMark, StoreError> {
         let mut state = self.lock()?;
@@ -131,6 +134,8 @@ impl crate::ports::CallLedger for MemoryCallLedger {
         counters.dropped += counts.dropped;
         counters.results_archived += 1;
         counters.last_result_at = now;
+        let mark = region.unwrap_or(crate::model::saved_metrics::NO_REGION).to_owned();
+        state.activity.entry(test_id.to_owned()).or_default().0.insert(mark);
         Ok(crate::ports::ArchiveMark::Fresh)
     }
 
@@ -141,6 +146,64 @@ impl crate::ports::CallLedger for MemoryCallLedger {
 
     async fn counters(&self, test_id: &str) -> Result<Option<crate::ports::TestCounters>, StoreError> {
         Ok(self.lock()?.counters.get(test_id).cloned())
+    }
+}
+
+impl MemoryCallLedger {
+    fn active_test(state: &LedgerState, test_id: &str) -> Option<crate::model::saved_metrics::ActiveTest> {
+        use crate::model::saved_metrics::{ActiveTest, Series};
+        let counters = state.counters.get(test_id)?;
+        let (marks, saved_through) = state.activity.get(test_id).cloned().unwrap_or_default();
+        Some(ActiveTest {
+            test_id: test_id.to_owned(),
+            series: marks
+                .iter()
+                .map(|mark| Series::from_region_mark(test_id, mark))
+                .collect(),
+            last_result_at: counters.last_result_at,
+            saved_through,
+        })
+    }
+}
+
+#[async_trait]
+impl crate::ports::TestActivity for MemoryCallLedger {
+    async fn active_since(
+        &self,
+        since: i64,
+        _now: i64,
+    ) -> Result<Vec<crate::model::saved_metrics::ActiveTest>, StoreError> {
+        let state = self.lock()?;
+        let mut tests: Vec<_> = state
+            .counters
+            .values()
+            .filter(|c| c.last_result_at >= since)
+            .filter_map(|c| Self::active_test(&state, &c.test_id))
+            .collect();
+        tests.sort_by(|a, b| a.test_id.cmp(&b.test_id));
+        Ok(tests)
+    }
+
+    async fn test(&self, test_id: &str) -> Result<Option<crate::model::saved_metrics::ActiveTest>, StoreError> {
+        Ok(Self::active_test(&*self.lock()?, test_id))
+    }
+
+    async fn advance_watermark(&self, test_id: &str, from: Option<i64>, to: i64) -> Result<bool, StoreError> {
+        let mut state = self.lock()?;
+        if !state.counters.contains_key(test_id) {
+            return Ok(false);
+        }
+        let watermark = &mut state.activity.entry(test_id.to_owned()).or_default().1;
+        let allowed = match (from, *watermark) {
+            (None, None) => true,
+            (None, Some(w)) => w < to,
+            (Some(_), None) => false,
+            (Some(from), Some(w)) => w >= from && w < to,
+        };
+        if allowed {
+            *watermark = Some(to);
+        }
+        Ok(allowed)
     }
 }
 

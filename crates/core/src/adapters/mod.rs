@@ -3,7 +3,9 @@
 
 pub mod cloudwatch;
 pub mod dynamodb;
+pub mod dynamodb_metrics;
 pub mod memory;
+pub mod memory_metrics;
 pub mod s3;
 pub mod sqs;
 #[cfg(feature = "contract-tests")]

@@ -48,7 +48,7 @@ pub async fn create_calls_table(sdk_config: &aws_config::SdkConfig, name: &str) 
 }
 
 pub async fn create_tests_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    create_table(sdk_config, name, ledger_schema::TEST_ID, None).await;
+    create_tests_table_with_index(sdk_config, name).await;
 }
 
 pub async fn create_domains_table(sdk_config: &aws_config::SdkConfig, name: &str) {
@@ -146,24 +146,8 @@ pub async fn response_time(
     to: i64,
 ) -> Vec<(i64, f64)> {
     use aws_sdk_cloudwatch::primitives::DateTime;
-    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-    let mut metric = Metric::builder()
-        .namespace(crate::model::metrics::NAMESPACE)
-        .metric_name("ResponseTime")
-        .dimensions(Dimension::builder().name("TestId").value(test_id).build());
-    if let Some(region) = region {
-        metric = metric.dimensions(Dimension::builder().name("Region").value(region).build());
-    }
-    let query = MetricDataQuery::builder()
-        .id("q")
-        .metric_stat(
-            MetricStat::builder()
-                .metric(metric.build())
-                .period(1)
-                .stat(statistic)
-                .build(),
-        )
-        .build();
+    let series = crate::model::saved_metrics::Series::new(test_id, region);
+    let query = super::cloudwatch::metric_query("q".into(), &series, "ResponseTime", statistic);
     let out = aws_sdk_cloudwatch::Client::new(sdk_config)
         .get_metric_data()
         .metric_data_queries(query)
@@ -249,4 +233,61 @@ pub async fn invoke_async(sdk_config: &aws_config::SdkConfig, function: &str, pa
         .send()
         .await
         .unwrap_or_else(|e| panic!("invoke {function}: {:?}", e.into_service_error()));
+}
+
+/// The tests table with its `byActiveDay` index (partition `activeDay` S, sort `lastResultAt` N).
+async fn create_tests_table_with_index(sdk_config: &aws_config::SdkConfig, name: &str) {
+    use super::dynamodb_metrics::activity_schema::{ACTIVE_DAY, ACTIVE_DAY_INDEX};
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(ACTIVE_DAY_INDEX)
+        .key_schema(element(ACTIVE_DAY, KeyType::Hash))
+        .key_schema(element(ledger_schema::LAST_RESULT_AT, KeyType::Range))
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    aws_sdk_dynamodb::Client::new(sdk_config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(definition(ledger_schema::TEST_ID, ScalarAttributeType::S))
+        .attribute_definitions(definition(ACTIVE_DAY, ScalarAttributeType::S))
+        .attribute_definitions(definition(ledger_schema::LAST_RESULT_AT, ScalarAttributeType::N))
+        .key_schema(element(ledger_schema::TEST_ID, KeyType::Hash))
+        .global_secondary_indexes(index)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {:?}", e.into_service_error()));
+}
+
+/// The metrics table: partition `series` (S), sort `second` (N).
+pub async fn create_metrics_table(sdk_config: &aws_config::SdkConfig, name: &str) {
+    use super::dynamodb_metrics::metrics_schema::{SECOND, SERIES};
+    aws_sdk_dynamodb::Client::new(sdk_config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(definition(SERIES, ScalarAttributeType::S))
+        .attribute_definitions(definition(SECOND, ScalarAttributeType::N))
+        .key_schema(element(SERIES, KeyType::Hash))
+        .key_schema(element(SECOND, KeyType::Range))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {:?}", e.into_service_error()));
+}
+
+fn definition(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(kind)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn element(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(kind)
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"))
 }

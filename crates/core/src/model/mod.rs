@@ -4,3 +4,4 @@ pub mod birthday;
 pub mod call;
 pub mod metrics;
 pub mod result;
+pub mod saved_metrics;
