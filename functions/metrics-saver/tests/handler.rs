@@ -15,7 +15,7 @@ use volley_core::clock::FixedClock;
 use volley_core::load::stats::{Outcome, Sample, SecondStats, Stats};
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
-use volley_core::ports::{CallLedger, MetricsSink, ResultCounts, SavedMetricsStore, TestActivity};
+use volley_core::ports::{CallLedger, MetricsSink, ResultCounts, TestActivity};
 
 const TEST: &str = "checkout-load";
 
