@@ -275,6 +275,21 @@ pub mod emulator {
             .collect();
         format!("{prefix}{letters}")
     }
+
+    /// One output of the deployed local stack, from the outputs file `make stack-deploy` writes
+    /// (target/local-stack/outputs.json, or `VOLLEY_STACK_OUTPUTS`).
+    pub fn stack_output(name: &str) -> String {
+        let path = std::env::var("VOLLEY_STACK_OUTPUTS")
+            .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e}. Deploy the local stack first: `make stack-deploy` (run by `make test`)")
+        });
+        let outputs: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+        outputs[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("{path} has no {name} output: redeploy with `make stack-deploy`"))
+            .to_owned()
+    }
 }
 
 /// A target server for tests, on loopback: answers `status` after `delay`, stalls requests that arrive in

@@ -7,15 +7,7 @@ use std::time::Duration;
 use volley_core::contract::emulator;
 
 fn api_url() -> String {
-    let path = std::env::var("VOLLEY_STACK_OUTPUTS")
-        .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}. Deploy the local stack first: `make stack-deploy` (run by `make test`)")
-    });
-    let outputs: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    outputs["GreeterLocalUrl"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{path} has no GreeterLocalUrl output"))
+    emulator::stack_output("GreeterLocalUrl")
         .trim_end_matches('/')
         .to_owned()
 }

@@ -17,22 +17,6 @@ use volley_core::load::engine::{self, Progress};
 use volley_core::model::result::{CallResult, ResultMessage, archive_key};
 use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, TestCounters};
 
-fn outputs() -> serde_json::Value {
-    let path = std::env::var("VOLLEY_STACK_OUTPUTS")
-        .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}. Deploy the local stack first: `make stack-deploy` (run by `make test`)")
-    });
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-fn output(outputs: &serde_json::Value, name: &str) -> String {
-    outputs[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name} in the stack outputs"))
-        .to_owned()
-}
-
 /// Polls `check` every half second until it answers Some, or fails after `limit` saying what it awaited.
 async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, limit: Duration, mut check: impl FnMut() -> F) -> T {
     let start = Instant::now();
@@ -78,16 +62,15 @@ fn call(test_id: &str, call_id: &str, url: &str, rate: u32, seconds: u32) -> ser
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
     let config = emulator::sdk_config().await;
-    let out = outputs();
-    let url = greeter_user(&output(&out, "GreeterLocalUrl")).await;
+    let url = greeter_user(&emulator::stack_output("GreeterLocalUrl")).await;
     let test_id = emulator::unique("wire-");
     let call_id = format!("{test_id}-a");
     let started = now();
     let detail = call(&test_id, &call_id, &url, 10, 3);
-    testing::put_user_call(&config, &output(&out, "EventBusName"), &detail).await;
+    testing::put_user_call(&config, &emulator::stack_output("EventBusName"), &detail).await;
 
     // The full result, in S3 at its deterministic key.
-    let archive = S3ResultArchive::new(&config, output(&out, "ResultsBucketName"));
+    let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
     let key = archive_key("acme", &test_id, &call_id);
     let stored = eventually("the archived result in S3", Duration::from_secs(90), || {
         let archive = archive.clone();
@@ -105,7 +88,11 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
     );
 
     // Live counters in DynamoDB.
-    let ledger = DynamoCallLedger::new(&config, output(&out, "CallsTableName"), output(&out, "TestsTableName"));
+    let ledger = DynamoCallLedger::new(
+        &config,
+        emulator::stack_output("CallsTableName"),
+        emulator::stack_output("TestsTableName"),
+    );
     let counters = ledger
         .counters(&test_id)
         .await
@@ -136,8 +123,8 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
 
     // A duplicate delivery of the same event runs nothing, and the same result delivered twice to the
     // archiver is counted once.
-    testing::put_user_call(&config, &output(&out, "EventBusName"), &detail).await;
-    let queue = SqsResultQueue::new(&config, output(&out, "ResultsQueueUrl"));
+    testing::put_user_call(&config, &emulator::stack_output("EventBusName"), &detail).await;
+    let queue = SqsResultQueue::new(&config, emulator::stack_output("ResultsQueueUrl"));
     queue
         .send(ResultMessage::Inline(Box::new(result)).to_json().unwrap_or_default())
         .await
@@ -174,13 +161,12 @@ async fn real_result(test_id: &str, call_id: &str, url: &str) -> CallResult {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_are_archived() {
     let config = emulator::sdk_config().await;
-    let out = outputs();
-    let url = greeter_user(&output(&out, "GreeterLocalUrl")).await;
+    let url = greeter_user(&emulator::stack_output("GreeterLocalUrl")).await;
     // A queue of this test's own into the deployed archiver, with a 1 s visibility timeout so that the
     // redrive after 5 receives takes seconds, not the half hour of the real queue's 360 s.
     let name = emulator::unique("poison-");
     let (queue_url, dlq_url, mapping) =
-        testing::queue_into_function(&config, &name, &output(&out, "ArchiverFunctionName"), 1, 5).await;
+        testing::queue_into_function(&config, &name, &emulator::stack_output("ArchiverFunctionName"), 1, 5).await;
     let queue = SqsResultQueue::new(&config, &queue_url);
     let test_id = emulator::unique("poison-test-");
     let good = real_result(&test_id, "good", &url).await;
@@ -193,7 +179,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_ar
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
 
-    let archive = S3ResultArchive::new(&config, output(&out, "ResultsBucketName"));
+    let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
     let key = archive_key("acme", &test_id, "good");
     eventually("the good message archived", Duration::from_secs(60), || {
         let archive = archive.clone();
@@ -228,7 +214,6 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_ar
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invalid_user_call_ends_in_the_workers_dead_letter_queue_naming_the_field() {
     let config = emulator::sdk_config().await;
-    let out = outputs();
     let call_id = emulator::unique("invalid-");
     let mut detail = call(&call_id, &call_id, "http://127.0.0.1:4566/", 1, 1);
     detail["duration"] = "10x".into();
@@ -236,8 +221,8 @@ async fn an_invalid_user_call_ends_in_the_workers_dead_letter_queue_naming_the_f
         "version": "0", "id": call_id, "detail-type": "User Call", "source": "volley", "account": "000000000000",
         "time": "2026-11-23T09:00:00Z", "region": "us-east-1", "resources": [], "detail": detail
     });
-    testing::invoke_async(&config, &output(&out, "WorkerFunctionName"), &event).await;
-    let dlq = output(&out, "WorkerDeadLetterQueueUrl");
+    testing::invoke_async(&config, &emulator::stack_output("WorkerFunctionName"), &event).await;
+    let dlq = emulator::stack_output("WorkerDeadLetterQueueUrl");
     let message = eventually(
         "the invalid event in the worker's dead-letter queue",
         Duration::from_secs(60),

@@ -235,6 +235,30 @@ pub async fn invoke_async(sdk_config: &aws_config::SdkConfig, function: &str, pa
         .unwrap_or_else(|e| panic!("invoke {function}: {:?}", e.into_service_error()));
 }
 
+/// Invokes `function` synchronously with `payload`, as `aws lambda invoke` does: its answer, or the error
+/// it reported (Lambda's `errorType` and `errorMessage`, as JSON).
+pub async fn invoke(
+    sdk_config: &aws_config::SdkConfig,
+    function: &str,
+    payload: &serde_json::Value,
+) -> Result<serde_json::Value, serde_json::Value> {
+    let out = aws_sdk_lambda::Client::new(sdk_config)
+        .invoke()
+        .function_name(function)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("invoke {function}: {:?}", e.into_service_error()));
+    let body = out.payload.map(|p| p.into_inner()).unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_slice(&body)
+        .unwrap_or_else(|e| panic!("{function} answered {:?}: {e}", String::from_utf8_lossy(&body)));
+    if out.function_error.is_some() {
+        Err(answer)
+    } else {
+        Ok(answer)
+    }
+}
+
 /// The tests table with its `byActiveDay` index (partition `activeDay` S, sort `lastResultAt` N).
 async fn create_tests_table_with_index(sdk_config: &aws_config::SdkConfig, name: &str) {
     use super::dynamodb_metrics::activity_schema::{ACTIVE_DAY, ACTIVE_DAY_INDEX};
