@@ -473,3 +473,6 @@ pub mod target {
 
 /// The metrics-saver's ports: `TestActivity`, `SavedMetricsStore`, `MetricsSource`.
 pub mod saved_metrics;
+
+/// The orchestrator's port: `OrchestrationStore`.
+pub mod orchestration;

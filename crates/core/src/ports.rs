@@ -161,3 +161,35 @@ pub trait TestActivity: Send + Sync + std::fmt::Debug {
     /// Answers whether it moved.
     async fn advance_watermark(&self, test_id: &str, from: Option<i64>, to: i64) -> Result<bool, StoreError>;
 }
+
+/// What adding a region to one of a test's sets found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionRecorded {
+    /// Added (or already there): the state after.
+    Recorded(crate::model::orchestration::TestState),
+    /// No such test: it was never reset.
+    UnknownTest,
+    /// The test does not require that region: its state, unchanged.
+    NotRequired(crate::model::orchestration::TestState),
+}
+
+/// Where the orchestrator keeps each test's start state (DynamoDB). Every change is one atomic operation:
+/// sets grow by ADD and flags flip under a condition, never by reading, changing and writing back.
+#[async_trait]
+pub trait OrchestrationStore: Send + Sync + std::fmt::Debug {
+    /// Replaces the test's state with `state` (a reset).
+    async fn reset(&self, state: &crate::model::orchestration::TestState) -> Result<(), StoreError>;
+    /// The test's state, if it was ever reset.
+    async fn get(&self, test_id: &str) -> Result<Option<crate::model::orchestration::TestState>, StoreError>;
+    /// Adds `region` to the test's ready or completed set, if the test exists and requires the region.
+    async fn add_region(
+        &self,
+        test_id: &str,
+        mark: crate::model::orchestration::RegionMark,
+        region: &str,
+    ) -> Result<RegionRecorded, StoreError>;
+    /// Marks the test started at `start_at` (Unix ms) unless it already is: true for the one call that did.
+    async fn start(&self, test_id: &str, start_at: i64) -> Result<bool, StoreError>;
+    /// Marks the test completed at `at` (Unix ms) unless it already is: true for the one call that did.
+    async fn complete(&self, test_id: &str, at: i64) -> Result<bool, StoreError>;
+}

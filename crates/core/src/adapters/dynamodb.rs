@@ -109,8 +109,27 @@ pub const CALL_LEDGER_ACTIONS: &[&str] = &[
     "dynamodb:ConditionCheckItem",
 ];
 
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
     StoreError::Unavailable(Box::new(e))
+}
+
+/// One item by its string partition key, read consistently (dynamodb:GetItem).
+pub(crate) async fn get_by_key(
+    client: &Client,
+    table: &str,
+    key: &str,
+    value: &str,
+) -> Result<Option<std::collections::HashMap<String, AttributeValue>>, StoreError> {
+    // dynamodb:GetItem
+    Ok(client
+        .get_item()
+        .table_name(table)
+        .key(key, AttributeValue::S(value.to_owned()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| unavailable(e.into_service_error()))?
+        .item)
 }
 
 fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) -> i64 {
@@ -264,17 +283,7 @@ impl CallLedger for DynamoCallLedger {
 
     async fn counters(&self, test_id: &str) -> Result<Option<TestCounters>, StoreError> {
         use ledger_schema::*;
-        // dynamodb:GetItem
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.tests_table)
-            .key(TEST_ID, AttributeValue::S(test_id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?
-            .item;
+        let item = get_by_key(&self.client, &self.tests_table, TEST_ID, test_id).await?;
         Ok(item.map(|item| TestCounters {
             test_id: test_id.to_owned(),
             requests: number(&item, REQUESTS) as u64,

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 use chrono::DateTime;
 
-use super::dynamodb::ledger_schema;
+use super::dynamodb::{get_by_key, ledger_schema, unavailable};
 use crate::model::saved_metrics::{ActiveTest, SavedSecond, Series};
 use crate::ports::{SavedMetricsStore, StoreError, TestActivity};
 
@@ -36,10 +36,6 @@ pub mod activity_schema {
 pub const SAVED_METRICS_ACTIONS: &[&str] = &["dynamodb:BatchWriteItem", "dynamodb:Query"];
 /// The IAM actions `DynamoTestActivity` calls (Query on the `byActiveDay` index).
 pub const TEST_ACTIVITY_ACTIONS: &[&str] = &["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"];
-
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
 
 fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
@@ -282,17 +278,7 @@ impl TestActivity for DynamoTestActivity {
     }
 
     async fn test(&self, test_id: &str) -> Result<Option<ActiveTest>, StoreError> {
-        // dynamodb:GetItem
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(ledger_schema::TEST_ID, AttributeValue::S(test_id.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?
-            .item;
+        let item = get_by_key(&self.client, &self.table, ledger_schema::TEST_ID, test_id).await?;
         item.as_ref().map(active_test_of).transpose()
     }
 

@@ -4,8 +4,10 @@
 pub mod cloudwatch;
 pub mod dynamodb;
 pub mod dynamodb_metrics;
+pub mod dynamodb_orchestration;
 pub mod memory;
 pub mod memory_metrics;
+pub mod memory_orchestration;
 pub mod s3;
 pub mod sqs;
 #[cfg(feature = "contract-tests")]

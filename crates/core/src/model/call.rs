@@ -107,13 +107,18 @@ pub struct ValidCall {
 /// The default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-fn identifier(field: &str, value: &str) -> Result<(), CallError> {
-    let ok = !value.is_empty()
+/// Whether `value` is a valid identifier (test, organisation or call id): 1 to 128 ASCII letters, digits,
+/// `-`, `_` or `.`.
+pub fn is_identifier(value: &str) -> bool {
+    !value.is_empty()
         && value.len() <= 128
         && value
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    if ok {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn identifier(field: &str, value: &str) -> Result<(), CallError> {
+    if is_identifier(value) {
         Ok(())
     } else {
         Err(bad(

@@ -3,5 +3,6 @@
 pub mod birthday;
 pub mod call;
 pub mod metrics;
+pub mod orchestration;
 pub mod result;
 pub mod saved_metrics;

@@ -1,0 +1,181 @@
+//! The orchestrator's state in DynamoDB: one item per test, changed only by atomic operations (ADD to string
+//! sets under a condition, conditional flag flips), so concurrent calls from many regions never lose one.
+
+use std::collections::{BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::dynamodb::{get_by_key, unavailable};
+use crate::model::orchestration::{RegionMark, TestState};
+use crate::ports::{OrchestrationStore, RegionRecorded, StoreError};
+
+/// The orchestration table: partition key `testId` (S); string sets `requiredRegions`, `readyRegions`,
+/// `completedRegions` (absent while empty: DynamoDB has no empty sets); `bufferSeconds` (N), `started` and
+/// `completed` (BOOL), `startAt`, `completedAt` and `resetAt` (N, Unix ms).
+pub mod orchestration_schema {
+    pub const TEST_ID: &str = "testId";
+    pub const REQUIRED: &str = "requiredRegions";
+    pub const READY: &str = "readyRegions";
+    pub const COMPLETED_REGIONS: &str = "completedRegions";
+    pub const BUFFER_SECONDS: &str = "bufferSeconds";
+    pub const STARTED: &str = "started";
+    pub const START_AT: &str = "startAt";
+    pub const COMPLETED: &str = "completed";
+    pub const COMPLETED_AT: &str = "completedAt";
+    pub const RESET_AT: &str = "resetAt";
+}
+use orchestration_schema::*;
+
+/// The IAM actions `DynamoOrchestrationStore` calls.
+pub const ORCHESTRATION_STORE_ACTIONS: &[&str] = &["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"];
+
+type Item = HashMap<String, AttributeValue>;
+
+fn set(item: &Item, name: &str) -> BTreeSet<String> {
+    item.get(name)
+        .and_then(|v| v.as_ss().ok())
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+}
+
+fn flag(item: &Item, name: &str) -> bool {
+    item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
+}
+
+fn state_of(item: &Item) -> Result<TestState, StoreError> {
+    let test_id = item
+        .get(TEST_ID)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .ok_or_else(|| StoreError::Corrupt(format!("an orchestration item has no {TEST_ID}")))?;
+    Ok(TestState {
+        required_regions: set(item, REQUIRED),
+        ready_regions: set(item, READY),
+        completed_regions: set(item, COMPLETED_REGIONS),
+        buffer_seconds: number(item, BUFFER_SECONDS)
+            .and_then(|n| u32::try_from(n).ok())
+            .unwrap_or(0),
+        started: flag(item, STARTED),
+        start_at: number(item, START_AT),
+        completed: flag(item, COMPLETED),
+        completed_at: number(item, COMPLETED_AT),
+        reset_at: number(item, RESET_AT).unwrap_or(0),
+        test_id,
+    })
+}
+
+/// An `OrchestrationStore` in a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoOrchestrationStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoOrchestrationStore {
+    pub fn new(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            client: Client::new(sdk_config),
+            table: table.into(),
+        }
+    }
+
+    /// Sets `flag` and `at` unless the flag is already set: true when this call set it.
+    async fn flip(&self, test_id: &str, flag: &str, at_name: &str, at: i64) -> Result<bool, StoreError> {
+        // dynamodb:UpdateItem (conditional)
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(TEST_ID, AttributeValue::S(test_id.to_owned()))
+            .update_expression("SET #f = :t, #at = :at")
+            .condition_expression("attribute_exists(#id) AND #f = :f")
+            .expression_attribute_names("#id", TEST_ID)
+            .expression_attribute_names("#f", flag)
+            .expression_attribute_names("#at", at_name)
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .send()
+            .await;
+        match update.map_err(|e| e.into_service_error()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_conditional_check_failed_exception() => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
+
+#[async_trait]
+impl OrchestrationStore for DynamoOrchestrationStore {
+    async fn reset(&self, state: &TestState) -> Result<(), StoreError> {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(TEST_ID, AttributeValue::S(state.test_id.clone()))
+            .item(BUFFER_SECONDS, AttributeValue::N(state.buffer_seconds.to_string()))
+            .item(STARTED, AttributeValue::Bool(false))
+            .item(COMPLETED, AttributeValue::Bool(false))
+            .item(RESET_AT, AttributeValue::N(state.reset_at.to_string()));
+        if !state.required_regions.is_empty() {
+            put = put.item(
+                REQUIRED,
+                AttributeValue::Ss(state.required_regions.iter().cloned().collect()),
+            );
+        }
+        // dynamodb:PutItem
+        put.send().await.map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn get(&self, test_id: &str) -> Result<Option<TestState>, StoreError> {
+        let item = get_by_key(&self.client, &self.table, TEST_ID, test_id).await?;
+        item.as_ref().map(state_of).transpose()
+    }
+
+    async fn add_region(&self, test_id: &str, mark: RegionMark, region: &str) -> Result<RegionRecorded, StoreError> {
+        let target = match mark {
+            RegionMark::Ready => READY,
+            RegionMark::Completed => COMPLETED_REGIONS,
+        };
+        // dynamodb:UpdateItem (conditional): ADD to a string set is atomic, so concurrent regions never
+        // overwrite each other.
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(TEST_ID, AttributeValue::S(test_id.to_owned()))
+            .update_expression("ADD #set :region")
+            .condition_expression("attribute_exists(#id) AND contains(#required, :name)")
+            .expression_attribute_names("#id", TEST_ID)
+            .expression_attribute_names("#set", target)
+            .expression_attribute_names("#required", REQUIRED)
+            .expression_attribute_values(":region", AttributeValue::Ss(vec![region.to_owned()]))
+            .expression_attribute_values(":name", AttributeValue::S(region.to_owned()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match update.map_err(|e| e.into_service_error()) {
+            Ok(out) => Ok(RegionRecorded::Recorded(state_of(&out.attributes.unwrap_or_default())?)),
+            Err(e) if e.is_conditional_check_failed_exception() => Ok(match self.get(test_id).await? {
+                None => RegionRecorded::UnknownTest,
+                Some(state) => RegionRecorded::NotRequired(state),
+            }),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn start(&self, test_id: &str, start_at: i64) -> Result<bool, StoreError> {
+        self.flip(test_id, STARTED, START_AT, start_at).await
+    }
+
+    async fn complete(&self, test_id: &str, at: i64) -> Result<bool, StoreError> {
+        self.flip(test_id, COMPLETED, COMPLETED_AT, at).await
+    }
+}

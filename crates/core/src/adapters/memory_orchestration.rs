@@ -1,0 +1,78 @@
+//! The orchestration store in a map, one lock around each operation (as DynamoDB makes each one atomic).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+
+use crate::model::orchestration::{RegionMark, TestState};
+use crate::ports::{OrchestrationStore, RegionRecorded, StoreError};
+
+/// An `OrchestrationStore` in memory.
+#[derive(Debug, Default)]
+pub struct MemoryOrchestrationStore {
+    tests: Mutex<HashMap<String, TestState>>,
+}
+
+impl MemoryOrchestrationStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, TestState>>, StoreError> {
+        self.tests
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the in-memory orchestration lock was poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl OrchestrationStore for MemoryOrchestrationStore {
+    async fn reset(&self, state: &TestState) -> Result<(), StoreError> {
+        self.lock()?.insert(state.test_id.clone(), state.clone());
+        Ok(())
+    }
+
+    async fn get(&self, test_id: &str) -> Result<Option<TestState>, StoreError> {
+        Ok(self.lock()?.get(test_id).cloned())
+    }
+
+    async fn add_region(&self, test_id: &str, mark: RegionMark, region: &str) -> Result<RegionRecorded, StoreError> {
+        let mut tests = self.lock()?;
+        let Some(state) = tests.get_mut(test_id) else {
+            return Ok(RegionRecorded::UnknownTest);
+        };
+        if !state.required_regions.contains(region) {
+            return Ok(RegionRecorded::NotRequired(state.clone()));
+        }
+        match mark {
+            RegionMark::Ready => state.ready_regions.insert(region.to_owned()),
+            RegionMark::Completed => state.completed_regions.insert(region.to_owned()),
+        };
+        Ok(RegionRecorded::Recorded(state.clone()))
+    }
+
+    async fn start(&self, test_id: &str, start_at: i64) -> Result<bool, StoreError> {
+        let mut tests = self.lock()?;
+        match tests.get_mut(test_id) {
+            Some(state) if !state.started => {
+                state.started = true;
+                state.start_at = Some(start_at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn complete(&self, test_id: &str, at: i64) -> Result<bool, StoreError> {
+        let mut tests = self.lock()?;
+        match tests.get_mut(test_id) {
+            Some(state) if !state.completed => {
+                state.completed = true;
+                state.completed_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}

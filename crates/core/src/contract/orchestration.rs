@@ -1,0 +1,107 @@
+//! The contract of `OrchestrationStore`, run against the memory twin here and against DynamoDB in MiniStack
+//! by `tests/orchestration_contract.rs`.
+
+use std::collections::BTreeSet;
+
+use crate::model::orchestration::{RegionMark, TestState};
+use crate::ports::{OrchestrationStore, RegionRecorded};
+
+fn regions(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| (*s).to_owned()).collect()
+}
+
+/// Every behaviour an `OrchestrationStore` must have, including concurrent adds that lose nothing.
+pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique: &str) {
+    let test = format!("orch-{unique}");
+    assert_eq!(store.get(&test).await.ok(), Some(None), "an unknown test has no state");
+    assert_eq!(
+        store.add_region(&test, RegionMark::Ready, "eu-west-1").await.ok(),
+        Some(RegionRecorded::UnknownTest)
+    );
+    assert_eq!(
+        store.start(&test, 5).await.ok(),
+        Some(false),
+        "an unknown test cannot start"
+    );
+
+    let fresh = TestState::new(&test, regions(&["eu-west-1", "us-east-1"]), 100, 1_000);
+    store.reset(&fresh).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
+    assert_eq!(
+        store.get(&test).await.ok().flatten(),
+        Some(fresh.clone()),
+        "a reset reads back whole"
+    );
+
+    let Ok(RegionRecorded::Recorded(after)) = store.add_region(&test, RegionMark::Ready, "eu-west-1").await else {
+        panic!("a required region is recorded");
+    };
+    assert_eq!(after.ready_regions, regions(&["eu-west-1"]));
+    let again = store.add_region(&test, RegionMark::Ready, "eu-west-1").await.ok();
+    assert_eq!(
+        again,
+        Some(RegionRecorded::Recorded(after.clone())),
+        "recording twice is recording once"
+    );
+    let Ok(RegionRecorded::NotRequired(unchanged)) = store.add_region(&test, RegionMark::Ready, "ap-south-1").await
+    else {
+        panic!("a region the test does not require is refused");
+    };
+    assert_eq!(unchanged, after, "and changes nothing");
+
+    assert_eq!(
+        store.start(&test, 9_000).await.ok(),
+        Some(true),
+        "the first start flips"
+    );
+    assert_eq!(store.start(&test, 9_999).await.ok(), Some(false), "and only the first");
+    let started = store.get(&test).await.ok().flatten();
+    assert_eq!(
+        started.as_ref().map(|s| (s.started, s.start_at)),
+        Some((true, Some(9_000)))
+    );
+
+    let Ok(RegionRecorded::Recorded(ended)) = store.add_region(&test, RegionMark::Completed, "us-east-1").await else {
+        panic!("a completed region is recorded");
+    };
+    assert_eq!(ended.completed_regions, regions(&["us-east-1"]));
+    assert_eq!(ended.ready_regions, regions(&["eu-west-1"]), "the sets are apart");
+    assert_eq!(store.complete(&test, 20_000).await.ok(), Some(true));
+    assert_eq!(store.complete(&test, 20_001).await.ok(), Some(false));
+
+    store.reset(&fresh).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
+    assert_eq!(
+        store.get(&test).await.ok().flatten(),
+        Some(fresh),
+        "a reset clears everything"
+    );
+
+    // Sixteen regions, each recorded four times, all at once: none is lost.
+    let many: Vec<String> = (1..=16).map(|i| format!("eu-test-{i}")).collect();
+    let crowd = format!("crowd-{unique}");
+    let required: BTreeSet<String> = many.iter().cloned().collect();
+    store
+        .reset(&TestState::new(&crowd, required.clone(), 0, 1))
+        .await
+        .unwrap_or_else(|e| panic!("reset: {e:?}"));
+    let calls = many
+        .iter()
+        .cycle()
+        .take(64)
+        .map(|region| store.add_region(&crowd, RegionMark::Ready, region));
+    let results = futures_util::future::join_all(calls).await;
+    assert!(
+        results.iter().all(|r| matches!(r, Ok(RegionRecorded::Recorded(_)))),
+        "{results:?}"
+    );
+    let state = store.get(&crowd).await.ok().flatten();
+    assert_eq!(state.map(|s| s.ready_regions), Some(required), "every region, once");
+}
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn memory_orchestration_store_meets_the_contract() {
+        let store = crate::adapters::memory_orchestration::MemoryOrchestrationStore::new();
+        super::orchestration_store_contract(&store, "x").await;
+    }
+}

@@ -1,0 +1,14 @@
+//! `DynamoOrchestrationStore` against the contract suite the memory twin passes, over the wire in MiniStack.
+
+use volley_core::adapters::dynamodb_orchestration::{DynamoOrchestrationStore, orchestration_schema};
+use volley_core::adapters::testing;
+use volley_core::contract::{emulator, orchestration};
+
+#[tokio::test]
+async fn dynamodb_orchestration_store_meets_the_contract() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("orchestration-contract-");
+    testing::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
+    orchestration::orchestration_store_contract(&DynamoOrchestrationStore::new(&config, &table), &emulator::unique(""))
+        .await;
+}

@@ -1,0 +1,344 @@
+//! The orchestrator: starts a test in several regions at the same instant.
+//!
+//! Invoked directly with `{"type": ..., "testId": ..., ...}`:
+//! - `test-reset` `{"regions": [...], "bufferSeconds": 100}` sets the regions the test needs and clears
+//!   its state;
+//! - `agg-record` `{"region": ...}` records that region's aggregator as ready; the call that completes the
+//!   set flips the start to true, once, at now plus the buffer;
+//! - `test-init` answers `{"state": true|false, "timestamp": <epoch ms or null>}`, the same for every caller;
+//! - `test-end` `{"region": ...}` records the region as completed; when all are, the test is completed;
+//! - `status` answers the whole state.
+//!
+//! Every change is one atomic DynamoDB operation (`OrchestrationStore`), so concurrent regions lose nothing.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use lambda_runtime::LambdaEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+use volley_core::adapters::dynamodb_orchestration::DynamoOrchestrationStore;
+use volley_core::clock::{Clock, SystemClock};
+use volley_core::config::{ConfigError, EnvReader};
+use volley_core::model::call::is_identifier;
+use volley_core::model::orchestration::{RegionMark, TestState, is_region_name};
+use volley_core::ports::{OrchestrationStore, RegionRecorded, StoreError};
+
+/// The longest buffer between the last region's readiness and the start.
+pub const MAX_BUFFER_SECONDS: u32 = 3600;
+/// The buffer when a reset names none.
+pub const DEFAULT_BUFFER_SECONDS: u32 = 100;
+
+/// The orchestrator's settings, read once per cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `ORCHESTRATION_TABLE`: one item per test.
+    pub orchestration_table: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new();
+        let orchestration_table = env.required("ORCHESTRATION_TABLE");
+        env.finish()?;
+        Ok(Self { orchestration_table })
+    }
+}
+
+/// Everything an invocation needs, built once.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub store: Arc<dyn OrchestrationStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Deps {
+    pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Self {
+        Self {
+            store: Arc::new(DynamoOrchestrationStore::new(sdk_config, &config.orchestration_table)),
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// Why a request failed. Each names what is wrong.
+#[derive(Debug, Error)]
+pub enum OrchestratorError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("test {0:?} is unknown: send a test-reset with its regions first")]
+    UnknownTest(String),
+    #[error("region {region:?} is not one test {test_id:?} requires ({required})")]
+    RegionNotRequired {
+        test_id: String,
+        region: String,
+        required: String,
+    },
+    #[error("the orchestration table failed")]
+    Store(#[source] StoreError),
+}
+
+impl OrchestratorError {
+    /// The variant's name: Lambda's `errorType`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BadRequest(..) => "BadRequest",
+            Self::UnknownTest(..) => "UnknownTest",
+            Self::RegionNotRequired { .. } => "RegionNotRequired",
+            Self::Store(..) => "Store",
+        }
+    }
+}
+
+impl From<OrchestratorError> for lambda_runtime::Diagnostic {
+    fn from(error: OrchestratorError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.kind().into(),
+            error_message: volley_core::error_chain(&error),
+        }
+    }
+}
+
+/// One request.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Request {
+    #[serde(rename_all = "camelCase")]
+    TestReset {
+        test_id: String,
+        regions: Vec<String>,
+        #[serde(default = "default_buffer")]
+        buffer_seconds: u32,
+    },
+    #[serde(rename_all = "camelCase")]
+    AggRecord { test_id: String, region: String },
+    #[serde(rename_all = "camelCase")]
+    TestInit { test_id: String },
+    #[serde(rename_all = "camelCase")]
+    TestEnd { test_id: String, region: String },
+    #[serde(rename_all = "camelCase")]
+    Status { test_id: String },
+}
+
+fn default_buffer() -> u32 {
+    DEFAULT_BUFFER_SECONDS
+}
+
+fn bad(message: impl Into<String>) -> OrchestratorError {
+    OrchestratorError::BadRequest(message.into())
+}
+
+fn check_region(field: &str, region: &str) -> Result<(), OrchestratorError> {
+    if is_region_name(region) {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{field}: {region:?} is not a region name such as \"eu-west-1\""
+        )))
+    }
+}
+
+/// Reads a payload; every problem names its field.
+pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
+    if !payload.is_object() {
+        return Err(bad("the payload must be a JSON object with a \"type\""));
+    }
+    if payload.get("type").is_none() {
+        return Err(bad(
+            "type is missing: one of test-reset, agg-record, test-init, test-end, status",
+        ));
+    }
+    let request: Request = serde_path_to_error::deserialize(payload).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner().to_string();
+        if path == "." {
+            bad(inner)
+        } else {
+            bad(format!("{path}: {inner}"))
+        }
+    })?;
+    let test_id = match &request {
+        Request::TestReset { test_id, .. }
+        | Request::AggRecord { test_id, .. }
+        | Request::TestInit { test_id }
+        | Request::TestEnd { test_id, .. }
+        | Request::Status { test_id } => test_id,
+    };
+    if !is_identifier(test_id) {
+        return Err(bad(format!(
+            "testId: {test_id:?} must be 1 to 128 letters, digits, '-', '_' or '.'"
+        )));
+    }
+    match &request {
+        Request::TestReset {
+            regions,
+            buffer_seconds,
+            ..
+        } => {
+            if regions.is_empty() {
+                return Err(bad("regions: name at least one region"));
+            }
+            for (i, region) in regions.iter().enumerate() {
+                check_region(&format!("regions[{i}]"), region)?;
+            }
+            if *buffer_seconds > MAX_BUFFER_SECONDS {
+                return Err(bad(format!(
+                    "bufferSeconds: {buffer_seconds} is more than {MAX_BUFFER_SECONDS}"
+                )));
+            }
+        }
+        Request::AggRecord { region, .. } | Request::TestEnd { region, .. } => check_region("region", region)?,
+        Request::TestInit { .. } | Request::Status { .. } => {}
+    }
+    Ok(request)
+}
+
+/// `agg-record`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Recorded {
+    pub test_id: String,
+    pub region: String,
+    pub ready_regions: BTreeSet<String>,
+    pub required_regions: BTreeSet<String>,
+    /// Whether the test has started (every required region is ready).
+    pub state: bool,
+    /// The common start, Unix ms, once started.
+    pub timestamp: Option<i64>,
+    /// True for the one call whose record flipped the start.
+    pub flipped: bool,
+}
+
+/// `test-init`'s answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Init {
+    pub state: bool,
+    pub timestamp: Option<i64>,
+}
+
+/// `test-end`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Ended {
+    pub test_id: String,
+    pub region: String,
+    pub completed_regions: BTreeSet<String>,
+    pub all_done: bool,
+    pub completed_at: Option<i64>,
+}
+
+fn store(e: StoreError) -> OrchestratorError {
+    OrchestratorError::Store(e)
+}
+
+async fn state(deps: &Deps, test_id: &str) -> Result<TestState, OrchestratorError> {
+    deps.store
+        .get(test_id)
+        .await
+        .map_err(store)?
+        .ok_or_else(|| OrchestratorError::UnknownTest(test_id.to_owned()))
+}
+
+async fn add(deps: &Deps, test_id: &str, mark: RegionMark, region: &str) -> Result<TestState, OrchestratorError> {
+    match deps.store.add_region(test_id, mark, region).await.map_err(store)? {
+        RegionRecorded::Recorded(state) => Ok(state),
+        RegionRecorded::UnknownTest => Err(OrchestratorError::UnknownTest(test_id.to_owned())),
+        RegionRecorded::NotRequired(state) => Err(OrchestratorError::RegionNotRequired {
+            test_id: test_id.to_owned(),
+            region: region.to_owned(),
+            required: state.required_regions.into_iter().collect::<Vec<_>>().join(", "),
+        }),
+    }
+}
+
+/// Records a region's aggregator as ready; flips the start once when every required region is.
+pub async fn agg_record(deps: &Deps, test_id: &str, region: &str) -> Result<Recorded, OrchestratorError> {
+    let mut state = add(deps, test_id, RegionMark::Ready, region).await?;
+    let mut flipped = false;
+    if state.all_ready() && !state.started {
+        let start_at = deps.clock.now().timestamp_millis() + i64::from(state.buffer_seconds) * 1000;
+        flipped = deps.store.start(test_id, start_at).await.map_err(store)?;
+        // Read back either way: another call may have flipped it first, with its own timestamp.
+        state = self::state(deps, test_id).await?;
+    }
+    tracing::info!(
+        test_id,
+        region,
+        ready = state.ready_regions.len(),
+        required = state.required_regions.len(),
+        started = state.started,
+        flipped,
+        "aggregator ready"
+    );
+    Ok(Recorded {
+        test_id: test_id.to_owned(),
+        region: region.to_owned(),
+        ready_regions: state.ready_regions,
+        required_regions: state.required_regions,
+        state: state.started,
+        timestamp: state.start_at,
+        flipped,
+    })
+}
+
+/// Records a region as completed; marks the test completed once when every required region is.
+pub async fn test_end(deps: &Deps, test_id: &str, region: &str) -> Result<Ended, OrchestratorError> {
+    let mut state = add(deps, test_id, RegionMark::Completed, region).await?;
+    if state.all_completed() && !state.completed {
+        let now = deps.clock.now().timestamp_millis();
+        deps.store.complete(test_id, now).await.map_err(store)?;
+        state = self::state(deps, test_id).await?;
+    }
+    tracing::info!(test_id, region, completed = state.completed, "region completed");
+    Ok(Ended {
+        test_id: test_id.to_owned(),
+        region: region.to_owned(),
+        all_done: state.completed,
+        completed_regions: state.completed_regions,
+        completed_at: state.completed_at,
+    })
+}
+
+/// Handles one request.
+pub async fn handle(deps: &Deps, request: Request) -> Result<Value, OrchestratorError> {
+    let answer = match request {
+        Request::TestReset {
+            test_id,
+            regions,
+            buffer_seconds,
+        } => {
+            let fresh = TestState::new(
+                &test_id,
+                regions.into_iter().collect(),
+                buffer_seconds,
+                deps.clock.now().timestamp_millis(),
+            );
+            deps.store.reset(&fresh).await.map_err(store)?;
+            tracing::info!(
+                test_id,
+                regions = fresh.required_regions.len(),
+                buffer_seconds,
+                "test reset"
+            );
+            serde_json::to_value(fresh)
+        }
+        Request::AggRecord { test_id, region } => serde_json::to_value(agg_record(deps, &test_id, &region).await?),
+        Request::TestInit { test_id } => {
+            let state = state(deps, &test_id).await?;
+            serde_json::to_value(Init {
+                state: state.started,
+                timestamp: state.start_at,
+            })
+        }
+        Request::TestEnd { test_id, region } => serde_json::to_value(test_end(deps, &test_id, &region).await?),
+        Request::Status { test_id } => serde_json::to_value(state(deps, &test_id).await?),
+    };
+    answer.map_err(|e| bad(format!("the answer could not be written: {e}")))
+}
+
+/// The Lambda handler.
+pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, OrchestratorError> {
+    let request = parse_request(&event.payload)?;
+    handle(deps, request).await
+}

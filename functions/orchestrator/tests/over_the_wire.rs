@@ -1,0 +1,127 @@
+//! The orchestrator over the wire in the local AWS emulator: 64 concurrent agg-record calls for 16 regions
+//! leave all 16 recorded, the start flips exactly once, and every test-init caller gets the same timestamp;
+//! twenty trials. Then the deployed function, invoked as a user would with `aws lambda invoke`.
+
+use std::sync::Arc;
+
+use lambda_runtime::{Context, LambdaEvent};
+use orchestrator::{Config, Deps, function_handler};
+use serde_json::{Value, json};
+use volley_core::adapters::dynamodb_orchestration::orchestration_schema;
+use volley_core::adapters::testing;
+use volley_core::contract::emulator;
+
+async fn call(deps: &Arc<Deps>, payload: Value) -> Value {
+    function_handler(deps, LambdaEvent::new(payload.clone(), Context::default()))
+        .await
+        .unwrap_or_else(|e| panic!("{payload}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sixty_four_concurrent_records_for_sixteen_regions_start_once_with_one_timestamp() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("orchestration-");
+    testing::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
+    let deps = Arc::new(Deps::from_aws(
+        &config,
+        &Config {
+            orchestration_table: table,
+        },
+    ));
+    let regions: Vec<String> = (1..=16).map(|i| format!("eu-trial-{i}")).collect();
+
+    for trial in 0..20 {
+        let test_id = emulator::unique(&format!("trial{trial}-"));
+        call(
+            &deps,
+            json!({"type": "test-reset", "testId": test_id, "regions": regions, "bufferSeconds": 30}),
+        )
+        .await;
+        let records: Vec<_> = regions
+            .iter()
+            .cycle()
+            .take(64)
+            .map(|region| {
+                let (deps, payload) = (
+                    deps.clone(),
+                    json!({"type": "agg-record", "testId": test_id, "region": region}),
+                );
+                tokio::spawn(async move { call(&deps, payload).await })
+            })
+            .collect();
+        let mut answers = Vec::new();
+        for record in records {
+            answers.push(record.await.unwrap_or_else(|e| panic!("{e}")));
+        }
+        let flips = answers.iter().filter(|a| a["flipped"] == true).count();
+        assert_eq!(flips, 1, "trial {trial}: the start flips exactly once");
+
+        let inits: Vec<_> = (0..64)
+            .map(|_| {
+                let (deps, payload) = (deps.clone(), json!({"type": "test-init", "testId": test_id}));
+                tokio::spawn(async move { call(&deps, payload).await })
+            })
+            .collect();
+        let mut timestamps = std::collections::BTreeSet::new();
+        for init in inits {
+            let answer = init.await.unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(answer["state"], true, "trial {trial}: {answer}");
+            timestamps.insert(answer["timestamp"].to_string());
+        }
+        assert_eq!(
+            timestamps.len(),
+            1,
+            "trial {trial}: one timestamp for every caller: {timestamps:?}"
+        );
+        let flipped_at = answers
+            .iter()
+            .find(|a| a["flipped"] == true)
+            .map(|a| a["timestamp"].to_string());
+        assert_eq!(
+            timestamps.first(),
+            flipped_at.as_ref(),
+            "trial {trial}: the flipping call's timestamp"
+        );
+
+        let status = call(&deps, json!({"type": "status", "testId": test_id})).await;
+        let ready: Vec<String> = serde_json::from_value(status["readyRegions"].clone()).unwrap_or_default();
+        let mut expected = regions.clone();
+        expected.sort();
+        assert_eq!(ready, expected, "trial {trial}: all 16 recorded");
+    }
+}
+
+#[tokio::test]
+async fn the_deployed_function_runs_a_two_region_start() {
+    let config = emulator::sdk_config().await;
+    let function = emulator::stack_output("OrchestratorFunctionName");
+    let test_id = emulator::unique("deployed-orch-");
+    let invoke = |payload: Value| {
+        let (config, function) = (config.clone(), function.clone());
+        async move { testing::invoke(&config, &function, &payload).await }
+    };
+    let reset =
+        json!({"type": "test-reset", "testId": test_id, "regions": ["eu-west-1", "us-east-1"], "bufferSeconds": 5});
+    invoke(reset).await.unwrap_or_else(|e| panic!("reset: {e}"));
+    let first = invoke(json!({"type": "agg-record", "testId": test_id, "region": "eu-west-1"})).await;
+    assert_eq!(first.ok().map(|a| a["state"].clone()), Some(json!(false)));
+    let last = invoke(json!({"type": "agg-record", "testId": test_id, "region": "us-east-1"}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(last["state"], true, "{last}");
+    let init = invoke(json!({"type": "test-init", "testId": test_id}))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(init, json!({"state": true, "timestamp": last["timestamp"]}));
+
+    let refused = invoke(json!({"type": "agg-record", "testId": test_id, "region": "ap-south-1"}))
+        .await
+        .err()
+        .unwrap_or_default();
+    assert_eq!(refused["errorType"], "RegionNotRequired", "{refused}");
+    let unknown = invoke(json!({"type": "launch", "testId": test_id}))
+        .await
+        .err()
+        .unwrap_or_default();
+    assert_eq!(unknown["errorType"], "BadRequest", "{unknown}");
+}
