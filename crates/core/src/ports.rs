@@ -193,3 +193,24 @@ pub trait OrchestrationStore: Send + Sync + std::fmt::Debug {
     /// Marks the test completed at `at` (Unix ms) unless it already is: true for the one call that did.
     async fn complete(&self, test_id: &str, at: i64) -> Result<bool, StoreError>;
 }
+
+/// One stored run-load run, as the run index lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunEntry {
+    pub tag: String,
+    /// What makes runs comparable: suite, host and users (`model::runs::shape`).
+    pub shape: String,
+    /// Unix milliseconds.
+    pub started_at: i64,
+    pub run_id: String,
+    /// Where the run's stats are (a key in the results bucket).
+    pub key: String,
+}
+
+/// The index of stored runs by tag and shape, newest first, so comparing needs no query engine.
+#[async_trait]
+pub trait RunIndex: Send + Sync + std::fmt::Debug {
+    async fn add(&self, entry: &RunEntry) -> Result<(), StoreError>;
+    /// The newest `limit` runs with `tag` and `shape`, newest first.
+    async fn latest(&self, tag: &str, shape: &str, limit: usize) -> Result<Vec<RunEntry>, StoreError>;
+}

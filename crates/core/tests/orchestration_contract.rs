@@ -1,6 +1,8 @@
-//! `DynamoOrchestrationStore` against the contract suite the memory twin passes, over the wire in MiniStack.
+//! `DynamoOrchestrationStore` and `DynamoRunIndex` against the contract suites their memory twins pass, over
+//! the wire in MiniStack.
 
 use volley_core::adapters::dynamodb_orchestration::{DynamoOrchestrationStore, orchestration_schema};
+use volley_core::adapters::dynamodb_runs::{DynamoRunIndex, runs_schema};
 use volley_core::adapters::testing;
 use volley_core::contract::{emulator, orchestration};
 
@@ -11,4 +13,12 @@ async fn dynamodb_orchestration_store_meets_the_contract() {
     testing::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
     orchestration::orchestration_store_contract(&DynamoOrchestrationStore::new(&config, &table), &emulator::unique(""))
         .await;
+}
+
+#[tokio::test]
+async fn dynamodb_run_index_meets_the_contract() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("runs-contract-");
+    testing::create_table(&config, &table, runs_schema::TAG, Some(runs_schema::RUN)).await;
+    orchestration::run_index_contract(&DynamoRunIndex::new(&config, &table), &emulator::unique("")).await;
 }

@@ -6,7 +6,6 @@
 //! or refused call fails the same way on every retry and ends in the dead-letter queue), then claimed once
 //! (a duplicate delivery runs nothing), then run.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -20,7 +19,7 @@ use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::guard::{AllowList, DnsResolver, Refusal, Resolve, ResolveError, TargetGuard, runtime_api_from_env};
+use volley_core::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 use volley_core::load::engine::{self, Attack, AttackError, Load, Progress, RequestSpec};
 use volley_core::model::call::{CallError, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
@@ -40,10 +39,8 @@ pub struct Config {
     pub results_queue_url: String,
     /// `RESULTS_BUCKET`: where results too big for a message wait for the archiver.
     pub results_bucket: String,
-    /// `ALLOWED_TARGETS`: exact address:port pairs allowed although private (local profiles only).
-    pub allowed_targets: AllowList,
-    /// `DNS_SERVERS`: nameservers (address:port) for the guard; default the system's.
-    pub dns_servers: Vec<SocketAddr>,
+    /// `ALLOWED_TARGETS` and `DNS_SERVERS`, for the target guard.
+    pub guard: GuardSettings,
     /// `DEADLINE_MARGIN`: stop this long before the Lambda deadline (default 5s).
     pub deadline_margin: Duration,
 }
@@ -55,18 +52,7 @@ impl Config {
         let domains_table = env.required("DOMAINS_TABLE");
         let results_queue_url = env.required("RESULTS_QUEUE_URL");
         let results_bucket = env.required("RESULTS_BUCKET");
-        let allowed_targets = env.parsed("ALLOWED_TARGETS", AllowList::parse).unwrap_or_default();
-        let dns_servers = env
-            .parsed("DNS_SERVERS", |v| {
-                v.split(',')
-                    .map(|s| {
-                        s.trim()
-                            .parse::<SocketAddr>()
-                            .map_err(|_| format!("{s:?} is not address:port"))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let guard = GuardSettings::from_env(&mut env);
         let deadline_margin = env
             .parsed("DEADLINE_MARGIN", |v| {
                 humantime::parse_duration(v).map_err(|e| e.to_string())
@@ -78,8 +64,7 @@ impl Config {
             domains_table,
             results_queue_url,
             results_bucket,
-            allowed_targets,
-            dns_servers,
+            guard,
             deadline_margin,
         })
     }
@@ -100,20 +85,9 @@ pub struct Deps {
 
 impl Deps {
     pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Result<Self, ResolveError> {
-        let timeout = Duration::from_secs(5);
-        let resolver: Arc<dyn Resolve> = Arc::new(if config.dns_servers.is_empty() {
-            DnsResolver::system(timeout)?
-        } else {
-            DnsResolver::with_nameservers(&config.dns_servers, timeout)?
-        });
         let domains = Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table));
         Ok(Self {
-            guard: TargetGuard::new(
-                domains,
-                resolver,
-                config.allowed_targets.clone(),
-                runtime_api_from_env(),
-            ),
+            guard: config.guard.guard(domains)?,
             // The worker only claims; the archiver counts (it gets the tests table).
             ledger: Arc::new(DynamoCallLedger::new(sdk_config, &config.calls_table, "")),
             queue: Arc::new(SqsResultQueue::new(sdk_config, &config.results_queue_url)),

@@ -5,6 +5,7 @@ pub mod cloudwatch;
 pub mod dynamodb;
 pub mod dynamodb_metrics;
 pub mod dynamodb_orchestration;
+pub mod dynamodb_runs;
 pub mod memory;
 pub mod memory_metrics;
 pub mod memory_orchestration;

@@ -1,4 +1,4 @@
-//! The contract of `OrchestrationStore`, run against the memory twin here and against DynamoDB in MiniStack
+//! The contracts of `OrchestrationStore` and `RunIndex`, run against the memory twins here and against DynamoDB in MiniStack
 //! by `tests/orchestration_contract.rs`.
 
 use std::collections::BTreeSet;
@@ -97,11 +97,61 @@ pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique
     assert_eq!(state.map(|s| s.ready_regions), Some(required), "every region, once");
 }
 
+/// Every behaviour a `RunIndex` must have: newest first, by tag and shape, at most `limit`.
+pub async fn run_index_contract(index: &dyn crate::ports::RunIndex, unique: &str) {
+    use crate::ports::RunEntry;
+    let tag = format!("tag-{unique}");
+    let entry = |shape: &str, started_at: i64, id: &str| RunEntry {
+        tag: tag.clone(),
+        shape: shape.to_owned(),
+        started_at,
+        run_id: id.to_owned(),
+        key: format!("runs/{id}.json"),
+    };
+    let shape = "suite=greeter|users=4|host=http://127.0.0.1:9/x";
+    assert_eq!(index.latest(&tag, shape, 5).await.ok(), Some(vec![]), "no runs yet");
+    for (at, id) in [(1_000, "a"), (3_000, "c"), (2_000, "b"), (999_000, "z")] {
+        index
+            .add(&entry(shape, at, id))
+            .await
+            .unwrap_or_else(|e| panic!("add: {e:?}"));
+    }
+    index
+        .add(&entry(
+            "suite=greeter|users=8|host=http://127.0.0.1:9/x",
+            5_000,
+            "other",
+        ))
+        .await
+        .unwrap_or_else(|e| panic!("add: {e:?}"));
+    let ids = |entries: Vec<RunEntry>| entries.into_iter().map(|e| e.run_id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(index.latest(&tag, shape, 3).await.unwrap_or_default()),
+        ["z", "c", "b"],
+        "newest first, limited"
+    );
+    assert_eq!(ids(index.latest(&tag, shape, 1).await.unwrap_or_default()), ["z"]);
+    assert_eq!(
+        index.latest(&tag, shape, 1).await.ok().map(|e| e[0].clone()),
+        Some(entry(shape, 999_000, "z"))
+    );
+    assert_eq!(
+        index.latest(&format!("other-{unique}"), shape, 5).await.ok(),
+        Some(vec![]),
+        "tags are apart"
+    );
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]
     async fn memory_orchestration_store_meets_the_contract() {
         let store = crate::adapters::memory_orchestration::MemoryOrchestrationStore::new();
         super::orchestration_store_contract(&store, "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_run_index_meets_the_contract() {
+        super::run_index_contract(&crate::adapters::memory_orchestration::MemoryRunIndex::default(), "x").await;
     }
 }

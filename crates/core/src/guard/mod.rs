@@ -255,3 +255,51 @@ pub fn runtime_api_from_env() -> Option<SocketAddr> {
         .ok()
         .and_then(|v| v.parse().ok())
 }
+
+/// The guard's settings, read the same way by every function that loads a target: `ALLOWED_TARGETS` (exact
+/// address:port pairs allowed although private; local profiles only) and `DNS_SERVERS` (nameservers as
+/// address:port, comma-separated; default the system's).
+#[derive(Debug, Clone, Default)]
+pub struct GuardSettings {
+    pub allowed_targets: AllowList,
+    pub dns_servers: Vec<SocketAddr>,
+}
+
+impl GuardSettings {
+    /// Reads both variables, reporting problems through `env`.
+    pub fn from_env(env: &mut crate::config::EnvReader) -> Self {
+        let allowed_targets = env.parsed("ALLOWED_TARGETS", AllowList::parse).unwrap_or_default();
+        let dns_servers = env
+            .parsed("DNS_SERVERS", |v| {
+                v.split(',')
+                    .map(|s| {
+                        s.trim()
+                            .parse::<SocketAddr>()
+                            .map_err(|_| format!("{s:?} is not address:port"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Self {
+            allowed_targets,
+            dns_servers,
+        }
+    }
+
+    /// The guard over `domains`, resolving through the configured nameservers (5 s timeout), refusing the
+    /// Lambda Runtime API's address.
+    pub fn guard(&self, domains: Arc<dyn DomainStore>) -> Result<TargetGuard, resolve::ResolveError> {
+        let timeout = std::time::Duration::from_secs(5);
+        let resolver: Arc<dyn Resolve> = Arc::new(if self.dns_servers.is_empty() {
+            resolve::DnsResolver::system(timeout)?
+        } else {
+            resolve::DnsResolver::with_nameservers(&self.dns_servers, timeout)?
+        });
+        Ok(TargetGuard::new(
+            domains,
+            resolver,
+            self.allowed_targets.clone(),
+            runtime_api_from_env(),
+        ))
+    }
+}

@@ -181,7 +181,7 @@ impl reqwest::dns::Resolve for PinnedResolver {
 }
 
 /// The HTTP client for one attack: pinned, no proxy, no redirects, keep-alive, HTTP/1.1 or HTTP/2 by ALPN.
-fn client(target: &VettedTarget, pool: usize) -> Result<reqwest::Client, AttackError> {
+pub fn client(target: &VettedTarget, pool: usize) -> Result<reqwest::Client, AttackError> {
     reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -225,7 +225,7 @@ fn classify(error: &reqwest::Error) -> ErrorKind {
 }
 
 /// Sends one request and reads its body to the end, counting bytes but keeping none.
-async fn fire(client: &reqwest::Client, url: &url::Url, spec: &RequestSpec, timeout: Duration) -> (Outcome, u64) {
+pub async fn fire(client: &reqwest::Client, url: &url::Url, spec: &RequestSpec, timeout: Duration) -> (Outcome, u64) {
     let request = client
         .request(spec.method.clone(), url.clone())
         .headers(spec.headers.clone())

@@ -1,0 +1,106 @@
+//! The run index in DynamoDB: partition key `tag` (S), sort key `run` (S): the shape, the start (Unix ms,
+//! zero-padded so text order is time order) and the run id, joined by `|`. Newest first is a descending
+//! query on `begins_with(run, shape|)`.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use super::dynamodb::unavailable;
+use crate::ports::{RunEntry, RunIndex, StoreError};
+
+/// The runs table's attribute names.
+pub mod runs_schema {
+    pub const TAG: &str = "tag";
+    pub const RUN: &str = "run";
+    pub const SHAPE: &str = "shape";
+    pub const STARTED_AT: &str = "startedAt";
+    pub const RUN_ID: &str = "runId";
+    pub const KEY: &str = "key";
+}
+use runs_schema::*;
+
+/// The IAM actions `DynamoRunIndex` calls.
+pub const RUN_INDEX_ACTIONS: &[&str] = &["dynamodb:PutItem", "dynamodb:Query"];
+
+/// A `RunIndex` in a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoRunIndex {
+    client: Client,
+    table: String,
+}
+
+impl DynamoRunIndex {
+    pub fn new(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            client: Client::new(sdk_config),
+            table: table.into(),
+        }
+    }
+}
+
+fn sort_key(entry: &RunEntry) -> String {
+    format!("{}|{:015}|{}", entry.shape, entry.started_at.max(0), entry.run_id)
+}
+
+#[async_trait]
+impl RunIndex for DynamoRunIndex {
+    async fn add(&self, entry: &RunEntry) -> Result<(), StoreError> {
+        // dynamodb:PutItem
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(TAG, AttributeValue::S(entry.tag.clone()))
+            .item(RUN, AttributeValue::S(sort_key(entry)))
+            .item(SHAPE, AttributeValue::S(entry.shape.clone()))
+            .item(STARTED_AT, AttributeValue::N(entry.started_at.to_string()))
+            .item(RUN_ID, AttributeValue::S(entry.run_id.clone()))
+            .item(KEY, AttributeValue::S(entry.key.clone()))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn latest(&self, tag: &str, shape: &str, limit: usize) -> Result<Vec<RunEntry>, StoreError> {
+        // dynamodb:Query (one page: `limit` is small)
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#t = :t AND begins_with(#r, :shape)")
+            .expression_attribute_names("#t", TAG)
+            .expression_attribute_names("#r", RUN)
+            .expression_attribute_values(":t", AttributeValue::S(tag.to_owned()))
+            .expression_attribute_values(":shape", AttributeValue::S(format!("{shape}|")))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        out.items()
+            .iter()
+            .take(limit)
+            .map(|item| {
+                let text = |name: &str| {
+                    item.get(name)
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .ok_or_else(|| StoreError::Corrupt(format!("a run item has no {name}")))
+                };
+                Ok(RunEntry {
+                    tag: text(TAG)?,
+                    shape: text(SHAPE)?,
+                    started_at: item
+                        .get(STARTED_AT)
+                        .and_then(|v| v.as_n().ok())
+                        .and_then(|n| n.parse().ok())
+                        .unwrap_or(0),
+                    run_id: text(RUN_ID)?,
+                    key: text(KEY)?,
+                })
+            })
+            .collect()
+    }
+}

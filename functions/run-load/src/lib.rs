@@ -1,0 +1,562 @@
+//! run-load: runs a suite of simulated users against a host (invoked synchronously), compares the run with
+//! stored baselines of the same tag and shape, stores it, and answers whether performance regressed.
+//!
+//! Payload (snake case, as people type it into `aws lambda invoke`):
+//! `{"suite", "host", "spawn_rate", "users", "spawned_runtime", "only_summary",
+//!   "compare": {"type": "average"|"previous", "tag", "load_limit"}, "store": {"tags": [...]}}`, plus an
+//! optional `organisation_id` whose validated domains the host must belong to (default `ORGANISATION_ID`).
+
+pub mod compare;
+pub mod suite;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_runtime::LambdaEvent;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use thiserror::Error;
+use volley_core::adapters::dynamodb::DynamoDomainStore;
+use volley_core::adapters::dynamodb_runs::DynamoRunIndex;
+use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::clock::{Clock, SystemClock};
+use volley_core::config::{ConfigError, EnvReader};
+use volley_core::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
+use volley_core::model::call::is_identifier;
+use volley_core::ports::{ResultArchive, RunEntry, RunIndex, StoreError};
+
+use crate::compare::{Finding, Level, Summary};
+use crate::suite::{Suite, SuiteError};
+use crate::users::{RunStats, Shape, TaskStats};
+
+/// The most simulated users one invocation runs.
+pub const MAX_USERS: i64 = 1000;
+/// The most runs `compare` may merge.
+pub const MAX_LOAD_LIMIT: usize = 50;
+
+/// run-load's settings, read once per cold start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `RESULTS_BUCKET`: stored runs go under `runs/`.
+    pub results_bucket: String,
+    /// `RUNS_TABLE`: the index of stored runs by tag.
+    pub runs_table: String,
+    /// `DOMAINS_TABLE`: validated domains, for the target guard.
+    pub domains_table: String,
+    /// `ALLOWED_TARGETS` and `DNS_SERVERS`, for the target guard.
+    pub guard: GuardSettings,
+    /// `ORGANISATION_ID`: whose domains a host must belong to when the payload names no organisation.
+    pub organisation_id: Option<String>,
+    /// `AWS_LAMBDA_LOG_GROUP_NAME` and `AWS_LAMBDA_LOG_STREAM_NAME`, set by Lambda: where the run's logs are.
+    pub log_group_name: String,
+    pub log_stream_name: String,
+}
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let mut env = EnvReader::new();
+        let results_bucket = env.required("RESULTS_BUCKET");
+        let runs_table = env.required("RUNS_TABLE");
+        let domains_table = env.required("DOMAINS_TABLE");
+        let guard = GuardSettings::from_env(&mut env);
+        let organisation_id = env.optional("ORGANISATION_ID");
+        let log_group_name = env.optional("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default();
+        let log_stream_name = env.optional("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default();
+        env.finish()?;
+        Ok(Self {
+            results_bucket,
+            runs_table,
+            domains_table,
+            guard,
+            organisation_id,
+            log_group_name,
+            log_stream_name,
+        })
+    }
+}
+
+/// Everything an invocation needs, built once.
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub guard: TargetGuard,
+    pub archive: Arc<dyn ResultArchive>,
+    pub index: Arc<dyn RunIndex>,
+    pub clock: Arc<dyn Clock>,
+    pub organisation_id: Option<String>,
+    pub log_group_name: String,
+    pub log_stream_name: String,
+    /// Refuse a run that cannot end this long before the Lambda's deadline.
+    pub deadline_margin: Duration,
+    /// Per request.
+    pub request_timeout: Duration,
+    /// How often a stats line is logged when `only_summary` is false.
+    pub stats_every: Duration,
+}
+
+impl Deps {
+    pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Result<Self, ResolveError> {
+        Ok(Self {
+            guard: config
+                .guard
+                .guard(Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table)))?,
+            archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
+            index: Arc::new(DynamoRunIndex::new(sdk_config, &config.runs_table)),
+            clock: Arc::new(SystemClock),
+            organisation_id: config.organisation_id.clone(),
+            log_group_name: config.log_group_name.clone(),
+            log_stream_name: config.log_stream_name.clone(),
+            deadline_margin: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(10),
+            stats_every: Duration::from_secs(5),
+        })
+    }
+}
+
+/// Why a run could not be made. A run that was made but regressed is not an error: it answers `failed`.
+#[derive(Debug, Error)]
+pub enum RunError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Suite(#[from] SuiteError),
+    #[error("the host may not be load-tested: {0}")]
+    Refused(#[source] Refusal),
+    #[error("{what} failed")]
+    Store {
+        what: &'static str,
+        #[source]
+        source: StoreError,
+    },
+    #[error("the HTTP client could not be built")]
+    Client(#[source] volley_core::load::engine::AttackError),
+}
+
+impl RunError {
+    /// The variant's name: Lambda's `errorType`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::BadRequest(..) => "BadRequest",
+            Self::Suite(..) => "UnknownSuite",
+            Self::Refused(..) => "TargetRefused",
+            Self::Store { .. } => "Store",
+            Self::Client(..) => "Client",
+        }
+    }
+}
+
+impl From<RunError> for lambda_runtime::Diagnostic {
+    fn from(error: RunError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: error.kind().into(),
+            error_message: volley_core::error_chain(&error),
+        }
+    }
+}
+
+/// Which baseline to compare with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CompareType {
+    /// The latest stored run.
+    Previous,
+    /// The last `load_limit` runs, histograms merged.
+    Average,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CompareRequest {
+    #[serde(rename = "type")]
+    kind: CompareType,
+    tag: String,
+    #[serde(default = "five")]
+    load_limit: i64,
+}
+
+fn five() -> i64 {
+    5
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoreRequest {
+    tags: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Payload {
+    suite: String,
+    host: String,
+    spawn_rate: f64,
+    users: i64,
+    spawned_runtime: String,
+    #[serde(default)]
+    only_summary: bool,
+    #[serde(default)]
+    compare: Option<CompareRequest>,
+    #[serde(default)]
+    store: Option<StoreRequest>,
+    #[serde(default)]
+    organisation_id: Option<String>,
+}
+
+/// A checked request.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub suite: Suite,
+    pub host: String,
+    pub shape: Shape,
+    pub only_summary: bool,
+    pub compare: Option<(CompareType, String, usize)>,
+    pub store_tags: Vec<String>,
+    pub organisation_id: Option<String>,
+}
+
+fn bad(message: impl Into<String>) -> RunError {
+    RunError::BadRequest(message.into())
+}
+
+fn check_tag(field: &str, tag: &str) -> Result<(), RunError> {
+    if is_identifier(tag) {
+        Ok(())
+    } else {
+        Err(bad(format!(
+            "{field}: {tag:?} must be 1 to 128 letters, digits, '-', '_' or '.'"
+        )))
+    }
+}
+
+/// Reads and checks a payload; every problem names its field.
+pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
+    let p: Payload = serde_path_to_error::deserialize(payload).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            bad(e.inner().to_string())
+        } else {
+            bad(format!("{path}: {}", e.inner()))
+        }
+    })?;
+    if p.users < 1 || p.users > MAX_USERS {
+        return Err(bad(format!("users: {} must be from 1 to {MAX_USERS}", p.users)));
+    }
+    if !(p.spawn_rate.is_finite() && p.spawn_rate > 0.0 && p.spawn_rate <= 1000.0) {
+        return Err(bad(format!(
+            "spawn_rate: {} must be above 0 and at most 1000 users a second",
+            p.spawn_rate
+        )));
+    }
+    let runtime = humantime::parse_duration(&p.spawned_runtime).map_err(|e| {
+        bad(format!(
+            "spawned_runtime: {:?} is not a duration such as \"1m30s\": {e}",
+            p.spawned_runtime
+        ))
+    })?;
+    if runtime.is_zero() {
+        return Err(bad("spawned_runtime: must be above 0"));
+    }
+    let compare = match p.compare {
+        None => None,
+        Some(c) => {
+            check_tag("compare.tag", &c.tag)?;
+            if c.load_limit < 1 || c.load_limit > MAX_LOAD_LIMIT as i64 {
+                return Err(bad(format!(
+                    "compare.load_limit: {} must be from 1 to {MAX_LOAD_LIMIT}",
+                    c.load_limit
+                )));
+            }
+            Some((c.kind, c.tag, c.load_limit as usize))
+        }
+    };
+    let store_tags = p.store.map(|s| s.tags).unwrap_or_default();
+    for (i, tag) in store_tags.iter().enumerate() {
+        check_tag(&format!("store.tags[{i}]"), tag)?;
+    }
+    if store_tags.len() > 10 {
+        return Err(bad("store.tags: at most 10 tags"));
+    }
+    if let Some(org) = &p.organisation_id
+        && !is_identifier(org)
+    {
+        return Err(bad(format!("organisation_id: {org:?} is not an identifier")));
+    }
+    Ok(Request {
+        suite: Suite::packaged(&p.suite)?,
+        host: p.host,
+        shape: Shape {
+            users: p.users as u32,
+            spawn_rate: p.spawn_rate,
+            spawned_runtime: runtime,
+        },
+        only_summary: p.only_summary,
+        compare,
+        store_tags,
+        organisation_id: p.organisation_id,
+    })
+}
+
+/// The summary in the answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunSummary {
+    pub total: Summary,
+    pub tasks: Vec<NamedSummary>,
+    pub elapsed_s: f64,
+}
+
+/// One task's summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct NamedSummary {
+    pub name: String,
+    #[serde(flatten)]
+    pub summary: Summary,
+}
+
+/// A stored run: what compare reads back.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StoredRun {
+    pub run_id: String,
+    pub suite: String,
+    pub host: String,
+    pub users: u32,
+    pub spawn_rate: f64,
+    pub spawned_runtime_s: f64,
+    /// Unix ms.
+    pub started_at: i64,
+    pub tags: Vec<String>,
+    pub total: Summary,
+    /// Every task's counts and serialised histogram, so runs merge exactly.
+    pub stats: RunStats,
+}
+
+/// What the baseline was.
+#[derive(Debug, Clone, Serialize)]
+pub struct Baseline {
+    #[serde(rename = "type")]
+    pub kind: CompareType,
+    pub tag: String,
+    pub runs: Vec<String>,
+    pub total: Summary,
+}
+
+/// run-load's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Answer {
+    pub result: &'static str,
+    pub message: String,
+    pub log_stream_name: String,
+    pub log_group_name: String,
+    pub run_id: String,
+    pub summary: RunSummary,
+    pub baseline: Option<Baseline>,
+    pub findings: Vec<Finding>,
+    pub stored: Vec<String>,
+}
+
+/// What makes two runs comparable.
+pub fn shape_key(suite: &str, host: &str, users: u32) -> String {
+    format!("suite={suite}|users={users}|host={}", host.trim_end_matches('/'))
+}
+
+fn summarise(stats: &RunStats, seconds: f64) -> RunSummary {
+    RunSummary {
+        total: Summary::of(&stats.total(), seconds),
+        tasks: stats
+            .tasks
+            .iter()
+            .map(|t| NamedSummary {
+                name: t.name.clone(),
+                summary: Summary::of(t, seconds),
+            })
+            .collect(),
+        elapsed_s: seconds,
+    }
+}
+
+/// The baseline of `kind` from the stored runs with `tag` and `shape`, if any.
+async fn baseline(
+    deps: &Deps,
+    kind: CompareType,
+    tag: &str,
+    shape: &str,
+    limit: usize,
+) -> Result<Option<Baseline>, RunError> {
+    let store = |what| move |source| RunError::Store { what, source };
+    let take = if kind == CompareType::Previous { 1 } else { limit };
+    let entries = deps
+        .index
+        .latest(tag, shape, take)
+        .await
+        .map_err(store("reading the run index"))?;
+    let mut merged = TaskStats::default();
+    let (mut seconds, mut runs) = (0.0, Vec::new());
+    for entry in &entries {
+        let bytes = deps
+            .archive
+            .get(&entry.key)
+            .await
+            .map_err(store("reading a stored run"))?;
+        let Some(bytes) = bytes else {
+            tracing::warn!(key = %entry.key, "an indexed run is not in the bucket; skipped");
+            continue;
+        };
+        let run: StoredRun = serde_json::from_slice(&bytes).map_err(|e| RunError::Store {
+            what: "reading a stored run",
+            source: StoreError::Corrupt(format!("{}: {e}", entry.key)),
+        })?;
+        merged.add(&run.stats.total());
+        seconds += run.stats.elapsed.as_secs_f64();
+        runs.push(run.run_id);
+    }
+    if runs.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(Baseline {
+        kind,
+        tag: tag.to_owned(),
+        runs,
+        total: Summary::of(&merged, seconds),
+    }))
+}
+
+/// Runs one request.
+pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -> Result<Answer, RunError> {
+    let now = deps.clock.now();
+    if let Some(deadline) = deadline_ms {
+        let left = Duration::from_millis(u64::try_from(deadline - now.timestamp_millis()).unwrap_or(0));
+        let needs = request.shape.total() + request.shape.total() / 10 + deps.deadline_margin;
+        if needs > left {
+            return Err(bad(format!(
+                "the run needs {} (spawning {} users at {}/s, then {}) and a margin, but the invocation has {} \
+                 left: shorten spawned_runtime or raise the function's timeout",
+                humantime::format_duration(Duration::from_secs(needs.as_secs())),
+                request.shape.users,
+                request.shape.spawn_rate,
+                humantime::format_duration(request.shape.spawned_runtime),
+                humantime::format_duration(Duration::from_secs(left.as_secs())),
+            )));
+        }
+    }
+    let organisation = request
+        .organisation_id
+        .clone()
+        .or_else(|| deps.organisation_id.clone())
+        .unwrap_or_default();
+    let target = deps
+        .guard
+        .vet(&organisation, &request.host)
+        .await
+        .map_err(RunError::Refused)?;
+    let shape = shape_key(&request.suite.name, target.url.as_str(), request.shape.users);
+    let run_id = format!("{}-{:04x}", now.format("%Y%m%dT%H%M%S%.3fZ"), fastrand::u16(..));
+
+    tracing::info!(run_id, suite = %request.suite.name, host = %target.url, users = request.shape.users,
+        spawn_rate = request.shape.spawn_rate, runtime = ?request.shape.spawned_runtime, "run starting");
+    let log_every = (!request.only_summary).then_some(deps.stats_every);
+    let stats = users::run(
+        &request.suite,
+        &target,
+        request.shape,
+        deps.request_timeout,
+        now.date_naive(),
+        log_every,
+    )
+    .await
+    .map_err(RunError::Client)?;
+    let summary = summarise(&stats, stats.elapsed.as_secs_f64());
+
+    let mut problems = Vec::new();
+    let failure_percent = summary.total.failure_percent();
+    if failure_percent > request.suite.failure_limit_percent {
+        problems.push(format!(
+            "failure ratio {failure_percent:.2}% is above the suite's limit of {}%",
+            request.suite.failure_limit_percent
+        ));
+    }
+    let (mut findings, mut base, mut notes) = (Vec::new(), None, Vec::new());
+    if let Some((kind, tag, limit)) = &request.compare {
+        match baseline(deps, *kind, tag, &shape, *limit).await? {
+            None => notes.push(format!(
+                "no baseline: no stored run with tag {tag:?} and this shape ({shape}); nothing was compared"
+            )),
+            Some(b) => {
+                findings = compare::compare(&b.total, &summary.total, &request.suite.thresholds);
+                notes.push(
+                    format!("compared with the {kind:?} of {} run(s) tagged {tag:?}", b.runs.len()).to_lowercase(),
+                );
+                base = Some(b);
+            }
+        }
+    }
+    for finding in &findings {
+        match finding.level {
+            Level::Fail => problems.push(finding.to_string()),
+            Level::Warn => notes.push(finding.to_string()),
+        }
+    }
+
+    let mut stored = Vec::new();
+    if !request.store_tags.is_empty() {
+        let run = StoredRun {
+            run_id: run_id.clone(),
+            suite: request.suite.name.clone(),
+            host: target.url.to_string(),
+            users: request.shape.users,
+            spawn_rate: request.shape.spawn_rate,
+            spawned_runtime_s: request.shape.spawned_runtime.as_secs_f64(),
+            started_at: now.timestamp_millis(),
+            tags: request.store_tags.clone(),
+            total: summary.total,
+            stats: stats.clone(),
+        };
+        let document = serde_json::to_vec(&run).map_err(|e| RunError::Store {
+            what: "writing the run",
+            source: StoreError::Corrupt(e.to_string()),
+        })?;
+        for tag in &request.store_tags {
+            let key = format!("runs/tag={tag}/dt={}/{run_id}.json", now.format("%Y-%m-%d"));
+            let store = |what| move |source| RunError::Store { what, source };
+            deps.archive
+                .put(&key, document.clone())
+                .await
+                .map_err(store("storing the run"))?;
+            let entry = RunEntry {
+                tag: tag.clone(),
+                shape: shape.clone(),
+                started_at: run.started_at,
+                run_id: run_id.clone(),
+                key: key.clone(),
+            };
+            deps.index.add(&entry).await.map_err(store("indexing the run"))?;
+            stored.push(key);
+        }
+    }
+
+    let failed = !problems.is_empty();
+    let t = &summary.total;
+    let headline = format!(
+        "{} requests, {} failures, {:.1} rps, p95 {:.1} ms, p99 {:.1} ms",
+        t.requests, t.failures, t.rps, t.p95_ms, t.p99_ms
+    );
+    let message = [vec![headline], problems, notes].concat().join("; ");
+    tracing::info!(run_id, failed, summary = ?summary.total, %message, "run finished");
+    Ok(Answer {
+        result: if failed { "failed" } else { "success" },
+        message,
+        log_stream_name: deps.log_stream_name.clone(),
+        log_group_name: deps.log_group_name.clone(),
+        run_id,
+        summary,
+        baseline: base,
+        findings,
+        stored,
+    })
+}
+
+/// The Lambda handler.
+pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, RunError> {
+    let request = parse_request(&event.payload)?;
+    let deadline = i64::try_from(event.context.deadline).ok().filter(|d| *d > 0);
+    let answer = run_load(deps, request, deadline).await?;
+    serde_json::to_value(answer).map_err(|e| bad(format!("the answer could not be written: {e}")))
+}

@@ -1,0 +1,188 @@
+//! The closed model: simulated users spawn at `spawn_rate` per second until there are `users`, then all of
+//! them run for `spawned_runtime`. Each user runs the suite's start task once, then picks tasks by weight,
+//! waiting a random time from the suite's range after each. Every request is measured with the engine's
+//! pinned, redirect-free client and recorded per task in an HdrHistogram.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use tokio::time::Instant;
+use volley_core::guard::VettedTarget;
+use volley_core::load::engine::{self, AttackError, RequestSpec};
+use volley_core::load::stats::{Latencies, Outcome};
+
+use crate::suite::{Suite, letters, render};
+
+/// How many users, how fast they arrive, and how long they all run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shape {
+    pub users: u32,
+    /// Users started per second.
+    pub spawn_rate: f64,
+    pub spawned_runtime: Duration,
+}
+
+impl Shape {
+    /// The time to spawn every user.
+    pub fn spawn_time(&self) -> Duration {
+        Duration::from_secs_f64(f64::from(self.users.saturating_sub(1)) / self.spawn_rate)
+    }
+
+    /// The whole run: spawning, then the runtime.
+    pub fn total(&self) -> Duration {
+        self.spawn_time() + self.spawned_runtime
+    }
+}
+
+/// What one task (or the whole run) measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct TaskStats {
+    pub name: String,
+    pub requests: u64,
+    pub failures: u64,
+    pub latencies: Latencies,
+}
+
+impl TaskStats {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            ..Self::default()
+        }
+    }
+
+    /// Adds `other`'s counts and histogram into this one.
+    pub fn add(&mut self, other: &Self) {
+        self.requests += other.requests;
+        self.failures += other.failures;
+        self.latencies.add(&other.latencies);
+    }
+}
+
+/// What a run measured: per task, and how long it took.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunStats {
+    pub tasks: Vec<TaskStats>,
+    /// From the first user's start to the last user's end.
+    pub elapsed: Duration,
+}
+
+impl RunStats {
+    /// Every task together.
+    pub fn total(&self) -> TaskStats {
+        let mut total = TaskStats::new("total");
+        for task in &self.tasks {
+            total.add(task);
+        }
+        total
+    }
+}
+
+/// Runs `suite` against `target` in the given shape. `log_every` logs a stats line that often.
+pub async fn run(
+    suite: &Suite,
+    target: &VettedTarget,
+    shape: Shape,
+    timeout: Duration,
+    today: NaiveDate,
+    log_every: Option<Duration>,
+) -> Result<RunStats, AttackError> {
+    let client = engine::client(target, shape.users as usize)?;
+    let stats = Arc::new(Mutex::new(
+        suite.tasks.iter().map(|t| TaskStats::new(&t.name)).collect::<Vec<_>>(),
+    ));
+    let start = Instant::now();
+    let end = start + shape.total();
+    let base = target.url.as_str().trim_end_matches('/').to_owned();
+    let suite = Arc::new(suite.clone());
+
+    let logger = log_every.map(|every| {
+        let stats = stats.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(start + every, every);
+            loop {
+                tick.tick().await;
+                if let Ok(tasks) = stats.lock() {
+                    let (requests, failures) = tasks.iter().fold((0, 0), |(r, f), t| (r + t.requests, f + t.failures));
+                    tracing::info!(elapsed_s = start.elapsed().as_secs(), requests, failures, "stats");
+                }
+            }
+        })
+    });
+
+    let mut users = Vec::new();
+    for i in 0..shape.users {
+        let arrive = start + Duration::from_secs_f64(f64::from(i) / shape.spawn_rate);
+        let (client, stats, suite, base) = (client.clone(), stats.clone(), suite.clone(), base.clone());
+        users.push(tokio::spawn(async move {
+            tokio::time::sleep_until(arrive).await;
+            let mut rng = fastrand::Rng::new();
+            let username = letters(&mut rng, 12);
+            let mut next = suite.on_start;
+            while Instant::now() < end {
+                let index = next.take().unwrap_or_else(|| suite.pick(&mut rng));
+                let task = &suite.tasks[index];
+                let path = render(&task.path, &username, today, &mut rng);
+                let body = task.body.as_deref().map(|b| render(b, &username, today, &mut rng));
+                let outcome = send(&client, &base, task, &path, body, timeout).await;
+                if let Ok(mut tasks) = stats.lock() {
+                    let record = &mut tasks[index];
+                    record.requests += 1;
+                    let (failed, took) = outcome;
+                    record.failures += u64::from(failed);
+                    record.latencies.record(took);
+                }
+                let pause = suite.wait(&mut rng).min(end.saturating_duration_since(Instant::now()));
+                tokio::time::sleep(pause).await;
+            }
+        }));
+    }
+    for user in users {
+        let _ = user.await;
+    }
+    if let Some(logger) = logger {
+        logger.abort();
+    }
+    let tasks = stats.lock().map(|t| t.clone()).unwrap_or_default();
+    Ok(RunStats {
+        tasks,
+        elapsed: start.elapsed(),
+    })
+}
+
+/// Sends one task's request: (failed, latency). A failure is a transport error or a status of 400 or more.
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    task: &crate::suite::Task,
+    path: &str,
+    body: Option<String>,
+    timeout: Duration,
+) -> (bool, Duration) {
+    let began = std::time::Instant::now();
+    let Ok(url) = url::Url::parse(&format!("{base}{path}")) else {
+        return (true, began.elapsed());
+    };
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &task.headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_bytes()),
+            http::HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
+        }
+    }
+    let spec = RequestSpec {
+        method: http::Method::from_bytes(task.method.as_bytes()).unwrap_or(http::Method::GET),
+        headers,
+        body: body.map(bytes::Bytes::from).unwrap_or_default(),
+    };
+    let (outcome, _) = engine::fire(client, &url, &spec, timeout).await;
+    let failed = match outcome {
+        Outcome::Status(code) => code >= 400,
+        Outcome::Error(_) => true,
+    };
+    (failed, began.elapsed())
+}

@@ -1,0 +1,253 @@
+//! run-load against the real greeter served in the test (its store in memory, slowed on demand), with the
+//! run index and archive in memory: a first run reports no baseline, a slowed run is caught as a
+//! regression, an improvement passes, the average merges the last runs, and bad payloads are refused naming
+//! the field.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use lambda_runtime::{Context, LambdaEvent};
+use run_load::{Deps, RunError, function_handler};
+use serde_json::{Value, json};
+use volley_core::adapters::memory::{MemoryBirthdayStore, MemoryDomainStore, MemoryResultArchive};
+use volley_core::adapters::memory_orchestration::MemoryRunIndex;
+use volley_core::clock::SystemClock;
+use volley_core::guard::resolve::DnsResolver;
+use volley_core::guard::{AllowList, TargetGuard};
+use volley_core::model::birthday::Username;
+use volley_core::ports::{BirthdayStore, ResultArchive, StoreError};
+
+/// The greeter's store, slowed by `delay` on every call: a slow target without touching the greeter.
+#[derive(Debug, Default)]
+struct SlowStore {
+    inner: MemoryBirthdayStore,
+    delay: Mutex<Duration>,
+}
+
+impl SlowStore {
+    async fn pause(&self) {
+        let delay = *self.delay.lock().unwrap_or_else(|e| e.into_inner());
+        tokio::time::sleep(delay).await;
+    }
+}
+
+#[async_trait]
+impl BirthdayStore for SlowStore {
+    async fn put(&self, user: &Username, born: NaiveDate) -> Result<(), StoreError> {
+        self.pause().await;
+        self.inner.put(user, born).await
+    }
+    async fn get(&self, user: &Username) -> Result<Option<NaiveDate>, StoreError> {
+        self.pause().await;
+        self.inner.get(user).await
+    }
+}
+
+/// The greeter on loopback, and run-load's deps with that address allowed.
+struct World {
+    store: Arc<SlowStore>,
+    host: String,
+    archive: Arc<MemoryResultArchive>,
+    deps: Deps,
+}
+
+async fn world() -> World {
+    let store = Arc::new(SlowStore::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let address: SocketAddr = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
+    let greeter = Arc::new(greeter::Deps {
+        store: store.clone(),
+        clock: Arc::new(SystemClock),
+    });
+    tokio::spawn(greeter::local::serve(greeter, listener));
+    let archive = Arc::new(MemoryResultArchive::default());
+    let resolver = DnsResolver::with_nameservers(
+        &["127.0.0.1:9".parse().unwrap_or_else(|e| panic!("{e}"))],
+        Duration::from_secs(1),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let deps = Deps {
+        guard: TargetGuard::new(
+            Arc::new(MemoryDomainStore::new()),
+            Arc::new(resolver),
+            AllowList::new([address]),
+            None,
+        ),
+        archive: archive.clone(),
+        index: Arc::new(MemoryRunIndex::default()),
+        clock: Arc::new(SystemClock),
+        organisation_id: Some("acme".into()),
+        log_group_name: "/aws/lambda/volley-run-load".into(),
+        log_stream_name: "2026/11/23/[$LATEST]test".into(),
+        deadline_margin: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(5),
+        stats_every: Duration::from_millis(500),
+    };
+    World {
+        store,
+        host: format!("http://{address}"),
+        archive,
+        deps,
+    }
+}
+
+fn payload(world: &World, extra: Value) -> Value {
+    let mut payload = json!({
+        "suite": "greeter", "host": world.host, "spawn_rate": 20, "users": 4, "spawned_runtime": "2s",
+        "only_summary": true
+    });
+    if let (Some(payload), Value::Object(extra)) = (payload.as_object_mut(), extra) {
+        payload.extend(extra);
+    }
+    payload
+}
+
+fn in_a_minute() -> Context {
+    let mut context = Context::default();
+    context.deadline = (chrono::Utc::now().timestamp_millis() + 60_000) as u64;
+    context
+}
+
+async fn run(world: &World, extra: Value) -> Result<Value, RunError> {
+    function_handler(&world.deps, LambdaEvent::new(payload(world, extra), in_a_minute())).await
+}
+
+async fn ok(world: &World, extra: Value) -> Value {
+    run(world, extra).await.unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[tokio::test]
+async fn a_first_run_succeeds_says_it_has_no_baseline_and_is_stored() {
+    let world = world().await;
+    let answer = ok(
+        &world,
+        json!({"compare": {"type": "previous", "tag": "ci"}, "store": {"tags": ["ci"]}}),
+    )
+    .await;
+    assert_eq!(answer["result"], "success", "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(message.contains("no baseline"), "{message}");
+    let total = &answer["summary"]["total"];
+    assert!(total["requests"].as_u64().unwrap_or(0) >= 20, "{total}");
+    assert_eq!(total["failures"], 0, "PUT then GET on the real greeter: {answer}");
+    let tasks: Vec<&str> = answer["summary"]["tasks"]
+        .as_array()
+        .map(|t| t.iter().filter_map(|t| t["name"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(tasks, ["put birthday", "get greeting"]);
+    let puts = answer["summary"]["tasks"][0]["requests"].as_u64().unwrap_or(0);
+    assert!(
+        puts >= 4,
+        "each user stores its birthday first (and again by weight): {puts}"
+    );
+    for field in ["p50_ms", "p95_ms", "p99_ms", "max_ms", "avg_ms", "rps"] {
+        assert!(total[field].as_f64().is_some_and(|v| v > 0.0), "{field}: {total}");
+    }
+    assert_eq!(answer["log_group_name"], "/aws/lambda/volley-run-load");
+    let key = answer["stored"][0].as_str().unwrap_or_default();
+    assert!(key.starts_with("runs/tag=ci/dt=") && key.ends_with(".json"), "{key}");
+    let stored = world.archive.get(key).await.ok().flatten().unwrap_or_default();
+    let stored: Value = serde_json::from_slice(&stored).unwrap_or_default();
+    assert_eq!(stored["total"]["requests"], total["requests"]);
+}
+
+#[tokio::test]
+async fn a_slowed_target_is_caught_as_a_regression_with_its_numbers() {
+    let world = world().await;
+    ok(&world, json!({"store": {"tags": ["nightly"]}})).await;
+    *world.store.delay.lock().unwrap_or_else(|e| e.into_inner()) = Duration::from_millis(40);
+    let answer = ok(&world, json!({"compare": {"type": "previous", "tag": "nightly"}})).await;
+    assert_eq!(answer["result"], "failed", "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("p95 regression") && message.contains("against a baseline of"),
+        "{message}"
+    );
+    assert!(
+        answer["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["metric"] == "p99" && f["level"] == "fail"))
+    );
+    assert_eq!(answer["baseline"]["runs"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn an_improvement_passes() {
+    let world = world().await;
+    *world.store.delay.lock().unwrap_or_else(|e| e.into_inner()) = Duration::from_millis(40);
+    ok(&world, json!({"store": {"tags": ["nightly"]}})).await;
+    *world.store.delay.lock().unwrap_or_else(|e| e.into_inner()) = Duration::ZERO;
+    let answer = ok(&world, json!({"compare": {"type": "previous", "tag": "nightly"}})).await;
+    assert_eq!(answer["result"], "success", "{answer}");
+    assert!(
+        answer["findings"]
+            .as_array()
+            .is_some_and(|f| f.iter().all(|f| f["metric"] == "requests per second")),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn the_average_merges_the_last_runs_of_the_same_shape() {
+    let world = world().await;
+    for _ in 0..3 {
+        ok(&world, json!({"store": {"tags": ["avg"]}})).await;
+    }
+    ok(&world, json!({"users": 2, "store": {"tags": ["avg"]}})).await;
+    let answer = ok(
+        &world,
+        json!({"compare": {"type": "average", "tag": "avg", "load_limit": 2}}),
+    )
+    .await;
+    assert_eq!(answer["baseline"]["runs"].as_array().map(Vec::len), Some(2), "{answer}");
+    let merged = answer["baseline"]["total"]["requests"].as_u64().unwrap_or(0);
+    assert!(merged >= 40, "two runs' requests, merged: {merged}");
+    let other = ok(
+        &world,
+        json!({"users": 2, "compare": {"type": "average", "tag": "avg"}}),
+    )
+    .await;
+    assert_eq!(
+        other["baseline"]["runs"].as_array().map(Vec::len),
+        Some(1),
+        "another shape is another baseline"
+    );
+}
+
+#[tokio::test]
+async fn bad_payloads_are_refused_naming_the_field() {
+    let world = world().await;
+    for (extra, needle) in [
+        (json!({"users": -3}), "users: -3 must be from 1"),
+        (
+            json!({"suite": "checkout"}),
+            "suite \"checkout\" is unknown; the packaged suites are: greeter",
+        ),
+        (
+            json!({"spawned_runtime": "10x"}),
+            "spawned_runtime: \"10x\" is not a duration",
+        ),
+        (json!({"spawned_runtime": "2m"}), "the invocation has"),
+        (json!({"spawn_rate": 0}), "spawn_rate"),
+        (json!({"compare": {"type": "median", "tag": "x"}}), "compare.type"),
+        (
+            json!({"compare": {"type": "previous", "tag": "x", "load_limit": 0}}),
+            "compare.load_limit",
+        ),
+        (json!({"store": {"tags": ["no spaces"]}}), "store.tags[0]"),
+        (json!({"colour": "red"}), "unknown field `colour`"),
+        (json!({"host": "http://10.0.0.1/"}), "may not be load-tested"),
+    ] {
+        let error = run(&world, extra.clone())
+            .await
+            .err()
+            .map(|e| volley_core::error_chain(&e))
+            .unwrap_or_default();
+        assert!(error.contains(needle), "{extra}: {error:?} should say {needle:?}");
+    }
+}
