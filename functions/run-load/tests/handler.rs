@@ -25,23 +25,29 @@ use volley_core::ports::{BirthdayStore, ResultArchive, StoreError};
 struct SlowStore {
     inner: MemoryBirthdayStore,
     delay: Mutex<Duration>,
+    /// Every call fails (the greeter answers 500).
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl SlowStore {
-    async fn pause(&self) {
+    async fn pause(&self) -> Result<(), StoreError> {
         let delay = *self.delay.lock().unwrap_or_else(|e| e.into_inner());
         tokio::time::sleep(delay).await;
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Unavailable("broken on purpose".into()));
+        }
+        Ok(())
     }
 }
 
 #[async_trait]
 impl BirthdayStore for SlowStore {
     async fn put(&self, user: &Username, born: NaiveDate) -> Result<(), StoreError> {
-        self.pause().await;
+        self.pause().await?;
         self.inner.put(user, born).await
     }
     async fn get(&self, user: &Username) -> Result<Option<NaiveDate>, StoreError> {
-        self.pause().await;
+        self.pause().await?;
         self.inner.get(user).await
     }
 }
@@ -216,6 +222,19 @@ async fn the_average_merges_the_last_runs_of_the_same_shape() {
         other["baseline"]["runs"].as_array().map(Vec::len),
         Some(1),
         "another shape is another baseline"
+    );
+}
+
+#[tokio::test]
+async fn failures_above_the_suites_limit_fail_the_run_without_a_baseline() {
+    let world = world().await;
+    world.store.broken.store(true, std::sync::atomic::Ordering::SeqCst);
+    let answer = ok(&world, json!({})).await;
+    assert_eq!(answer["result"], "failed", "{answer}");
+    let message = answer["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("failure ratio 100.00% is above the suite's limit of 1%"),
+        "{message}"
     );
 }
 
