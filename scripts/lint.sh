@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# `make lint`: formatting, clippy with warnings as errors, and cfn-lint over template.yaml (also SAM-expanded).
+# `make lint`: formatting (Rust and Terraform), clippy with warnings as errors, and cfn-lint over
+# template.yaml (also SAM-expanded).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -8,6 +9,12 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+say "terraform fmt -check deploy/"
+if command -v terraform >/dev/null; then
+  terraform fmt -check -recursive deploy
+else
+  die "terraform is not installed: make lint checks deploy/'s formatting with terraform fmt"
+fi
 say "cfn-lint template.yaml, as written and with its SAM resources expanded"
 mkdir -p target/lint
 "$VENV/ministack/bin/python" scripts/sam_translate.py template.yaml target/lint/template.expanded.json

@@ -28,6 +28,10 @@ greeter_url=$(stack_output GreeterLocalUrl)
 "$VENV/tools/bin/schemathesis" run functions/greeter/openapi.yaml --url "$greeter_url" \
   --checks all --exclude-checks positive_data_acceptance --seed 20261123
 
+# deploy/ cannot be planned here (no provider downloads): parse it, run checkov, and write it as JSON for
+# the consistency tests (each function's tests/deploy.rs).
+"$ROOT/scripts/check_deploy.sh"
+
 say "running the tests"
 if cargo nextest --version >/dev/null 2>&1; then
   cargo nextest run --workspace --locked --no-fail-fast --all-features

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Installs the pinned Python tools into git-ignored virtualenvs: .venv/ministack (the local AWS emulator)
-# and .venv/tools (AWS CLI v1, cfn-lint). Idempotent: a virtualenv whose requirements file has not changed
-# since it was installed is left alone.
+# Installs the pinned Python tools into git-ignored virtualenvs: .venv/ministack (the local AWS emulator),
+# .venv/tools (AWS CLI v1, cfn-lint, schemathesis) and .venv/checkov (checkov, python-hcl2). Idempotent: a
+# virtualenv whose requirements file has not changed since it was installed is left alone.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -17,6 +17,6 @@ install() {
   cp "$requirements" "$stamp"
 }
 
-for name in "${@:-ministack tools}"; do
+for name in "${@:-ministack tools checkov}"; do
   for n in $name; do install "$n"; done
 done

@@ -9,10 +9,15 @@ pub struct ConfigError {
     pub problems: Vec<String>,
 }
 
-/// Collects variables and the problems found reading them; `finish` turns any problem into an error.
+/// Collects variables and the problems found reading them; `finish` turns any problem into an error. It
+/// reads the process environment, or a given map (`from_map`: how the deploy consistency tests run a
+/// function's `Config` over the environment deploy/ and template.yaml give it), and remembers every name
+/// it was asked for.
 #[derive(Debug, Default)]
 pub struct EnvReader {
     problems: Vec<String>,
+    source: Option<std::collections::BTreeMap<String, String>>,
+    asked: Vec<(String, bool)>,
 }
 
 impl EnvReader {
@@ -20,9 +25,30 @@ impl EnvReader {
         Self::default()
     }
 
+    /// A reader over `variables` instead of the process environment.
+    pub fn from_map(variables: std::collections::BTreeMap<String, String>) -> Self {
+        Self {
+            source: Some(variables),
+            ..Self::default()
+        }
+    }
+
+    /// Every variable asked for so far, and whether it was required.
+    pub fn asked(&self) -> &[(String, bool)] {
+        &self.asked
+    }
+
+    fn var(&mut self, name: &str, required: bool) -> Result<String, std::env::VarError> {
+        self.asked.push((name.to_owned(), required));
+        match &self.source {
+            Some(map) => map.get(name).cloned().ok_or(std::env::VarError::NotPresent),
+            None => std::env::var(name),
+        }
+    }
+
     /// A variable that must be set to a non-empty value.
     pub fn required(&mut self, name: &str) -> String {
-        match std::env::var(name) {
+        match self.var(name, true) {
             Ok(value) if !value.trim().is_empty() => value,
             Ok(_) => {
                 self.problems.push(format!("{name} is set but empty"));
@@ -41,7 +67,7 @@ impl EnvReader {
 
     /// A variable that may be unset (or empty, which counts as unset).
     pub fn optional(&mut self, name: &str) -> Option<String> {
-        match std::env::var(name) {
+        match self.var(name, false) {
             Ok(value) if !value.trim().is_empty() => Some(value),
             Ok(_) | Err(std::env::VarError::NotPresent) => None,
             Err(std::env::VarError::NotUnicode(_)) => {
@@ -64,12 +90,12 @@ impl EnvReader {
     }
 
     /// Ok when no problem was found, else every problem at once.
-    pub fn finish(self) -> Result<(), ConfigError> {
+    pub fn finish(&mut self) -> Result<(), ConfigError> {
         if self.problems.is_empty() {
             Ok(())
         } else {
             Err(ConfigError {
-                problems: self.problems,
+                problems: std::mem::take(&mut self.problems),
             })
         }
     }

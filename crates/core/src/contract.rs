@@ -476,3 +476,6 @@ pub mod saved_metrics;
 
 /// The orchestrator's port: `OrchestrationStore`.
 pub mod orchestration;
+
+/// The deploy consistency checks: deploy/ and template.yaml held against a function's code.
+pub mod deploy;

@@ -29,7 +29,11 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = EnvReader::new();
+        Self::from_reader(&mut EnvReader::new())
+    }
+
+    /// Reads the settings through `env` (the process environment, or a map in the deploy tests).
+    pub fn from_reader(env: &mut EnvReader) -> Result<Self, ConfigError> {
         let calls_table = env.required("CALLS_TABLE");
         let tests_table = env.required("TESTS_TABLE");
         let results_bucket = env.required("RESULTS_BUCKET");
@@ -41,6 +45,15 @@ impl Config {
         })
     }
 }
+
+/// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
+/// consistency test (`tests/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
+pub const IAM_ACTIONS: &[&[&str]] = &[
+    volley_core::adapters::dynamodb::ARCHIVE_LEDGER_ACTIONS,
+    volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
+    volley_core::adapters::s3::ARCHIVE_GET_ACTIONS,
+    volley_core::adapters::cloudwatch::METRICS_SINK_ACTIONS,
+];
 
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]

@@ -37,12 +37,20 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = EnvReader::new();
+        Self::from_reader(&mut EnvReader::new())
+    }
+
+    /// Reads the settings through `env` (the process environment, or a map in the deploy tests).
+    pub fn from_reader(env: &mut EnvReader) -> Result<Self, ConfigError> {
         let birthdays_table = env.required("BIRTHDAYS_TABLE");
         env.finish()?;
         Ok(Self { birthdays_table })
     }
 }
+
+/// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
+/// consistency test (`tests/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
+pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb::BIRTHDAY_STORE_ACTIONS];
 
 /// Everything a request needs, built once.
 #[derive(Debug, Clone)]

@@ -64,7 +64,11 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = EnvReader::new();
+        Self::from_reader(&mut EnvReader::new())
+    }
+
+    /// Reads the settings through `env` (the process environment, or a map in the deploy tests).
+    pub fn from_reader(env: &mut EnvReader) -> Result<Self, ConfigError> {
         let tests_table = env.required("TESTS_TABLE");
         let metrics_table = env.required("METRICS_TABLE");
         let defaults = Settings::default();
@@ -96,6 +100,14 @@ impl Config {
         })
     }
 }
+
+/// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
+/// consistency test (`tests/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
+pub const IAM_ACTIONS: &[&[&str]] = &[
+    volley_core::adapters::dynamodb_metrics::TEST_ACTIVITY_ACTIONS,
+    volley_core::adapters::dynamodb_metrics::SAVED_METRICS_ACTIONS,
+    volley_core::adapters::cloudwatch::METRICS_SOURCE_ACTIONS,
+];
 
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]

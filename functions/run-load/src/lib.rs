@@ -55,11 +55,15 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = EnvReader::new();
+        Self::from_reader(&mut EnvReader::new())
+    }
+
+    /// Reads the settings through `env` (the process environment, or a map in the deploy tests).
+    pub fn from_reader(env: &mut EnvReader) -> Result<Self, ConfigError> {
         let results_bucket = env.required("RESULTS_BUCKET");
         let runs_table = env.required("RUNS_TABLE");
         let domains_table = env.required("DOMAINS_TABLE");
-        let guard = GuardSettings::from_env(&mut env);
+        let guard = GuardSettings::from_env(env);
         let organisation_id = env.optional("ORGANISATION_ID");
         let log_group_name = env.optional("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default();
         let log_stream_name = env.optional("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default();
@@ -75,6 +79,15 @@ impl Config {
         })
     }
 }
+
+/// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
+/// consistency test (`tests/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
+pub const IAM_ACTIONS: &[&[&str]] = &[
+    volley_core::adapters::dynamodb_runs::RUN_INDEX_ACTIONS,
+    volley_core::adapters::dynamodb::DOMAIN_STORE_ACTIONS,
+    volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
+    volley_core::adapters::s3::ARCHIVE_GET_ACTIONS,
+];
 
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]

@@ -47,12 +47,16 @@ pub struct Config {
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
-        let mut env = EnvReader::new();
+        Self::from_reader(&mut EnvReader::new())
+    }
+
+    /// Reads the settings through `env` (the process environment, or a map in the deploy tests).
+    pub fn from_reader(env: &mut EnvReader) -> Result<Self, ConfigError> {
         let calls_table = env.required("CALLS_TABLE");
         let domains_table = env.required("DOMAINS_TABLE");
         let results_queue_url = env.required("RESULTS_QUEUE_URL");
         let results_bucket = env.required("RESULTS_BUCKET");
-        let guard = GuardSettings::from_env(&mut env);
+        let guard = GuardSettings::from_env(env);
         let deadline_margin = env
             .parsed("DEADLINE_MARGIN", |v| {
                 humantime::parse_duration(v).map_err(|e| e.to_string())
@@ -69,6 +73,15 @@ impl Config {
         })
     }
 }
+
+/// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
+/// consistency test (`tests/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
+pub const IAM_ACTIONS: &[&[&str]] = &[
+    volley_core::adapters::dynamodb::CLAIM_ACTIONS,
+    volley_core::adapters::dynamodb::DOMAIN_STORE_ACTIONS,
+    volley_core::adapters::sqs::RESULT_QUEUE_ACTIONS,
+    volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
+];
 
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]

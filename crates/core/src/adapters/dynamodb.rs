@@ -101,8 +101,11 @@ pub mod ledger_schema {
     pub const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 }
 
-/// The IAM actions `DynamoCallLedger` calls, by method.
-pub const CALL_LEDGER_ACTIONS: &[&str] = &[
+/// The IAM actions `DynamoCallLedger::claim` calls (the worker's only use of the ledger).
+pub const CLAIM_ACTIONS: &[&str] = &["dynamodb:PutItem"];
+/// The IAM actions of `DynamoCallLedger`'s archiver side: `record_archived` (a transaction of a put and an
+/// update, with its condition, then a read on redelivery), `mark_metrics_published` and `counters`.
+pub const ARCHIVE_LEDGER_ACTIONS: &[&str] = &[
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:GetItem",

@@ -6,8 +6,10 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use crate::ports::{ResultArchive, StoreError};
 
-/// The IAM actions `S3ResultArchive` calls.
-pub const RESULT_ARCHIVE_ACTIONS: &[&str] = &["s3:PutObject", "s3:GetObject"];
+/// The IAM actions `S3ResultArchive::put` calls.
+pub const ARCHIVE_PUT_ACTIONS: &[&str] = &["s3:PutObject"];
+/// The IAM actions `S3ResultArchive::get` calls.
+pub const ARCHIVE_GET_ACTIONS: &[&str] = &["s3:GetObject"];
 
 /// A `ResultArchive` in an S3 bucket.
 #[derive(Debug, Clone)]

@@ -1,0 +1,169 @@
+# The Lambda functions: one `bootstrap` per function (provided.al2023), packaged by `make build` into
+# dist/<function>.zip. Each function's settings, environment and permissions are in `local.functions`; the
+# consistency test (crates/core/tests/deploy_consistency.rs) holds them against the code.
+
+locals {
+  functions = {
+    greeter = {
+      description = "The birthday REST API: Volley's demo target and deployment canary."
+      memory      = 128
+      timeout     = 10
+      environment = {
+        BIRTHDAYS_TABLE = aws_dynamodb_table.birthdays.name
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:PutItem"], resources = [aws_dynamodb_table.birthdays.arn] },
+      ]
+    }
+    worker = {
+      description = "Fires a User Call's requests at the asked rate and measures each."
+      memory      = 512
+      timeout     = 900
+      environment = {
+        CALLS_TABLE       = aws_dynamodb_table.calls.name
+        DOMAINS_TABLE     = aws_dynamodb_table.domains.name
+        RESULTS_QUEUE_URL = aws_sqs_queue.results.url
+        RESULTS_BUCKET    = aws_s3_bucket.results.bucket
+        ALLOWED_TARGETS   = join(",", var.allowed_targets)
+      }
+      statements = [
+        { actions = ["dynamodb:PutItem"], resources = [aws_dynamodb_table.calls.arn] },
+        { actions = ["dynamodb:GetItem"], resources = [aws_dynamodb_table.domains.arn] },
+        { actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.results.arn, aws_sqs_queue.worker_dlq.arn] },
+        { actions = ["s3:PutObject"], resources = ["${aws_s3_bucket.results.arn}/overflow/*"] },
+      ]
+    }
+    archiver = {
+      description = "Archives results to S3, CloudWatch and DynamoDB."
+      memory      = 256
+      timeout     = 60
+      environment = {
+        CALLS_TABLE    = aws_dynamodb_table.calls.name
+        TESTS_TABLE    = aws_dynamodb_table.tests.name
+        RESULTS_BUCKET = aws_s3_bucket.results.bucket
+      }
+      statements = [
+        {
+          actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:ConditionCheckItem"]
+          resources = [aws_dynamodb_table.calls.arn, aws_dynamodb_table.tests.arn]
+        },
+        { actions = ["s3:PutObject", "s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/*"] },
+        {
+          actions    = ["cloudwatch:PutMetricData"]
+          resources  = ["*"]
+          namespaces = ["Volley"]
+        },
+        {
+          actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+          resources = [aws_sqs_queue.results.arn]
+        },
+      ]
+    }
+    metrics-saver = {
+      description = "Copies 1-second CloudWatch metrics into DynamoDB before CloudWatch drops them."
+      memory      = 256
+      timeout     = 300
+      environment = {
+        TESTS_TABLE   = aws_dynamodb_table.tests.name
+        METRICS_TABLE = aws_dynamodb_table.metrics.name
+      }
+      statements = [
+        {
+          actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Query"]
+          resources = [aws_dynamodb_table.tests.arn, "${aws_dynamodb_table.tests.arn}/index/byActiveDay"]
+        },
+        { actions = ["dynamodb:BatchWriteItem", "dynamodb:Query"], resources = [aws_dynamodb_table.metrics.arn] },
+        # GetMetricData takes no resource-level permissions.
+        { actions = ["cloudwatch:GetMetricData"], resources = ["*"] },
+      ]
+    }
+    orchestrator = {
+      description = "Synchronised multi-region start (test-reset, agg-record, test-init, test-end, status)."
+      memory      = 128
+      timeout     = 10
+      environment = {
+        ORCHESTRATION_TABLE = aws_dynamodb_table.orchestration.name
+      }
+      statements = [
+        {
+          actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
+          resources = [aws_dynamodb_table.orchestration.arn]
+        },
+      ]
+    }
+    run-load = {
+      description = "Runs a suite of simulated users, compares with stored baselines, stores tagged results."
+      memory      = 512
+      timeout     = 900
+      environment = {
+        RESULTS_BUCKET  = aws_s3_bucket.results.bucket
+        RUNS_TABLE      = aws_dynamodb_table.runs.name
+        DOMAINS_TABLE   = aws_dynamodb_table.domains.name
+        ALLOWED_TARGETS = join(",", var.allowed_targets)
+      }
+      statements = [
+        { actions = ["dynamodb:PutItem", "dynamodb:Query"], resources = [aws_dynamodb_table.runs.arn] },
+        { actions = ["dynamodb:GetItem"], resources = [aws_dynamodb_table.domains.arn] },
+        { actions = ["s3:PutObject", "s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/runs/*"] },
+      ]
+    }
+  }
+}
+
+resource "aws_lambda_function" "function" {
+  for_each = local.functions
+
+  function_name    = "${var.prefix}-${each.key}"
+  description      = each.value.description
+  role             = aws_iam_role.function[each.key].arn
+  runtime          = "provided.al2023"
+  handler          = "bootstrap"
+  architectures    = [var.architecture]
+  filename         = "${var.dist_dir}/${each.key}.zip"
+  source_code_hash = filebase64sha256("${var.dist_dir}/${each.key}.zip")
+  memory_size      = each.value.memory
+  timeout          = each.value.timeout
+
+  reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, 10)
+
+  environment {
+    variables = each.value.environment
+  }
+
+  logging_config {
+    log_format            = "JSON"
+    log_group             = aws_cloudwatch_log_group.function[each.key].name
+    application_log_level = "INFO"
+    system_log_level      = "WARN"
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  #checkov:skip=CKV_AWS_117:The functions reach customer APIs and AWS public endpoints; a VPC would add NAT cost and nothing to protect.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names only, never secrets; the default AWS-managed key encrypts it.
+  #checkov:skip=CKV_AWS_272:Packages come from this repository's CI (make build, reproducible zips); code signing is not set up yet.
+  #checkov:skip=CKV_AWS_116:Failures are kept where each trigger keeps them: the worker's async DLQ, the results queue's redrive DLQ; direct invokes answer their errors.
+}
+
+# The worker's asynchronous invocations (EventBridge): two retries, then the event to its dead-letter queue.
+resource "aws_lambda_function_event_invoke_config" "worker" {
+  function_name                = aws_lambda_function.function["worker"].function_name
+  maximum_retry_attempts       = 2
+  maximum_event_age_in_seconds = 3600
+
+  destination_config {
+    on_failure {
+      destination = aws_sqs_queue.worker_dlq.arn
+    }
+  }
+}
+
+# The archiver drains the results queue, reporting each failed record on its own.
+resource "aws_lambda_event_source_mapping" "archiver" {
+  event_source_arn        = aws_sqs_queue.results.arn
+  function_name           = aws_lambda_function.function["archiver"].arn
+  batch_size              = 10
+  function_response_types = ["ReportBatchItemFailures"]
+}

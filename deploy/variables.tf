@@ -1,0 +1,87 @@
+variable "prefix" {
+  description = "Prefix of every resource name (lower-case letters, digits and hyphens)."
+  type        = string
+  default     = "volley"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.prefix))
+    error_message = "The prefix must be 2 to 21 lower-case letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "region" {
+  description = "The AWS region this copy of the module deploys into (apply once per region)."
+  type        = string
+}
+
+variable "home_region" {
+  description = "The orchestrator's home region: the one whose orchestrator every region's aggregator calls."
+  type        = string
+}
+
+variable "architecture" {
+  description = "Lambda architecture of the bootstrap binaries in dist/: arm64 (cheaper per GB-second) or x86_64."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.architecture)
+    error_message = "The architecture must be arm64 or x86_64."
+  }
+}
+
+variable "dist_dir" {
+  description = "Where `make build` wrote the function packages (<function>.zip)."
+  type        = string
+  default     = "../dist"
+}
+
+variable "log_retention_days" {
+  description = "How long function, API and schedule logs are kept."
+  type        = number
+  default     = 365
+}
+
+variable "metrics_saver_schedule" {
+  description = "How often the metrics-saver copies 1-second metrics (CloudWatch keeps them for 3 hours)."
+  type        = string
+  default     = "rate(10 minutes)"
+}
+
+variable "domain_validator_schedule" {
+  description = "How often the domain-validator sweeps pending and due domains."
+  type        = string
+  default     = "rate(1 hour)"
+}
+
+variable "allowed_targets" {
+  description = "Exact address:port pairs the target guard allows although private. Keep empty in AWS."
+  type        = list(string)
+  default     = []
+}
+
+variable "reserved_concurrency" {
+  description = "Reserved concurrency per function, so one runaway test cannot take the account's whole limit."
+  type        = map(number)
+  default = {
+    greeter          = 50
+    worker           = 200
+    archiver         = 20
+    metrics-saver    = 1
+    domain-validator = 1
+    orchestrator     = 20
+    run-load         = 5
+  }
+}
+
+variable "api_throttle" {
+  description = "The greeter API's stage throttling: steady requests per second and burst."
+  type = object({
+    rate  = number
+    burst = number
+  })
+  default = {
+    rate  = 1000
+    burst = 500
+  }
+}
