@@ -176,6 +176,10 @@ pub async fn domain_store_contract(store: &dyn crate::ports::DomainStore, unique
     );
 }
 
+pub mod dns;
+mod domains;
+pub use domains::domain_registry_contract;
+
 /// Every behaviour a `ResultArchive` must have.
 pub async fn result_archive_contract(archive: &dyn crate::ports::ResultArchive, unique: &str) {
     let key = format!("results/org/test-{unique}/call.json");
@@ -218,6 +222,11 @@ mod tests {
     async fn memory_domain_store_meets_the_contract() {
         let store = crate::adapters::memory::MemoryDomainStore::with_domains("acmex", ["examplex.com"]);
         super::domain_store_contract(&store, "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_domain_registry_meets_the_contract() {
+        super::domain_registry_contract(&crate::adapters::memory::MemoryDomainStore::new(), "x").await;
     }
 
     #[tokio::test]

@@ -2,8 +2,10 @@
 //! The only module that imports `aws_sdk_*` (ARCHITECTURE.md, invariant 1).
 
 pub mod cloudwatch;
+pub mod domains;
 pub mod dynamodb;
 pub mod memory;
+pub mod memory_domains;
 pub mod s3;
 pub mod sqs;
 #[cfg(feature = "contract-tests")]

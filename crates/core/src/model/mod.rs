@@ -2,5 +2,6 @@
 
 pub mod birthday;
 pub mod call;
+pub mod domain;
 pub mod metrics;
 pub mod result;
