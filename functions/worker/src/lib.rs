@@ -57,20 +57,10 @@ impl Config {
         let results_bucket = env.required("RESULTS_BUCKET");
         let allowed_targets = env.parsed("ALLOWED_TARGETS", AllowList::parse).unwrap_or_default();
         let dns_servers = env
-            .parsed("DNS_SERVERS", |v| {
-                v.split(',')
-                    .map(|s| {
-                        s.trim()
-                            .parse::<SocketAddr>()
-                            .map_err(|_| format!("{s:?} is not address:port"))
-                    })
-                    .collect()
-            })
+            .parsed("DNS_SERVERS", volley_core::config::socket_addrs)
             .unwrap_or_default();
         let deadline_margin = env
-            .parsed("DEADLINE_MARGIN", |v| {
-                humantime::parse_duration(v).map_err(|e| e.to_string())
-            })
+            .parsed("DEADLINE_MARGIN", volley_core::config::duration)
             .unwrap_or(Duration::from_secs(5));
         env.finish()?;
         Ok(Self {

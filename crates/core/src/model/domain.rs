@@ -324,8 +324,10 @@ impl DomainRecord {
             version: self.version + 1,
             ..self.clone()
         };
-        // Due again at the next sweep: one second on, so the sweep that made this check does not meet it again.
-        let next_sweep = now + 1;
+        // Due again at the next sweep at the soonest: at least a second on, so the sweep that made this check
+        // does not meet the record again.
+        let after = |interval: Duration| now.saturating_add(seconds(interval).max(1));
+        let next_sweep = after(Duration::ZERO);
         match (self.status, outcome) {
             (DomainStatus::Expired | DomainStatus::Revoked, _) => return self.clone(),
             (_, CheckOutcome::Transient(why)) => {
@@ -337,7 +339,7 @@ impl DomainRecord {
                 next.validated_at = self.validated_at.or(Some(now));
                 next.misses = 0;
                 next.last_error = None;
-                next.due_at = Some(now.saturating_add(seconds(policy.recheck_interval)));
+                next.due_at = Some(after(policy.recheck_interval));
             }
             (DomainStatus::Pending, CheckOutcome::Missing(why)) => {
                 next.misses = self.misses.saturating_add(1);
@@ -351,7 +353,7 @@ impl DomainRecord {
                     next.status = DomainStatus::Revoked;
                     next.due_at = None;
                 } else {
-                    next.due_at = Some(now.saturating_add(seconds(policy.miss_recheck_interval)));
+                    next.due_at = Some(after(policy.miss_recheck_interval));
                 }
             }
         }
