@@ -271,3 +271,23 @@ pub async fn invoke_async(sdk_config: &aws_config::SdkConfig, function: &str, pa
         .await
         .unwrap_or_else(|e| panic!("invoke {function}: {:?}", e.into_service_error()));
 }
+
+/// Invokes `function` synchronously (RequestResponse) with `payload`: its function error (Lambda's
+/// `FunctionError`, None on success) and the payload it answered.
+pub async fn invoke(
+    sdk_config: &aws_config::SdkConfig,
+    function: &str,
+    payload: &serde_json::Value,
+) -> (Option<String>, serde_json::Value) {
+    let out = aws_sdk_lambda::Client::new(sdk_config)
+        .invoke()
+        .function_name(function)
+        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("invoke {function}: {:?}", e.into_service_error()));
+    let body = out.payload.map(|b| b.into_inner()).unwrap_or_default();
+    let answer = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| serde_json::Value::String(String::from_utf8_lossy(&body).into_owned()));
+    (out.function_error, answer)
+}
