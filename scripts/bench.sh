@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make bench`: the criterion micro-benchmarks, the domain-validator's sweep (in MiniStack, started if needed),
-# then Volley's engine against wrk, hey and oha on one loopback nginx (scripts/bench.py). Installs what it needs: wrk, hey and nginx from Debian, oha (pinned) from
-# crates.io into target/bench-tools. Extra arguments go to bench.py (--quick, --soak SECONDS).
+# then Volley's engine against wrk, hey and oha on one loopback nginx (scripts/bench.py). Installs what it
+# needs: wrk, hey and nginx from Debian, oha (pinned) from crates.io into target/bench-tools. Extra arguments
+# go to bench.py (--quick, --soak SECONDS).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
