@@ -266,6 +266,41 @@ pub mod emulator {
         crate::aws::sdk_config().await
     }
 
+    /// The deployed local stack's outputs: `target/local-stack/outputs.json`, written by `make stack-deploy`
+    /// (`VOLLEY_STACK_OUTPUTS` names another file).
+    pub fn stack_outputs() -> serde_json::Value {
+        let path = std::env::var("VOLLEY_STACK_OUTPUTS")
+            .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("{path}: {e}. Deploy the local stack first: `make stack-deploy` (run by `make test`)")
+        });
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    /// One output of the deployed local stack, as text.
+    pub fn stack_output(outputs: &serde_json::Value, name: &str) -> String {
+        outputs[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name} in the stack outputs: deploy the local stack again"))
+            .to_owned()
+    }
+
+    /// Polls `check` every half second until it answers Some, or fails after `limit` saying what it awaited.
+    pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+        what: &str,
+        limit: Duration,
+        mut check: impl FnMut() -> F,
+    ) -> T {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// A name no other test run uses: `prefix` plus letters from the clock, the process and a counter.
     /// Letters only, so it is also a valid username suffix.
     pub fn unique(prefix: &str) -> String {

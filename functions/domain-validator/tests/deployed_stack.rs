@@ -3,40 +3,18 @@
 //! domain against a DNS server this test serves on the loopback port the stack was deployed with
 //! (`ValidatorDnsServers`). `make stack-deploy` deploys and writes the outputs read here.
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 use volley_core::adapters::domains::DynamoDomainStore;
 use volley_core::adapters::testing;
 use volley_core::contract::dns::TestDns;
-use volley_core::contract::emulator;
+use volley_core::contract::emulator::{self, eventually};
 use volley_core::ports::{DomainRegistry, DomainStore};
 
 fn output(name: &str) -> String {
-    let path = std::env::var("VOLLEY_STACK_OUTPUTS")
-        .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")));
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!("{path}: {e}. Deploy the local stack first: `make stack-deploy` (run by `make test`)")
-    });
-    let outputs: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-    outputs[name]
-        .as_str()
-        .unwrap_or_else(|| panic!("no {name} in the stack outputs ({path}): deploy the local stack again"))
-        .to_owned()
-}
-
-/// Polls `check` every second until it answers Some, or fails after `limit` saying what it awaited.
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, limit: Duration, mut check: impl FnMut() -> F) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
-        tokio::time::sleep(Duration::from_secs(1)).await;
-    }
+    emulator::stack_output(&emulator::stack_outputs(), name)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
