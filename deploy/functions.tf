@@ -77,6 +77,25 @@ locals {
         { actions = ["cloudwatch:GetMetricData"], resources = ["*"] },
       ]
     }
+    domain-validator = {
+      description = "Proves that an organisation owns a domain (DNS TXT challenge), and keeps proving it."
+      memory      = 128
+      timeout     = 120
+      environment = {
+        DOMAINS_TABLE          = aws_dynamodb_table.domains.name
+        DNS_TIMEOUT            = "2s"
+        PENDING_TTL            = "7days"
+        RECHECK_INTERVAL       = "24h"
+        MISS_RECHECK_INTERVAL  = "1h"
+        REVOKE_AFTER_MISSES    = "3"
+        MAX_CONCURRENT_LOOKUPS = "16"
+        DEADLINE_MARGIN        = "10s"
+      }
+      statements = [
+        { actions = ["dynamodb:GetItem", "dynamodb:PutItem"], resources = [aws_dynamodb_table.domains.arn] },
+        { actions = ["dynamodb:Query"], resources = ["${aws_dynamodb_table.domains.arn}/index/status-dueAt"] },
+      ]
+    }
     orchestrator = {
       description = "Synchronised multi-region start (test-reset, agg-record, test-init, test-end, status)."
       memory      = 128

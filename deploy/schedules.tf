@@ -2,7 +2,8 @@
 
 locals {
   schedules = {
-    metrics-saver = { expression = var.metrics_saver_schedule, input = { action = "sweep" } }
+    metrics-saver    = { expression = var.metrics_saver_schedule, input = { action = "sweep" } }
+    domain-validator = { expression = var.domain_validator_schedule, input = { action = "sweep" } }
   }
 }
 

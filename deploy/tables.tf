@@ -103,6 +103,25 @@ resource "aws_dynamodb_table" "domains" {
     type = "S"
   }
 
+  attribute {
+    name = "status"
+    type = "S"
+  }
+
+  attribute {
+    name = "dueAt"
+    type = "N"
+  }
+
+  # The domain-validator's work list: sparse (only pending and validated records have dueAt), read in due
+  # order by each sweep instead of scanning the table.
+  global_secondary_index {
+    name            = "status-dueAt"
+    hash_key        = "status"
+    range_key       = "dueAt"
+    projection_type = "ALL"
+  }
+
   point_in_time_recovery {
     enabled = true
   }

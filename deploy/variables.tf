@@ -51,7 +51,7 @@ variable "metrics_saver_schedule" {
 variable "domain_validator_schedule" {
   description = "How often the domain-validator sweeps pending and due domains."
   type        = string
-  default     = "rate(1 hour)"
+  default     = "rate(15 minutes)"
 }
 
 variable "allowed_targets" {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: the criterion micro-benchmarks, then Volley's engine against wrk, hey and oha on one loopback
-# nginx (scripts/bench.py). Installs what it needs: wrk, hey and nginx from Debian, oha (pinned) from
-# crates.io into target/bench-tools. Extra arguments go to bench.py (--quick, --soak SECONDS).
+# `make bench`: the criterion micro-benchmarks, the domain-validator's sweep (in MiniStack, started if needed),
+# then Volley's engine against wrk, hey and oha on one loopback nginx (scripts/bench.py). Installs what it
+# needs: wrk, hey and nginx from Debian, oha (pinned) from crates.io into target/bench-tools. Extra arguments
+# go to bench.py (--quick, --soak SECONDS).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -27,6 +28,14 @@ criterion_log="$ROOT/target/bench/criterion.log"
 mkdir -p "$(dirname "$criterion_log")"
 cargo bench --quiet -p volley-core --bench birthday >"$criterion_log" 2>&1 || { cat "$criterion_log" >&2; die "cargo bench failed"; }
 grep -E "^days_until|time:" "$criterion_log"
+
+say "domain-validator: one sweep of 1,000 pending domains (MiniStack, loopback DNS server)"
+stack_started=no
+if ! stack_healthy; then "$ROOT/scripts/stack.sh" up; stack_started=yes; fi
+sweep_status=0
+cargo run --release --locked --quiet -p domain-validator --example sweep_bench -- 1000 3 || sweep_status=$?
+if [ "$stack_started" = yes ]; then "$ROOT/scripts/stack.sh" down; fi
+[ "$sweep_status" -eq 0 ] || die "the sweep benchmark failed"
 
 say "building volley and the stall target (release)"
 cargo build --release --locked -p volley --bin volley --example stall_target

@@ -7,6 +7,9 @@ MINISTACK_HOST=${MINISTACK_BIND:-127.0.0.1}
 MINISTACK_PORT=${MINISTACK_PORT:-4566}
 STACK_NAME=${STACK_NAME:-volley-local}
 PREFIX=${PREFIX:-volley}
+# Where the local stack's domain-validator asks DNS: a loopback port its deployed-stack test serves, derived
+# from the emulator's port so that stacks on other ports (CI, another checkout) do not collide.
+VALIDATOR_DNS=${VALIDATOR_DNS:-127.0.0.1:$((MINISTACK_PORT + 10000))}
 
 export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://$MINISTACK_HOST:$MINISTACK_PORT}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}

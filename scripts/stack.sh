@@ -81,7 +81,8 @@ deploy() {
   say "deploying stack $STACK_NAME"
   quietly awscli cloudformation deploy --template-file "$packaged" --stack-name "$STACK_NAME" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
-    --parameter-overrides "Prefix=$PREFIX" "Architecture=$(local_architecture)" "AllowedTargets=$MINISTACK_HOST:$MINISTACK_PORT"
+    --parameter-overrides "Prefix=$PREFIX" "Architecture=$(local_architecture)" "AllowedTargets=$MINISTACK_HOST:$MINISTACK_PORT" \
+      "DomainValidationSchedule=rate(1 minute)" "ValidatorDnsServers=$VALIDATOR_DNS"
   write_outputs
 }
 

@@ -100,3 +100,19 @@ impl EnvReader {
         }
     }
 }
+
+/// Parses `address:port` pairs separated by commas (`DNS_SERVERS`), for [`EnvReader::parsed`].
+pub fn socket_addrs(text: &str) -> Result<Vec<std::net::SocketAddr>, String> {
+    text.split(',')
+        .map(|s| {
+            s.trim()
+                .parse::<std::net::SocketAddr>()
+                .map_err(|_| format!("{s:?} is not address:port"))
+        })
+        .collect()
+}
+
+/// Parses a duration such as `30s`, `24h` or `7days` (humantime), for [`EnvReader::parsed`].
+pub fn duration(text: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(text.trim()).map_err(|e| e.to_string())
+}

@@ -177,6 +177,10 @@ pub async fn domain_store_contract(store: &dyn crate::ports::DomainStore, unique
     );
 }
 
+pub mod dns;
+mod domains;
+pub use domains::domain_registry_contract;
+
 /// Every behaviour a `ResultArchive` must have.
 pub async fn result_archive_contract(archive: &dyn crate::ports::ResultArchive, unique: &str) {
     let key = format!("results/org/test-{unique}/call.json");
@@ -222,6 +226,11 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn memory_domain_registry_meets_the_contract() {
+        super::domain_registry_contract(&crate::adapters::memory::MemoryDomainStore::new(), "x").await;
+    }
+
+    #[tokio::test]
     async fn memory_result_archive_meets_the_contract() {
         super::result_archive_contract(&crate::adapters::memory::MemoryResultArchive::default(), "x").await;
     }
@@ -256,6 +265,22 @@ pub mod emulator {
             );
         }
         crate::aws::sdk_config().await
+    }
+
+    /// Polls `check` every half second until it answers Some, or fails after `limit` saying what it awaited.
+    pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
+        what: &str,
+        limit: Duration,
+        mut check: impl FnMut() -> F,
+    ) -> T {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(value) = check().await {
+                return value;
+            }
+            assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
     }
 
     /// A name no other test run uses: `prefix` plus letters from the clock, the process and a counter.

@@ -6,6 +6,7 @@
 
 pub mod adapters;
 pub mod aws;
+pub mod challenge;
 pub mod clock;
 pub mod config;
 pub mod guard;

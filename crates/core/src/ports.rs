@@ -37,6 +37,54 @@ pub trait DomainStore: Send + Sync + std::fmt::Debug {
     async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError>;
 }
 
+/// The domain-validator's side of the same store as [`DomainStore`] (one table, one source of truth): the
+/// whole records, and the index of those due for a check. Every adapter implements both traits.
+#[async_trait]
+pub trait DomainRegistry: DomainStore {
+    /// The record of `domain` for `organisation`, if any.
+    async fn get(
+        &self,
+        organisation: &str,
+        domain: &str,
+    ) -> Result<Option<crate::model::domain::DomainRecord>, StoreError>;
+    /// Stores `record` unless its (organisation, domain) exists: None when stored, else the existing one.
+    async fn create(
+        &self,
+        record: &crate::model::domain::DomainRecord,
+    ) -> Result<Option<crate::model::domain::DomainRecord>, StoreError>;
+    /// Replaces the stored record with `record` if the stored version is still `expected_version`; false
+    /// (and nothing written) when another writer got there first.
+    async fn replace(
+        &self,
+        record: &crate::model::domain::DomainRecord,
+        expected_version: u64,
+    ) -> Result<bool, StoreError>;
+    /// Up to `limit` records of `status` due at or before `as_of`, least recently due first, after
+    /// `after` (the previous page's cursor). Reads an index, never the whole table.
+    async fn due(
+        &self,
+        status: crate::model::domain::DomainStatus,
+        as_of: i64,
+        after: Option<&DueCursor>,
+        limit: usize,
+    ) -> Result<DuePage, StoreError>;
+}
+
+/// Where a page of due records ended: the last record's due time and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueCursor {
+    pub due_at: i64,
+    pub organisation_id: String,
+    pub domain: String,
+}
+
+/// A page of due records, and where the next page starts (None when there are no more).
+#[derive(Debug, Clone, Default)]
+pub struct DuePage {
+    pub records: Vec<crate::model::domain::DomainRecord>,
+    pub next: Option<DueCursor>,
+}
+
 /// Counts one archived result adds to its test's live counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ResultCounts {

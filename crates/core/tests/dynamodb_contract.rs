@@ -36,6 +36,14 @@ async fn dynamodb_domain_store_meets_the_contract() {
 }
 
 #[tokio::test]
+async fn dynamodb_domain_registry_meets_the_contract() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("domains-registry-contract-");
+    testing::create_domains_table(&config, &table).await;
+    contract::domain_registry_contract(&DynamoDomainStore::new(&config, &table), &emulator::unique("")).await;
+}
+
+#[tokio::test]
 async fn s3_result_archive_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let bucket = emulator::unique("results-contract-");

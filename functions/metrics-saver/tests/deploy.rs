@@ -1,6 +1,6 @@
-//! deploy/ (Terraform) and template.yaml held against this function's code: its Lambda is in both, its
-//! Config accepts the environment each sets (and reads every variable they set), and its IAM policy allows
-//! every action its adapters call. Reads target/deploy/*.json, which scripts/check_deploy.sh writes.
+//! deploy/ (Terraform) and template.yaml held against this function's code: its Lambda is in both, each
+//! sets every variable its Config requires (and none it never reads), and its IAM policy allows every action
+//! its adapters call. Reads target/deploy/*.json, which scripts/check_deploy.sh writes.
 
 #[test]
 fn deploy_and_the_local_template_hold_this_function() {

@@ -58,9 +58,7 @@ impl Config {
         let results_bucket = env.required("RESULTS_BUCKET");
         let guard = GuardSettings::from_env(env);
         let deadline_margin = env
-            .parsed("DEADLINE_MARGIN", |v| {
-                humantime::parse_duration(v).map_err(|e| e.to_string())
-            })
+            .parsed("DEADLINE_MARGIN", volley_core::config::duration)
             .unwrap_or(Duration::from_secs(5));
         env.finish()?;
         Ok(Self {

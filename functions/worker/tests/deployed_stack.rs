@@ -3,9 +3,8 @@
 //! DynamoDB. The target is the deployed greeter, through the emulator's API Gateway (the local stack's
 //! allow-list admits the emulator's address). `make stack-deploy` deploys and writes the outputs read here.
 
-use std::future::Future;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use volley_core::adapters::dynamodb::DynamoCallLedger;
 use volley_core::adapters::s3::S3ResultArchive;
@@ -17,17 +16,7 @@ use volley_core::load::engine::{self, Progress};
 use volley_core::model::result::{CallResult, ResultMessage, archive_key};
 use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, TestCounters};
 
-/// Polls `check` every half second until it answers Some, or fails after `limit` saying what it awaited.
-async fn eventually<T, F: Future<Output = Option<T>>>(what: &str, limit: Duration, mut check: impl FnMut() -> F) -> T {
-    let start = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
+use volley_core::contract::emulator::eventually;
 
 fn now() -> i64 {
     SystemTime::now()

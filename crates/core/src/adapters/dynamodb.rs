@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 
 use crate::model::birthday::Username;
-use crate::ports::{ArchiveMark, BirthdayStore, CallLedger, DomainStore, ResultCounts, StoreError, TestCounters};
+use crate::ports::{ArchiveMark, BirthdayStore, CallLedger, ResultCounts, StoreError, TestCounters};
 
 /// The attribute names of the birthdays table, shared with deploy/ and template.yaml.
 pub mod birthdays_schema {
@@ -298,54 +298,5 @@ impl CallLedger for DynamoCallLedger {
     }
 }
 
-/// The domains table: partition key `organisationId` (S), sort key `domain` (S), and `status` (S:
-/// `pending`, `validated`, `expired`, `revoked`). The domain-validator writes it; the guard reads it.
-pub mod domains_schema {
-    pub const ORGANISATION_ID: &str = "organisationId";
-    pub const DOMAIN: &str = "domain";
-    pub const STATUS: &str = "status";
-    pub const VALIDATED: &str = "validated";
-}
-
-/// The IAM actions `DynamoDomainStore` calls.
-pub const DOMAIN_STORE_ACTIONS: &[&str] = &["dynamodb:GetItem"];
-
-/// A `DomainStore` over the domains table.
-#[derive(Debug, Clone)]
-pub struct DynamoDomainStore {
-    client: Client,
-    table: String,
-}
-
-impl DynamoDomainStore {
-    pub fn new(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self {
-            client: Client::new(sdk_config),
-            table: table.into(),
-        }
-    }
-}
-
-#[async_trait]
-impl DomainStore for DynamoDomainStore {
-    async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError> {
-        use domains_schema::*;
-        // dynamodb:GetItem
-        let item = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(ORGANISATION_ID, AttributeValue::S(organisation.to_owned()))
-            .key(DOMAIN, AttributeValue::S(domain.to_owned()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(|e| unavailable(e.into_service_error()))?
-            .item;
-        Ok(item.is_some_and(|item| {
-            item.get(STATUS)
-                .and_then(|v| v.as_s().ok())
-                .is_some_and(|s| s == VALIDATED)
-        }))
-    }
-}
+// The domains table's adapter lives in `domains.rs`; re-exported here where the worker has always found it.
+pub use super::domains::{DOMAIN_STORE_ACTIONS, DynamoDomainStore, domains_schema};

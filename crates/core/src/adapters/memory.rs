@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 
 use crate::model::birthday::Username;
-use crate::ports::{BirthdayStore, DomainStore, StoreError};
+use crate::ports::{BirthdayStore, StoreError};
 
 /// A `BirthdayStore` in a map.
 #[derive(Debug, Default)]
@@ -39,45 +39,8 @@ impl BirthdayStore for MemoryBirthdayStore {
     }
 }
 
-/// A `DomainStore` holding a fixed set of (organisation, domain) pairs: `volley vet --validated` and tests.
-#[derive(Debug, Default)]
-pub struct MemoryDomainStore {
-    validated: Mutex<std::collections::HashSet<(String, String)>>,
-}
-
-impl MemoryDomainStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// A store in which `domains` are validated for `organisation`.
-    pub fn with_domains<'a>(organisation: &str, domains: impl IntoIterator<Item = &'a str>) -> Self {
-        let store = Self::new();
-        for domain in domains {
-            store.validate(organisation, domain);
-        }
-        store
-    }
-
-    /// Marks `domain` validated for `organisation` (normalised: lower case, no trailing dot).
-    pub fn validate(&self, organisation: &str, domain: &str) {
-        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
-        if let Ok(mut validated) = self.validated.lock() {
-            validated.insert((organisation.to_owned(), domain));
-        }
-    }
-}
-
-#[async_trait]
-impl DomainStore for MemoryDomainStore {
-    async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError> {
-        let validated = self
-            .validated
-            .lock()
-            .map_err(|_| StoreError::Corrupt("the in-memory store's lock was poisoned".into()))?;
-        Ok(validated.contains(&(organisation.to_owned(), domain.to_owned())))
-    }
-}
+// The domains twin lives in `memory_domains.rs`; re-exported here where its users have always found it.
+pub use super::memory_domains::MemoryDomainStore;
 
 /// A `CallLedger` in maps.
 #[derive(Debug, Default)]

@@ -9,9 +9,13 @@ use aws_sdk_dynamodb::types::{
 use super::dynamodb::{birthdays_schema, domains_schema, ledger_schema};
 
 fn key(name: &str, kind: KeyType) -> (AttributeDefinition, KeySchemaElement) {
+    typed_key(name, ScalarAttributeType::S, kind)
+}
+
+fn typed_key(name: &str, typ: ScalarAttributeType, kind: KeyType) -> (AttributeDefinition, KeySchemaElement) {
     let definition = AttributeDefinition::builder()
         .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
+        .attribute_type(typ)
         .build()
         .unwrap_or_else(|e| panic!("{e}"));
     let element = KeySchemaElement::builder()
@@ -51,14 +55,31 @@ pub async fn create_tests_table(sdk_config: &aws_config::SdkConfig, name: &str) 
     create_tests_table_with_index(sdk_config, name).await;
 }
 
+/// The domains table with its sparse `status-dueAt` index, as template.yaml declares it.
 pub async fn create_domains_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    create_table(
-        sdk_config,
-        name,
-        domains_schema::ORGANISATION_ID,
-        Some(domains_schema::DOMAIN),
-    )
-    .await;
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
+    use domains_schema::{DOMAIN, DUE_AT, DUE_INDEX, ORGANISATION_ID, STATUS};
+    let (organisation, organisation_key) = key(ORGANISATION_ID, KeyType::Hash);
+    let (domain, domain_key) = key(DOMAIN, KeyType::Range);
+    let (status, status_key) = key(STATUS, KeyType::Hash);
+    let (due, due_key) = typed_key(DUE_AT, ScalarAttributeType::N, KeyType::Range);
+    let index = GlobalSecondaryIndex::builder()
+        .index_name(DUE_INDEX)
+        .key_schema(status_key)
+        .key_schema(due_key)
+        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+        .build()
+        .unwrap_or_else(|e| panic!("{e}"));
+    aws_sdk_dynamodb::Client::new(sdk_config)
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(vec![organisation, domain, status, due]))
+        .set_key_schema(Some(vec![organisation_key, domain_key]))
+        .global_secondary_indexes(index)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create table {name}: {:?}", e.into_service_error()));
 }
 
 /// Writes a domain with a status, as the domain-validator would.

@@ -270,15 +270,7 @@ impl GuardSettings {
     pub fn from_env(env: &mut crate::config::EnvReader) -> Self {
         let allowed_targets = env.parsed("ALLOWED_TARGETS", AllowList::parse).unwrap_or_default();
         let dns_servers = env
-            .parsed("DNS_SERVERS", |v| {
-                v.split(',')
-                    .map(|s| {
-                        s.trim()
-                            .parse::<SocketAddr>()
-                            .map_err(|_| format!("{s:?} is not address:port"))
-                    })
-                    .collect()
-            })
+            .parsed("DNS_SERVERS", crate::config::socket_addrs)
             .unwrap_or_default();
         Self {
             allowed_targets,

@@ -99,6 +99,13 @@ impl DnsResolver {
     }
 }
 
+impl DnsResolver {
+    /// The hickory resolver underneath, for other record types (the domain-validator's TXT lookups).
+    pub(crate) fn hickory(&self) -> &TokioResolver {
+        &self.resolver
+    }
+}
+
 /// The addresses of one query, with NODATA as none and every other failure as an error.
 fn addresses(
     record: &'static str,

@@ -2,6 +2,7 @@
 
 pub mod birthday;
 pub mod call;
+pub mod domain;
 pub mod metrics;
 pub mod orchestration;
 pub mod result;

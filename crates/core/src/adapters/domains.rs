@@ -1,0 +1,283 @@
+//! The domains table in DynamoDB: the guard's `DomainStore` and the domain-validator's `DomainRegistry`, one
+//! adapter over one table, so both read the same truth.
+//!
+//! Table `<prefix>-domains`: partition key `organisationId` (S), sort key `domain` (S, normalised), and
+//! `status` (S: `pending`, `validated`, `expired`, `revoked`), `token` (S), `createdAt`, `validatedAt`,
+//! `checkedAt`, `dueAt` (N, Unix seconds), `attempts`, `misses`, `version` (N), `lastError` (S).
+//!
+//! Global secondary index `status-dueAt`: partition key `status`, sort key `dueAt`, all attributes
+//! projected. It is sparse: final records (expired, revoked) have no `dueAt`, so the index holds only the
+//! work left to do, and a sweep reads it page by page in due order instead of scanning the table.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+
+use crate::model::domain::{DomainName, DomainRecord, DomainStatus};
+use crate::ports::{DomainRegistry, DomainStore, DueCursor, DuePage, StoreError};
+
+/// The attribute and index names of the domains table, shared with deploy/ and template.yaml.
+pub mod domains_schema {
+    pub const ORGANISATION_ID: &str = "organisationId";
+    pub const DOMAIN: &str = "domain";
+    pub const STATUS: &str = "status";
+    pub const VALIDATED: &str = "validated";
+    pub const TOKEN: &str = "token";
+    pub const CREATED_AT: &str = "createdAt";
+    pub const VALIDATED_AT: &str = "validatedAt";
+    pub const CHECKED_AT: &str = "checkedAt";
+    pub const DUE_AT: &str = "dueAt";
+    pub const ATTEMPTS: &str = "attempts";
+    pub const MISSES: &str = "misses";
+    pub const VERSION: &str = "version";
+    pub const LAST_ERROR: &str = "lastError";
+    /// The sparse index of records due for a check: partition key `status`, sort key `dueAt`.
+    pub const DUE_INDEX: &str = "status-dueAt";
+}
+use domains_schema::*;
+
+/// The IAM actions `DynamoDomainStore` calls as a `DomainStore` (the worker's guard).
+pub const DOMAIN_STORE_ACTIONS: &[&str] = &["dynamodb:GetItem"];
+/// The IAM actions it calls as a `DomainRegistry` (the domain-validator): `get` GetItem, `create` and
+/// `replace` PutItem (conditional), `due` Query on the `status-dueAt` index.
+pub const DOMAIN_REGISTRY_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"];
+
+/// The domains table.
+#[derive(Debug, Clone)]
+pub struct DynamoDomainStore {
+    client: Client,
+    table: String,
+    /// DynamoDB requests sent, for the benchmark's count.
+    requests: Arc<AtomicU64>,
+}
+
+impl DynamoDomainStore {
+    pub fn new(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            client: Client::new(sdk_config),
+            table: table.into(),
+            requests: Arc::default(),
+        }
+    }
+
+    /// How many DynamoDB requests this store (and its clones) has sent.
+    pub fn requests(&self) -> u64 {
+        self.requests.load(Ordering::Relaxed)
+    }
+
+    fn count(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A PutItem of `record`, for the caller to add its condition and send. dynamodb:PutItem
+    fn put(&self, record: &DomainRecord) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.count();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(to_item(record)))
+    }
+
+    /// One item, read consistently. dynamodb:GetItem
+    async fn get_item(&self, organisation: &str, domain: &str) -> Result<Option<Item>, StoreError> {
+        self.count();
+        Ok(self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(ORGANISATION_ID, s(organisation))
+            .key(DOMAIN, s(domain))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?
+            .item)
+    }
+}
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+type Item = HashMap<String, AttributeValue>;
+
+fn to_item(record: &DomainRecord) -> Item {
+    let mut item = Item::from([
+        (ORGANISATION_ID.to_owned(), s(&record.organisation_id)),
+        (DOMAIN.to_owned(), s(record.domain.as_str())),
+        (STATUS.to_owned(), s(record.status.as_str())),
+        (TOKEN.to_owned(), s(&record.token)),
+        (CREATED_AT.to_owned(), n(record.created_at)),
+        (ATTEMPTS.to_owned(), n(record.attempts)),
+        (MISSES.to_owned(), n(record.misses)),
+        (VERSION.to_owned(), n(record.version)),
+    ]);
+    let optional = [
+        (VALIDATED_AT, record.validated_at.map(n)),
+        (CHECKED_AT, record.checked_at.map(n)),
+        (DUE_AT, record.due_at.map(n)),
+        (LAST_ERROR, record.last_error.as_deref().map(s)),
+    ];
+    for (name, value) in optional {
+        if let Some(value) = value {
+            item.insert(name.to_owned(), value);
+        }
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<DomainRecord, StoreError> {
+    let text = |name: &str| item.get(name).and_then(|v| v.as_s().ok()).cloned();
+    let number = |name: &str| -> Result<Option<i64>, StoreError> {
+        item.get(name)
+            .map(|v| {
+                v.as_n()
+                    .ok()
+                    .and_then(|n| n.parse().ok())
+                    .ok_or_else(|| StoreError::Corrupt(format!("domain item {name} is {v:?}")))
+            })
+            .transpose()
+    };
+    let required = |name: &str| text(name).ok_or_else(|| StoreError::Corrupt(format!("domain item has no {name}")));
+    let count =
+        |name: &str| -> Result<u32, StoreError> { Ok(u32::try_from(number(name)?.unwrap_or(0)).unwrap_or(u32::MAX)) };
+    let status = required(STATUS)?;
+    Ok(DomainRecord {
+        organisation_id: required(ORGANISATION_ID)?,
+        domain: DomainName::from_stored(required(DOMAIN)?),
+        status: DomainStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("domain item has status {status:?}")))?,
+        token: required(TOKEN)?,
+        created_at: number(CREATED_AT)?.unwrap_or(0),
+        validated_at: number(VALIDATED_AT)?,
+        checked_at: number(CHECKED_AT)?,
+        due_at: number(DUE_AT)?,
+        attempts: count(ATTEMPTS)?,
+        misses: count(MISSES)?,
+        last_error: text(LAST_ERROR),
+        version: u64::try_from(number(VERSION)?.unwrap_or(0)).unwrap_or(0),
+    })
+}
+
+#[async_trait]
+impl DomainStore for DynamoDomainStore {
+    async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError> {
+        let item = self.get_item(organisation, domain).await?;
+        Ok(item.is_some_and(|item| {
+            item.get(STATUS)
+                .and_then(|v| v.as_s().ok())
+                .is_some_and(|s| s == VALIDATED)
+        }))
+    }
+}
+
+#[async_trait]
+impl DomainRegistry for DynamoDomainStore {
+    async fn get(&self, organisation: &str, domain: &str) -> Result<Option<DomainRecord>, StoreError> {
+        let item = self.get_item(organisation, domain).await?;
+        item.as_ref().map(from_item).transpose()
+    }
+
+    async fn create(&self, record: &DomainRecord) -> Result<Option<DomainRecord>, StoreError> {
+        // dynamodb:PutItem (conditional; the existing item comes back with the refusal)
+        let put = self
+            .put(record)
+            .condition_expression("attribute_not_exists(#d)")
+            .expression_attribute_names("#d", DOMAIN)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match put.map_err(|e| e.into_service_error()) {
+            Ok(_) => Ok(None),
+            Err(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e)) => {
+                match e.item() {
+                    Some(item) => from_item(item).map(Some),
+                    // An emulator or SDK that does not return the item: read it.
+                    None => self
+                        .get(&record.organisation_id, record.domain.as_str())
+                        .await?
+                        .ok_or_else(|| StoreError::Unavailable(Box::new(e)))
+                        .map(Some),
+                }
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn replace(&self, record: &DomainRecord, expected_version: u64) -> Result<bool, StoreError> {
+        // dynamodb:PutItem (conditional on the version read)
+        let put = self
+            .put(record)
+            .condition_expression("#v = :v")
+            .expression_attribute_names("#v", VERSION)
+            .expression_attribute_values(":v", n(expected_version))
+            .send()
+            .await;
+        match put.map_err(|e| e.into_service_error()) {
+            Ok(_) => Ok(true),
+            Err(e) if e.is_conditional_check_failed_exception() => Ok(false),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn due(
+        &self,
+        status: DomainStatus,
+        as_of: i64,
+        after: Option<&DueCursor>,
+        limit: usize,
+    ) -> Result<DuePage, StoreError> {
+        // dynamodb:Query on the status-dueAt index
+        self.count();
+        let start = after.map(|c| {
+            HashMap::from([
+                (STATUS.to_owned(), s(status.as_str())),
+                (DUE_AT.to_owned(), n(c.due_at)),
+                (ORGANISATION_ID.to_owned(), s(&c.organisation_id)),
+                (DOMAIN.to_owned(), s(&c.domain)),
+            ])
+        });
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(DUE_INDEX)
+            .key_condition_expression("#s = :s AND #d <= :asof")
+            .expression_attribute_names("#s", STATUS)
+            .expression_attribute_names("#d", DUE_AT)
+            .expression_attribute_values(":s", s(status.as_str()))
+            .expression_attribute_values(":asof", n(as_of))
+            .set_exclusive_start_key(start)
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let records = out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
+        let next = out.last_evaluated_key.and_then(|key| {
+            let text = |name: &str| key.get(name).and_then(|v| v.as_s().ok()).cloned();
+            Some(DueCursor {
+                due_at: key.get(DUE_AT)?.as_n().ok()?.parse().ok()?,
+                organisation_id: text(ORGANISATION_ID)?,
+                domain: text(DOMAIN)?,
+            })
+        });
+        Ok(DuePage { records, next })
+    }
+}

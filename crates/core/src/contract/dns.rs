@@ -1,0 +1,198 @@
+//! A DNS server for tests, on loopback (UDP and TCP on one port), with a zone the test changes while it
+//! runs: TXT records, NXDOMAIN for unknown names, and names that answer SERVFAIL or never answer. It
+//! counts the queries and the most it was ever answering at once, and can delay every answer.
+//!
+//! Written on hickory's message types rather than as a hickory-server authority: tests need a server that
+//! misbehaves on cue (silence, SERVFAIL, a delay) and counts, which a conforming authority does not do.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
+use hickory_resolver::proto::rr::rdata::TXT;
+use hickory_resolver::proto::rr::{RData, Record, RecordType};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What a name answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// TXT records, each one or more strings. Other query types get an empty answer (NODATA).
+    Txt(Vec<Vec<String>>),
+    ServFail,
+    /// Never answers: the resolver must time out.
+    Silence,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Lower-case names with a trailing dot.
+    zone: Mutex<HashMap<String, Answer>>,
+    delay: Mutex<Duration>,
+    queries: AtomicU64,
+    in_flight: AtomicU64,
+    most_in_flight: AtomicU64,
+}
+
+/// A running server. Clones share it.
+#[derive(Debug, Clone)]
+pub struct TestDns {
+    pub address: SocketAddr,
+    state: Arc<State>,
+}
+
+fn key(name: &str) -> String {
+    let name = name.trim().to_ascii_lowercase();
+    if name.ends_with('.') { name } else { format!("{name}.") }
+}
+
+impl TestDns {
+    /// Starts a server on a free loopback port, on the current Tokio runtime.
+    pub async fn start() -> Self {
+        for _ in 0..20 {
+            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+                .await
+                .unwrap_or_else(|e| panic!("bind: {e}"));
+            let address = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
+            if let Ok(tcp) = tokio::net::TcpListener::bind(address).await {
+                return Self::serve(udp, tcp);
+            }
+        }
+        panic!("no loopback port was free for both UDP and TCP");
+    }
+
+    /// Starts a server on `address` (a fixed port the deployed stack was told about).
+    pub async fn start_on(address: SocketAddr) -> std::io::Result<Self> {
+        let udp = tokio::net::UdpSocket::bind(address).await?;
+        let tcp = tokio::net::TcpListener::bind(address).await?;
+        Ok(Self::serve(udp, tcp))
+    }
+
+    fn serve(udp: tokio::net::UdpSocket, tcp: tokio::net::TcpListener) -> Self {
+        let address = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        let server = Self {
+            address,
+            state: Arc::default(),
+        };
+        let udp = Arc::new(udp);
+        let state = Arc::clone(&server.state);
+        tokio::spawn(async move {
+            let mut buffer = vec![0u8; 4096];
+            while let Ok((n, peer)) = udp.recv_from(&mut buffer).await {
+                let (udp, state, request) = (Arc::clone(&udp), Arc::clone(&state), buffer[..n].to_vec());
+                tokio::spawn(async move {
+                    if let Some(answer) = answer(&state, &request).await {
+                        let _ = udp.send_to(&answer, peer).await;
+                    }
+                });
+            }
+        });
+        let state = Arc::clone(&server.state);
+        tokio::spawn(async move {
+            while let Ok((mut stream, _)) = tcp.accept().await {
+                let state = Arc::clone(&state);
+                tokio::spawn(async move {
+                    while let Ok(length) = stream.read_u16().await {
+                        let mut request = vec![0u8; usize::from(length)];
+                        if stream.read_exact(&mut request).await.is_err() {
+                            return;
+                        }
+                        let Some(answer) = answer(&state, &request).await else {
+                            continue;
+                        };
+                        let Ok(length) = u16::try_from(answer.len()) else {
+                            return;
+                        };
+                        if stream.write_u16(length).await.is_err() || stream.write_all(&answer).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        server
+    }
+
+    /// Sets what `name` answers (any case; with or without the trailing dot).
+    pub fn set(&self, name: &str, answer: Answer) {
+        if let Ok(mut zone) = self.state.zone.lock() {
+            zone.insert(key(name), answer);
+        }
+    }
+
+    /// Sets `name`'s TXT records, each given as its strings.
+    pub fn txt(&self, name: &str, records: &[&[&str]]) {
+        let records = records
+            .iter()
+            .map(|strings| strings.iter().map(|s| (*s).to_owned()).collect())
+            .collect();
+        self.set(name, Answer::Txt(records));
+    }
+
+    /// Removes `name`: it answers NXDOMAIN.
+    pub fn remove(&self, name: &str) {
+        if let Ok(mut zone) = self.state.zone.lock() {
+            zone.remove(&key(name));
+        }
+    }
+
+    /// Delays every answer from now on.
+    pub fn set_delay(&self, delay: Duration) {
+        if let Ok(mut d) = self.state.delay.lock() {
+            *d = delay;
+        }
+    }
+
+    /// Queries received so far.
+    pub fn queries(&self) -> u64 {
+        self.state.queries.load(Ordering::SeqCst)
+    }
+
+    /// The most queries the server was answering at once (with a delay, the client's concurrency).
+    pub fn most_in_flight(&self) -> u64 {
+        self.state.most_in_flight.load(Ordering::SeqCst)
+    }
+}
+
+/// The answer to one request, after the delay; None for silence or a request that is not DNS.
+async fn answer(state: &State, request: &[u8]) -> Option<Vec<u8>> {
+    state.queries.fetch_add(1, Ordering::SeqCst);
+    let now = state.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    state.most_in_flight.fetch_max(now, Ordering::SeqCst);
+    let delay = state.delay.lock().map(|d| *d).unwrap_or_default();
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let answer = respond(state, request);
+    state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    answer
+}
+
+fn respond(state: &State, request: &[u8]) -> Option<Vec<u8>> {
+    let query = Message::from_vec(request).ok()?;
+    let question = query.queries.first()?.clone();
+    let mut response = Message::new(query.metadata.id, MessageType::Response, query.metadata.op_code);
+    response.metadata.recursion_desired = query.metadata.recursion_desired;
+    response.metadata.recursion_available = true;
+    response.metadata.authoritative = true;
+    response.add_query(question.clone());
+    let found = state.zone.lock().ok()?.get(&key(&question.name().to_ascii())).cloned();
+    match found {
+        None => response.metadata.response_code = ResponseCode::NXDomain,
+        Some(Answer::ServFail) => response.metadata.response_code = ResponseCode::ServFail,
+        Some(Answer::Silence) => return None,
+        Some(Answer::Txt(records)) if question.query_type() == RecordType::TXT => {
+            let owner = question.name().clone();
+            response.insert_answers(
+                records
+                    .into_iter()
+                    .map(|strings| Record::from_rdata(owner.clone(), 60, RData::TXT(TXT::new(strings))))
+                    .collect(),
+            );
+        }
+        Some(Answer::Txt(_)) => {}
+    }
+    response.to_vec().ok()
+}
