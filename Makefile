@@ -2,7 +2,8 @@
 SHELL := bash
 .DEFAULT_GOAL := help
 
-.PHONY: help demo test lint bench build tools stack-up stack-down stack-status stack-deploy env clean
+.PHONY: help demo test lint bench build tools stack-up stack-down stack-status stack-deploy env clean \
+	terraform-backend infra-init preview deploy version-build check-deployment
 
 help: ## list the verbs
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -19,8 +20,8 @@ lint: ## cargo fmt --check, clippy -D warnings, cfn-lint
 bench: ## criterion, then volley against wrk, hey and oha (docs/benchmarks.md)
 	@scripts/bench.sh
 
-build: ## dist/<function>.zip for every function (reproducible)
-	@scripts/build.sh
+build: ## dist/<function>.zip for every function (reproducible); ARCH=arm64 for AWS: dist/arm64/
+	@ARCH=$(ARCH) scripts/build.sh
 
 tools: ## install the pinned MiniStack, AWS CLI and cfn-lint into .venv/
 	@scripts/tools.sh
@@ -39,6 +40,24 @@ stack-deploy: ## deploy template.yaml into the running local stack
 
 env: ## print the exports that point the AWS CLI and SDKs at the local stack
 	@source scripts/lib.sh && for v in AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION; do echo "export $$v=$${!v}"; done
+
+terraform-backend: ## create the Terraform state bucket and lock table (AWS CLI) when missing
+	@scripts/terraform.sh backend
+
+infra-init: ## terraform init deploy/ with that backend, for AWS_REGION
+	@scripts/terraform.sh init
+
+preview: ## terraform plan for AWS_REGION (needs make build ARCH=arm64 first)
+	@scripts/terraform.sh plan
+
+deploy: ## terraform apply for AWS_REGION (the plan from make preview, if there is one)
+	@scripts/terraform.sh apply
+
+version-build: ## bump the build number in VERSION (0.1.0+7 -> 0.1.0+8)
+	@scripts/version.sh
+
+check-deployment: ## PUT and GET the deployed greeter at 5 rps for 60 s: make check-deployment URL=https://…
+	@scripts/check-deployment.sh "$(URL)"
 
 clean: ## remove build outputs and the local stack's state
 	cargo clean

@@ -31,9 +31,9 @@ variable "architecture" {
 }
 
 variable "dist_dir" {
-  description = "Where `make build` wrote the function packages (<function>.zip)."
+  description = "Where `make build ARCH=<architecture>` wrote the function packages: ../dist/arm64 for arm64, ../dist for this machine's architecture."
   type        = string
-  default     = "../dist"
+  default     = "../dist/arm64"
 }
 
 variable "log_retention_days" {
