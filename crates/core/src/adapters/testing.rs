@@ -8,11 +8,13 @@ use aws_sdk_dynamodb::types::{
 
 use super::dynamodb::{birthdays_schema, domains_schema, ledger_schema};
 
-fn key(name: &str, kind: KeyType) -> (AttributeDefinition, KeySchemaElement) {
-    typed_key(name, ScalarAttributeType::S, kind)
-}
+/// A key attribute: its name and type.
+type Attr<'a> = (&'a str, ScalarAttributeType);
 
-fn typed_key(name: &str, typ: ScalarAttributeType, kind: KeyType) -> (AttributeDefinition, KeySchemaElement) {
+const S: ScalarAttributeType = ScalarAttributeType::S;
+const N: ScalarAttributeType = ScalarAttributeType::N;
+
+fn key((name, typ): Attr<'_>, kind: KeyType) -> (AttributeDefinition, KeySchemaElement) {
     let definition = AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(typ)
@@ -26,8 +28,16 @@ fn typed_key(name: &str, typ: ScalarAttributeType, kind: KeyType) -> (AttributeD
     (definition, element)
 }
 
-/// Creates an on-demand table with a string partition key and, optionally, a string sort key.
-pub async fn create_table(sdk_config: &aws_config::SdkConfig, name: &str, partition: &str, sort: Option<&str>) {
+/// Creates an on-demand table keyed by `partition` and, optionally, `sort`, with optionally one global
+/// secondary index `(name, partition, sort)` projecting every attribute.
+async fn create_keyed_table(
+    sdk_config: &aws_config::SdkConfig,
+    name: &str,
+    partition: Attr<'_>,
+    sort: Option<Attr<'_>>,
+    index: Option<(&str, Attr<'_>, Attr<'_>)>,
+) {
+    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
     let mut request = aws_sdk_dynamodb::Client::new(sdk_config)
         .create_table()
         .table_name(name)
@@ -37,10 +47,30 @@ pub async fn create_table(sdk_config: &aws_config::SdkConfig, name: &str, partit
     {
         request = request.attribute_definitions(definition).key_schema(element);
     }
+    if let Some((index_name, index_partition, index_sort)) = index {
+        let (partition_definition, partition_key) = key(index_partition, KeyType::Hash);
+        let (sort_definition, sort_key) = key(index_sort, KeyType::Range);
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(index_name)
+            .key_schema(partition_key)
+            .key_schema(sort_key)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        request = request
+            .attribute_definitions(partition_definition)
+            .attribute_definitions(sort_definition)
+            .global_secondary_indexes(index);
+    }
     request
         .send()
         .await
         .unwrap_or_else(|e| panic!("create table {name}: {:?}", e.into_service_error()));
+}
+
+/// Creates an on-demand table with a string partition key and, optionally, a string sort key.
+pub async fn create_table(sdk_config: &aws_config::SdkConfig, name: &str, partition: &str, sort: Option<&str>) {
+    create_keyed_table(sdk_config, name, (partition, S), sort.map(|s| (s, S)), None).await;
 }
 
 pub async fn create_birthdays_table(sdk_config: &aws_config::SdkConfig, name: &str) {
@@ -51,35 +81,24 @@ pub async fn create_calls_table(sdk_config: &aws_config::SdkConfig, name: &str) 
     create_table(sdk_config, name, ledger_schema::PARTITION_KEY, None).await;
 }
 
+/// The tests table with its `byActiveDay` index (partition `activeDay` S, sort `lastResultAt` N).
 pub async fn create_tests_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    create_tests_table_with_index(sdk_config, name).await;
+    use super::dynamodb_metrics::activity_schema::{ACTIVE_DAY, ACTIVE_DAY_INDEX};
+    let index = (ACTIVE_DAY_INDEX, (ACTIVE_DAY, S), (ledger_schema::LAST_RESULT_AT, N));
+    create_keyed_table(sdk_config, name, (ledger_schema::TEST_ID, S), None, Some(index)).await;
 }
 
 /// The domains table with its sparse `status-dueAt` index, as template.yaml declares it.
 pub async fn create_domains_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
     use domains_schema::{DOMAIN, DUE_AT, DUE_INDEX, ORGANISATION_ID, STATUS};
-    let (organisation, organisation_key) = key(ORGANISATION_ID, KeyType::Hash);
-    let (domain, domain_key) = key(DOMAIN, KeyType::Range);
-    let (status, status_key) = key(STATUS, KeyType::Hash);
-    let (due, due_key) = typed_key(DUE_AT, ScalarAttributeType::N, KeyType::Range);
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(DUE_INDEX)
-        .key_schema(status_key)
-        .key_schema(due_key)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    aws_sdk_dynamodb::Client::new(sdk_config)
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(vec![organisation, domain, status, due]))
-        .set_key_schema(Some(vec![organisation_key, domain_key]))
-        .global_secondary_indexes(index)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create table {name}: {:?}", e.into_service_error()));
+    let index = (DUE_INDEX, (STATUS, S), (DUE_AT, N));
+    create_keyed_table(sdk_config, name, (ORGANISATION_ID, S), Some((DOMAIN, S)), Some(index)).await;
+}
+
+/// The metrics table: partition `series` (S), sort `second` (N).
+pub async fn create_metrics_table(sdk_config: &aws_config::SdkConfig, name: &str) {
+    use super::dynamodb_metrics::metrics_schema::{SECOND, SERIES};
+    create_keyed_table(sdk_config, name, (SERIES, S), Some((SECOND, N)), None).await;
 }
 
 /// Writes a domain with a status, as the domain-validator would.
@@ -278,61 +297,4 @@ pub async fn invoke(
     } else {
         Ok(answer)
     }
-}
-
-/// The tests table with its `byActiveDay` index (partition `activeDay` S, sort `lastResultAt` N).
-async fn create_tests_table_with_index(sdk_config: &aws_config::SdkConfig, name: &str) {
-    use super::dynamodb_metrics::activity_schema::{ACTIVE_DAY, ACTIVE_DAY_INDEX};
-    use aws_sdk_dynamodb::types::{GlobalSecondaryIndex, Projection, ProjectionType};
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(ACTIVE_DAY_INDEX)
-        .key_schema(element(ACTIVE_DAY, KeyType::Hash))
-        .key_schema(element(ledger_schema::LAST_RESULT_AT, KeyType::Range))
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"));
-    aws_sdk_dynamodb::Client::new(sdk_config)
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(definition(ledger_schema::TEST_ID, ScalarAttributeType::S))
-        .attribute_definitions(definition(ACTIVE_DAY, ScalarAttributeType::S))
-        .attribute_definitions(definition(ledger_schema::LAST_RESULT_AT, ScalarAttributeType::N))
-        .key_schema(element(ledger_schema::TEST_ID, KeyType::Hash))
-        .global_secondary_indexes(index)
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create table {name}: {:?}", e.into_service_error()));
-}
-
-/// The metrics table: partition `series` (S), sort `second` (N).
-pub async fn create_metrics_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    use super::dynamodb_metrics::metrics_schema::{SECOND, SERIES};
-    aws_sdk_dynamodb::Client::new(sdk_config)
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(definition(SERIES, ScalarAttributeType::S))
-        .attribute_definitions(definition(SECOND, ScalarAttributeType::N))
-        .key_schema(element(SERIES, KeyType::Hash))
-        .key_schema(element(SECOND, KeyType::Range))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("create table {name}: {:?}", e.into_service_error()));
-}
-
-fn definition(name: &str, kind: ScalarAttributeType) -> AttributeDefinition {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(kind)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
-}
-
-fn element(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(kind)
-        .build()
-        .unwrap_or_else(|e| panic!("{e}"))
 }
