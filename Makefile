@@ -8,7 +8,7 @@ SHELL := bash
 help: ## list the verbs
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
-demo: ## build, start the local stack, deploy the greeter and talk to it through API Gateway
+demo: ## a whole load test through all seven functions in the local stack, with text and HTML reports
 	@scripts/demo.sh
 
 test: ## every test, against the local stack (starts and stops it when needed)

@@ -66,6 +66,8 @@ locals {
       environment = {
         TESTS_TABLE   = aws_dynamodb_table.tests.name
         METRICS_TABLE = aws_dynamodb_table.metrics.name
+        # CloudWatch's ingestion delay: read no closer to now (the local stack, with none, sets 2).
+        INGESTION_DELAY_SECONDS = "60"
       }
       statements = [
         {

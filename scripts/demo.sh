@@ -1,42 +1,49 @@
 #!/usr/bin/env bash
-# `make demo`: build, start the local stack, deploy the greeter into it, and talk to it through the
-# emulator's API Gateway (not a local shortcut). The stack keeps running afterwards so you can go on trying;
-# `make stack-down` stops it.
+# `make demo`: the main job, on a fresh machine or again. Installs the pinned tools, builds the seven
+# functions and the demo driver, starts the local stack (MiniStack) and deploys template.yaml into it (in
+# place when it is already there), then runs `volley-demo`: one whole load test through all seven functions,
+# with progress bars, a text report and target/volley-report/index.html. Each run's run-load result is
+# stored under the tag `demo`, and the next run compares with it.
+#
+# The stack keeps running afterwards so you can go on trying; `make stack-down` stops it.
+# Extra arguments for the driver go in DEMO_ARGS (`volley-demo --help` lists them), e.g.
+#   make demo DEMO_ARGS="--rate 25 --duration 60s"
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-"$ROOT/scripts/tools.sh"
-"$ROOT/scripts/build.sh"
-"$ROOT/scripts/stack.sh" up
-"$ROOT/scripts/stack.sh" deploy
-
-url=$(stack_output GreeterLocalUrl)
-# Zoë turns 30 today (29 February babies aside), so the greeter wishes her a happy birthday.
-born=$(python3 -c 'import datetime as d; t=d.datetime.now(d.timezone.utc).date(); print(t.replace(year=t.year-30) if not (t.month==2 and t.day==29) else t.replace(year=t.year-32))')
-user=Zoë
-path_user=Zo%C3%AB
-
-# Prints a command exactly as it can be pasted, then runs it.
-show() {
-  printf '\n\033[1m$ %s\033[0m\n' "$1"
-  eval "$1"
-  echo
+setup=()
+# Runs a set-up step and keeps its wall time for the report.
+timed() {
+  local name=$1 began=$EPOCHREALTIME
+  shift
+  "$@"
+  setup+=(--setup "$name=$(python3 -c 'import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))' "$began" "$EPOCHREALTIME")")
 }
 
-say "the greeter, through the emulator's API Gateway at $url"
-show "curl -sS -i -X PUT '$url/hello/$path_user' -H 'content-type: application/json' -d '{\"dateOfBirth\": \"$born\"}'"
-show "curl -sS -i '$url/hello/$path_user'"
-show "curl -sS -i -X PUT '$url/hello/alice' -H 'content-type: application/json' -d '{\"dateOfBirth\": \"1990-01-05\"}'"
-show "curl -sS -i '$url/hello/alice'"
-show "curl -sS -i -X PUT '$url/hello/alice' -H 'content-type: application/json' -d '{\"dateOfBirth\": \"2999-01-01\"}'"
+build_driver() {
+  say "building the demo driver (release)"
+  cargo build --release --locked -p volley-demo --manifest-path "$ROOT/Cargo.toml"
+}
 
+timed "install the pinned tools (make tools)" "$ROOT/scripts/tools.sh"
+timed "build the seven functions (make build)" "$ROOT/scripts/build.sh"
+timed "build the demo driver" build_driver
+timed "start the local stack (make stack-up)" "$ROOT/scripts/stack.sh" up
+timed "deploy template.yaml (make stack-deploy)" "$ROOT/scripts/stack.sh" deploy
+
+say "the load test"
+cd "$ROOT"
+# shellcheck disable=SC2086 # DEMO_ARGS is split into arguments on purpose
+"$ROOT/target/release/volley-demo" --outputs "$STATE/outputs.json" --out-dir "$ROOT/target/volley-report" \
+  "${setup[@]}" ${DEMO_ARGS:-}
+
+url=$(stack_output GreeterLocalUrl)
 cat <<MSG
 
-The stack is still running. Keep trying it:
+Open target/volley-report/index.html in a browser. The stack is still running; try the greeter yourself:
 
   curl -i -X PUT '$url/hello/alice' -H 'content-type: application/json' -d '{"dateOfBirth": "1990-01-05"}'
   curl -i '$url/hello/alice'
-  curl -i '$url/hello/$path_user'   # $user
 
-Stop it with: make stack-down
+Run \`make demo\` again to compare with this run. Stop the stack with: make stack-down
 MSG

@@ -82,7 +82,8 @@ deploy() {
   quietly awscli cloudformation deploy --template-file "$packaged" --stack-name "$STACK_NAME" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
     --parameter-overrides "Prefix=$PREFIX" "Architecture=$(local_architecture)" "AllowedTargets=$MINISTACK_HOST:$MINISTACK_PORT" \
-      "DomainValidationSchedule=rate(1 minute)" "ValidatorDnsServers=$VALIDATOR_DNS"
+      "DomainValidationSchedule=rate(1 minute)" "ValidatorDnsServers=$VALIDATOR_DNS" \
+      "MetricsIngestionDelaySeconds=2"
   write_outputs
 }
 

@@ -2,6 +2,8 @@
 //! The only module that imports `aws_sdk_*` (ARCHITECTURE.md, invariant 1).
 
 pub mod cloudwatch;
+#[cfg(feature = "driver")]
+pub mod driver;
 pub mod domains;
 pub mod dynamodb;
 pub mod dynamodb_metrics;

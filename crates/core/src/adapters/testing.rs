@@ -160,20 +160,10 @@ pub async fn receive(sdk_config: &aws_config::SdkConfig, queue_url: &str, wait_s
 
 /// Puts a `User Call` event with `detail` on `bus`.
 pub async fn put_user_call(sdk_config: &aws_config::SdkConfig, bus: &str, detail: &serde_json::Value) {
-    use aws_sdk_eventbridge::types::PutEventsRequestEntry;
-    let entry = PutEventsRequestEntry::builder()
-        .event_bus_name(bus)
-        .source(crate::model::call::USER_CALL_SOURCE)
-        .detail_type(crate::model::call::USER_CALL_DETAIL_TYPE)
-        .detail(detail.to_string())
-        .build();
-    let out = aws_sdk_eventbridge::Client::new(sdk_config)
-        .put_events()
-        .entries(entry)
-        .send()
+    super::driver::EventBus::new(sdk_config, bus)
+        .put_user_calls(std::slice::from_ref(detail))
         .await
-        .unwrap_or_else(|e| panic!("put events: {:?}", e.into_service_error()));
-    assert_eq!(out.failed_entry_count, 0, "the event was refused: {out:?}");
+        .unwrap_or_else(|e| panic!("put events: {e:?}"));
 }
 
 /// One statistic of `ResponseTime` at a 1-second period: (Unix second, value) pairs.
@@ -265,14 +255,10 @@ pub async fn delete_mapping(sdk_config: &aws_config::SdkConfig, uuid: &str) {
 /// Invokes `function` asynchronously (InvocationType Event) with `payload`, as AWS delivers EventBridge
 /// rule targets: Lambda's own retries and on-failure destination then apply.
 pub async fn invoke_async(sdk_config: &aws_config::SdkConfig, function: &str, payload: &serde_json::Value) {
-    aws_sdk_lambda::Client::new(sdk_config)
-        .invoke()
-        .function_name(function)
-        .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
-        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
-        .send()
+    super::driver::Functions::new(sdk_config)
+        .invoke_async(function, payload)
         .await
-        .unwrap_or_else(|e| panic!("invoke {function}: {:?}", e.into_service_error()));
+        .unwrap_or_else(|e| panic!("invoke {function}: {e:?}"));
 }
 
 /// Invokes `function` synchronously with `payload`, as `aws lambda invoke` does: its answer, or the error
@@ -282,19 +268,9 @@ pub async fn invoke(
     function: &str,
     payload: &serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Value> {
-    let out = aws_sdk_lambda::Client::new(sdk_config)
-        .invoke()
-        .function_name(function)
-        .payload(aws_sdk_lambda::primitives::Blob::new(payload.to_string()))
-        .send()
+    super::driver::Functions::new(sdk_config)
+        .invoke(function, payload)
         .await
-        .unwrap_or_else(|e| panic!("invoke {function}: {:?}", e.into_service_error()));
-    let body = out.payload.map(|p| p.into_inner()).unwrap_or_default();
-    let answer: serde_json::Value = serde_json::from_slice(&body)
-        .unwrap_or_else(|e| panic!("{function} answered {:?}: {e}", String::from_utf8_lossy(&body)));
-    if out.function_error.is_some() {
-        Err(answer)
-    } else {
-        Ok(answer)
-    }
+        .unwrap_or_else(|e| panic!("invoke {function}: {e:?}"))
+        .map_err(|e| e.answer)
 }

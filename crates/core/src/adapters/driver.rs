@@ -1,0 +1,134 @@
+//! What a user of the platform does from outside it, as `aws lambda invoke` and `aws events put-events` do:
+//! invoke a function synchronously and read its answer, and put `User Call` events on the bus. Used by the
+//! local-stack driver (`volley-demo`) and by tests; no function needs it (feature `driver`).
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_lambda::primitives::Blob;
+
+use crate::ports::StoreError;
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// The error a function reported: Lambda's `errorType` and `errorMessage`, and the whole answer.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{error_type}: {message}")]
+pub struct FunctionError {
+    pub error_type: String,
+    pub message: String,
+    pub answer: serde_json::Value,
+}
+
+/// Synchronous invocations of deployed functions.
+#[derive(Debug, Clone)]
+pub struct Functions {
+    client: aws_sdk_lambda::Client,
+}
+
+impl Functions {
+    pub fn new(sdk_config: &aws_config::SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_lambda::Client::new(sdk_config),
+        }
+    }
+
+    /// Invokes `function` with `payload` and waits for its answer: `Ok(Ok(answer))`, `Ok(Err(what the
+    /// function reported))`, or `Err` when Lambda itself could not be asked or answered something other than
+    /// JSON.
+    pub async fn invoke(
+        &self,
+        function: &str,
+        payload: &serde_json::Value,
+    ) -> Result<Result<serde_json::Value, FunctionError>, StoreError> {
+        let out = self
+            .client
+            .invoke()
+            .function_name(function)
+            .payload(Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        let body = out.payload.map(Blob::into_inner).unwrap_or_default();
+        let answer: serde_json::Value = serde_json::from_slice(&body).map_err(|e| {
+            StoreError::Corrupt(format!("{function} answered {:?}: {e}", String::from_utf8_lossy(&body)))
+        })?;
+        if out.function_error.is_none() {
+            return Ok(Ok(answer));
+        }
+        let field = |name: &str| answer[name].as_str().unwrap_or_default().to_owned();
+        Ok(Err(FunctionError {
+            error_type: field("errorType"),
+            message: field("errorMessage"),
+            answer,
+        }))
+    }
+
+    /// Starts `function` with `payload` without waiting (`--invocation-type Event`).
+    pub async fn invoke_async(&self, function: &str, payload: &serde_json::Value) -> Result<(), StoreError> {
+        self.client
+            .invoke()
+            .function_name(function)
+            .invocation_type(aws_sdk_lambda::types::InvocationType::Event)
+            .payload(Blob::new(payload.to_string()))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+}
+
+/// An EventBridge bus that takes `User Call` events.
+#[derive(Debug, Clone)]
+pub struct EventBus {
+    client: aws_sdk_eventbridge::Client,
+    name: String,
+}
+
+impl EventBus {
+    pub fn new(sdk_config: &aws_config::SdkConfig, name: impl Into<String>) -> Self {
+        Self {
+            client: aws_sdk_eventbridge::Client::new(sdk_config),
+            name: name.into(),
+        }
+    }
+
+    /// Puts one `User Call` event per detail, up to 10 per request (EventBridge's limit); any entry the bus
+    /// refuses is an error that names it.
+    pub async fn put_user_calls(&self, details: &[serde_json::Value]) -> Result<(), StoreError> {
+        for chunk in details.chunks(10) {
+            let entries = chunk
+                .iter()
+                .map(|detail| {
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.name)
+                        .source(crate::model::call::USER_CALL_SOURCE)
+                        .detail_type(crate::model::call::USER_CALL_DETAIL_TYPE)
+                        .detail(detail.to_string())
+                        .build()
+                })
+                .collect();
+            let out = self
+                .client
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            if out.failed_entry_count > 0 {
+                let reasons: Vec<String> = out
+                    .entries()
+                    .iter()
+                    .filter_map(|e| e.error_message().map(str::to_owned))
+                    .collect();
+                return Err(StoreError::Corrupt(format!(
+                    "the bus {} refused {} event(s): {}",
+                    self.name,
+                    out.failed_entry_count,
+                    reasons.join("; ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
