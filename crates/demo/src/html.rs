@@ -54,7 +54,10 @@ fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -
     };
     match result {
         Ok(()) => out,
-        Err(e) => format!("<p class=\"error\">this chart could not be drawn: {}</p>", escape(&e.to_string())),
+        Err(e) => format!(
+            "<p class=\"error\">this chart could not be drawn: {}</p>",
+            escape(&e.to_string())
+        ),
     }
 }
 
@@ -218,7 +221,7 @@ pre { background: #f6f8fa; padding: .8rem; overflow-x: auto; font-size: .85rem; 
 table { border-collapse: collapse; font-size: .85rem; } td, th { padding: .2rem .6rem; text-align: right; }
 td:first-child, th:first-child { text-align: left; } tr:nth-child(even) { background: #f6f8fa; }
 .verdict { display: inline-block; padding: .2rem .6rem; border-radius: 4px; color: white; font-weight: 600; }
-.success { background: #2ca02c; } .failed { background: #d62728; } .error { color: #d62728; }
+.success { background: #1a7f37; } .failed { background: #d62728; } .error { color: #d62728; }
 figure { margin: 1rem 0; } svg { max-width: 100%; height: auto; }
 ";
 
@@ -297,7 +300,11 @@ pub fn render(outcome: &Outcome) -> String {
     }
     task_row(&mut body, "total", &r.summary.total);
     if let Some(b) = &r.baseline {
-        task_row(&mut body, &format!("baseline ({}, {} run)", b.kind, b.runs.len()), &b.total);
+        task_row(
+            &mut body,
+            &format!("baseline ({}, {} run)", b.kind, b.runs.len()),
+            &b.total,
+        );
     }
     body.push_str("</table>");
 
@@ -330,6 +337,9 @@ mod tests {
 
     #[test]
     fn text_is_escaped() {
-        assert_eq!(escape("<a href=\"x\">&'</a>"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape("<a href=\"x\">&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;&lt;/a&gt;"
+        );
     }
 }

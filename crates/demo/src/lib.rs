@@ -84,20 +84,25 @@ pub enum DemoError {
     OutputsFormat { path: PathBuf, source: serde_json::Error },
     #[error("the stack outputs have no {0}: redeploy with `make stack-deploy`")]
     MissingOutput(String),
-    #[error("{what}: the local stack failed: {source}")]
+    #[error("{what}: the local stack failed (run through `make demo`, or export what `make env` prints)")]
     Aws { what: String, source: StoreError },
     #[error("{function} refused {what}: {source}")]
     Refused {
         function: String,
         what: String,
-        source: FunctionError,
+        source: Box<FunctionError>,
     },
     #[error("{0}")]
     Unexpected(String),
     #[error("waited {waited:?} for {what}")]
     Timeout { what: String, waited: Duration },
-    #[error("binding the demo organisation's DNS server at {address} (ValidatorDnsServers): {source}. Is a test run using it?")]
-    Dns { address: SocketAddr, source: std::io::Error },
+    #[error(
+        "binding the demo organisation's DNS server at {address} (ValidatorDnsServers): {source}. Is a test run using it?"
+    )]
+    Dns {
+        address: SocketAddr,
+        source: std::io::Error,
+    },
     #[error("the greeter at {url}: {source}")]
     Greeter { url: String, source: reqwest::Error },
     #[error("writing {path}: {source}")]
@@ -256,6 +261,9 @@ pub struct Stack {
     pub outputs: StackOutputs,
     pub functions: Functions,
     pub sdk_config: volley_core::aws::SdkConfig,
+    /// The demo organisations' DNS, on the validator's nameserver address: started when first needed, then
+    /// serving every later run in this process (its socket lives as long as the process).
+    dns: tokio::sync::OnceCell<TestDns>,
 }
 
 impl Stack {
@@ -265,6 +273,7 @@ impl Stack {
             functions: Functions::new(&sdk_config),
             outputs,
             sdk_config,
+            dns: tokio::sync::OnceCell::new(),
         }
     }
 
@@ -283,7 +292,7 @@ impl Stack {
             .map_err(|source| DemoError::Refused {
                 function,
                 what,
-                source,
+                source: Box::new(source),
             })
     }
 }
@@ -455,7 +464,9 @@ async fn register(options: &Options, stack: &Stack) -> Result<DomainOutcome, Dem
         .unwrap_or_default()
         .parse()
         .map_err(|e| DemoError::Unexpected(format!("ValidatorDnsServers: {e}")))?;
-    let dns = TestDns::start_on(address)
+    let dns = stack
+        .dns
+        .get_or_try_init(|| TestDns::start_on(address))
         .await
         .map_err(|source| DemoError::Dns { address, source })?;
     dns.txt(&name, &[&[value.as_str()]]);
@@ -493,7 +504,10 @@ async fn orchestrate(options: &Options, stack: &Stack, test_id: &str) -> Result<
     let mut starts = Vec::new();
     for _region in &options.regions {
         let answer = stack
-            .invoke("OrchestratorFunctionName", json!({"type": "test-init", "testId": test_id}))
+            .invoke(
+                "OrchestratorFunctionName",
+                json!({"type": "test-init", "testId": test_id}),
+            )
             .await?;
         starts.push(answer["timestamp"].as_i64().ok_or_else(|| {
             DemoError::Unexpected(format!("the orchestrator's test-init answered no timestamp: {answer}"))
@@ -607,8 +621,8 @@ async fn read_results(options: &Options, stack: &Stack, test_id: &str) -> Result
             .await
             .map_err(aws(format!("reading {key}")))?
             .ok_or_else(|| DemoError::Unexpected(format!("{key} is counted as archived but not in S3")))?;
-        let result: CallResult = serde_json::from_slice(&body)
-            .map_err(|e| DemoError::Unexpected(format!("{key} is not a result: {e}")))?;
+        let result: CallResult =
+            serde_json::from_slice(&body).map_err(|e| DemoError::Unexpected(format!("{key} is not a result: {e}")))?;
         calls.push(result);
     }
     Ok(calls)

@@ -56,6 +56,18 @@ fn setup_phase(text: &str) -> Result<(String, Duration), String> {
         .map_err(|e| format!("{seconds}: {e}"))
 }
 
+/// The error and every cause under it, so a failure of the local stack says what failed.
+fn report(error: &dyn std::error::Error) -> ExitCode {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(&format!(": {e}"));
+        cause = e.source();
+    }
+    eprintln!("volley-demo: {text}");
+    ExitCode::FAILURE
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Args::parse();
@@ -74,19 +86,13 @@ async fn main() -> ExitCode {
     };
     let outputs = match StackOutputs::load(&args.outputs) {
         Ok(outputs) => outputs,
-        Err(e) => {
-            eprintln!("volley-demo: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report(&e),
     };
     let stack = Stack::connect(outputs).await;
     let phases = Phases::new();
     let outcome = match volley_demo::run(&options, &stack, &phases).await {
         Ok(outcome) => outcome,
-        Err(e) => {
-            eprintln!("volley-demo: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(e) => return report(&e),
     };
     println!("{}", volley_demo::text::render(&outcome));
     match volley_demo::write_reports(&outcome, &options.out_dir) {
@@ -94,9 +100,6 @@ async fn main() -> ExitCode {
             println!("HTML report: {}", page.display());
             ExitCode::SUCCESS
         }
-        Err(e) => {
-            eprintln!("volley-demo: {e}");
-            ExitCode::FAILURE
-        }
+        Err(e) => report(&e),
     }
 }

@@ -48,9 +48,9 @@ impl Phases {
     /// A phase of `seconds`: a bar that fills as they pass.
     pub fn start_bar(&self, name: &str, seconds: u64) -> Phase {
         let bar = self.bars.add(ProgressBar::new(seconds));
-        if let Ok(style) =
-            ProgressStyle::with_template("{spinner:.cyan} {prefix:.bold} [{elapsed}] {bar:30.cyan/blue} {pos}/{len} s {msg}")
-        {
+        if let Ok(style) = ProgressStyle::with_template(
+            "{spinner:.cyan} {prefix:.bold} [{elapsed}] {bar:30.cyan/blue} {pos}/{len} s {msg}",
+        ) {
             bar.set_style(style.progress_chars("=> "));
         }
         self.begin(name, bar)
@@ -86,7 +86,8 @@ pub struct Phase {
 
 impl Phase {
     pub fn set_position(&self, position: u64) {
-        self.bar.set_position(position.min(self.bar.length().unwrap_or(u64::MAX)));
+        self.bar
+            .set_position(position.min(self.bar.length().unwrap_or(u64::MAX)));
     }
 
     pub fn message(&self, message: String) {

@@ -35,15 +35,13 @@ pub fn render(outcome: &Outcome) -> String {
     let _ = writeln!(
         out,
         "{:<14}{:<42}{}, {}, {}, {}",
-        "Counted",
-        "[results, requests, errors, dropped]",
-        c.results_archived,
-        c.requests,
-        c.errors,
-        c.dropped
+        "Counted", "[results, requests, errors, dropped]", c.results_archived, c.requests, c.errors, c.dropped
     );
 
-    heading(&mut out, "Per second (both regions merged; saved = what the metrics-saver kept)");
+    heading(
+        &mut out,
+        "Per second (both regions merged; saved = what the metrics-saver kept)",
+    );
     out.push_str(&per_second(outcome));
 
     heading(&mut out, "run-load: the greeter suite");
@@ -60,10 +58,7 @@ pub fn render(outcome: &Outcome) -> String {
     let _ = writeln!(
         out,
         "  {:<16} {} {} ({})",
-        "domain",
-        outcome.domain.domain,
-        outcome.domain.status,
-        outcome.organisation
+        "domain", outcome.domain.domain, outcome.domain.status, outcome.organisation
     );
     for (what, place) in &outcome.stored {
         let _ = writeln!(out, "  {what:<16} {place}");
@@ -132,10 +127,18 @@ fn run_load(outcome: &Outcome) -> String {
             let _ = writeln!(out, "  compared with run(s) {} under tag {}", b.runs.join(", "), b.tag);
         }
         None => {
-            let _ = writeln!(out, "  no baseline yet under this tag: the next run compares with this one");
+            let _ = writeln!(
+                out,
+                "  no baseline yet under this tag: the next run compares with this one"
+            );
         }
     }
     let _ = writeln!(out, "  verdict: {} — {}", r.result.to_uppercase(), r.message);
-    let _ = writeln!(out, "  run {} (took {})", r.run_id, duration(Duration::from_secs_f64(r.summary.elapsed_s.max(0.0))));
+    let _ = writeln!(
+        out,
+        "  run {} (took {})",
+        r.run_id,
+        duration(Duration::from_secs_f64(r.summary.elapsed_s.max(0.0)))
+    );
     out
 }

@@ -2,9 +2,9 @@
 //! The only module that imports `aws_sdk_*` (ARCHITECTURE.md, invariant 1).
 
 pub mod cloudwatch;
+pub mod domains;
 #[cfg(feature = "driver")]
 pub mod driver;
-pub mod domains;
 pub mod dynamodb;
 pub mod dynamodb_metrics;
 pub mod dynamodb_orchestration;
