@@ -41,6 +41,44 @@ fn ms(d: Duration) -> f64 {
 }
 
 type ChartResult = Result<(), Box<dyn std::error::Error>>;
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// Every chart's frame: its caption, margins, axes and their descriptions, no minor grid lines.
+fn frame<'a, 'b>(
+    root: &'a DrawingArea<SVGBackend<'b>, plotters::coord::Shift>,
+    caption: &str,
+    (x, x_desc): (std::ops::Range<f64>, &str),
+    (y, y_desc): (std::ops::Range<f64>, &str),
+) -> Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(caption, ("sans-serif", 18))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(56)
+        .build_cartesian_2d(x, y)?;
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .light_line_style(WHITE.mix(0.0))
+        .draw()?;
+    Ok(chart)
+}
+
+/// The legend, upper right.
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> ChartResult {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .draw()?;
+    Ok(())
+}
 
 /// Draws into an SVG string; a chart that cannot be drawn becomes a visible message instead.
 fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -> ChartResult) -> String {
@@ -79,31 +117,19 @@ fn latency_chart(outcome: &Outcome) -> String {
         .fold(1.0_f64, f64::max)
         * 1.15;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Latency over time (from the intended send time)", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the start")
-            .y_desc("ms")
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        let mut chart = frame(
+            root,
+            "Latency over time (from the intended send time)",
+            (0.0..x_max, "seconds since the start"),
+            (0.0..y_max, "ms"),
+        )?;
         for (name, points, colour) in series {
             chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
                 .label(name)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3)));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()?;
-        Ok(())
+        legend(&mut chart)
     })
 }
 
@@ -119,18 +145,12 @@ fn throughput_chart(outcome: &Outcome) -> String {
         .max(1) as f64
         * 1.2;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Requests and errors per second", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("seconds since the start")
-            .y_desc("requests")
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        let mut chart = frame(
+            root,
+            "Requests and errors per second",
+            (0.0..x_max, "seconds since the start"),
+            (0.0..y_max, "requests"),
+        )?;
         let bar = |s: &volley_core::load::stats::SecondStats, value: u64, colour: RGBColor| {
             let x = (s.second - first) as f64;
             Rectangle::new([(x + 0.1, 0.0), (x + 0.9, value as f64)], colour.filled())
@@ -143,13 +163,7 @@ fn throughput_chart(outcome: &Outcome) -> String {
             .draw_series(outcome.seconds.iter().map(|s| bar(s, s.stats.failures(), ERRORS)))?
             .label("errors")
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], ERRORS.filled()));
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.3))
-            .draw()?;
-        Ok(())
+        legend(&mut chart)
     })
 }
 
@@ -167,18 +181,12 @@ fn histogram_chart(outcome: &Outcome) -> String {
     }
     let y_max = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.15;
     svg(|root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption("Latency histogram (all requests)", ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(36)
-            .y_label_area_size(56)
-            .build_cartesian_2d(low..(low + width * BINS as f64), 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .x_desc("ms")
-            .y_desc("requests")
-            .light_line_style(WHITE.mix(0.0))
-            .draw()?;
+        let mut chart = frame(
+            root,
+            "Latency histogram (all requests)",
+            (low..(low + width * BINS as f64), "ms"),
+            (0.0..y_max, "requests"),
+        )?;
         chart.draw_series(counts.iter().enumerate().map(|(i, n)| {
             let x = low + width * i as f64;
             Rectangle::new([(x, 0.0), (x + width * 0.9, *n as f64)], P50.filled())

@@ -72,17 +72,12 @@ fn per_second(outcome: &Outcome) -> String {
     let _ = writeln!(
         out,
         "  {:<10} {:>8} {:>6} {:>7} {:>9} {:>9} {:>9} {:>9} {:>6}",
-        "second", "requests", "2xx", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "saved"
+        "second", "requests", "ok", "errors", "p50 ms", "p95 ms", "p99 ms", "max ms", "saved"
     );
     let first = outcome.seconds.first().map_or(0, |s| s.second);
     for s in &outcome.seconds {
         let st = &s.stats;
-        let ok: u64 = st
-            .statuses
-            .iter()
-            .filter(|(code, _)| (200..300).contains(*code))
-            .map(|(_, n)| n)
-            .sum();
+        let ok = st.successes();
         let errors = st.failures();
         let _ = writeln!(
             out,

@@ -235,18 +235,21 @@ impl Stats {
         self.send_lag.add(&other.send_lag);
     }
 
+    /// Requests answered with a 2xx or 3xx status.
+    pub fn successes(&self) -> u64 {
+        self.statuses
+            .iter()
+            .filter(|(c, _)| (200..400).contains(*c))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
     /// Requests answered with a 2xx or 3xx status, over all requests (1.0 when there were none).
     pub fn success_ratio(&self) -> f64 {
         if self.requests == 0 {
             return 1.0;
         }
-        let ok: u64 = self
-            .statuses
-            .iter()
-            .filter(|(c, _)| (200..400).contains(*c))
-            .map(|(_, n)| n)
-            .sum();
-        ok as f64 / self.requests as f64
+        self.successes() as f64 / self.requests as f64
     }
 
     /// Requests that failed: an error, or a 4xx or 5xx status.
