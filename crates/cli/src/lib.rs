@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand};
+use rustls::pki_types::CertificateDer;
+use rustls::pki_types::pem::PemObject as _;
 use serde::Serialize;
 use thiserror::Error;
 use volley_core::adapters::memory::MemoryDomainStore;
@@ -33,6 +35,28 @@ pub const DEFAULT_MAX_IN_FLIGHT: u64 = 10_000;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Threads that send and measure requests. Default: the CPUs this process may run on. With 1, everything
+    /// runs on one thread (no hand-offs between threads: the least CPU per request).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
+    pub threads: Option<u16>,
+}
+
+impl Cli {
+    /// The Tokio runtime `--threads` asks for.
+    pub fn runtime(&self) -> std::io::Result<tokio::runtime::Runtime> {
+        let threads = self.threads.map_or_else(
+            || std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            usize::from,
+        );
+        let mut builder = if threads == 1 {
+            tokio::runtime::Builder::new_current_thread()
+        } else {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            builder.worker_threads(threads);
+            builder
+        };
+        builder.enable_all().build()
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,6 +122,9 @@ pub struct AttackArgs {
     /// Connections for --closed.
     #[arg(long, requires = "closed")]
     pub connections: Option<usize>,
+    /// A PEM file of CA certificates to trust for an HTTPS target, besides the system's (a private CA).
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<PathBuf>,
     /// Print the report as JSON, with the serialised histograms, so runs merge and compare.
     #[arg(long)]
     pub json: bool,
@@ -220,6 +247,20 @@ fn request(args: &AttackArgs) -> Result<RequestSpec, CliError> {
     Ok(RequestSpec { method, headers, body })
 }
 
+/// The certificates of `--cacert`: at least one, or a usage error naming the file.
+fn tls_roots(path: Option<&std::path::Path>) -> Result<Vec<CertificateDer<'static>>, CliError> {
+    let Some(path) = path else { return Ok(Vec::new()) };
+    let bad = |why: String| CliError::Usage(format!("--cacert {}: {why}", path.display()));
+    let roots = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    if roots.is_empty() {
+        return Err(bad("no PEM certificate in it".into()));
+    }
+    Ok(roots)
+}
+
 fn load(args: &AttackArgs) -> Result<(Load, u64), CliError> {
     if args.closed {
         let connections = args.connections.unwrap_or(1);
@@ -304,6 +345,7 @@ pub async fn attack(args: &AttackArgs) -> Result<AttackOutput, CliError> {
         timeout: args.timeout,
         deadline: None,
         start_at: None,
+        tls_roots: tls_roots(args.cacert.as_deref())?,
     };
     let progress = Arc::new(Progress::default());
     let bar = progress_bar(&load);

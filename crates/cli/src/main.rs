@@ -5,9 +5,19 @@ use std::process::ExitCode;
 use clap::Parser;
 use volley::{Cli, CliError, Command};
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let runtime = match cli.runtime() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("volley: could not start the runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(&cli))
+}
+
+async fn run(cli: &Cli) -> ExitCode {
     let result = match &cli.command {
         Command::Vet(args) => volley::vet(args).await.and_then(|verdict| {
             if args.json {

@@ -3,7 +3,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use volley_core::contract::target::{Behaviour, TestTarget, start_on_thread};
+use volley_core::contract::target::{Behaviour, TestTarget, start_on_thread, start_tls_on_thread};
 
 fn start_target(stall: Option<(Instant, Instant)>) -> TestTarget {
     start_on_thread(Behaviour {
@@ -195,4 +195,53 @@ fn proxy_variables_are_ignored() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(json["total"]["statuses"]["200"], 20, "{}", json["total"]);
     assert_eq!(target.arrivals().len(), 20);
+}
+
+/// An HTTPS target behind a private CA: `--cacert` trusts it, HTTP/2 is chosen by ALPN; without it, every
+/// request is a TLS error and the target receives nothing; a file without a certificate is bad usage.
+#[test]
+fn https_with_a_private_ca_needs_cacert() {
+    let (target, certificate) = start_tls_on_thread(Behaviour::default(), "127.0.0.1", &[b"h2", b"http/1.1"]);
+    let dir = std::env::temp_dir().join(format!("volley-cacert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let cacert = dir.join("ca.pem");
+    std::fs::write(&cacert, &certificate.pem).unwrap_or_else(|e| panic!("{e}"));
+    let not_pem = dir.join("not.pem");
+    std::fs::write(&not_pem, "not a certificate\n").unwrap_or_else(|e| panic!("{e}"));
+    let url = format!("https://{}/", target.address);
+    let allow = target.address.to_string();
+    let attack = |extra: &[&str]| {
+        let mut args = vec![
+            "attack",
+            &url,
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--allow",
+            &allow,
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        volley(&args)
+    };
+
+    let untrusted = attack(&[]);
+    assert!(untrusted.status.success(), "{}", text(&untrusted.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&untrusted.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["total"]["errors"]["tls"], 20, "{}", json["total"]);
+    assert!(target.arrivals().is_empty());
+
+    let cacert_arg = cacert.to_string_lossy().into_owned();
+    let trusted = attack(&["--cacert", &cacert_arg]);
+    assert!(trusted.status.success(), "{}", text(&trusted.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&trusted.stdout).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(json["total"]["statuses"]["200"], 20, "{}", json["total"]);
+    assert_eq!(target.versions(), vec![http::Version::HTTP_2; 20]);
+
+    let not_pem_arg = not_pem.to_string_lossy().into_owned();
+    let bad = attack(&["--cacert", &not_pem_arg]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(text(&bad.stderr).contains("--cacert"), "{}", text(&bad.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -325,11 +325,14 @@ pub mod target {
     use std::sync::{Arc, Mutex};
     use std::time::{Duration, Instant};
 
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use bytes::Bytes;
     use http_body_util::Full;
     use hyper::server::conn::http1;
     use hyper::service::service_fn;
-    use hyper_util::rt::TokioIo;
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use hyper_util::server::conn::auto;
 
     /// How the target behaves. Change it while it runs through [`TestTarget::behaviour`].
     #[derive(Debug, Clone)]
@@ -358,13 +361,24 @@ pub mod target {
     pub struct TestTarget {
         pub address: SocketAddr,
         pub behaviour: Arc<Mutex<Behaviour>>,
-        arrivals: Arc<Mutex<Vec<Instant>>>,
+        arrivals: Arc<Mutex<Vec<(Instant, http::Version)>>>,
+        connections: Arc<AtomicUsize>,
     }
 
     impl TestTarget {
         /// When each request arrived.
         pub fn arrivals(&self) -> Vec<Instant> {
-            self.arrivals.lock().unwrap_or_else(|e| e.into_inner()).clone()
+            lock(&self.arrivals).iter().map(|(at, _)| *at).collect()
+        }
+
+        /// The HTTP version of each request, in arrival order.
+        pub fn versions(&self) -> Vec<http::Version> {
+            lock(&self.arrivals).iter().map(|(_, version)| *version).collect()
+        }
+
+        /// Connections accepted (over TLS: handshakes completed).
+        pub fn connections(&self) -> usize {
+            self.connections.load(Ordering::Relaxed)
         }
 
         pub fn url(&self, path: &str) -> String {
@@ -372,22 +386,32 @@ pub mod target {
         }
     }
 
-    async fn serve(
-        listener: tokio::net::TcpListener,
-        behaviour: Arc<Mutex<Behaviour>>,
-        arrivals: Arc<Mutex<Vec<Instant>>>,
-    ) {
+    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How a connection is served: plain HTTP/1.1, or TLS offering these ALPN protocols (HTTP/1.1 and HTTP/2
+    /// served alike on what the client chose).
+    #[derive(Clone)]
+    enum Serving {
+        Plain,
+        Tls(tokio_rustls::TlsAcceptor),
+    }
+
+    async fn serve(listener: tokio::net::TcpListener, target: TestTarget, serving: Serving) {
         while let Ok((stream, _)) = listener.accept().await {
-            let behaviour = Arc::clone(&behaviour);
-            let arrivals = Arc::clone(&arrivals);
+            let target = target.clone();
+            let serving = serving.clone();
             tokio::spawn(async move {
-                let service = service_fn(move |_request| {
+                let behaviour = Arc::clone(&target.behaviour);
+                let arrivals = Arc::clone(&target.arrivals);
+                let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                     let behaviour = Arc::clone(&behaviour);
                     let arrivals = Arc::clone(&arrivals);
                     async move {
                         let now = Instant::now();
-                        arrivals.lock().unwrap_or_else(|e| e.into_inner()).push(now);
-                        let b = behaviour.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                        lock(&arrivals).push((now, request.version()));
+                        let b = lock(&behaviour).clone();
                         if let Some((from, until)) = b.stall
                             && now >= from
                             && now < until
@@ -405,15 +429,26 @@ pub mod target {
                         Ok::<_, std::convert::Infallible>(response)
                     }
                 });
-                let _ = http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
+                match serving {
+                    Serving::Plain => {
+                        target.connections.fetch_add(1, Ordering::Relaxed);
+                        let _ = http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
+                    }
+                    Serving::Tls(acceptor) => {
+                        let Ok(tls) = acceptor.accept(stream).await else { return };
+                        target.connections.fetch_add(1, Ordering::Relaxed);
+                        let _ = auto::Builder::new(TokioExecutor::new())
+                            .serve_connection(TokioIo::new(tls), service)
+                            .await;
+                    }
+                }
             });
         }
     }
 
-    /// Starts a target on the current Tokio runtime.
-    pub async fn start(behaviour: Behaviour) -> TestTarget {
+    async fn listen(behaviour: Behaviour, serving: Serving) -> TestTarget {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap_or_else(|e| panic!("bind: {e}"));
@@ -422,13 +457,40 @@ pub mod target {
             address,
             behaviour: Arc::new(Mutex::new(behaviour)),
             arrivals: Arc::default(),
+            connections: Arc::default(),
         };
-        tokio::spawn(serve(
-            listener,
-            Arc::clone(&target.behaviour),
-            Arc::clone(&target.arrivals),
-        ));
+        tokio::spawn(serve(listener, target.clone(), serving));
         target
+    }
+
+    /// Starts a target on the current Tokio runtime.
+    pub async fn start(behaviour: Behaviour) -> TestTarget {
+        listen(behaviour, Serving::Plain).await
+    }
+
+    /// A test target's self-signed certificate, which a client must be told to trust.
+    #[derive(Debug, Clone)]
+    pub struct Certificate {
+        pub der: rustls::pki_types::CertificateDer<'static>,
+        pub pem: String,
+    }
+
+    /// Starts an HTTPS target on the current Tokio runtime, with a new self-signed certificate for `name` (a
+    /// DNS name or an IP address), offering the ALPN protocols given (`b"h2"`, `b"http/1.1"`).
+    pub async fn start_tls(behaviour: Behaviour, name: &str, alpn: &[&[u8]]) -> (TestTarget, Certificate) {
+        let certified = rcgen::generate_simple_self_signed(vec![name.to_owned()]).unwrap_or_else(|e| panic!("{e}"));
+        let certificate = Certificate {
+            der: certified.cert.der().clone(),
+            pem: certified.cert.pem(),
+        };
+        let key = rustls::pki_types::PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
+        let mut config = rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(vec![certificate.der.clone()], key.into())
+            .unwrap_or_else(|e| panic!("{e}"));
+        config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        (listen(behaviour, Serving::Tls(acceptor)).await, certificate)
     }
 
     /// An open-model GET at `rate` for `seconds`, pinned to `address` (no DNS), for tests of the functions.
@@ -474,11 +536,22 @@ pub mod target {
             timeout,
             deadline: None,
             start_at: None,
+            tls_roots: Vec::new(),
         }
     }
 
     /// Starts a target on a thread and runtime of its own, for tests without a runtime (they run binaries).
     pub fn start_on_thread(behaviour: Behaviour) -> TestTarget {
+        on_thread(start(behaviour))
+    }
+
+    /// [`start_tls`] on a thread and runtime of its own.
+    pub fn start_tls_on_thread(behaviour: Behaviour, name: &str, alpn: &[&'static [u8]]) -> (TestTarget, Certificate) {
+        let (name, alpn) = (name.to_owned(), alpn.to_vec());
+        on_thread(async move { start_tls(behaviour, &name, &alpn).await })
+    }
+
+    fn on_thread<T: Send + 'static>(starting: impl std::future::Future<Output = T> + Send + 'static) -> T {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -487,8 +560,7 @@ pub mod target {
                 .build();
             let Ok(runtime) = runtime else { return };
             runtime.block_on(async move {
-                let target = start(behaviour).await;
-                let _ = tx.send(target);
+                let _ = tx.send(starting.await);
                 std::future::pending::<()>().await;
             });
         });

@@ -217,6 +217,13 @@ async fn a_closed_loop_keeps_its_connections_busy() {
         report.total.requests
     );
     assert_eq!(report.total.dropped, 0);
+    assert_eq!(target.connections(), 4, "one connection per worker, kept alive");
+    let seconds = report.decode_seconds().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        seconds.iter().map(|s| s.stats.requests).sum::<u64>(),
+        report.total.requests,
+        "the workers' buckets add up to the total"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -227,4 +234,72 @@ async fn reports_round_trip_through_json() {
     let back: Report = serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(back.total, report.total);
     assert_eq!(back.decode_seconds().ok(), report.decode_seconds().ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_alive_connections_are_reused() {
+    let target = start(behaviour(1)).await;
+    let report = go(&attack(target.address, open(100.0, 1, 50))).await;
+    assert_eq!(report.total.statuses.get(&200), Some(&100));
+    // One request every 10 ms, each answered in about 1 ms: a connection is idle again long before the next.
+    assert!(
+        target.connections() <= 5,
+        "{} connections for 100 requests",
+        target.connections()
+    );
+}
+
+const TLS_NAME: &str = "target.volley.test";
+
+fn https_attack(address: SocketAddr, load: Load, roots: Vec<rustls::pki_types::CertificateDer<'static>>) -> Attack {
+    let url = format!("https://{TLS_NAME}:{}/hello", address.port());
+    Attack {
+        tls_roots: roots,
+        ..target::attack(address, &url, load, Duration::from_secs(5))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_negotiates_http2_by_alpn_and_shares_one_connection() {
+    let (target, certificate) = target::start_tls(behaviour(1), TLS_NAME, &[b"h2", b"http/1.1"]).await;
+    let report = go(&https_attack(
+        target.address,
+        open(200.0, 1, 100),
+        vec![certificate.der],
+    ))
+    .await;
+    assert_eq!(report.total.statuses.get(&200), Some(&200), "{:?}", report.total);
+    let versions = target.versions();
+    assert_eq!(versions.len(), 200);
+    assert!(versions.iter().all(|v| *v == http::Version::HTTP_2), "{versions:?}");
+    // Requests that start before the first handshake completes may each open one; after that, one is shared.
+    assert!(target.connections() <= 3, "{} connections", target.connections());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_falls_back_to_http1_when_the_server_offers_only_that() {
+    let (target, certificate) = target::start_tls(behaviour(1), TLS_NAME, &[b"http/1.1"]).await;
+    let load = Load::Closed {
+        connections: 2,
+        duration: Duration::from_millis(500),
+    };
+    let report = go(&https_attack(target.address, load, vec![certificate.der])).await;
+    let versions = target.versions();
+    assert!(!versions.is_empty());
+    assert!(versions.iter().all(|v| *v == http::Version::HTTP_11), "{versions:?}");
+    assert_eq!(report.total.failures(), 0, "{:?}", report.total);
+    assert_eq!(target.connections(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_a_tls_error_and_nothing_is_sent() {
+    let (target, _certificate) = target::start_tls(behaviour(0), TLS_NAME, &[b"h2", b"http/1.1"]).await;
+    let report = go(&https_attack(target.address, open(10.0, 1, 10), Vec::new())).await;
+    assert_eq!(
+        report.total.errors.get(&ErrorKind::Tls),
+        Some(&10),
+        "{:?}",
+        report.total
+    );
+    assert!(target.arrivals().is_empty());
 }

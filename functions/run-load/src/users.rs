@@ -10,8 +10,9 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use volley_core::guard::VettedTarget;
-use volley_core::load::engine::{self, AttackError, RequestSpec};
-use volley_core::load::stats::{Latencies, Outcome};
+use volley_core::load::engine::{AttackError, RequestSpec};
+use volley_core::load::stats::Latencies;
+use volley_core::load::transport::{Connection, Endpoint, Exchange};
 
 use crate::suite::{Suite, letters, render};
 
@@ -89,13 +90,15 @@ pub async fn run(
     today: NaiveDate,
     log_every: Option<Duration>,
 ) -> Result<RunStats, AttackError> {
-    let client = engine::client(target, shape.users as usize)?;
+    // Each user keeps one connection of its own, as a browser tab would; every request is a sibling of the
+    // target's (same origin and connections, its own path, method, headers and body).
+    let endpoint = Arc::new(Endpoint::new(target, RequestSpec::default(), &[])?);
     let stats = Arc::new(Mutex::new(
         suite.tasks.iter().map(|t| TaskStats::new(&t.name)).collect::<Vec<_>>(),
     ));
     let start = Instant::now();
     let end = start + shape.total();
-    let base = target.url.as_str().trim_end_matches('/').to_owned();
+    let base = target.url.path().trim_end_matches('/').to_owned();
     let suite = Arc::new(suite.clone());
 
     let logger = log_every.map(|every| {
@@ -115,18 +118,19 @@ pub async fn run(
     let mut users = Vec::new();
     for i in 0..shape.users {
         let arrive = start + Duration::from_secs_f64(f64::from(i) / shape.spawn_rate);
-        let (client, stats, suite, base) = (client.clone(), stats.clone(), suite.clone(), base.clone());
+        let (endpoint, stats, suite, base) = (endpoint.clone(), stats.clone(), suite.clone(), base.clone());
         users.push(tokio::spawn(async move {
             tokio::time::sleep_until(arrive).await;
             let mut rng = fastrand::Rng::new();
             let username = letters(&mut rng, 12);
             let mut next = suite.on_start;
+            let mut connection = None;
             while Instant::now() < end {
                 let index = next.take().unwrap_or_else(|| suite.pick(&mut rng));
                 let task = &suite.tasks[index];
                 let path = render(&task.path, &username, today, &mut rng);
                 let body = task.body.as_deref().map(|b| render(b, &username, today, &mut rng));
-                let outcome = send(&client, &base, task, &path, body, timeout).await;
+                let outcome = send(&endpoint, &mut connection, &base, task, &path, body, timeout).await;
                 if let Ok(mut tasks) = stats.lock() {
                     let record = &mut tasks[index];
                     record.requests += 1;
@@ -154,7 +158,8 @@ pub async fn run(
 
 /// Sends one task's request: (failed, latency). A failure is a transport error or a status of 400 or more.
 async fn send(
-    client: &reqwest::Client,
+    endpoint: &Endpoint,
+    connection: &mut Option<Connection>,
     base: &str,
     task: &crate::suite::Task,
     path: &str,
@@ -162,9 +167,6 @@ async fn send(
     timeout: Duration,
 ) -> (bool, Duration) {
     let began = std::time::Instant::now();
-    let Ok(url) = url::Url::parse(&format!("{base}{path}")) else {
-        return (true, began.elapsed());
-    };
     let mut headers = http::HeaderMap::new();
     for (name, value) in &task.headers {
         if let (Ok(name), Ok(value)) = (
@@ -179,10 +181,12 @@ async fn send(
         headers,
         body: body.map(bytes::Bytes::from).unwrap_or_default(),
     };
-    let (outcome, _) = engine::fire(client, &url, &spec, timeout).await;
-    let failed = match outcome {
-        Outcome::Status(code) => code >= 400,
-        Outcome::Error(_) => true,
+    let Ok(request) = endpoint.sibling(spec, &format!("{base}{path}")) else {
+        return (true, began.elapsed());
+    };
+    let failed = match tokio::time::timeout(timeout, request.exchange(connection)).await {
+        Ok(Exchange::Answered { status, .. }) => status >= 400,
+        Ok(Exchange::Failed(_) | Exchange::NotSent) | Err(_) => true,
     };
     (failed, began.elapsed())
 }

@@ -168,6 +168,8 @@ pub fn attack_for(call: &ValidCall, target: volley_core::guard::VettedTarget, de
         timeout: call.timeout,
         deadline,
         start_at: call.start_at,
+        // Targets are public sites: the platform's roots (Lambda's trust store) decide.
+        tls_roots: Vec::new(),
     }
 }
 

@@ -10,11 +10,10 @@
 //! Closed loop (`Load::Closed`): N workers each send, wait for the answer, and send again, as wrk does; for
 //! comparison only, since a closed loop slows down with the target and so hides its stalls.
 //!
-//! Connections go only to the guard's vetted addresses: the client's resolver answers the target's host with
-//! them and refuses every other name, redirects are never followed, and proxies are ignored.
+//! Connections go only to the guard's vetted addresses ([`super::transport`] dials them without resolving any
+//! name), redirects are never followed, and proxies are ignored.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -28,10 +27,11 @@ use tokio::sync::Semaphore;
 
 use super::schedule::Schedule;
 use super::stats::{ErrorKind, Outcome, Sample, SecondStats, Stats};
+use super::transport::{Connection, Endpoint, EndpointError, Exchange, Pool};
 use crate::guard::VettedTarget;
 
-/// What to send.
-#[derive(Debug, Clone)]
+/// What to send (the default: a GET without headers or body).
+#[derive(Debug, Clone, Default)]
 pub struct RequestSpec {
     pub method: http::Method,
     pub headers: http::HeaderMap,
@@ -60,6 +60,8 @@ pub struct Attack {
     pub deadline: Option<Instant>,
     /// Wait until this wall-clock time before the first request (a synchronised start).
     pub start_at: Option<SystemTime>,
+    /// Certificates trusted besides the platform's roots, for HTTPS targets behind a private CA.
+    pub tls_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// Why an attack could not start.
@@ -67,8 +69,8 @@ pub struct Attack {
 pub enum AttackError {
     #[error("max in flight must be at least 1")]
     NoConcurrency,
-    #[error("the HTTP client could not be built")]
-    Client(#[source] reqwest::Error),
+    #[error("the target cannot be reached as asked")]
+    Endpoint(#[from] EndpointError),
     #[error("a per-second result could not be encoded")]
     Encode(#[source] serde_json::Error),
 }
@@ -157,115 +159,32 @@ pub struct Progress {
     pub dropped: AtomicU64,
 }
 
-/// The client's resolver: the vetted host answers with the vetted addresses; every other name is refused.
-#[derive(Debug)]
-struct PinnedResolver {
-    host: String,
-    addresses: Vec<SocketAddr>,
-}
-
-#[derive(Debug, Error)]
-#[error("{0} is not the vetted target; only its vetted addresses may be reached")]
-struct NotPinned(String);
-
-impl reqwest::dns::Resolve for PinnedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let answer: Result<reqwest::dns::Addrs, Box<dyn std::error::Error + Send + Sync>> =
-            if name.as_str().trim_end_matches('.').eq_ignore_ascii_case(&self.host) {
-                Ok(Box::new(self.addresses.clone().into_iter()))
-            } else {
-                Err(Box::new(NotPinned(name.as_str().to_owned())))
-            };
-        Box::pin(std::future::ready(answer))
-    }
-}
-
-/// The HTTP client for one attack: pinned, no proxy, no redirects, keep-alive, HTTP/1.1 or HTTP/2 by ALPN.
-pub fn client(target: &VettedTarget, pool: usize) -> Result<reqwest::Client, AttackError> {
-    reqwest::Client::builder()
-        .no_proxy()
-        .redirect(reqwest::redirect::Policy::none())
-        .dns_resolver(Arc::new(PinnedResolver {
-            host: target.host.clone(),
-            addresses: target.addresses.clone(),
-        }))
-        .pool_max_idle_per_host(pool)
-        .tcp_nodelay(true)
-        .build()
-        .map_err(AttackError::Client)
-}
-
-/// What went wrong with a request, by kind.
-fn classify(error: &reqwest::Error) -> ErrorKind {
-    if error.is_timeout() {
-        return ErrorKind::Timeout;
-    }
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
-    while let Some(e) = source {
-        if e.is::<NotPinned>() {
-            return ErrorKind::Dns;
-        }
-        if e.is::<rustls::Error>() {
-            return ErrorKind::Tls;
-        }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && io.get_ref().is_some_and(|inner| inner.is::<rustls::Error>())
-        {
-            return ErrorKind::Tls;
-        }
-        source = e.source();
-    }
-    if error.is_connect() {
-        ErrorKind::Connect
-    } else if error.is_body() || error.is_decode() {
-        ErrorKind::BodyRead
-    } else {
-        ErrorKind::Other
-    }
-}
-
-/// Sends one request and reads its body to the end, counting bytes but keeping none.
-pub async fn fire(client: &reqwest::Client, url: &url::Url, spec: &RequestSpec, timeout: Duration) -> (Outcome, u64) {
-    let request = client
-        .request(spec.method.clone(), url.clone())
-        .headers(spec.headers.clone())
-        .body(spec.body.clone());
-    let exchange = async {
-        let mut response = request.send().await.map_err(|e| classify(&e))?;
-        let status = response.status().as_u16();
-        let mut bytes = 0u64;
-        loop {
-            match response.chunk().await {
-                Ok(Some(chunk)) => bytes += chunk.len() as u64,
-                Ok(None) => return Ok((status, bytes)),
-                Err(e) if e.is_timeout() => return Err(ErrorKind::Timeout),
-                Err(_) => return Err(ErrorKind::BodyRead),
-            }
-        }
-    };
-    match tokio::time::timeout(timeout, exchange).await {
-        Ok(Ok((status, bytes))) => (Outcome::Status(status), bytes),
-        Ok(Err(kind)) => (Outcome::Error(kind), 0),
-        Err(_) => (Outcome::Error(ErrorKind::Timeout), 0),
-    }
-}
-
-/// Sends one request intended at `intended` and measures it.
-async fn measure(
-    client: &reqwest::Client,
-    url: &url::Url,
-    spec: &RequestSpec,
-    timeout: Duration,
-    intended: Instant,
-) -> Sample {
+/// Sends one request intended at `intended` on a connection from `pool` and measures it.
+async fn measure(pool: &Pool, timeout: Duration, intended: Instant) -> Sample {
     let sent = Instant::now();
-    let (outcome, bytes_in) = fire(client, url, spec, timeout).await;
+    let outcome = tokio::time::timeout(timeout, pool.exchange()).await;
+    sample(pool.endpoint(), outcome, intended, sent)
+}
+
+/// What one exchange measured; `outcome` is `Err` when the timeout ran out first.
+fn sample(
+    endpoint: &Endpoint,
+    outcome: Result<Exchange, tokio::time::error::Elapsed>,
+    intended: Instant,
+    sent: Instant,
+) -> Sample {
+    let (outcome, bytes_in) = match outcome {
+        Ok(Exchange::Answered { status, bytes }) => (Outcome::Status(status), bytes),
+        Ok(Exchange::Failed(kind)) => (Outcome::Error(kind), 0),
+        Ok(Exchange::NotSent) => (Outcome::Error(ErrorKind::Other), 0),
+        Err(_) => (Outcome::Error(ErrorKind::Timeout), 0),
+    };
     Sample {
         outcome,
         send_lag: sent.saturating_duration_since(intended),
         service_time: sent.elapsed(),
         bytes_in,
-        bytes_out: spec.body.len() as u64,
+        bytes_out: endpoint.body_len(),
     }
 }
 
@@ -281,6 +200,16 @@ enum Event {
     },
     Dropped {
         second: i64,
+    },
+    /// A closed-loop worker began its own bucket for this second: one more part outstanding, as a sent
+    /// request is.
+    Began {
+        second: i64,
+    },
+    /// The worker's bucket for this second, finished (it moved on to a later second, or stopped).
+    Merge {
+        second: i64,
+        stats: Box<Stats>,
     },
     /// The sender has moved past every second before this one: none of them gets new requests.
     SendingPast {
@@ -315,7 +244,8 @@ impl Recorder {
     }
 }
 
-/// Collects samples into per-second buckets and seals each second (encodes it) once its last request is in.
+/// Collects samples into per-second buckets and seals each second (encodes it) once its last request (or
+/// closed-loop worker's bucket) is in.
 #[derive(Debug, Default)]
 struct Aggregator {
     live: BTreeMap<i64, (Stats, u64)>,
@@ -332,11 +262,15 @@ impl Aggregator {
                 let (stats, outstanding) = self.live.entry(second).or_default();
                 stats.record(&sample);
                 *outstanding = outstanding.saturating_sub(1);
-                self.total.record(&sample);
+            }
+            Event::Began { second } => self.live.entry(second).or_default().1 += 1,
+            Event::Merge { second, stats } => {
+                let (bucket, outstanding) = self.live.entry(second).or_default();
+                bucket.merge(&stats);
+                *outstanding = outstanding.saturating_sub(1);
             }
             Event::Dropped { second } => {
                 self.live.entry(second).or_default().0.record_dropped();
-                self.total.record_dropped();
             }
             Event::SendingPast { second } => self.sending_past = self.sending_past.max(second),
         }
@@ -354,7 +288,9 @@ impl Aggregator {
         Ok(())
     }
 
+    /// Encodes a finished second and adds it to the total (once per second, not once per request).
     fn seal(&mut self, second: i64, stats: Stats) -> Result<(), AttackError> {
+        self.total.merge(&stats);
         let json = serde_json::to_string(&SecondStats { second, stats }).map_err(AttackError::Encode)?;
         let raw = RawValue::from_string(json).map_err(AttackError::Encode)?;
         self.sealed.push((second, raw));
@@ -419,14 +355,18 @@ async fn wait_for(start_at: SystemTime) -> Instant {
 
 /// Runs an attack to its end (or its deadline) and reports what it measured.
 pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, AttackError> {
-    let pool = match attack.load {
+    let concurrency = match attack.load {
         Load::Open { max_in_flight, .. } => max_in_flight,
         Load::Closed { connections, .. } => connections,
     };
-    if pool == 0 {
+    if concurrency == 0 {
         return Err(AttackError::NoConcurrency);
     }
-    let client = client(&attack.target, pool)?;
+    let endpoint = Arc::new(Endpoint::new(
+        &attack.target,
+        attack.request.clone(),
+        &attack.tls_roots,
+    )?);
     let events = Recorder::default();
 
     let start = match attack.start_at {
@@ -441,7 +381,7 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
         } => {
             open(
                 attack,
-                &client,
+                Arc::new(Pool::new(endpoint)),
                 schedule,
                 max_in_flight,
                 start,
@@ -454,7 +394,7 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
         Load::Closed { connections, duration } => {
             closed(
                 attack,
-                &client,
+                &endpoint,
                 connections,
                 duration,
                 start,
@@ -515,7 +455,7 @@ async fn drain(permits: &Arc<Semaphore>, total: usize, deadline: Option<Instant>
 )]
 async fn open(
     attack: &Attack,
-    client: &reqwest::Client,
+    pool: Arc<Pool>,
     schedule: Schedule,
     max_in_flight: usize,
     start: Instant,
@@ -524,7 +464,6 @@ async fn open(
     progress: &Arc<Progress>,
 ) -> Ran {
     let permits = Arc::new(Semaphore::new(max_in_flight));
-    let shared = Arc::new((client.clone(), attack.target.url.clone(), attack.request.clone()));
     let total = schedule.total();
     let runtime = tokio::runtime::Handle::current();
     let pacer = {
@@ -560,12 +499,11 @@ async fn open(
                 first_sent.get_or_insert_with(Instant::now);
                 progress.sent.fetch_add(1, Ordering::Relaxed);
                 events.send(Event::Sent { second });
-                let shared = Arc::clone(&shared);
+                let pool = Arc::clone(&pool);
                 let events = events.clone();
                 let progress = Arc::clone(&progress);
                 runtime.spawn(async move {
-                    let (client, url, spec) = &*shared;
-                    let sample = measure(client, url, spec, timeout, intended).await;
+                    let sample = measure(&pool, timeout, intended).await;
                     progress.answered.fetch_add(1, Ordering::Relaxed);
                     events.send(Event::Done { second, sample });
                     drop(permit);
@@ -589,13 +527,16 @@ async fn open(
     }
 }
 
+/// The closed loop. Each worker owns one connection (a new one when the server closes it) and polls its I/O
+/// itself, and keeps its own bucket for the current second, handing it to the recorder when its clock moves
+/// on: one lock per worker per second, not one per request.
 #[expect(
     clippy::too_many_arguments,
     reason = "one call site; the pieces are the attack's parts"
 )]
 async fn closed(
     attack: &Attack,
-    client: &reqwest::Client,
+    endpoint: &Arc<Endpoint>,
     connections: usize,
     duration: Duration,
     start: Instant,
@@ -610,33 +551,18 @@ async fn closed(
     let truncated = attack.deadline.is_some_and(|deadline| deadline < start + duration);
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..connections {
-        let client = client.clone();
-        let url = attack.target.url.clone();
-        let spec = attack.request.clone();
-        let events = events.clone();
-        let timeout = attack.timeout;
-        let progress = Arc::clone(progress);
-        workers.spawn(async move {
-            let mut last_second = i64::MIN;
-            loop {
-                let intended = Instant::now();
-                if intended >= end {
-                    return;
-                }
-                let second = clocks.unix_second(intended);
-                if second != last_second {
-                    // Workers stamp seconds independently, so a second is declared past only two behind this
-                    // worker's clock: no other worker can still be about to send in it.
-                    events.send(Event::SendingPast { second: second - 2 });
-                    last_second = second;
-                }
-                progress.sent.fetch_add(1, Ordering::Relaxed);
-                events.send(Event::Sent { second });
-                let sample = measure(&client, &url, &spec, timeout, intended).await;
-                progress.answered.fetch_add(1, Ordering::Relaxed);
-                events.send(Event::Done { second, sample });
-            }
-        });
+        let worker = Worker {
+            endpoint: Arc::clone(endpoint),
+            end,
+            timeout: attack.timeout,
+            progress: Arc::clone(progress),
+            buckets: Buckets {
+                clocks,
+                events: events.clone(),
+                current: None,
+            },
+        };
+        workers.spawn(worker.run());
     }
     while workers.join_next().await.is_some() {}
     events.send(Event::SendingPast { second: i64::MAX });
@@ -647,5 +573,125 @@ async fn closed(
         last_send: end.min(finished),
         finished,
         truncated,
+    }
+}
+
+/// One closed-loop worker.
+struct Worker {
+    endpoint: Arc<Endpoint>,
+    end: Instant,
+    timeout: Duration,
+    progress: Arc<Progress>,
+    buckets: Buckets,
+}
+
+impl Worker {
+    async fn run(mut self) {
+        // A request that has not gone yet: its intended time stands while a connection is (re)opened.
+        let mut pending: Option<Instant> = None;
+        loop {
+            let intended = pending.take().unwrap_or_else(Instant::now);
+            if intended >= self.end {
+                break;
+            }
+            let opened = tokio::time::timeout(self.timeout, self.endpoint.handshake()).await;
+            let (connection, driver) = match opened {
+                Ok(Ok(opened)) => opened,
+                Ok(Err(kind)) => {
+                    self.record(intended, intended, Ok(Exchange::Failed(kind)));
+                    continue;
+                }
+                Err(elapsed) => {
+                    self.record(intended, intended, Err(elapsed));
+                    continue;
+                }
+            };
+            let requests = self.requests(connection, intended, &mut pending);
+            tokio::pin!(requests);
+            let mut driver = driver;
+            let closed_first = tokio::select! {
+                biased;
+                () = &mut requests => false,
+                () = &mut driver => true,
+            };
+            if closed_first {
+                // The connection ended; the exchange in progress, if any, ends with it.
+                requests.await;
+            }
+        }
+        self.buckets.finish();
+    }
+
+    /// Requests on one connection until it closes, fails or times out, or the run ends. The first is the one
+    /// intended at `first`; one the closing connection did not send is left in `pending` for the next.
+    async fn requests(&mut self, mut connection: Connection, first: Instant, pending: &mut Option<Instant>) {
+        let mut intended = first;
+        loop {
+            if intended >= self.end {
+                return;
+            }
+            self.buckets.begin(intended);
+            let outcome = tokio::time::timeout(self.timeout, connection.exchange(&self.endpoint)).await;
+            if outcome == Ok(Exchange::NotSent) {
+                *pending = Some(intended);
+                return;
+            }
+            let timed_out = outcome.is_err();
+            self.record(intended, intended, outcome);
+            if timed_out || !connection.is_open() {
+                return;
+            }
+            intended = Instant::now();
+        }
+    }
+
+    fn record(&mut self, intended: Instant, sent: Instant, outcome: Result<Exchange, tokio::time::error::Elapsed>) {
+        self.buckets.begin(intended);
+        self.progress.sent.fetch_add(1, Ordering::Relaxed);
+        self.buckets.record(&sample(&self.endpoint, outcome, intended, sent));
+        self.progress.answered.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A closed-loop worker's own bucket for its current second.
+struct Buckets {
+    clocks: Clocks,
+    events: Recorder,
+    current: Option<(i64, Stats)>,
+}
+
+impl Buckets {
+    /// Makes the bucket of `intended`'s second current, handing on the one before. Called before a request
+    /// is sent, so the recorder counts the bucket as outstanding before it could seal that second.
+    fn begin(&mut self, intended: Instant) {
+        let second = self.clocks.unix_second(intended);
+        if self.current.as_ref().is_some_and(|(current, _)| *current == second) {
+            return;
+        }
+        self.hand_on();
+        // Workers stamp seconds independently, so a second is declared past only two behind this worker's
+        // clock: no other worker can still be about to begin a bucket in it.
+        self.events.send(Event::SendingPast { second: second - 2 });
+        self.events.send(Event::Began { second });
+        self.current = Some((second, Stats::default()));
+    }
+
+    fn record(&mut self, sample: &Sample) {
+        if let Some((_, stats)) = &mut self.current {
+            stats.record(sample);
+        }
+    }
+
+    fn hand_on(&mut self) {
+        if let Some((second, stats)) = self.current.take() {
+            self.events.send(Event::Merge {
+                second,
+                stats: Box::new(stats),
+            });
+        }
+    }
+
+    fn finish(mut self) {
+        self.hand_on();
     }
 }

@@ -4,3 +4,4 @@
 pub mod engine;
 pub mod schedule;
 pub mod stats;
+pub mod transport;
