@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 
 use super::schedule::Schedule;
 use super::stats::{ErrorKind, Outcome, Sample, SecondStats, Stats};
-use super::transport::{Connection, Endpoint, EndpointError, Exchange, Pool};
+use super::transport::{Endpoint, EndpointError, Exchange, Pool};
 use crate::guard::VettedTarget;
 
 /// What to send (the default: a GET without headers or body).
@@ -527,8 +527,8 @@ async fn open(
     }
 }
 
-/// The closed loop. Each worker owns one connection (a new one when the server closes it) and polls its I/O
-/// itself, and keeps its own bucket for the current second, handing it to the recorder when its clock moves
+/// The closed loop. Each worker owns one connection (a new one when the server closes it) and keeps its own
+/// bucket for the current second, handing it to the recorder when its clock moves
 /// on: one lock per worker per second, not one per request.
 #[expect(
     clippy::too_many_arguments,
@@ -587,69 +587,22 @@ struct Worker {
 
 impl Worker {
     async fn run(mut self) {
-        // A request that has not gone yet: its intended time stands while a connection is (re)opened.
-        let mut pending: Option<Instant> = None;
+        let mut connection = None;
         loop {
-            let intended = pending.take().unwrap_or_else(Instant::now);
+            let intended = Instant::now();
             if intended >= self.end {
                 break;
             }
-            let opened = tokio::time::timeout(self.timeout, self.endpoint.handshake()).await;
-            let (connection, driver) = match opened {
-                Ok(Ok(opened)) => opened,
-                Ok(Err(kind)) => {
-                    self.record(intended, intended, Ok(Exchange::Failed(kind)));
-                    continue;
-                }
-                Err(elapsed) => {
-                    self.record(intended, intended, Err(elapsed));
-                    continue;
-                }
-            };
-            let requests = self.requests(connection, intended, &mut pending);
-            tokio::pin!(requests);
-            let mut driver = driver;
-            let closed_first = tokio::select! {
-                biased;
-                () = &mut requests => false,
-                () = &mut driver => true,
-            };
-            if closed_first {
-                // The connection ended; the exchange in progress, if any, ends with it.
-                requests.await;
-            }
+            // Begun before the send, so the recorder counts the bucket before it could seal its second.
+            self.buckets.begin(intended);
+            self.progress.sent.fetch_add(1, Ordering::Relaxed);
+            // A timeout drops the exchange and with it the connection, which a new one replaces.
+            let outcome = tokio::time::timeout(self.timeout, self.endpoint.exchange(&mut connection)).await;
+            self.buckets
+                .record(&sample(&self.endpoint, outcome, intended, intended));
+            self.progress.answered.fetch_add(1, Ordering::Relaxed);
         }
         self.buckets.finish();
-    }
-
-    /// Requests on one connection until it closes, fails or times out, or the run ends. The first is the one
-    /// intended at `first`; one the closing connection did not send is left in `pending` for the next.
-    async fn requests(&mut self, mut connection: Connection, first: Instant, pending: &mut Option<Instant>) {
-        let mut intended = first;
-        loop {
-            if intended >= self.end {
-                return;
-            }
-            self.buckets.begin(intended);
-            let outcome = tokio::time::timeout(self.timeout, connection.exchange(&self.endpoint)).await;
-            if outcome == Ok(Exchange::NotSent) {
-                *pending = Some(intended);
-                return;
-            }
-            let timed_out = outcome.is_err();
-            self.record(intended, intended, outcome);
-            if timed_out || !connection.is_open() {
-                return;
-            }
-            intended = Instant::now();
-        }
-    }
-
-    fn record(&mut self, intended: Instant, sent: Instant, outcome: Result<Exchange, tokio::time::error::Elapsed>) {
-        self.buckets.begin(intended);
-        self.progress.sent.fetch_add(1, Ordering::Relaxed);
-        self.buckets.record(&sample(&self.endpoint, outcome, intended, sent));
-        self.progress.answered.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -2,6 +2,7 @@
 //! measures every request truthfully.
 
 pub mod engine;
+pub mod http1;
 pub mod schedule;
 pub mod stats;
 pub mod transport;

@@ -1,11 +1,11 @@
-//! The engine's HTTP client: hyper's connection API driven directly, over TCP to the guard's vetted
-//! addresses, with TLS by rustls and HTTP/1.1 or HTTP/2 chosen by ALPN.
+//! The engine's HTTP client, over TCP to the guard's vetted addresses, with TLS by rustls and HTTP/1.1 or
+//! HTTP/2 chosen by ALPN: HTTP/1.1 by [`super::http1`], HTTP/2 by hyper's connection API driven directly.
 //!
 //! Why not reqwest: `make bench` measured the engine on reqwest at 0.50x wrk's closed-loop throughput and 2.0x
 //! its CPU per request, with a profile spread over reqwest's and hyper-util's per-request work (URL to URI
 //! conversion with IDNA, connector and client clones, the pool's checkout and hashing). An attack sends one
 //! request to one origin millions of times, so everything per-request that can be done once is done once
-//! here: the URI, the Host header and the TLS configuration are built when the attack starts, and no name
+//! here: the request, its URI and Host header and the TLS configuration are built when the attack starts, and no name
 //! is ever resolved (the vetted addresses are dialled directly, so DNS rebinding has nothing to swap).
 //! Measurement and figures: docs/benchmarks.md.
 //!
@@ -13,23 +13,23 @@
 //! [`Pool`] that never makes a request wait for a busy HTTP/1.1 connection (it opens another; the attack's
 //! in-flight cap bounds how many).
 
-use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http::header::{HOST, HeaderValue};
 use http_body_util::{BodyExt as _, Full};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::{CertificateDer, ServerName};
 use thiserror::Error;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
+use tokio_util::either::Either;
 
 use super::engine::RequestSpec;
+use super::http1::{Answer, Failure, Http1, Prepared};
 use super::stats::ErrorKind;
 use crate::guard::VettedTarget;
 
@@ -54,9 +54,8 @@ pub enum EndpointError {
 #[derive(Debug)]
 pub struct Endpoint {
     origin: Arc<Origin>,
-    /// Origin form (path and query) and the request's headers with Host, for HTTP/1.1.
-    origin_form: http::Uri,
-    http1_headers: http::HeaderMap,
+    /// The request serialised for HTTP/1.1 (origin form, with Host).
+    http1: Prepared,
     /// Absolute form, from which HTTP/2 takes :scheme and :authority.
     absolute: http::Uri,
     spec: RequestSpec,
@@ -114,10 +113,6 @@ impl Endpoint {
             url: format!("{}://{}{path_and_query}", origin.scheme, origin.authority),
             source,
         };
-        let origin_form = http::Uri::builder()
-            .path_and_query(path_and_query)
-            .build()
-            .map_err(uri_error)?;
         let absolute = http::Uri::builder()
             .scheme(origin.scheme.as_str())
             .authority(origin.authority.as_str())
@@ -129,27 +124,18 @@ impl Endpoint {
         // A Host header the caller set wins (virtual hosts); the connection still goes to the vetted addresses
         // only.
         http1_headers.entry(HOST).or_insert(host);
+        let path_and_query = absolute.path_and_query().map_or("/", http::uri::PathAndQuery::as_str);
         Ok(Self {
+            http1: Prepared::new(&spec, path_and_query, &http1_headers),
             origin,
-            origin_form,
-            http1_headers,
             absolute,
             spec,
         })
     }
 
-    /// Opens a connection whose I/O runs as a task of its own.
-    pub async fn connect(&self) -> Result<Connection, ErrorKind> {
-        let (connection, driver) = self.handshake().await?;
-        tokio::spawn(driver);
-        Ok(connection)
-    }
-
     /// Opens a connection: TCP to the first vetted address that answers, then TLS, then HTTP/2 if the server
-    /// chose it by ALPN, otherwise HTTP/1.1. Its I/O happens only while the returned driver is polled: spawned
-    /// ([`Endpoint::connect`]), or polled beside the requests in one task, which saves two task wake-ups per
-    /// request (the closed loop does this).
-    pub async fn handshake(&self) -> Result<(Connection, Driver), ErrorKind> {
+    /// chose it by ALPN (its I/O runs as a task of its own), otherwise HTTP/1.1.
+    pub async fn connect(&self) -> Result<Connection, ErrorKind> {
         let mut stream = None;
         for address in &self.origin.addresses {
             if let Ok(s) = TcpStream::connect(address).await {
@@ -160,20 +146,24 @@ impl Endpoint {
         let stream = stream.ok_or(ErrorKind::Connect)?;
         // Without it, a small request waits for the previous segment's ACK (Nagle): 40 ms on Linux.
         stream.set_nodelay(true).map_err(|_| ErrorKind::Connect)?;
-        match &self.origin.tls {
-            None => http1_over(stream).await,
-            Some((config, name)) => {
-                let tls = TlsConnector::from(Arc::clone(config))
-                    .connect(name.clone(), stream)
-                    .await
-                    .map_err(|_| ErrorKind::Tls)?;
-                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
-                    http2_over(tls).await
-                } else {
-                    http1_over(tls).await
-                }
-            }
+        let Some((config, name)) = &self.origin.tls else {
+            return Ok(Connection::Http1(Http1::new(Either::Left(stream))));
+        };
+        let tls = TlsConnector::from(Arc::clone(config))
+            .connect(name.clone(), stream)
+            .await
+            .map_err(|_| ErrorKind::Tls)?;
+        if tls.get_ref().1.alpn_protocol() != Some(b"h2") {
+            return Ok(Connection::Http1(Http1::new(Either::Right(Box::new(tls)))));
         }
+        let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(tls))
+            .await
+            .map_err(|_| ErrorKind::Connect)?;
+        tokio::spawn(async move {
+            // Its end (the server closed, or every sender was dropped) shows on the senders.
+            let _ = connection.await;
+        });
+        Ok(Connection::Http2(sender))
     }
 
     /// One exchange on the connection in `slot`, opening one first if it is empty or closed. When a reused
@@ -215,17 +205,12 @@ impl Endpoint {
         self.spec.body.len() as u64
     }
 
-    fn request(&self, http2: bool) -> http::Request<Full<Bytes>> {
+    fn http2_request(&self) -> http::Request<Full<Bytes>> {
         let mut request = http::Request::new(Full::new(self.spec.body.clone()));
         *request.method_mut() = self.spec.method.clone();
-        if http2 {
-            *request.uri_mut() = self.absolute.clone();
-            *request.version_mut() = http::Version::HTTP_2;
-            *request.headers_mut() = self.spec.headers.clone();
-        } else {
-            *request.uri_mut() = self.origin_form.clone();
-            *request.headers_mut() = self.http1_headers.clone();
-        }
+        *request.uri_mut() = self.absolute.clone();
+        *request.version_mut() = http::Version::HTTP_2;
+        *request.headers_mut() = self.spec.headers.clone();
         request
     }
 }
@@ -250,40 +235,13 @@ fn tls(
     Ok((Arc::new(config), name))
 }
 
-/// A connection's I/O: reads and writes happen while it is polled, and it ends when the connection does.
-/// Its end (the server closed, or every sender was dropped) shows on the senders, so it reports nothing.
-pub type Driver = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-async fn http1_over<T>(io: T) -> Result<(Connection, Driver), ErrorKind>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) = http1::handshake(TokioIo::new(io))
-        .await
-        .map_err(|_| ErrorKind::Connect)?;
-    let driver: Driver = Box::pin(async move {
-        let _ = connection.await;
-    });
-    Ok((Connection::Http1(sender), driver))
-}
-
-async fn http2_over<T>(io: T) -> Result<(Connection, Driver), ErrorKind>
-where
-    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
-        .await
-        .map_err(|_| ErrorKind::Connect)?;
-    let driver: Driver = Box::pin(async move {
-        let _ = connection.await;
-    });
-    Ok((Connection::Http2(sender), driver))
-}
+/// A connection's byte stream: TCP, or TLS over TCP.
+pub type Stream = Either<TcpStream, Box<tokio_rustls::client::TlsStream<TcpStream>>>;
 
 /// An open connection to the endpoint.
 #[derive(Debug)]
 pub enum Connection {
-    Http1(http1::SendRequest<Full<Bytes>>),
+    Http1(Http1<Stream>),
     /// Cloned for every stream; one connection carries many requests at once.
     Http2(http2::SendRequest<Full<Bytes>>),
 }
@@ -306,28 +264,28 @@ impl Connection {
     /// Still open, so worth keeping for the next request.
     pub fn is_open(&self) -> bool {
         match self {
-            Self::Http1(sender) => !sender.is_closed(),
+            Self::Http1(connection) => connection.is_open(),
             Self::Http2(sender) => !sender.is_closed(),
         }
     }
 
     /// Sends the endpoint's request and reads the answer's body to its end, counting its bytes.
     pub async fn exchange(&mut self, endpoint: &Endpoint) -> Exchange {
-        let sent = match self {
-            Self::Http1(sender) => {
-                if sender.ready().await.is_err() {
-                    return Exchange::NotSent;
-                }
-                sender.send_request(endpoint.request(false)).await
+        let sender = match self {
+            Self::Http1(connection) => {
+                return match connection.exchange(&endpoint.http1).await {
+                    Ok(Answer { status, bytes }) => Exchange::Answered { status, bytes },
+                    Err(Failure::Closed) => Exchange::NotSent,
+                    Err(Failure::Body) => Exchange::Failed(ErrorKind::BodyRead),
+                    Err(Failure::Protocol | Failure::Io) => Exchange::Failed(ErrorKind::Other),
+                };
             }
-            Self::Http2(sender) => {
-                if sender.ready().await.is_err() {
-                    return Exchange::NotSent;
-                }
-                sender.send_request(endpoint.request(true)).await
-            }
+            Self::Http2(sender) => sender,
         };
-        let response = match sent {
+        if sender.ready().await.is_err() {
+            return Exchange::NotSent;
+        }
+        let response = match sender.send_request(endpoint.http2_request()).await {
             Ok(response) => response,
             Err(e) if e.is_canceled() => return Exchange::NotSent,
             Err(_) => return Exchange::Failed(ErrorKind::Other),
@@ -351,7 +309,7 @@ impl Connection {
 #[derive(Debug)]
 pub struct Pool {
     endpoint: Arc<Endpoint>,
-    idle: Mutex<Vec<http1::SendRequest<Full<Bytes>>>>,
+    idle: Mutex<Vec<Http1<Stream>>>,
     shared: Mutex<Option<http2::SendRequest<Full<Bytes>>>>,
     /// Known to speak HTTP/1.1 (plain HTTP, or a TLS server that chose it): connections open in parallel.
     /// Until then, or while the server speaks HTTP/2, one request at a time opens a connection and the
@@ -380,20 +338,14 @@ impl Pool {
         if let Some(sender) = lock(&self.shared).as_ref().filter(|s| !s.is_closed()) {
             return Some(Connection::Http2(sender.clone()));
         }
-        let mut idle = lock(&self.idle);
-        while let Some(sender) = idle.pop() {
-            if !sender.is_closed() {
-                return Some(Connection::Http1(sender));
-            }
-        }
-        None
+        lock(&self.idle).pop().map(Connection::Http1)
     }
 
     /// Returns a connection after its exchange: an HTTP/1.1 one to the idle stack, an HTTP/2 one as the
     /// shared connection if there is none open.
     pub fn release(&self, connection: Connection) {
         match connection {
-            Connection::Http1(sender) if !sender.is_closed() => lock(&self.idle).push(sender),
+            Connection::Http1(connection) if connection.is_open() => lock(&self.idle).push(connection),
             connection @ Connection::Http2(_) => self.release_shared(&connection),
             Connection::Http1(_) => {}
         }
