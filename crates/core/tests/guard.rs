@@ -10,8 +10,8 @@ use std::time::Duration;
 use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
 use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use volley_core::adapters::memory::MemoryDomainStore;
+use volley_core::contract::dns;
 use volley_core::guard::{AllowList, DnsResolver, Refusal, TargetGuard};
 
 const ORG: &str = "acme";
@@ -141,50 +141,11 @@ fn respond(request: &[u8], tcp: bool, flips: &AtomicU32) -> Option<Vec<u8>> {
 /// Starts the DNS server on one loopback port, UDP and TCP.
 async fn dns_server() -> SocketAddr {
     let flips = Arc::new(AtomicU32::new(0));
-    for _ in 0..20 {
-        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
-        let address = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let Ok(tcp) = tokio::net::TcpListener::bind(address).await else {
-            continue;
-        };
-        let udp_flips = Arc::clone(&flips);
-        tokio::spawn(async move {
-            let mut buffer = vec![0u8; 4096];
-            while let Ok((n, peer)) = udp.recv_from(&mut buffer).await {
-                if let Some(answer) = respond(&buffer[..n], false, &udp_flips) {
-                    let _ = udp.send_to(&answer, peer).await;
-                }
-            }
-        });
-        let tcp_flips = Arc::clone(&flips);
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = tcp.accept().await {
-                let flips = Arc::clone(&tcp_flips);
-                tokio::spawn(async move {
-                    loop {
-                        let Ok(length) = stream.read_u16().await else { return };
-                        let mut request = vec![0u8; usize::from(length)];
-                        if stream.read_exact(&mut request).await.is_err() {
-                            return;
-                        }
-                        let Some(answer) = respond(&request, true, &flips) else {
-                            continue;
-                        };
-                        let Ok(length) = u16::try_from(answer.len()) else {
-                            return;
-                        };
-                        if stream.write_u16(length).await.is_err() || stream.write_all(&answer).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        return address;
-    }
-    panic!("no loopback port was free for both UDP and TCP");
+    dns::serve_on_free_port(Arc::new(move |request, tcp| {
+        let answer = respond(&request, tcp, &flips);
+        Box::pin(std::future::ready(answer))
+    }))
+    .await
 }
 
 async fn guard_with(allow: &[&str], runtime_api: Option<&str>) -> TargetGuard {

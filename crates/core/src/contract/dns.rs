@@ -6,7 +6,9 @@
 //! misbehaves on cue (silence, SERVFAIL, a delay) and counts, which a conforming authority does not do.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -48,71 +50,86 @@ fn key(name: &str) -> String {
     if name.ends_with('.') { name } else { format!("{name}.") }
 }
 
+/// What a server answers to one DNS message (`true` when it came over TCP); None for silence. The guard's
+/// tests script their own zones (CNAME chains, truncation over UDP) on this server with one of these.
+pub type Responder = Arc<dyn Fn(Vec<u8>, bool) -> Pin<Box<dyn Future<Output = Option<Vec<u8>>> + Send>> + Send + Sync>;
+
+/// Serves `responder` on a free loopback port, UDP and TCP, on the current Tokio runtime.
+pub async fn serve_on_free_port(responder: Responder) -> SocketAddr {
+    for _ in 0..20 {
+        let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let address = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
+        if let Ok(tcp) = tokio::net::TcpListener::bind(address).await {
+            serve(udp, tcp, responder);
+            return address;
+        }
+    }
+    panic!("no loopback port was free for both UDP and TCP");
+}
+
+fn serve(udp: tokio::net::UdpSocket, tcp: tokio::net::TcpListener, responder: Responder) {
+    let udp = Arc::new(udp);
+    let udp_responder = Arc::clone(&responder);
+    tokio::spawn(async move {
+        let mut buffer = vec![0u8; 4096];
+        while let Ok((n, peer)) = udp.recv_from(&mut buffer).await {
+            let (udp, respond, request) = (Arc::clone(&udp), Arc::clone(&udp_responder), buffer[..n].to_vec());
+            tokio::spawn(async move {
+                if let Some(answer) = respond(request, false).await {
+                    let _ = udp.send_to(&answer, peer).await;
+                }
+            });
+        }
+    });
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = tcp.accept().await {
+            let respond = Arc::clone(&responder);
+            tokio::spawn(async move {
+                while let Ok(length) = stream.read_u16().await {
+                    let mut request = vec![0u8; usize::from(length)];
+                    if stream.read_exact(&mut request).await.is_err() {
+                        return;
+                    }
+                    let Some(answer) = respond(request, true).await else {
+                        continue;
+                    };
+                    let Ok(length) = u16::try_from(answer.len()) else {
+                        return;
+                    };
+                    if stream.write_u16(length).await.is_err() || stream.write_all(&answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
 impl TestDns {
     /// Starts a server on a free loopback port, on the current Tokio runtime.
     pub async fn start() -> Self {
-        for _ in 0..20 {
-            let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
-                .await
-                .unwrap_or_else(|e| panic!("bind: {e}"));
-            let address = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
-            if let Ok(tcp) = tokio::net::TcpListener::bind(address).await {
-                return Self::serve(udp, tcp);
-            }
-        }
-        panic!("no loopback port was free for both UDP and TCP");
+        let state = Arc::<State>::default();
+        let address = serve_on_free_port(Self::responder(&state)).await;
+        Self { address, state }
     }
 
     /// Starts a server on `address` (a fixed port the deployed stack was told about).
     pub async fn start_on(address: SocketAddr) -> std::io::Result<Self> {
         let udp = tokio::net::UdpSocket::bind(address).await?;
         let tcp = tokio::net::TcpListener::bind(address).await?;
-        Ok(Self::serve(udp, tcp))
+        let state = Arc::<State>::default();
+        serve(udp, tcp, Self::responder(&state));
+        Ok(Self { address, state })
     }
 
-    fn serve(udp: tokio::net::UdpSocket, tcp: tokio::net::TcpListener) -> Self {
-        let address = udp.local_addr().unwrap_or_else(|e| panic!("{e}"));
-        let server = Self {
-            address,
-            state: Arc::default(),
-        };
-        let udp = Arc::new(udp);
-        let state = Arc::clone(&server.state);
-        tokio::spawn(async move {
-            let mut buffer = vec![0u8; 4096];
-            while let Ok((n, peer)) = udp.recv_from(&mut buffer).await {
-                let (udp, state, request) = (Arc::clone(&udp), Arc::clone(&state), buffer[..n].to_vec());
-                tokio::spawn(async move {
-                    if let Some(answer) = answer(&state, &request).await {
-                        let _ = udp.send_to(&answer, peer).await;
-                    }
-                });
-            }
-        });
-        let state = Arc::clone(&server.state);
-        tokio::spawn(async move {
-            while let Ok((mut stream, _)) = tcp.accept().await {
-                let state = Arc::clone(&state);
-                tokio::spawn(async move {
-                    while let Ok(length) = stream.read_u16().await {
-                        let mut request = vec![0u8; usize::from(length)];
-                        if stream.read_exact(&mut request).await.is_err() {
-                            return;
-                        }
-                        let Some(answer) = answer(&state, &request).await else {
-                            continue;
-                        };
-                        let Ok(length) = u16::try_from(answer.len()) else {
-                            return;
-                        };
-                        if stream.write_u16(length).await.is_err() || stream.write_all(&answer).await.is_err() {
-                            return;
-                        }
-                    }
-                });
-            }
-        });
-        server
+    fn responder(state: &Arc<State>) -> Responder {
+        let state = Arc::clone(state);
+        Arc::new(move |request, _tcp| {
+            let state = Arc::clone(&state);
+            Box::pin(async move { answer(&state, &request).await })
+        })
     }
 
     /// Sets what `name` answers (any case; with or without the trailing dot).

@@ -11,11 +11,18 @@
 //!
 //! What it speaks: status lines and heads of any size up to [`MAX_HEAD`]; 1xx interim answers skipped;
 //! bodies framed by Content-Length, by chunked transfer coding (trailers read and dropped), or by the
-//! connection's close; no body for HEAD, 204 and 304; `Connection: close` and HTTP/1.0 without keep-alive
-//! end the connection after the answer.
+//! connection's close; no body for HEAD, 204 and 304. The connection ends after an answer that says
+//! `Connection: close` (or HTTP/1.0 without keep-alive), a 101, an answer framed both ways, or bytes beyond
+//! the answer's framing; and a request that asked for close. A connection idle for a while is checked before
+//! reuse, so a server's idle close (or its 408) is not taken for the next request's answer; only then is a
+//! request sent again on a new connection, never once it may have reached the server.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf as _, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 
 use super::engine::RequestSpec;
 
@@ -29,8 +36,8 @@ const READ_SIZE: usize = 16 * 1024;
 pub struct Prepared {
     bytes: bytes::Bytes,
     head: bool,
-    /// Safe to send again when a reused connection turns out closed before any answer came.
-    idempotent: bool,
+    /// The request asks the server to close the connection after its answer.
+    close: bool,
 }
 
 impl Prepared {
@@ -38,6 +45,10 @@ impl Prepared {
     /// one the caller set is replaced, and Transfer-Encoding is dropped (the body is sent whole).
     pub fn new(spec: &RequestSpec, path_and_query: &str, headers: &http::HeaderMap) -> Self {
         let mut out = Vec::with_capacity(256 + spec.body.len());
+        let close = headers
+            .get_all(http::header::CONNECTION)
+            .iter()
+            .any(|value| has_token(value.as_bytes(), b"close"));
         out.extend_from_slice(spec.method.as_str().as_bytes());
         out.push(b' ');
         out.extend_from_slice(path_and_query.as_bytes());
@@ -61,7 +72,7 @@ impl Prepared {
         Self {
             bytes: out.into(),
             head: method == http::Method::HEAD,
-            idempotent: method.is_idempotent(),
+            close,
         }
     }
 }
@@ -69,9 +80,9 @@ impl Prepared {
 /// How an exchange failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
-    /// The connection was closed before any of the answer arrived, and the request may go again on a new
-    /// one: the write failed, or the request is idempotent (a server that closed an idle connection did not
-    /// act on it).
+    /// The connection turned out closed before the request was written (the server ended an idle keep-alive
+    /// connection, or sent something unasked while it was idle), so the request may go again on a new one.
+    /// A close after the request was written is `Io`: the server may have acted on it, and it is not retried.
     Closed,
     /// The answer's head was malformed or too large.
     Protocol,
@@ -95,7 +106,13 @@ pub struct Http1<S> {
     io: S,
     buffer: BytesMut,
     open: bool,
+    /// When the last exchange ended.
+    idle_since: Instant,
 }
+
+/// A connection idle this long is checked for a close (or an unasked answer such as 408) before it is used.
+/// Back-to-back exchanges skip the check, which costs a system call.
+const IDLE_CHECK: Duration = Duration::from_millis(250);
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
     pub fn new(io: S) -> Self {
@@ -103,6 +120,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
             io,
             buffer: BytesMut::with_capacity(READ_SIZE),
             open: true,
+            idle_since: Instant::now(),
         }
     }
 
@@ -114,23 +132,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
     /// Writes the request and reads its whole answer.
     pub async fn exchange(&mut self, request: &Prepared) -> Result<Answer, Failure> {
         // Closed unless this exchange ends with the connection ready for the next one.
-        self.open = false;
+        let was_open = std::mem::replace(&mut self.open, false);
+        if !was_open || (self.idle_since.elapsed() >= IDLE_CHECK && self.has_news()) {
+            return Err(Failure::Closed);
+        }
         if self.io.write_all(&request.bytes).await.is_err() || self.io.flush().await.is_err() {
             return Err(Failure::Closed);
         }
         let (status, framing, keep_alive) = loop {
-            let head = self.read_head().await.map_err(|failure| match failure {
-                Failure::Closed if !request.idempotent => Failure::Io,
-                other => other,
-            })?;
-            // Interim answers (100 Continue, 103 Early Hints) precede the real one; 101 would switch protocols,
-            // which this client never asks for.
+            let head = self.read_head().await?;
+            // Interim answers (100 Continue, 103 Early Hints) precede the real one.
             if (100..200).contains(&head.0) && head.0 != 101 {
                 continue;
             }
             break head;
         };
-        let no_body = request.head || status == 204 || status == 304 || (100..200).contains(&status);
+        if status == 101 {
+            // Switching protocols, which only a caller's own Upgrade header asks for: the connection no
+            // longer speaks HTTP/1.1, so it ends here.
+            return Ok(Answer { status, bytes: 0 });
+        }
+        let no_body = request.head || status == 204 || status == 304;
         let bytes = match (no_body, framing) {
             (true, _) => 0,
             (false, Framing::Length(length)) => self.skip(length).await?,
@@ -140,8 +162,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
                 return Ok(Answer { status, bytes });
             }
         };
-        self.open = keep_alive;
+        // Bytes beyond the answer's framing were never asked for (no request is pipelined): whatever they
+        // are, they must not be read as the next request's answer.
+        self.open = keep_alive && !request.close && self.buffer.is_empty();
+        self.idle_since = Instant::now();
         Ok(Answer { status, bytes })
+    }
+
+    /// Whether the idle connection has something to say: the server's close, or bytes nobody asked for.
+    /// One read that does not wait; a connection with nothing to read answers Pending.
+    fn has_news(&mut self) -> bool {
+        let mut context = Context::from_waker(Waker::noop());
+        let mut byte = [0u8; 1];
+        let mut read = ReadBuf::new(&mut byte);
+        !matches!(Pin::new(&mut self.io).poll_read(&mut context, &mut read), Poll::Pending)
     }
 
     /// Reads more into the buffer; an error when the connection ended.
@@ -157,7 +191,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
 
     /// The next head: status, body framing, and whether the connection stays open after this answer.
     async fn read_head(&mut self) -> Result<(u16, Framing, bool), Failure> {
-        let mut received = !self.buffer.is_empty();
         loop {
             let mut headers = [httparse::EMPTY_HEADER; HEADERS];
             let mut response = httparse::Response::new(&mut headers);
@@ -170,10 +203,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
                 Ok(httparse::Status::Partial) if self.buffer.len() < MAX_HEAD => {}
                 Ok(httparse::Status::Partial) | Err(_) => return Err(Failure::Protocol),
             }
-            if self.fill().await.is_err() {
-                return Err(if received { Failure::Io } else { Failure::Closed });
-            }
-            received = true;
+            self.fill().await.map_err(|()| Failure::Io)?;
         }
     }
 
@@ -196,6 +226,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Http1<S> {
         let mut bytes = 0;
         loop {
             let size = loop {
+                // httparse reads a line without digits as size 0, the last chunk; it is malformed instead.
+                if self.buffer.first().is_some_and(|b| !b.is_ascii_hexdigit()) {
+                    return Err(Failure::Body);
+                }
                 match httparse::parse_chunk_size(&self.buffer) {
                     Ok(httparse::Status::Complete((length, size))) => {
                         self.buffer.advance(length);
@@ -264,14 +298,19 @@ enum Framing {
 /// from a parsed head.
 fn interpret(response: &httparse::Response<'_, '_>) -> Result<(u16, Framing, bool), Failure> {
     let status = response.code.ok_or(Failure::Protocol)?;
-    let mut keep_alive = response.version == Some(1);
+    let http11 = response.version == Some(1);
+    let (mut close, mut keep_alive) = (false, false);
     let mut length: Option<u64> = None;
     let mut transfer_coding: Option<bool> = None;
     for header in response.headers.iter() {
         if header.name.eq_ignore_ascii_case("content-length") {
-            let value = std::str::from_utf8(header.value)
+            let value = header.value.trim_ascii();
+            if value.is_empty() || !value.iter().all(u8::is_ascii_digit) {
+                return Err(Failure::Protocol);
+            }
+            let value = std::str::from_utf8(value)
                 .ok()
-                .and_then(|v| v.trim().parse::<u64>().ok())
+                .and_then(|v| v.parse::<u64>().ok())
                 .ok_or(Failure::Protocol)?;
             if length.is_some_and(|seen| seen != value) {
                 return Err(Failure::Protocol);
@@ -279,17 +318,16 @@ fn interpret(response: &httparse::Response<'_, '_>) -> Result<(u16, Framing, boo
             length = Some(value);
         } else if header.name.eq_ignore_ascii_case("transfer-encoding") {
             // Chunked only when it is the last coding applied; any other ends with the connection.
-            let last = header.value.rsplit(|b| *b == b',').next().unwrap_or_default();
-            transfer_coding = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            let last = header
+                .value
+                .split(|b| *b == b',')
+                .map(<[u8]>::trim_ascii)
+                .rfind(|coding| !coding.is_empty())
+                .unwrap_or_default();
+            transfer_coding = Some(last.eq_ignore_ascii_case(b"chunked"));
         } else if header.name.eq_ignore_ascii_case("connection") {
-            for token in header.value.split(|b| *b == b',') {
-                let token = token.trim_ascii();
-                if token.eq_ignore_ascii_case(b"close") {
-                    keep_alive = false;
-                } else if token.eq_ignore_ascii_case(b"keep-alive") {
-                    keep_alive = true;
-                }
-            }
+            close |= has_token(header.value, b"close");
+            keep_alive |= has_token(header.value, b"keep-alive");
         }
     }
     let framing = match (transfer_coding, length) {
@@ -298,7 +336,19 @@ fn interpret(response: &httparse::Response<'_, '_>) -> Result<(u16, Framing, boo
         (None, Some(length)) => Framing::Length(length),
         (None, None) => Framing::Close,
     };
-    Ok((status, framing, keep_alive))
+    // Close wins over keep-alive; HTTP/1.0 keeps the connection only when asked; and an answer framed both
+    // ways (Transfer-Encoding with Content-Length, or chunked in HTTP/1.0) is not trusted with the next one
+    // (RFC 9112, 6.3).
+    let ambiguous = transfer_coding.is_some() && (length.is_some() || !http11);
+    let reusable = !close && (http11 || keep_alive) && !ambiguous;
+    Ok((status, framing, reusable))
+}
+
+/// Whether a comma-separated header value lists `token` (any case).
+fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|item| item.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 #[cfg(test)]
@@ -466,9 +516,10 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_connection_closed_before_any_answer_may_be_retried_and_a_cut_body_is_a_body_failure() {
+    async fn a_close_after_the_request_is_an_io_failure_and_a_cut_body_a_body_failure() {
+        // The server may have acted on the request: it is not sent again.
         let (result, open, _) = answer_with(&[], true).await;
-        assert_eq!(result, Err(Failure::Closed));
+        assert_eq!(result, Err(Failure::Io));
         assert!(!open);
         let (result, _, _) = answer_with(&[b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort"], true).await;
         assert_eq!(result, Err(Failure::Body));
@@ -511,5 +562,109 @@ mod tests {
             );
             assert!(client.is_open());
         }
+    }
+
+    /// A client that has had one answer and then sat idle past the check, with the server's end.
+    async fn idle_after_one_answer() -> (Http1<DuplexStream>, DuplexStream) {
+        let (mut client, mut server) = pair();
+        let serve = async {
+            request(&mut server).await;
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        let prepared = get();
+        let (result, ()) = tokio::join!(client.exchange(&prepared), serve);
+        assert_eq!(result, Ok(Answer { status: 200, bytes: 0 }));
+        client.idle_since -= IDLE_CHECK;
+        (client, server)
+    }
+
+    #[tokio::test]
+    async fn an_idle_connection_the_server_closed_or_spoke_on_is_not_written_to() {
+        let (mut client, server) = idle_after_one_answer().await;
+        drop(server);
+        assert_eq!(client.exchange(&get()).await, Err(Failure::Closed));
+        assert!(!client.is_open());
+
+        // A 408 sent on the idle connection is not the next request's answer.
+        let (mut client, mut server) = idle_after_one_answer().await;
+        server
+            .write_all(b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(client.exchange(&get()).await, Err(Failure::Closed));
+
+        // Still open and quiet: used as usual.
+        let (mut client, mut server) = idle_after_one_answer().await;
+        let serve = async {
+            request(&mut server).await;
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        let prepared = get();
+        let (result, ()) = tokio::join!(client.exchange(&prepared), serve);
+        assert_eq!(result, Ok(Answer { status: 200, bytes: 2 }));
+    }
+
+    #[tokio::test]
+    async fn connections_that_cannot_be_trusted_with_another_request_end() {
+        for answer in [
+            // switched protocols
+            &b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"[..],
+            // bytes beyond the framing
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA"[..],
+            // close wins over keep-alive
+            &b"HTTP/1.1 200 OK\r\nConnection: close, keep-alive\r\nContent-Length: 2\r\n\r\nok"[..],
+            // framed both ways
+            &b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Length: 2\r\n\r\n2\r\nok\r\n0\r\n\r\n"[..],
+        ] {
+            let (result, open, _) = answer_with(&[answer], false).await;
+            assert!(result.is_ok(), "{result:?}: {}", String::from_utf8_lossy(answer));
+            assert!(!open, "{}", String::from_utf8_lossy(answer));
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_that_asks_for_close_ends_its_connection() {
+        let (mut client, mut server) = pair();
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
+        let prepared = Prepared::new(&RequestSpec::default(), "/", &headers);
+        let serve = async {
+            request(&mut server).await;
+            server
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+        };
+        let (result, ()) = tokio::join!(client.exchange(&prepared), serve);
+        assert!(result.is_ok());
+        assert!(!client.is_open());
+    }
+
+    #[tokio::test]
+    async fn odd_framing_is_read_strictly() {
+        // A trailing empty list element still means chunked.
+        let (result, open, _) = answer_with(
+            &[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\n\r\n2\r\nok\r\n0\r\n\r\n"],
+            false,
+        )
+        .await;
+        assert_eq!(result, Ok(Answer { status: 200, bytes: 2 }));
+        assert!(open);
+        // A chunk-size line without digits is malformed, not the last chunk.
+        let (result, _, _) = answer_with(
+            &[b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n\r\n0\r\n\r\n"],
+            false,
+        )
+        .await;
+        assert_eq!(result, Err(Failure::Body));
+        // Content-Length is digits only.
+        let (result, _, _) = answer_with(&[b"HTTP/1.1 200 OK\r\nContent-Length: +2\r\n\r\nok"], false).await;
+        assert_eq!(result, Err(Failure::Protocol));
     }
 }
