@@ -194,7 +194,8 @@ impl Endpoint {
             *slot = Some(connection);
         }
         match done {
-            // Refused by a connection just opened: a protocol failure, not a race with an idle timeout.
+            // A connection just opened that closed before taking the request: not a race with an idle
+            // timeout, so not sent again.
             Exchange::NotSent => Exchange::Failed(ErrorKind::Other),
             done => done,
         }
