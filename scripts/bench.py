@@ -25,8 +25,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "bench")
-VOLLEY = os.path.join(ROOT, "target", "release", "volley")
-STALL_TARGET = os.path.join(ROOT, "target", "release", "examples", "stall_target")
+CARGO_OUT = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+VOLLEY = os.path.join(CARGO_OUT, "release", "volley")
+STALL_TARGET = os.path.join(CARGO_OUT, "release", "examples", "stall_target")
 OHA = os.environ.get("OHA", "oha")
 PORT = 18080
 STALL_PORT = 18081

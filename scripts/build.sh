@@ -36,7 +36,7 @@ if [ "$arch" != "$host" ]; then
     --manifest-path "$ROOT/Cargo.toml"
   mkdir -p "$ROOT/dist/arm64"
   for f in "${functions[@]}"; do
-    python3 "$ROOT/scripts/zip_bootstrap.py" "$ROOT/target/$target/release/$f" "$ROOT/dist/arm64/$f.zip"
+    python3 "$ROOT/scripts/zip_bootstrap.py" "$CARGO_OUT/$target/release/$f" "$ROOT/dist/arm64/$f.zip"
     say "dist/arm64/$f.zip  $(sha256sum "$ROOT/dist/arm64/$f.zip" | cut -c1-16)"
   done
   exit 0
@@ -51,6 +51,6 @@ cargo build --release --locked "${packages[@]}" --manifest-path "$ROOT/Cargo.tom
 
 mkdir -p "$ROOT/dist"
 for f in "${functions[@]}"; do
-  python3 "$ROOT/scripts/zip_bootstrap.py" "$ROOT/target/release/$f" "$ROOT/dist/$f.zip"
+  python3 "$ROOT/scripts/zip_bootstrap.py" "$CARGO_OUT/release/$f" "$ROOT/dist/$f.zip"
   say "dist/$f.zip  $(sha256sum "$ROOT/dist/$f.zip" | cut -c1-16)"
 done

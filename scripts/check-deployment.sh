@@ -14,7 +14,7 @@ duration=${DURATION:-60s}
 host=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).hostname or "")' "$base")
 [ -n "$host" ] || die "$base is not a URL"
 
-volley="$ROOT/target/release/volley"
+volley="$CARGO_OUT/release/volley"
 [ -x "$volley" ] || cargo build --release --locked -p volley --manifest-path "$ROOT/Cargo.toml"
 
 user=Canary$(LC_ALL=C tr -dc 'a-z' < /dev/urandom | head -c 8 || true)

@@ -34,7 +34,7 @@ timed "deploy template.yaml (make stack-deploy)" "$ROOT/scripts/stack.sh" deploy
 say "the load test"
 cd "$ROOT"
 # shellcheck disable=SC2086 # DEMO_ARGS is split into arguments on purpose
-"$ROOT/target/release/volley-demo" --outputs "$STATE/outputs.json" --out-dir "$ROOT/target/volley-report" \
+"$CARGO_OUT/release/volley-demo" --outputs "$STATE/outputs.json" --out-dir "$ROOT/target/volley-report" \
   "${setup[@]}" ${DEMO_ARGS:-}
 
 url=$(stack_output GreeterLocalUrl)

@@ -2,6 +2,8 @@
 # variables that point every SDK and CLI at it (dummy credentials; nothing project-specific).
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
+# Where cargo puts what it builds: CARGO_TARGET_DIR when set, as cargo itself does.
+CARGO_OUT=${CARGO_TARGET_DIR:-$ROOT/target}
 STATE="$ROOT/target/local-stack"
 MINISTACK_HOST=${MINISTACK_BIND:-127.0.0.1}
 MINISTACK_PORT=${MINISTACK_PORT:-4566}
