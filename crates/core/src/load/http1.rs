@@ -380,6 +380,12 @@ mod tests {
         String::from_utf8(seen).unwrap_or_else(|e| panic!("{e}"))
     }
 
+    /// Reads one request and writes `answer`.
+    async fn answer_once(server: &mut DuplexStream, answer: &[u8]) {
+        request(server).await;
+        server.write_all(answer).await.unwrap_or_else(|e| panic!("{e}"));
+    }
+
     async fn answer_with(chunks: &[&[u8]], close: bool) -> (Result<Answer, Failure>, bool, String) {
         let (mut client, mut server) = pair();
         let prepared = get();
@@ -504,11 +510,7 @@ mod tests {
             &http::HeaderMap::new(),
         );
         let serve = async {
-            request(&mut server).await;
-            server
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n")
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            answer_once(&mut server, b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n").await;
             server
         };
         let (result, _server) = tokio::join!(client.exchange(&prepared), serve);
@@ -545,12 +547,8 @@ mod tests {
         let prepared = get();
         for body in ["first", "second!"] {
             let serve = async {
-                request(&mut server).await;
                 let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
-                server
-                    .write_all(answer.as_bytes())
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}"));
+                answer_once(&mut server, answer.as_bytes()).await;
             };
             let (result, ()) = tokio::join!(client.exchange(&prepared), serve);
             assert_eq!(
@@ -568,11 +566,7 @@ mod tests {
     async fn idle_after_one_answer() -> (Http1<DuplexStream>, DuplexStream) {
         let (mut client, mut server) = pair();
         let serve = async {
-            request(&mut server).await;
-            server
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            answer_once(&mut server, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
         };
         let prepared = get();
         let (result, ()) = tokio::join!(client.exchange(&prepared), serve);
@@ -599,11 +593,7 @@ mod tests {
         // Still open and quiet: used as usual.
         let (mut client, mut server) = idle_after_one_answer().await;
         let serve = async {
-            request(&mut server).await;
-            server
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            answer_once(&mut server, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok").await;
         };
         let prepared = get();
         let (result, ()) = tokio::join!(client.exchange(&prepared), serve);
@@ -635,11 +625,7 @@ mod tests {
         headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("close"));
         let prepared = Prepared::new(&RequestSpec::default(), "/", &headers);
         let serve = async {
-            request(&mut server).await;
-            server
-                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            answer_once(&mut server, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n").await;
         };
         let (result, ()) = tokio::join!(client.exchange(&prepared), serve);
         assert!(result.is_ok());
