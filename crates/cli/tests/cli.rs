@@ -19,6 +19,32 @@ fn volley(args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("volley {args:?}: {e}"))
 }
 
+/// `volley attack URL --rate 20 --duration 1s --allow ADDRESS --json`, plus `extra`: 20 requests.
+fn attack_20(target: &TestTarget, scheme: &str, extra: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_volley"));
+    let (url, allow) = (format!("{scheme}://{}/", target.address), target.address.to_string());
+    command
+        .args([
+            "attack",
+            &url,
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--allow",
+            &allow,
+            "--json",
+        ])
+        .args(extra);
+    command
+}
+
+/// A successful run's JSON report.
+fn report(out: &Output) -> serde_json::Value {
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -171,28 +197,14 @@ fn bad_usage_exits_2_with_a_clear_message() {
 #[test]
 fn proxy_variables_are_ignored() {
     let target = start_target(None);
-    let url = format!("http://{}/", target.address);
-    let allow = target.address.to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_volley"))
-        .args([
-            "attack",
-            &url,
-            "--rate",
-            "20",
-            "--duration",
-            "1s",
-            "--allow",
-            &allow,
-            "--json",
-        ])
+    let out = attack_20(&target, "http", &[])
         .env("HTTP_PROXY", "http://127.0.0.1:9")
         .env("http_proxy", "http://127.0.0.1:9")
         .env("ALL_PROXY", "http://127.0.0.1:9")
         .env("HTTPS_PROXY", "http://127.0.0.1:9")
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let json = report(&out);
     assert_eq!(json["total"]["statuses"]["200"], 20, "{}", json["total"]);
     assert_eq!(target.arrivals().len(), 20);
 }
@@ -208,34 +220,18 @@ fn https_with_a_private_ca_needs_cacert() {
     std::fs::write(&cacert, &certificate.pem).unwrap_or_else(|e| panic!("{e}"));
     let not_pem = dir.join("not.pem");
     std::fs::write(&not_pem, "not a certificate\n").unwrap_or_else(|e| panic!("{e}"));
-    let url = format!("https://{}/", target.address);
-    let allow = target.address.to_string();
     let attack = |extra: &[&str]| {
-        let mut args = vec![
-            "attack",
-            &url,
-            "--rate",
-            "20",
-            "--duration",
-            "1s",
-            "--allow",
-            &allow,
-            "--json",
-        ];
-        args.extend_from_slice(extra);
-        volley(&args)
+        attack_20(&target, "https", extra)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"))
     };
 
-    let untrusted = attack(&[]);
-    assert!(untrusted.status.success(), "{}", text(&untrusted.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&untrusted.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let json = report(&attack(&[]));
     assert_eq!(json["total"]["errors"]["tls"], 20, "{}", json["total"]);
     assert!(target.arrivals().is_empty());
 
     let cacert_arg = cacert.to_string_lossy().into_owned();
-    let trusted = attack(&["--cacert", &cacert_arg]);
-    assert!(trusted.status.success(), "{}", text(&trusted.stderr));
-    let json: serde_json::Value = serde_json::from_slice(&trusted.stdout).unwrap_or_else(|e| panic!("{e}"));
+    let json = report(&attack(&["--cacert", &cacert_arg]));
     assert_eq!(json["total"]["statuses"]["200"], 20, "{}", json["total"]);
     assert_eq!(target.versions(), vec![http::Version::HTTP_2; 20]);
 

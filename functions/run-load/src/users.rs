@@ -12,7 +12,7 @@ use tokio::time::Instant;
 use volley_core::guard::VettedTarget;
 use volley_core::load::engine::{AttackError, RequestSpec};
 use volley_core::load::stats::Latencies;
-use volley_core::load::transport::{Connection, Endpoint, Exchange};
+use volley_core::load::transport::{Connection, Endpoint};
 
 use crate::suite::{Suite, letters, render};
 
@@ -185,8 +185,8 @@ async fn send(
         return (true, began.elapsed());
     };
     let failed = match tokio::time::timeout(timeout, request.exchange(connection)).await {
-        Ok(Exchange::Answered { status, .. }) => status >= 400,
-        Ok(Exchange::Failed(_) | Exchange::NotSent) | Err(_) => true,
+        Ok(Ok(answer)) => answer.status >= 400,
+        Ok(Err(_)) | Err(_) => true,
     };
     (failed, began.elapsed())
 }

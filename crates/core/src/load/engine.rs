@@ -27,7 +27,7 @@ use tokio::sync::Semaphore;
 
 use super::schedule::Schedule;
 use super::stats::{ErrorKind, Outcome, Sample, SecondStats, Stats};
-use super::transport::{Endpoint, EndpointError, Exchange, Pool};
+use super::transport::{Answer, Endpoint, EndpointError, Pool};
 use crate::guard::VettedTarget;
 
 /// What to send (the default: a GET without headers or body).
@@ -169,14 +169,13 @@ async fn measure(pool: &Pool, timeout: Duration, intended: Instant) -> Sample {
 /// What one exchange measured; `outcome` is `Err` when the timeout ran out first.
 fn sample(
     endpoint: &Endpoint,
-    outcome: Result<Exchange, tokio::time::error::Elapsed>,
+    outcome: Result<Result<Answer, ErrorKind>, tokio::time::error::Elapsed>,
     intended: Instant,
     sent: Instant,
 ) -> Sample {
     let (outcome, bytes_in) = match outcome {
-        Ok(Exchange::Answered { status, bytes }) => (Outcome::Status(status), bytes),
-        Ok(Exchange::Failed(kind)) => (Outcome::Error(kind), 0),
-        Ok(Exchange::NotSent) => (Outcome::Error(ErrorKind::Other), 0),
+        Ok(Ok(Answer { status, bytes })) => (Outcome::Status(status), bytes),
+        Ok(Err(kind)) => (Outcome::Error(kind), 0),
         Err(_) => (Outcome::Error(ErrorKind::Timeout), 0),
     };
     Sample {

@@ -29,7 +29,8 @@ use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
 use super::engine::RequestSpec;
-use super::http1::{Answer, Failure, Http1, Prepared};
+pub use super::http1::Answer;
+use super::http1::{Failure, Http1, Prepared};
 use super::stats::ErrorKind;
 use crate::guard::VettedTarget;
 
@@ -169,35 +170,30 @@ impl Endpoint {
     /// One exchange on the connection in `slot`, opening one first if it is empty or closed. When a reused
     /// connection closes before the request is written, the request goes once more on a new connection.
     /// Afterwards `slot` holds the connection if it is still open.
-    pub async fn exchange(&self, slot: &mut Option<Connection>) -> Exchange {
+    pub async fn exchange(&self, slot: &mut Option<Connection>) -> Result<Answer, ErrorKind> {
         let reused = slot.take().filter(Connection::is_open);
         let mut fresh = false;
         let mut connection = match reused {
             Some(connection) => connection,
             None => {
                 fresh = true;
-                match self.connect().await {
-                    Ok(connection) => connection,
-                    Err(kind) => return Exchange::Failed(kind),
-                }
+                self.connect().await?
             }
         };
         let mut done = connection.exchange(self).await;
         if done == Exchange::NotSent && !fresh {
-            connection = match self.connect().await {
-                Ok(connection) => connection,
-                Err(kind) => return Exchange::Failed(kind),
-            };
+            connection = self.connect().await?;
             done = connection.exchange(self).await;
         }
         if connection.is_open() {
             *slot = Some(connection);
         }
         match done {
+            Exchange::Answered(answer) => Ok(answer),
+            Exchange::Failed(kind) => Err(kind),
             // A connection just opened that closed before taking the request: not a race with an idle
             // timeout, so not sent again.
-            Exchange::NotSent => Exchange::Failed(ErrorKind::Other),
-            done => done,
+            Exchange::NotSent => Err(ErrorKind::Other),
         }
     }
 
@@ -250,14 +246,11 @@ pub enum Connection {
     Http2(http2::SendRequest<Full<Bytes>>),
 }
 
-/// How one exchange ended.
+/// How one exchange on one connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Exchange {
+enum Exchange {
     /// The status and the body's length, read to its end.
-    Answered {
-        status: u16,
-        bytes: u64,
-    },
+    Answered(Answer),
     Failed(ErrorKind),
     /// The request was not sent: the reused connection turned out closed (or spoke unasked) before it was
     /// written, so it may go again on a new connection.
@@ -274,11 +267,11 @@ impl Connection {
     }
 
     /// Sends the endpoint's request and reads the answer's body to its end, counting its bytes.
-    pub async fn exchange(&mut self, endpoint: &Endpoint) -> Exchange {
+    async fn exchange(&mut self, endpoint: &Endpoint) -> Exchange {
         let sender = match self {
             Self::Http1(connection) => {
                 return match connection.exchange(&endpoint.http1).await {
-                    Ok(Answer { status, bytes }) => Exchange::Answered { status, bytes },
+                    Ok(answer) => Exchange::Answered(answer),
                     Err(Failure::Closed) => Exchange::NotSent,
                     Err(Failure::Body) => Exchange::Failed(ErrorKind::BodyRead),
                     Err(Failure::Protocol | Failure::Io) => Exchange::Failed(ErrorKind::Other),
@@ -303,7 +296,7 @@ impl Connection {
                 Err(_) => return Exchange::Failed(ErrorKind::BodyRead),
             }
         }
-        Exchange::Answered { status, bytes }
+        Exchange::Answered(Answer { status, bytes })
     }
 }
 
@@ -370,7 +363,7 @@ impl Pool {
     }
 
     /// One exchange, on a reused connection if one is open, else on a new one.
-    pub async fn exchange(&self) -> Exchange {
+    pub async fn exchange(&self) -> Result<Answer, ErrorKind> {
         let mut slot = self.reuse();
         if slot.is_none() && !self.http1.load(Ordering::Relaxed) {
             let _opening = self.opening.lock().await;
@@ -384,7 +377,7 @@ impl Pool {
                         self.release_shared(&connection);
                         slot = Some(connection);
                     }
-                    Err(kind) => return Exchange::Failed(kind),
+                    Err(kind) => return Err(kind),
                 }
             }
         }
