@@ -1,0 +1,5 @@
+//! archiver's integration tests, one binary (one link of the AWS SDK) for the whole crate: each
+//! module was a tests/*.rs file of its own.
+
+mod deploy;
+mod handler;

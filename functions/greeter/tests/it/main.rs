@@ -1,0 +1,7 @@
+//! greeter's integration tests, one binary (one link of the AWS SDK) for the whole crate: each
+//! module was a tests/*.rs file of its own.
+
+mod deploy;
+mod deployed_stack;
+mod handler;
+mod local_server;

@@ -1,0 +1,6 @@
+//! metrics-saver's integration tests, one binary (one link of the AWS SDK) for the whole crate: each
+//! module was a tests/*.rs file of its own.
+
+mod deploy;
+mod handler;
+mod over_the_wire;
