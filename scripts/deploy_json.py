@@ -1,9 +1,10 @@
 """Parses every deploy/*.tf with python-hcl2 (a file that does not parse fails here, naming it) and
 template.yaml (CloudFormation tags kept as {"Tag": value}), and writes both as JSON for the consistency
 tests: target/deploy/terraform.json (the blocks of all files, merged by kind) and target/deploy/template.json.
-It also checks that every functions/* crate has its Lambda in both, and a tests/deploy.rs that holds them."""
+It also checks that every functions/* crate has its Lambda in both, and a tests/it/deploy.rs that holds them."""
 
 import json
+import re
 import pathlib
 import sys
 
@@ -73,8 +74,14 @@ def main() -> None:
             problems.append(f"functions/{crate} has no Lambda in deploy/ (local.functions)")
         if crate not in sam_functions:
             problems.append(f"functions/{crate} has no AWS::Serverless::Function in template.yaml")
-        if not (root / "functions" / crate / "tests" / "deploy.rs").exists():
-            problems.append(f"functions/{crate} has no tests/deploy.rs holding deploy/ and template.yaml to it")
+        tests = root / "functions" / crate / "tests" / "it"
+        main = tests / "main.rs"
+        declared = main.exists() and re.search(r"^mod deploy;", main.read_text(), re.MULTILINE)
+        if not (tests / "deploy.rs").exists() or not declared:
+            problems.append(
+                f"functions/{crate} has no tests/it/deploy.rs (declared in tests/it/main.rs) holding deploy/ and "
+                "template.yaml to it"
+            )
     for name in sorted(tf_functions - set(crates)):
         problems.append(f"deploy/ declares a function {name!r} with no functions/{name} crate")
     for name in sorted(sam_functions - set(crates)):

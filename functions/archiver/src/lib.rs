@@ -47,7 +47,7 @@ impl Config {
 }
 
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
-/// consistency test (`tests/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
+/// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
     volley_core::adapters::dynamodb::ARCHIVE_LEDGER_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,

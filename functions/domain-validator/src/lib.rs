@@ -130,7 +130,7 @@ impl Config {
 }
 
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
-/// consistency test (`tests/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
+/// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::domains::DOMAIN_REGISTRY_ACTIONS];
 
 /// Everything an invocation needs, built once.

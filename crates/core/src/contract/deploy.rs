@@ -1,4 +1,4 @@
-//! The deploy consistency checks, run by each function's `tests/deploy.rs`: the function has its Lambda in
+//! The deploy consistency checks, run by each function's `tests/it/deploy.rs`: the function has its Lambda in
 //! deploy/ (Terraform) and in template.yaml (the local stack); each sets every variable its `Config`
 //! requires, and none it never reads; and every AWS action its adapters call
 //! (the `*_ACTIONS` lists next to the adapter methods) is allowed by its IAM policy in both.
