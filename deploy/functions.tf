@@ -1,6 +1,6 @@
 # The Lambda functions: one `bootstrap` per function (provided.al2023), packaged by `make build` into
 # dist/<function>.zip. Each function's settings, environment and permissions are in `local.functions`; the
-# consistency test (crates/core/tests/deploy_consistency.rs) holds them against the code.
+# consistency test (each function's tests/it/deploy.rs) holds them against the code.
 
 locals {
   functions = {

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Builds every function's Lambda package, one executable `bootstrap` per zip:
-#   make build              dist/<function>.zip for this machine's architecture (what the local stack runs)
-#   make build ARCH=arm64   dist/arm64/<function>.zip for AWS (Graviton), cross-built with cargo-zigbuild and
-#                           zig (PyPI's ziglang, pinned in requirements/zig.txt)
+#   make build              dist/<function>.zip for this machine's architecture: what the local stack runs.
+#                           One cargo invocation, in the dev profile (the one `cargo test` uses), builds every
+#                           bootstrap, `volley`, the demo driver and every test target with the whole
+#                           workspace's features unified, so `make build`, `make demo` and `make test` share
+#                           every artifact and the AWS SDK compiles once (docs/benchmarks.md, "The build
+#                           budget"). PROFILE=release builds only the functions, optimised.
+#   make build ARCH=arm64   dist/arm64/<function>.zip for AWS (Graviton), release, cross-built with
+#                           cargo-zigbuild and zig (PyPI's ziglang, pinned in requirements/zig.txt)
 # The zips are reproducible: fixed order, timestamps and modes, so an unchanged function keeps its hash and
 # Terraform does not redeploy it.
 set -euo pipefail
@@ -45,12 +50,22 @@ fi
 functions=()
 for dir in "$ROOT"/functions/*/; do functions+=("$(basename "$dir")"); done
 
-say "building ${functions[*]} (release)"
-packages=(); for f in "${functions[@]}"; do packages+=(-p "$f"); done
-cargo build --release --locked "${packages[@]}" --manifest-path "$ROOT/Cargo.toml"
+case "${PROFILE:-dev}" in
+  dev)
+    say "building the seven functions, volley, the demo driver and the tests (dev profile, one cargo run)"
+    cargo build --locked --workspace --all-targets --all-features --manifest-path "$ROOT/Cargo.toml"
+    out="$CARGO_OUT/debug" zip_args=(--fast)
+    ;;
+  release)
+    say "building ${functions[*]} (release)"
+    packages=(); for f in "${functions[@]}"; do packages+=(-p "$f"); done
+    cargo build --release --locked "${packages[@]}" --manifest-path "$ROOT/Cargo.toml"
+    out="$CARGO_OUT/release" zip_args=()
+    ;;
+  *) die "PROFILE=${PROFILE} is not dev or release" ;;
+esac
 
 mkdir -p "$ROOT/dist"
-for f in "${functions[@]}"; do
-  python3 "$ROOT/scripts/zip_bootstrap.py" "$CARGO_OUT/release/$f" "$ROOT/dist/$f.zip"
-  say "dist/$f.zip  $(sha256sum "$ROOT/dist/$f.zip" | cut -c1-16)"
-done
+printf '%s\n' "${functions[@]}" |
+  xargs -P 2 -I{} python3 "$ROOT/scripts/zip_bootstrap.py" "${zip_args[@]}" "$out/{}" "$ROOT/dist/{}.zip"
+for f in "${functions[@]}"; do say "dist/$f.zip  $(sha256sum "$ROOT/dist/$f.zip" | cut -c1-16)"; done

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The static checks of deploy/ (Terraform cannot init here: no provider can be downloaded):
 #  1. every .tf file parses (python-hcl2), and the parsed module and template.yaml are written as JSON to
-#     target/deploy/, where each function's `tests/deploy.rs` holds them against the code;
+#     target/deploy/, where each function's `tests/it/deploy.rs` holds them against the code;
 #  2. checkov finds no failed check (skips are written in-line, next to the resource, with the reason).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make demo`: the main job, on a fresh machine or again. Installs the pinned tools, builds the seven
-# functions and the demo driver, starts the local stack (MiniStack) and deploys template.yaml into it (in
-# place when it is already there), then runs `volley-demo`: one whole load test through all seven functions,
+# `make demo`: the main job, on a fresh machine or again. Installs the pinned tools (while cargo builds),
+# builds the seven functions and the demo driver (`make build`: one cargo run, the artifacts `make test`
+# uses too), starts the local stack (MiniStack) and deploys template.yaml into it (in place when it is
+# already there), then runs `volley-demo`: one whole load test through all seven functions,
 # with progress bars, a text report and target/volley-report/index.html. Each run's run-load result is
 # stored under the tag `demo`, and the next run compares with it.
 #
@@ -17,24 +18,21 @@ timed() {
   local name=$1 began=$EPOCHREALTIME
   shift
   "$@"
-  setup+=(--setup "$name=$(python3 -c 'import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 1))' "$began" "$EPOCHREALTIME")")
+  setup+=(--setup "$name=$(seconds_since "$began")")
 }
 
-build_driver() {
-  say "building the demo driver (release)"
-  cargo build --release --locked -p volley-demo --manifest-path "$ROOT/Cargo.toml"
-}
-
-timed "install the pinned tools (make tools)" "$ROOT/scripts/tools.sh"
-timed "build the seven functions (make build)" "$ROOT/scripts/build.sh"
-timed "build the demo driver" build_driver
+# The tools the demo needs (MiniStack, the AWS CLI) install while cargo builds.
+tools_in_background ministack tools
+timed "build the functions and the demo driver (make build)" "$ROOT/scripts/build.sh"
+tools_wait
+setup+=(--setup "install the pinned tools, beside the build (make tools)=$TOOLS_SECONDS")
 timed "start the local stack (make stack-up)" "$ROOT/scripts/stack.sh" up
 timed "deploy template.yaml (make stack-deploy)" "$ROOT/scripts/stack.sh" deploy
 
 say "the load test"
 cd "$ROOT"
 # shellcheck disable=SC2086 # DEMO_ARGS is split into arguments on purpose
-"$CARGO_OUT/release/volley-demo" --outputs "$STATE/outputs.json" --out-dir "$ROOT/target/volley-report" \
+"$CARGO_OUT/debug/volley-demo" --outputs "$STATE/outputs.json" --out-dir "$ROOT/target/volley-report" \
   "${setup[@]}" ${DEMO_ARGS:-}
 
 url=$(stack_output GreeterLocalUrl)

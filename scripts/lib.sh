@@ -23,6 +23,24 @@ export AWS_PAGER=""
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# Seconds since $EPOCHREALTIME was $1, with one decimal.
+seconds_since() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$1" "$EPOCHREALTIME"; }
+
+# Installs the named pinned tools (scripts/tools.sh) in the background, while cargo builds: pip mostly waits on
+# the network and on unpacking, cargo on the CPU. `tools_wait` waits for them, shows their log if they
+# failed, and sets TOOLS_SECONDS to their own wall time (not the build's).
+tools_in_background() {
+  mkdir -p "$STATE"
+  TOOLS_LOG="$STATE/tools.log" TOOLS_BEGAN=$EPOCHREALTIME
+  rm -f "$STATE/tools.ended"
+  ( "$ROOT/scripts/tools.sh" "$@" && echo "$EPOCHREALTIME" >"$STATE/tools.ended" ) >"$TOOLS_LOG" 2>&1 &
+  TOOLS_PID=$!
+}
+tools_wait() {
+  wait "$TOOLS_PID" || { cat "$TOOLS_LOG" >&2; die "installing the pinned tools failed (log above: ${TOOLS_LOG#$ROOT/})"; }
+  TOOLS_SECONDS=$(python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$TOOLS_BEGAN" "$(cat "$STATE/tools.ended")")
+}
+
 # Runs a command with its output kept in target/local-stack/last-command.log, shown only if it fails.
 quietly() {
   mkdir -p "$STATE"

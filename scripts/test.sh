@@ -1,40 +1,70 @@
 #!/usr/bin/env bash
-# `make test`: everything, from a fresh machine. Installs the pinned tools, starts MiniStack unless one is
-# already running, builds and deploys the local stack, checks the deployed API against its OpenAPI document,
-# runs every test (unit, handler, over the wire, the deployed smoke test), and stops only the MiniStack it
-# started.
+# `make test`: everything, from a fresh machine. Installs the pinned tools while cargo builds, starts MiniStack
+# unless one is already running (after the build: an idle MiniStack takes CPU the compiler wants), deploys the
+# local stack, runs the static checks of deploy/, checks the deployed API against its OpenAPI document, runs
+# every test (unit, handler, over the wire, the deployed stack, the demo), stops only the MiniStack it
+# started, and ends with each phase's wall time (the build budget in docs/benchmarks.md).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-
-"$ROOT/scripts/tools.sh"
-started=no
-if ! stack_healthy; then
-  "$ROOT/scripts/stack.sh" up
-  started=yes
-fi
-cleanup() { if [ "$started" = yes ]; then "$ROOT/scripts/stack.sh" down; fi; }
-trap cleanup EXIT
-
-"$ROOT/scripts/build.sh"
-"$ROOT/scripts/stack.sh" deploy
-
 cd "$ROOT"
+
+phases=()
+began_all=$EPOCHREALTIME
+current=""
+# Runs a phase and keeps its wall time for the table at the end (a failed phase is shown too, as failed).
+phase() {
+  current=$1 current_began=$EPOCHREALTIME
+  shift
+  "$@"
+  phases+=("$current|$(seconds_since "$current_began")")
+  current=""
+}
+
+started=no
+finish() {
+  local status=$?
+  [ -z "$current" ] || phases+=("$current|$(seconds_since "$current_began") (failed)")
+  if [ "$started" = yes ]; then "$ROOT/scripts/stack.sh" down || true; fi
+  if [ ${#phases[@]} -gt 0 ]; then
+    printf '\nmake test, wall time per phase (the build budget: docs/benchmarks.md)\n' >&2
+    for p in "${phases[@]}"; do printf '  %-66s %s s\n' "${p%%|*}" "${p#*|}" >&2; done
+    printf '  %-66s %s s%s\n' "total" "$(seconds_since "$began_all")" "$([ "$status" -eq 0 ] || echo ' (failed)')" >&2
+  fi
+}
+trap finish EXIT
+
+# The pinned Python tools and cargo-nextest install while cargo builds.
+tools_in_background ministack tools checkov nextest
+phase "build (make build: functions, volley, demo driver, tests)" "$ROOT/scripts/build.sh"
+tools_wait
+phases=("tools (make tools, beside the build)|$TOOLS_SECONDS" "${phases[@]}")
+
+stack() {
+  if ! stack_healthy; then
+    "$ROOT/scripts/stack.sh" up
+    started=yes
+  fi
+  "$ROOT/scripts/stack.sh" deploy
+}
+phase "stack (start MiniStack, deploy template.yaml)" stack
+
+# deploy/ cannot be planned here (no provider downloads): parse it, run checkov, and write it as JSON for
+# the consistency tests (each function's tests/it/deploy.rs).
+phase "static checks (python-hcl2, checkov over deploy/)" "$ROOT/scripts/check_deploy.sh"
+
 # The deployed greeter (real bootstrap, through the emulator's API Gateway) against its OpenAPI document:
 # every status, content type, header and body must be documented, bad input must be refused, and nothing
 # may answer 5xx. positive_data_acceptance is left out because a schema cannot say "before today": a
 # schema-valid date in the future is rightly refused. The seed is fixed so that a run is reproducible.
-say "checking the deployed greeter against functions/greeter/openapi.yaml (schemathesis)"
-greeter_url=$(stack_output GreeterLocalUrl)
-"$VENV/tools/bin/schemathesis" run functions/greeter/openapi.yaml --url "$greeter_url" \
-  --checks all --exclude-checks positive_data_acceptance --seed 20261123
+schemathesis() {
+  say "checking the deployed greeter against functions/greeter/openapi.yaml (schemathesis)"
+  "$VENV/tools/bin/schemathesis" run functions/greeter/openapi.yaml --url "$(stack_output GreeterLocalUrl)" \
+    --checks all --exclude-checks positive_data_acceptance --seed 20261123
+}
+phase "tests: the deployed greeter against its OpenAPI (schemathesis)" schemathesis
 
-# deploy/ cannot be planned here (no provider downloads): parse it, run checkov, and write it as JSON for
-# the consistency tests (each function's tests/deploy.rs).
-"$ROOT/scripts/check_deploy.sh"
-
-say "running the tests"
-if cargo nextest --version >/dev/null 2>&1; then
+nextest() {
+  say "running the tests (cargo nextest)"
   cargo nextest run --workspace --locked --no-fail-fast --all-features
-else
-  cargo test --workspace --locked --no-fail-fast --all-features
-fi
+}
+phase "tests: every Rust test (cargo nextest)" nextest

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Installs the pinned Python tools into git-ignored virtualenvs: .venv/ministack (the local AWS emulator),
-# .venv/tools (AWS CLI v1, cfn-lint, schemathesis) and .venv/checkov (checkov, python-hcl2). Idempotent: a
-# virtualenv whose requirements file has not changed since it was installed is left alone.
+# Installs the pinned tools: the Python ones into git-ignored virtualenvs, .venv/ministack (the local AWS
+# emulator), .venv/tools (AWS CLI v1, cfn-lint, schemathesis) and .venv/checkov (checkov, python-hcl2); and
+# cargo-nextest (`make test`'s runner), with cargo, when the toolchain does not have it already.
+# Idempotent: a virtualenv whose requirements file has not changed since it was installed is left alone.
+#   tools.sh                 all of them
+#   tools.sh ministack tools only those (the names of requirements/*.txt, and nextest)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -17,6 +20,15 @@ install() {
   cp "$requirements" "$stamp"
 }
 
-for name in "${@:-ministack tools checkov}"; do
-  for n in $name; do install "$n"; done
+NEXTEST_VERSION=0.9.143
+nextest() {
+  cargo nextest --version >/dev/null 2>&1 && return 0
+  say "installing cargo-nextest $NEXTEST_VERSION with cargo (a few minutes, once)"
+  cargo install --locked "cargo-nextest@$NEXTEST_VERSION"
+}
+
+for name in "${@:-ministack tools checkov nextest}"; do
+  for n in $name; do
+    if [ "$n" = nextest ]; then nextest; else install "$n"; fi
+  done
 done
