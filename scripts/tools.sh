@@ -8,15 +8,30 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
+# uv (PyPI, pinned) makes the virtualenvs and installs into them: on two cores it installs the three in about
+# 10 s where pip took 137 s of mostly CPU, which a cold `make test` spent beside the compiler
+# (docs/benchmarks.md, "The build budget"). It is itself installed with pip into .venv/uv, once.
+UV_VERSION=0.13.9
+uv() {
+  local dir="$VENV/uv"
+  if ! "$dir/bin/uv" --version 2>/dev/null | grep -qx "uv $UV_VERSION.*"; then
+    say "installing uv $UV_VERSION into .venv/uv (pip, once)"
+    command -v python3 >/dev/null || die "python3 is needed to install the Python tools"
+    rm -rf "$dir"
+    python3 -m venv "$dir" || die "python3 -m venv failed: install python3's venv module (Debian: apt-get install python3-venv)"
+    "$dir/bin/pip" install --quiet --disable-pip-version-check "uv==$UV_VERSION"
+  fi
+  "$dir/bin/uv" "$@"
+}
+
 install() {
   local name=$1 requirements="$ROOT/requirements/$1.txt" dir="$VENV/$1"
   local stamp="$dir/.installed-from"
   if [ -f "$stamp" ] && cmp -s "$stamp" "$requirements"; then return 0; fi
   say "installing $name into .venv/$name (pinned in requirements/$name.txt)"
-  command -v python3 >/dev/null || die "python3 is needed to install $name"
   rm -rf "$dir"
-  python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  uv venv --quiet --python "$(command -v python3)" "$dir"
+  uv pip install --quiet --python "$dir/bin/python" -r "$requirements"
   cp "$requirements" "$stamp"
 }
 
