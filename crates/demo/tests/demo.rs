@@ -47,8 +47,36 @@ fn check_outcome(outcome: &Outcome, options: &Options) {
             second.second
         );
     }
-    assert_eq!(outcome.run_load.result, "success", "{:?}", outcome.run_load);
     assert!(outcome.run_load.summary.total.requests > 0);
+    assert_eq!(outcome.run_load.summary.total.failures, 0, "{:?}", outcome.run_load);
+}
+
+/// The second run's verdict follows from its comparison with the first: it fails exactly when a finding is
+/// at the fail level, and every finding holds the first run's own figure as its baseline. (Whether a p95
+/// over a few dozen requests through the emulator moved by 25 % is the machine's noise, not the demo's
+/// wiring: the regression rules themselves are run-load's handler tests.)
+fn check_comparison(second: &volley_demo::RunLoadAnswer, first: &volley_demo::RunLoadAnswer) {
+    let failed = second.findings.iter().any(|f| f["level"] == "fail");
+    let expected = if failed { "failed" } else { "success" };
+    assert_eq!(second.result, expected, "{second:?}");
+    let first_total = &first.summary.total;
+    for finding in &second.findings {
+        let metric = finding["metric"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a finding names its metric: {finding}"));
+        let first_figure = match metric {
+            "p95" => first_total.p95_ms,
+            "p99" => first_total.p99_ms,
+            "requests per second" => first_total.rps,
+            "failure ratio" => continue,
+            other => panic!("a finding on an unknown metric {other}: {finding}"),
+        };
+        let baseline = finding["baseline"].as_f64().unwrap_or_else(|| panic!("{finding}"));
+        assert!(
+            (baseline - first_figure).abs() < 1e-3,
+            "{finding} against the first run's {first_total:?}"
+        );
+    }
 }
 
 /// Rasterises each inline SVG chart of the page with resvg (no browser, no fonts: the charts' text is not
@@ -96,6 +124,7 @@ async fn the_demo_runs_through_every_function_and_its_second_run_compares_with_t
         .await
         .unwrap_or_else(|e| panic!("first run: {e}"));
     check_outcome(&first, &first_options);
+    assert_eq!(first.run_load.result, "success", "{:?}", first.run_load);
     assert!(first.run_load.baseline.is_none(), "nothing to compare with yet");
     assert!(
         first.run_load.message.contains("no baseline"),
@@ -115,16 +144,20 @@ async fn the_demo_runs_through_every_function_and_its_second_run_compares_with_t
         .unwrap_or_else(|| panic!("the second run compares: {:?}", second.run_load));
     assert_eq!(baseline.runs, vec![first.run_load.run_id.clone()]);
     assert_eq!(baseline.tag, tag);
+    assert_eq!(baseline.total.requests, first.run_load.summary.total.requests);
+    assert!((baseline.total.p95_ms - first.run_load.summary.total.p95_ms).abs() < 1e-3);
+    check_comparison(&second.run_load, &first.run_load);
     let names: Vec<&str> = second.phases.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names.len(), 7, "{names:?}");
 
     // The text report has vegeta's lines, the per-second table and the verdict.
     let text = volley_demo::text::render(&second);
+    let verdict = format!("verdict: {}", second.run_load.result.to_uppercase());
     for needle in [
         "Requests      [total, rate, throughput]",
         "Latencies",
         "Per second",
-        "verdict: SUCCESS",
+        &verdict,
         "compared with run(s)",
     ] {
         assert!(text.contains(needle), "{needle:?} in\n{text}");
