@@ -157,7 +157,7 @@ async fn the_demo_runs_through_every_function_and_its_second_run_compares_with_t
         "Requests      [total, rate, throughput]",
         "Latencies",
         "Per second",
-        &verdict,
+        verdict.as_str(),
         "compared with run(s)",
     ] {
         assert!(text.contains(needle), "{needle:?} in\n{text}");
