@@ -53,7 +53,8 @@ for dir in "$ROOT"/functions/*/; do functions+=("$(basename "$dir")"); done
 case "${PROFILE:-dev}" in
   dev)
     say "building the seven functions, volley, the demo driver and the tests (dev profile, one cargo run)"
-    cargo build --locked --workspace --all-targets --all-features --manifest-path "$ROOT/Cargo.toml"
+    # The targets `cargo test` builds (benches are left to `make bench`), so nextest finds them all fresh.
+    cargo build --locked --workspace --lib --bins --tests --examples --all-features --manifest-path "$ROOT/Cargo.toml"
     out="$CARGO_OUT/debug" zip_args=(--fast)
     ;;
   release)

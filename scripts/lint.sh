@@ -9,6 +9,14 @@ say "cargo fmt --check"
 cargo fmt --all -- --check
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+say "no unit tests where a crate builds no unit-test harness ([lib] test = false)"
+for manifest in crates/*/Cargo.toml functions/*/Cargo.toml; do
+  grep -Pzq '\[lib\][^[]*\ntest = false' "$manifest" || continue
+  dir=$(dirname "$manifest")
+  if grep -rlE '#\[(cfg\(test\)|test|tokio::test)\]' "$dir/src"; then
+    die "$dir has unit tests in src/ but its [lib] says test = false: they would never run (remove test = false)"
+  fi
+done
 say "terraform fmt -check deploy/"
 if command -v terraform >/dev/null; then
   terraform fmt -check -recursive deploy

@@ -31,7 +31,9 @@ install() {
   say "installing $name into .venv/$name (pinned in requirements/$name.txt)"
   rm -rf "$dir"
   uv venv --quiet --python "$(command -v python3)" "$dir"
-  uv pip install --quiet --python "$dir/bin/python" -r "$requirements"
+  # Compiled to bytecode now: where PYTHONDONTWRITEBYTECODE is set, nothing would cache it later, and every
+  # AWS CLI call would compile botocore again.
+  uv pip install --quiet --compile-bytecode --python "$dir/bin/python" -r "$requirements"
   cp "$requirements" "$stamp"
 }
 

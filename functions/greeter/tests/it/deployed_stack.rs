@@ -55,3 +55,44 @@ async fn greeter_answers_through_the_emulators_api_gateway() {
     let body: serde_json::Value = response.json().await.unwrap_or_else(|e| panic!("DELETE {url}: {e}"));
     assert!(body["error"].is_string(), "{body}");
 }
+
+/// The deployed greeter (the real bootstrap, through the emulator's API Gateway) against its OpenAPI
+/// document, by schemathesis (`.venv/tools`, installed by `make tools`): every status, content type, header
+/// and body must be documented, bad input must be refused, and nothing may answer 5xx.
+/// `positive_data_acceptance` is left out because a schema cannot say "before today": a schema-valid date
+/// in the future is rightly refused. The seed is fixed so that a run is reproducible. It runs as a test so
+/// that nextest overlaps its minute of requests with the other tests.
+#[test]
+fn the_deployed_greeter_holds_its_openapi_document() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let schemathesis = root.join(".venv/tools/bin/schemathesis");
+    assert!(
+        schemathesis.exists(),
+        "{} is missing: run `make tools` (make test does)",
+        schemathesis.display()
+    );
+    let document = root.join("functions/greeter/openapi.yaml");
+    // From target/, where its example database (.hypothesis/) is ignored and cleaned with the build.
+    let output = std::process::Command::new(&schemathesis)
+        .current_dir(root.join("target"))
+        .arg("run")
+        .arg(&document)
+        .args(["--url", &api_url()])
+        .args(["--checks", "all", "--exclude-checks", "positive_data_acceptance"])
+        .args(["--seed", "20261123"])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", schemathesis.display()));
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found the deployed greeter off its OpenAPI document:\n{report}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // `make test` shows the summary (.config/nextest.toml).
+    let summary = report
+        .lines()
+        .rev()
+        .find(|l| l.contains("generated"))
+        .unwrap_or_default();
+    println!("schemathesis: {}", summary.trim());
+}
