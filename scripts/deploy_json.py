@@ -1,4 +1,4 @@
-"""Parses every deploy/*.tf with python-hcl2 (a file that does not parse fails here, naming it) and
+"""Parses every deploy/*.tf with bc-python-hcl2, checkov's HCL parser (a file that does not parse fails here, naming it) and
 template.yaml (CloudFormation tags kept as {"Tag": value}), and writes both as JSON for the consistency
 tests: target/deploy/terraform.json (the blocks of all files, merged by kind) and target/deploy/template.json.
 It also checks that every functions/* crate has its Lambda in both, and a tests/it/deploy.rs that holds them."""
@@ -21,7 +21,7 @@ def terraform(folder: pathlib.Path) -> dict:
         try:
             with path.open() as handle:
                 parsed = hcl2.load(handle)
-        except Exception as error:  # python-hcl2 raises lark errors of several kinds
+        except Exception as error:  # bc-python-hcl2 raises lark errors of several kinds
             sys.exit(f"{path}: does not parse: {error}")
         for kind, blocks in parsed.items():
             merged.setdefault(kind, []).extend(blocks if isinstance(blocks, list) else [blocks])
@@ -58,7 +58,7 @@ def main() -> None:
     tf_functions = set()
     for block in module.get("locals", []):
         functions = block.get("functions") or {}
-        # python-hcl2 wraps an object expression in a one-element list.
+        # bc-python-hcl2 wraps an object expression in a one-element list.
         if isinstance(functions, list):
             functions = functions[0] if functions else {}
         tf_functions.update(functions.keys())

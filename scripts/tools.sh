@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the pinned tools: the Python ones into git-ignored virtualenvs, .venv/ministack (the local AWS
-# emulator), .venv/tools (AWS CLI v1, cfn-lint, schemathesis) and .venv/checkov (checkov, python-hcl2); and
+# emulator), .venv/tools (AWS CLI v1, cfn-lint, schemathesis) and .venv/checkov (checkov, whose bc-python-hcl2 also parses deploy/); and
 # cargo-nextest (`make test`'s runner), with cargo, when the toolchain does not have it already.
 # Idempotent: a virtualenv whose requirements file has not changed since it was installed is left alone.
 #   tools.sh                 all of them
