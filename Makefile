@@ -20,10 +20,10 @@ lint: ## cargo fmt --check, clippy -D warnings, cfn-lint
 bench: ## criterion, then volley against wrk, hey and oha (docs/benchmarks.md)
 	@scripts/bench.sh
 
-build: ## dist/<function>.zip for every function (reproducible); ARCH=arm64 for AWS: dist/arm64/
+build: ## the local stack's dist/<function>.zip, the driver and the tests (dev, one cargo run); ARCH=arm64 for AWS (release)
 	@ARCH=$(ARCH) scripts/build.sh
 
-tools: ## install the pinned MiniStack, AWS CLI and cfn-lint into .venv/
+tools: ## install the pinned Python tools into .venv/ (uv), and cargo-nextest if missing
 	@scripts/tools.sh
 
 stack-up: ## start MiniStack on 127.0.0.1:$${MINISTACK_PORT:-4566}
