@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds every function's Lambda package, one executable `bootstrap` per zip:
 #   make build              dist/<function>.zip for this machine's architecture: what the local stack runs.
-#                           One cargo invocation, in the dev profile (the one `cargo test` uses), builds every
-#                           bootstrap, `volley`, the demo driver and every test target with the whole
-#                           workspace's features unified, so `make build`, `make demo` and `make test` share
-#                           every artifact and the AWS SDK compiles once (docs/benchmarks.md, "The build
-#                           budget"). PROFILE=release builds only the functions, optimised.
+#                           One cargo run, in the dev profile (the one `cargo test` uses), builds every
+#                           binary of the workspace (the bootstraps, `volley`, the demo driver) with the
+#                           features the tests use too (volley-core names the few that differ), so `make
+#                           build`, `make demo` and `make test` share every artifact and the AWS SDK compiles
+#                           once (docs/benchmarks.md, "The build budget"). PROFILE=release builds only the
+#                           functions, optimised.
 #   make build ARCH=arm64   dist/arm64/<function>.zip for AWS (Graviton), release, cross-built with
 #                           cargo-zigbuild and zig (PyPI's ziglang, pinned in requirements/zig.txt)
 # The zips are reproducible: fixed order, timestamps and modes, so an unchanged function keeps its hash and
@@ -52,9 +53,8 @@ for dir in "$ROOT"/functions/*/; do functions+=("$(basename "$dir")"); done
 
 case "${PROFILE:-dev}" in
   dev)
-    say "building the seven functions, volley, the demo driver and the tests (dev profile, one cargo run)"
-    # The targets `cargo test` builds (benches are left to `make bench`), so nextest finds them all fresh.
-    cargo build --locked --workspace --lib --bins --tests --examples --all-features --manifest-path "$ROOT/Cargo.toml"
+    say "building the seven functions, volley and the demo driver (dev profile, one cargo run)"
+    cargo build --locked --workspace --bins --all-features --manifest-path "$ROOT/Cargo.toml"
     out="$CARGO_OUT/debug" zip_args=(--fast)
     ;;
   release)

@@ -35,7 +35,13 @@ trap finish EXIT
 
 # The pinned Python tools and cargo-nextest install while cargo builds.
 tools_in_background ministack tools checkov nextest
-phase "build (make build: functions, volley, demo driver, tests)" "$ROOT/scripts/build.sh"
+# The tests are built here too, before MiniStack starts; nextest then finds them fresh.
+build() {
+  "$ROOT/scripts/build.sh"
+  say "building the tests (dev profile)"
+  cargo test --workspace --all-features --locked --no-run --quiet
+}
+phase "build (make build, then the tests)" build
 tools_wait
 phases=("tools (make tools, beside the build)|$TOOLS_SECONDS" "${phases[@]}")
 
