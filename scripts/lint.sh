@@ -19,7 +19,9 @@ for manifest in crates/*/Cargo.toml functions/*/Cargo.toml; do
 done
 say "one feature set for the bootstraps and the tests (docs/benchmarks.md, the build budget)"
 features() { cargo tree --workspace --all-features --locked --prefix none -f '{p} [{f}]' -e "$1" | sort -u; }
-differ=$(comm -23 <(features normal,build) <(features normal,build,dev))
+normal=$(features normal,build)
+with_dev=$(features normal,build,dev)
+differ=$(comm -23 <(printf '%s\n' "$normal") <(printf '%s\n' "$with_dev"))
 if [ -n "$differ" ]; then
   printf '%s\n' "$differ" >&2
   die "the tests' dev-dependencies change the features of the crates above: make build and make test would each build them (and what depends on them, often the AWS SDK); name the missing features in the feature-unification block of Cargo.toml"
