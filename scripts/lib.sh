@@ -23,8 +23,8 @@ export AWS_PAGER=""
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
-# Seconds since $EPOCHREALTIME was $1, with one decimal.
-seconds_since() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$1" "$EPOCHREALTIME"; }
+# Seconds from $EPOCHREALTIME $1 to $2 (default: now), with one decimal.
+seconds_since() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$1" "${2:-$EPOCHREALTIME}"; }
 
 # Installs the named pinned tools (scripts/tools.sh) in the background, while cargo builds: pip mostly waits on
 # the network and on unpacking, cargo on the CPU. `tools_wait` waits for them, shows their log if they
@@ -38,7 +38,7 @@ tools_in_background() {
 }
 tools_wait() {
   wait "$TOOLS_PID" || { cat "$TOOLS_LOG" >&2; die "installing the pinned tools failed (log above: ${TOOLS_LOG#$ROOT/})"; }
-  TOOLS_SECONDS=$(python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$TOOLS_BEGAN" "$(cat "$STATE/tools.ended")")
+  TOOLS_SECONDS=$(seconds_since "$TOOLS_BEGAN" "$(cat "$STATE/tools.ended")")
 }
 
 # Runs a command with its output kept in target/local-stack/last-command.log, shown only if it fails.
