@@ -26,8 +26,8 @@ die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 # Seconds from $EPOCHREALTIME $1 to $2 (default: now), with one decimal.
 seconds_since() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$1" "${2:-$EPOCHREALTIME}"; }
 
-# Installs the named pinned tools (scripts/tools.sh) in the background, while cargo builds: pip mostly waits on
-# the network and on unpacking, cargo on the CPU. `tools_wait` waits for them, shows their log if they
+# Installs the named pinned tools (scripts/tools.sh) in the background, while cargo builds: the install mostly
+# waits on the network, cargo on the CPU. `tools_wait` waits for them, shows their log if they
 # failed, and sets TOOLS_SECONDS to their own wall time (not the build's).
 tools_in_background() {
   mkdir -p "$STATE"
