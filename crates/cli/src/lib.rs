@@ -16,10 +16,14 @@ use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject as _;
 use serde::Serialize;
 use thiserror::Error;
-use volley_core::adapters::memory::MemoryDomainStore;
-use volley_core::guard::{AllowList, DnsResolver, Refusal, Resolve, TargetGuard, VettedTarget, runtime_api_from_env};
-use volley_core::load::engine::{self, Attack, Load, Progress, RequestSpec};
-use volley_core::load::schedule::Schedule;
+use volley_engine::guard::{
+    AllowList, DnsResolver, Refusal, Resolve, TargetGuard, ValidatedList, VettedTarget, runtime_api_from_env,
+};
+use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
+use volley_engine::load::engine;
+use volley_engine::load::report::Report;
+use volley_engine::load::request::RequestSpec;
+use volley_engine::load::schedule::Schedule;
 
 /// Files kept open besides connections (stdio, the runtime, DNS sockets, log files).
 pub const FD_RESERVE: u64 = 64;
@@ -153,7 +157,7 @@ pub enum CliError {
     #[error(transparent)]
     Refused(#[from] Refusal),
     #[error("the attack failed")]
-    Attack(#[from] engine::AttackError),
+    Attack(#[from] AttackError),
     #[error("could not print the report")]
     Output(#[from] serde_json::Error),
 }
@@ -169,7 +173,7 @@ impl CliError {
 
 /// The guard the flags describe.
 pub fn guard(args: &GuardArgs) -> Result<TargetGuard, CliError> {
-    let domains = MemoryDomainStore::with_domains(&args.org, args.validated.iter().map(String::as_str));
+    let domains = ValidatedList::new(&args.org, args.validated.iter().map(String::as_str));
     let resolver: Arc<dyn Resolve> = Arc::new(
         if args.dns.is_empty() {
             DnsResolver::system(args.dns_timeout)
@@ -313,7 +317,7 @@ pub struct AttackOutput {
     pub max_in_flight: Option<u64>,
     pub connections: Option<u64>,
     #[serde(flatten)]
-    pub report: engine::Report,
+    pub report: Report,
 }
 
 fn progress_bar(load: &Load) -> indicatif::ProgressBar {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use volley_core::load::stats::{Latencies, Stats};
+use volley_engine::load::stats::{Latencies, Stats};
 
 use crate::AttackOutput;
 

@@ -3,7 +3,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use volley_core::contract::target::{Behaviour, TestTarget, start_on_thread, start_tls_on_thread};
+use volley_testkit::target::{Behaviour, TestTarget, start_on_thread, start_tls_on_thread};
 
 fn start_target(stall: Option<(Instant, Instant)>) -> TestTarget {
     start_on_thread(Behaviour {

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use hickory_resolver::proto::rr::{Name, RData};
 use thiserror::Error;
 
-use crate::guard::DnsResolver;
 use crate::model::domain::{CheckOutcome, DomainName, holds_token};
+use volley_engine::guard::DnsResolver;
 
 /// Why a TXT lookup answered nothing usable.
 #[derive(Debug, Error)]

@@ -116,3 +116,15 @@ pub fn socket_addrs(text: &str) -> Result<Vec<std::net::SocketAddr>, String> {
 pub fn duration(text: &str) -> Result<std::time::Duration, String> {
     humantime::parse_duration(text.trim()).map_err(|e| e.to_string())
 }
+
+/// The target guard's settings, read the same way by every function that loads a target:
+/// `ALLOWED_TARGETS` (exact address:port pairs allowed although private; local profiles only) and
+/// `DNS_SERVERS` (nameservers as address:port, comma-separated; default the system's).
+pub fn guard_settings(env: &mut EnvReader) -> volley_engine::guard::GuardSettings {
+    volley_engine::guard::GuardSettings {
+        allowed_targets: env
+            .parsed("ALLOWED_TARGETS", volley_engine::guard::AllowList::parse)
+            .unwrap_or_default(),
+        dns_servers: env.parsed("DNS_SERVERS", socket_addrs).unwrap_or_default(),
+    }
+}

@@ -9,8 +9,6 @@ pub mod aws;
 pub mod challenge;
 pub mod clock;
 pub mod config;
-pub mod guard;
-pub mod load;
 pub mod model;
 pub mod ports;
 pub mod telemetry;

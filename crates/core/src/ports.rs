@@ -3,22 +3,10 @@
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
-use thiserror::Error;
 
 use crate::model::birthday::Username;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Why a store could not do what was asked.
-#[derive(Debug, Error)]
-pub enum StoreError {
-    /// The backing service failed or could not be reached; a retry may succeed.
-    #[error("the store is unavailable")]
-    Unavailable(#[source] BoxError),
-    /// The store answered, but with an item this code cannot read.
-    #[error("a stored item is corrupt: {0}")]
-    Corrupt(String),
-}
+pub use volley_engine::guard::domains::{BoxError, DomainStore, StoreError};
 
 /// Where the greeter keeps each user's date of birth.
 #[async_trait]
@@ -27,14 +15,6 @@ pub trait BirthdayStore: Send + Sync + std::fmt::Debug {
     async fn put(&self, user: &Username, born: NaiveDate) -> Result<(), StoreError>;
     /// The stored date of birth of `user`, if any.
     async fn get(&self, user: &Username) -> Result<Option<NaiveDate>, StoreError>;
-}
-
-/// Which domains each organisation has proved it owns (the domain-validator writes them; the target guard
-/// reads them). Domains are lower case, without a trailing dot.
-#[async_trait]
-pub trait DomainStore: Send + Sync + std::fmt::Debug {
-    /// Whether `domain` itself is validated for `organisation` (subdomains are the guard's business).
-    async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError>;
 }
 
 /// The domain-validator's side of the same store as [`DomainStore`] (one table, one source of truth): the

@@ -151,7 +151,7 @@ fn throughput_chart(outcome: &Outcome) -> String {
             (0.0..x_max, "seconds since the start"),
             (0.0..y_max, "requests"),
         )?;
-        let bar = |s: &volley_core::load::stats::SecondStats, value: u64, colour: RGBColor| {
+        let bar = |s: &volley_engine::load::stats::SecondStats, value: u64, colour: RGBColor| {
             let x = (s.second - first) as f64;
             Rectangle::new([(x + 0.1, 0.0), (x + 0.9, value as f64)], colour.filled())
         };

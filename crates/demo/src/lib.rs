@@ -24,12 +24,12 @@ use volley_core::adapters::driver::{EventBus, FunctionError, Functions};
 use volley_core::adapters::dynamodb::DynamoCallLedger;
 use volley_core::adapters::dynamodb_metrics::DynamoSavedMetrics;
 use volley_core::adapters::s3::S3ResultArchive;
-use volley_core::contract::dns::TestDns;
-use volley_core::load::engine::Report;
-use volley_core::load::stats::{SecondStats, Stats, merge_seconds};
 use volley_core::model::result::{CallResult, archive_key};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
 use volley_core::ports::{CallLedger, ResultArchive, SavedMetricsStore, StoreError, TestCounters};
+use volley_engine::load::report::Report;
+use volley_engine::load::stats::{SecondStats, Stats, merge_seconds};
+use volley_localdns::LocalDns;
 
 use crate::phases::Phases;
 
@@ -263,7 +263,7 @@ pub struct Stack {
     pub sdk_config: volley_core::aws::SdkConfig,
     /// The demo organisations' DNS, on the validator's nameserver address: started when first needed, then
     /// serving every later run in this process (its socket lives as long as the process).
-    dns: tokio::sync::OnceCell<TestDns>,
+    dns: tokio::sync::OnceCell<LocalDns>,
 }
 
 impl Stack {
@@ -466,7 +466,7 @@ async fn register(options: &Options, stack: &Stack) -> Result<DomainOutcome, Dem
         .map_err(|e| DemoError::Unexpected(format!("ValidatorDnsServers: {e}")))?;
     let dns = stack
         .dns
-        .get_or_try_init(|| TestDns::start_on(address))
+        .get_or_try_init(|| LocalDns::start_on(address))
         .await
         .map_err(|source| DemoError::Dns { address, source })?;
     dns.txt(&name, &[&[value.as_str()]]);

@@ -13,11 +13,11 @@ use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::domains::DynamoDomainStore;
 use volley_core::adapters::testing;
 use volley_core::clock::SystemClock;
-use volley_core::contract::dns::TestDns;
 use volley_core::contract::emulator;
-use volley_core::guard::DnsResolver;
 use volley_core::model::domain::{DomainName, DomainRecord, challenge_value, new_token};
 use volley_core::ports::DomainRegistry;
+use volley_engine::guard::DnsResolver;
+use volley_localdns::LocalDns;
 
 use domain_validator::{Answer, Deps, Settings, SweepAnswer, function_handler};
 
@@ -33,7 +33,7 @@ async fn run(domains: usize, publish: bool) -> Run {
     let table = emulator::unique("domains-bench-");
     testing::create_domains_table(&config, &table).await;
     let store = DynamoDomainStore::new(&config, &table);
-    let dns = TestDns::start().await;
+    let dns = LocalDns::start().await;
     let org = emulator::unique("bench");
     let now = chrono::Utc::now().timestamp();
     for i in 0..domains {

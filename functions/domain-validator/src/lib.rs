@@ -28,11 +28,11 @@ use volley_core::adapters::domains::DynamoDomainStore;
 use volley_core::challenge::{self, TxtLookup};
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{self, ConfigError, EnvReader};
-use volley_core::guard::{DnsResolver, ResolveError};
 use volley_core::model::domain::{
     DomainName, DomainRecord, DomainStatus, Policy, TokenError, challenge_value, check_organisation_id, new_token,
 };
 use volley_core::ports::{DomainRegistry, StoreError};
+use volley_engine::guard::{DnsResolver, ResolveError};
 
 pub use sweep::SweepAnswer;
 

@@ -22,9 +22,9 @@ use volley_core::adapters::dynamodb_runs::DynamoRunIndex;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 use volley_core::model::call::is_identifier;
 use volley_core::ports::{ResultArchive, RunEntry, RunIndex, StoreError};
+use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 
 use crate::compare::{Finding, Level, Summary};
 use crate::suite::{Suite, SuiteError};
@@ -63,7 +63,7 @@ impl Config {
         let results_bucket = env.required("RESULTS_BUCKET");
         let runs_table = env.required("RUNS_TABLE");
         let domains_table = env.required("DOMAINS_TABLE");
-        let guard = GuardSettings::from_env(env);
+        let guard = volley_core::config::guard_settings(env);
         let organisation_id = env.optional("ORGANISATION_ID");
         let log_group_name = env.optional("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default();
         let log_stream_name = env.optional("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default();
@@ -142,7 +142,7 @@ pub enum RunError {
         source: StoreError,
     },
     #[error("the HTTP client could not be built")]
-    Client(#[source] volley_core::load::engine::AttackError),
+    Client(#[source] volley_engine::load::attack::AttackError),
 }
 
 impl RunError {

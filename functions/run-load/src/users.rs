@@ -9,10 +9,11 @@ use std::time::Duration;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
-use volley_core::guard::VettedTarget;
-use volley_core::load::engine::{AttackError, RequestSpec};
-use volley_core::load::stats::Latencies;
-use volley_core::load::transport::{Connection, Endpoint};
+use volley_engine::guard::VettedTarget;
+use volley_engine::load::attack::AttackError;
+use volley_engine::load::request::RequestSpec;
+use volley_engine::load::stats::Latencies;
+use volley_engine::load::transport::{Connection, Endpoint};
 
 use crate::suite::{Suite, letters, render};
 

@@ -19,11 +19,13 @@ use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
-use volley_core::load::engine::{self, Attack, AttackError, Load, Progress, RequestSpec};
 use volley_core::model::call::{CallError, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
 use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, StoreError};
+use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
+use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
+use volley_engine::load::engine;
+use volley_engine::load::request::RequestSpec;
 
 /// The default `maxInFlight`: Lambda's open-file limit is 1,024; connections get that less a reserve.
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1024 - 64;
@@ -56,7 +58,7 @@ impl Config {
         let domains_table = env.required("DOMAINS_TABLE");
         let results_queue_url = env.required("RESULTS_QUEUE_URL");
         let results_bucket = env.required("RESULTS_BUCKET");
-        let guard = GuardSettings::from_env(env);
+        let guard = volley_core::config::guard_settings(env);
         let deadline_margin = env
             .parsed("DEADLINE_MARGIN", volley_core::config::duration)
             .unwrap_or(Duration::from_secs(5));
@@ -152,7 +154,7 @@ fn stop_by(deadline_ms: u64, now: SystemTime, margin: Duration) -> Instant {
 }
 
 /// The attack a valid, vetted call describes.
-pub fn attack_for(call: &ValidCall, target: volley_core::guard::VettedTarget, deadline: Option<Instant>) -> Attack {
+pub fn attack_for(call: &ValidCall, target: volley_engine::guard::VettedTarget, deadline: Option<Instant>) -> Attack {
     let max_in_flight = call.call.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT);
     Attack {
         target,

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use crate::load::schedule::Schedule;
+use volley_engine::load::schedule::Schedule;
 
 /// The detail-type of the EventBridge events that start a worker.
 pub const USER_CALL_DETAIL_TYPE: &str = "User Call";

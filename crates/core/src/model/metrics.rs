@@ -2,7 +2,7 @@
 //! histogram's values and counts (so CloudWatch computes exact-enough percentiles across workers), and the
 //! sums `Requests`, `Errors` and `Dropped`. Dimensions: `TestId`, and `Region` when the call named one.
 
-use crate::load::stats::SecondStats;
+use volley_engine::load::stats::SecondStats;
 
 /// The CloudWatch namespace.
 pub const NAMESPACE: &str = "Volley";
@@ -76,7 +76,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::load::stats::{Outcome, Sample, Stats};
+    use volley_engine::load::stats::{Outcome, Sample, Stats};
 
     fn bucket(second: i64, latencies_ms: impl IntoIterator<Item = u64>) -> SecondStats {
         let mut stats = Stats::default();

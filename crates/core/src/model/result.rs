@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::load::engine::Report;
+use volley_engine::load::report::Report;
 
 /// The largest message body the worker sends inline (SQS allows 256 KiB; this leaves room for attributes).
 pub const MAX_INLINE_BYTES: usize = 240 * 1024;

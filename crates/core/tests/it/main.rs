@@ -2,7 +2,5 @@
 //! module was a tests/*.rs file of its own.
 
 mod dynamodb_contract;
-mod engine;
-mod guard;
 mod metrics_contract;
 mod orchestration_contract;

@@ -9,10 +9,11 @@ use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{MemoryCallLedger, MemoryMetricsSink, MemoryResultArchive};
 use volley_core::clock::SystemClock;
-use volley_core::contract::target::{Behaviour, get_attack, start};
-use volley_core::load::engine::{self, Progress};
 use volley_core::model::result::{CallResult, ResultMessage};
 use volley_core::ports::{CallLedger, ResultArchive, StoreError};
+use volley_engine::load::attack::Progress;
+use volley_engine::load::engine;
+use volley_testkit::target::{Behaviour, get_attack, start};
 
 use archiver::{Deps, function_handler};
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::json;
 use volley_core::adapters::domains::DynamoDomainStore;
 use volley_core::adapters::testing;
-use volley_core::contract::dns::TestDns;
 use volley_core::contract::emulator::{self, eventually};
 use volley_core::ports::{DomainRegistry, DomainStore};
+use volley_localdns::LocalDns;
 
 fn output(name: &str) -> String {
     emulator::stack_output(name)
@@ -25,7 +25,7 @@ async fn the_schedule_runs_the_deployed_validator_which_validates_a_registered_d
     let address: SocketAddr = output("ValidatorDnsServers")
         .parse()
         .unwrap_or_else(|e| panic!("ValidatorDnsServers: {e}"));
-    let dns = TestDns::start_on(address)
+    let dns = LocalDns::start_on(address)
         .await
         .unwrap_or_else(|e| panic!("binding the validator's DNS server at {address}: {e} (is another run using it?)"));
 

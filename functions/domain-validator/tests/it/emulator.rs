@@ -9,10 +9,10 @@ use serde_json::json;
 use volley_core::adapters::domains::DynamoDomainStore;
 use volley_core::adapters::testing;
 use volley_core::clock::SystemClock;
-use volley_core::contract::dns::TestDns;
 use volley_core::contract::emulator;
-use volley_core::guard::DnsResolver;
 use volley_core::ports::DomainStore;
+use volley_engine::guard::DnsResolver;
+use volley_localdns::LocalDns;
 
 use domain_validator::{Answer, Deps, Settings, function_handler};
 
@@ -22,7 +22,7 @@ async fn a_sweep_reads_the_due_index_and_writes_each_record_once() {
     let table = emulator::unique("domains-validator-");
     testing::create_domains_table(&config, &table).await;
     let store = DynamoDomainStore::new(&config, &table);
-    let dns = TestDns::start().await;
+    let dns = LocalDns::start().await;
     let deps = Deps {
         registry: Arc::new(store.clone()),
         txt: Arc::new(

@@ -9,9 +9,9 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use volley_core::adapters::memory::MemoryDomainStore;
 use volley_core::clock::{Clock, SystemClock};
-use volley_core::contract::dns::{Answer as Dns, TestDns};
-use volley_core::guard::DnsResolver;
 use volley_core::ports::{DomainRegistry, DomainStore};
+use volley_engine::guard::DnsResolver;
+use volley_localdns::{Answer as Dns, LocalDns};
 
 use domain_validator::{Answer, Deps, DomainAnswer, Settings, SweepAnswer, ValidatorError, function_handler};
 
@@ -36,13 +36,13 @@ struct World {
     deps: Deps,
     store: Arc<MemoryDomainStore>,
     clock: Arc<TestClock>,
-    dns: TestDns,
+    dns: LocalDns,
 }
 
 const DNS_TIMEOUT: Duration = Duration::from_millis(300);
 
 async fn world_with(settings: Settings) -> World {
-    let dns = TestDns::start().await;
+    let dns = LocalDns::start().await;
     let resolver = DnsResolver::with_nameservers(&[dns.address], DNS_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
     let store = Arc::new(MemoryDomainStore::new());
     let clock = Arc::new(TestClock(Mutex::new(

@@ -12,10 +12,10 @@ use metrics_saver::{Deps, SaveError, Settings, function_handler};
 use volley_core::adapters::memory::{MemoryCallLedger, MemoryMetricsSink};
 use volley_core::adapters::memory_metrics::MemorySavedMetrics;
 use volley_core::clock::FixedClock;
-use volley_core::load::stats::{Outcome, Sample, SecondStats, Stats};
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
 use volley_core::ports::{CallLedger, MetricsSink, ResultCounts, TestActivity};
+use volley_engine::load::stats::{Outcome, Sample, SecondStats, Stats};
 
 const TEST: &str = "checkout-load";
 

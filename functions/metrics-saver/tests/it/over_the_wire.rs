@@ -15,10 +15,10 @@ use volley_core::adapters::dynamodb::DynamoCallLedger;
 use volley_core::adapters::dynamodb_metrics::{DynamoSavedMetrics, DynamoTestActivity};
 use volley_core::adapters::testing;
 use volley_core::contract::emulator;
-use volley_core::load::stats::{Outcome, Sample, SecondStats, Stats};
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
 use volley_core::ports::{CallLedger, MetricsSink, ResultCounts, SavedMetricsStore, StoreError, TestActivity};
+use volley_engine::load::stats::{Outcome, Sample, SecondStats, Stats};
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()

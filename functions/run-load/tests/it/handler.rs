@@ -15,10 +15,10 @@ use serde_json::{Value, json};
 use volley_core::adapters::memory::{MemoryBirthdayStore, MemoryDomainStore, MemoryResultArchive};
 use volley_core::adapters::memory_orchestration::MemoryRunIndex;
 use volley_core::clock::SystemClock;
-use volley_core::guard::resolve::DnsResolver;
-use volley_core::guard::{AllowList, TargetGuard};
 use volley_core::model::birthday::Username;
 use volley_core::ports::{BirthdayStore, ResultArchive, StoreError};
+use volley_engine::guard::resolve::DnsResolver;
+use volley_engine::guard::{AllowList, TargetGuard};
 
 /// The greeter's store, slowed by `delay` on every call: a slow target without touching the greeter.
 #[derive(Debug, Default)]

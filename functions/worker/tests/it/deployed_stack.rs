@@ -11,10 +11,11 @@ use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::adapters::testing;
 use volley_core::contract::emulator;
-use volley_core::contract::target::get_attack;
-use volley_core::load::engine::{self, Progress};
 use volley_core::model::result::{CallResult, ResultMessage, archive_key};
 use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, TestCounters};
+use volley_engine::load::attack::Progress;
+use volley_engine::load::engine;
+use volley_testkit::target::get_attack;
 
 use volley_core::contract::emulator::eventually;
 

@@ -9,10 +9,10 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{MemoryCallLedger, MemoryDomainStore, MemoryResultArchive, MemoryResultQueue};
 use volley_core::clock::SystemClock;
-use volley_core::contract::target::{Behaviour, TestTarget, start};
-use volley_core::guard::{AllowList, DnsResolver, TargetGuard};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
 use volley_core::ports::CallLedger;
+use volley_engine::guard::{AllowList, DnsResolver, TargetGuard};
+use volley_testkit::target::{Behaviour, TestTarget, start};
 use worker::{Deps, WorkerError, function_handler};
 
 async fn target() -> (SocketAddr, TestTarget) {

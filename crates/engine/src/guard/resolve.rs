@@ -101,7 +101,7 @@ impl DnsResolver {
 
 impl DnsResolver {
     /// The hickory resolver underneath, for other record types (the domain-validator's TXT lookups).
-    pub(crate) fn hickory(&self) -> &TokioResolver {
+    pub fn hickory(&self) -> &TokioResolver {
         &self.resolver
     }
 }

@@ -9,7 +9,7 @@
 
 use std::net::IpAddr;
 
-use super::Refusal;
+use super::refusal::Refusal;
 
 /// The scheme of a target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

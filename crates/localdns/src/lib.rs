@@ -1,9 +1,11 @@
-//! A DNS server for tests, on loopback (UDP and TCP on one port), with a zone the test changes while it
-//! runs: TXT records, NXDOMAIN for unknown names, and names that answer SERVFAIL or never answer. It
-//! counts the queries and the most it was ever answering at once, and can delay every answer.
+//! The local stack's DNS: a server on loopback (UDP and TCP on one port) with a zone changed while it runs:
+//! TXT records, NXDOMAIN for unknown names, and names that answer SERVFAIL or never answer. It counts the
+//! queries and the most it was ever answering at once, and can delay every answer.
 //!
-//! Written on hickory's message types rather than as a hickory-server authority: tests need a server that
-//! misbehaves on cue (silence, SERVFAIL, a delay) and counts, which a conforming authority does not do.
+//! `make demo` serves its organisation's TXT challenge with it, where public DNS would serve a real one; the
+//! domain-validator's tests make it fail on cue. Written on hickory's message types rather than as a
+//! hickory-server authority: a conforming authority neither misbehaves on cue (silence, SERVFAIL, a delay)
+//! nor counts, and hickory-server would be one more crate to build for ~200 lines.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,7 +42,7 @@ struct State {
 
 /// A running server. Clones share it.
 #[derive(Debug, Clone)]
-pub struct TestDns {
+pub struct LocalDns {
     pub address: SocketAddr,
     state: Arc<State>,
 }
@@ -107,7 +109,7 @@ fn serve(udp: tokio::net::UdpSocket, tcp: tokio::net::TcpListener, responder: Re
     });
 }
 
-impl TestDns {
+impl LocalDns {
     /// Starts a server on a free loopback port, on the current Tokio runtime.
     pub async fn start() -> Self {
         let state = Arc::<State>::default();

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use bytes::{Buf as _, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 
-use super::engine::RequestSpec;
+use super::request::RequestSpec;
 
 /// The largest answer head accepted.
 pub const MAX_HEAD: usize = 64 * 1024;

@@ -6,10 +6,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use volley_core::contract::target::{self, Behaviour, start};
-use volley_core::load::engine::{Attack, Load, Progress, Report, run};
-use volley_core::load::schedule::Schedule;
-use volley_core::load::stats::ErrorKind;
+use volley_engine::load::attack::{Attack, Load, Progress};
+use volley_engine::load::engine::run;
+use volley_engine::load::report::Report;
+use volley_engine::load::schedule::Schedule;
+use volley_engine::load::stats::ErrorKind;
+use volley_testkit::target::{self, Behaviour, start};
 
 fn behaviour(delay_ms: u64) -> Behaviour {
     Behaviour {

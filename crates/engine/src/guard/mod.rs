@@ -13,60 +13,20 @@
 //!
 //! Every refusal names the rule and the address or text that broke it.
 
+pub mod domains;
 pub mod ranges;
+pub mod refusal;
 pub mod resolve;
 pub mod target_url;
 
 use std::collections::BTreeSet;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use thiserror::Error;
-
-use crate::ports::{DomainStore, StoreError};
+pub use domains::{DomainStore, StoreError, ValidatedList};
+pub use refusal::Refusal;
 pub use resolve::{DnsResolver, Resolution, Resolve, ResolveError};
 pub use target_url::{Scheme, TargetHost, TargetUrl};
-
-/// Why a target was refused.
-#[derive(Debug, Error)]
-pub enum Refusal {
-    #[error("refused {url:?} (rule: url): not a URL: {why}")]
-    NotAUrl { url: String, why: String },
-    #[error("refused {url:?} (rule: scheme): only http and https may be tested, not {scheme:?}")]
-    Scheme { url: String, scheme: String },
-    #[error("refused {url:?} (rule: ambiguous URL): {why}{}", .use_instead.as_ref().map(|u| format!("; write it as {u}")).unwrap_or_default())]
-    AmbiguousUrl {
-        url: String,
-        why: String,
-        use_instead: Option<String>,
-    },
-    #[error(
-        "refused {host} (rule: validated domain): it is not a domain validated for organisation {organisation:?}, nor a subdomain of one"
-    )]
-    NotValidated { host: String, organisation: String },
-    #[error(
-        "refused {address} (rule: literal address): a literal IP address may be tested only when that exact address and port is on the allow-list"
-    )]
-    LiteralAddress { address: SocketAddr },
-    #[error("refused {host} (rule: resolution): {source}")]
-    Unresolved {
-        host: String,
-        #[source]
-        source: ResolveError,
-    },
-    #[error("refused {host} (rule: address range): it resolves to {address}, which is {range} ({network}, {document})")]
-    SpecialAddress {
-        host: String,
-        address: IpAddr,
-        range: &'static str,
-        network: ipnet::IpNet,
-        document: &'static str,
-    },
-    #[error("refused {address} (rule: Lambda Runtime API): the Lambda Runtime API is never a target")]
-    RuntimeApi { address: SocketAddr },
-    #[error("could not read the validated domains")]
-    Store(#[source] StoreError),
-}
 
 /// Exact address-and-port pairs that may be tested although their range is refused (local profiles).
 /// Allowing 127.0.0.1:8080 allows nothing else: not another port, not another loopback address.
@@ -256,7 +216,7 @@ pub fn runtime_api_from_env() -> Option<SocketAddr> {
         .and_then(|v| v.parse().ok())
 }
 
-/// The guard's settings, read the same way by every function that loads a target: `ALLOWED_TARGETS` (exact
+/// The guard's settings (`volley_core::config::guard_settings` reads them from a function's environment): `ALLOWED_TARGETS` (exact
 /// address:port pairs allowed although private; local profiles only) and `DNS_SERVERS` (nameservers as
 /// address:port, comma-separated; default the system's).
 #[derive(Debug, Clone, Default)]
@@ -266,18 +226,6 @@ pub struct GuardSettings {
 }
 
 impl GuardSettings {
-    /// Reads both variables, reporting problems through `env`.
-    pub fn from_env(env: &mut crate::config::EnvReader) -> Self {
-        let allowed_targets = env.parsed("ALLOWED_TARGETS", AllowList::parse).unwrap_or_default();
-        let dns_servers = env
-            .parsed("DNS_SERVERS", crate::config::socket_addrs)
-            .unwrap_or_default();
-        Self {
-            allowed_targets,
-            dns_servers,
-        }
-    }
-
     /// The guard over `domains`, resolving through the configured nameservers (5 s timeout), refusing the
     /// Lambda Runtime API's address.
     pub fn guard(&self, domains: Arc<dyn DomainStore>) -> Result<TargetGuard, resolve::ResolveError> {

@@ -10,9 +10,9 @@ use std::time::Duration;
 use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
 use hickory_resolver::proto::rr::rdata::{A, AAAA, CNAME};
 use hickory_resolver::proto::rr::{Name, RData, Record, RecordType};
-use volley_core::adapters::memory::MemoryDomainStore;
-use volley_core::contract::dns;
-use volley_core::guard::{AllowList, DnsResolver, Refusal, TargetGuard};
+use volley_engine::guard::ValidatedList;
+use volley_engine::guard::{AllowList, DnsResolver, Refusal, TargetGuard};
+use volley_localdns as dns;
 
 const ORG: &str = "acme";
 const PUBLIC_V4: &str = "93.184.215.14";
@@ -151,7 +151,7 @@ async fn dns_server() -> SocketAddr {
 async fn guard_with(allow: &[&str], runtime_api: Option<&str>) -> TargetGuard {
     let dns = dns_server().await;
     let resolver = DnsResolver::with_nameservers(&[dns], Duration::from_millis(500)).unwrap_or_else(|e| panic!("{e}"));
-    let domains = MemoryDomainStore::with_domains(ORG, ["volley.test"]);
+    let domains = ValidatedList::new(ORG, ["volley.test"]);
     let allow = AllowList::new(allow.iter().map(|a| a.parse().unwrap_or_else(|e| panic!("{a}: {e}"))));
     TargetGuard::new(
         Arc::new(domains),
@@ -323,8 +323,8 @@ mod label_boundaries {
 
     use async_trait::async_trait;
     use proptest::prelude::*;
-    use volley_core::adapters::memory::MemoryDomainStore;
-    use volley_core::guard::{AllowList, Refusal, Resolution, Resolve, ResolveError, TargetGuard};
+    use volley_engine::guard::ValidatedList;
+    use volley_engine::guard::{AllowList, Refusal, Resolution, Resolve, ResolveError, TargetGuard};
 
     /// Every name resolves to one public address: these properties are about names, not DNS.
     #[derive(Debug)]
@@ -341,7 +341,7 @@ mod label_boundaries {
 
     fn guard() -> TargetGuard {
         TargetGuard::new(
-            Arc::new(MemoryDomainStore::with_domains("acme", ["example.com"])),
+            Arc::new(ValidatedList::new("acme", ["example.com"])),
             Arc::new(Public),
             AllowList::default(),
             None,

@@ -28,9 +28,9 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_util::either::Either;
 
-use super::engine::RequestSpec;
 pub use super::http1::Answer;
 use super::http1::{Failure, Http1, Prepared};
+use super::request::RequestSpec;
 use super::stats::ErrorKind;
 use crate::guard::VettedTarget;
 

@@ -1,0 +1,57 @@
+//! What an attack is asked to do: its target, request and load, and the live counters it keeps (vegeta's
+//! attacker options). [`super::engine::run`] carries it out.
+
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant, SystemTime};
+
+use thiserror::Error;
+
+use super::request::RequestSpec;
+use super::schedule::Schedule;
+use super::transport::EndpointError;
+use crate::guard::VettedTarget;
+
+/// How load is offered.
+#[derive(Debug, Clone, Copy)]
+pub enum Load {
+    /// Requests at the schedule's times, at most `max_in_flight` outstanding.
+    Open { schedule: Schedule, max_in_flight: usize },
+    /// `connections` workers, each sending its next request when the last one is answered, for `duration`.
+    Closed { connections: usize, duration: Duration },
+}
+
+/// Everything an attack needs.
+#[derive(Debug, Clone)]
+pub struct Attack {
+    pub target: VettedTarget,
+    pub request: RequestSpec,
+    pub load: Load,
+    /// Per request, from its send to its last byte.
+    pub timeout: Duration,
+    /// Stop sending before this instant and return what was measured, marked truncated. Requests still
+    /// outstanding at the deadline are counted as `aborted`.
+    pub deadline: Option<Instant>,
+    /// Wait until this wall-clock time before the first request (a synchronised start).
+    pub start_at: Option<SystemTime>,
+    /// Certificates trusted besides the platform's roots, for HTTPS targets behind a private CA.
+    pub tls_roots: Vec<rustls::pki_types::CertificateDer<'static>>,
+}
+
+/// Why an attack could not start.
+#[derive(Debug, Error)]
+pub enum AttackError {
+    #[error("max in flight must be at least 1")]
+    NoConcurrency,
+    #[error("the target cannot be reached as asked")]
+    Endpoint(#[from] EndpointError),
+    #[error("a per-second result could not be encoded")]
+    Encode(#[source] serde_json::Error),
+}
+
+/// Live counters, for progress bars.
+#[derive(Debug, Default)]
+pub struct Progress {
+    pub sent: AtomicU64,
+    pub answered: AtomicU64,
+    pub dropped: AtomicU64,
+}

@@ -1,0 +1,92 @@
+//! The open model (vegeta's pacer and attacker): request i is sent at its intended time whatever happened
+//! to earlier ones, as long as fewer than `max_in_flight` are outstanding; otherwise it is dropped, never
+//! queued.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use tokio::sync::Semaphore;
+
+use super::recorder::Event;
+use super::run::{Ran, Run, drain, measure};
+use super::schedule::Schedule;
+use super::transport::Pool;
+
+/// The open model. Pacing runs on a thread of its own with the operating system's sleep, which wakes within
+/// tens of microseconds, where the async timer wakes on whole milliseconds; it hands each request to the
+/// runtime as it falls due, so sending never waits for an answer.
+pub(super) async fn open(run: &Run<'_>, schedule: Schedule, max_in_flight: usize) -> Ran {
+    let Run {
+        attack,
+        endpoint,
+        start,
+        clocks,
+        events,
+        progress,
+    } = run;
+    let (start, clocks) = (*start, *clocks);
+    let pool = Arc::new(Pool::new(Arc::clone(endpoint)));
+    let permits = Arc::new(Semaphore::new(max_in_flight));
+    let total = schedule.total();
+    let runtime = tokio::runtime::Handle::current();
+    let pacer = {
+        let permits = Arc::clone(&permits);
+        let events = events.clone();
+        let progress = Arc::clone(progress);
+        let deadline = attack.deadline;
+        let timeout = attack.timeout;
+        tokio::task::spawn_blocking(move || {
+            let mut first_sent = None;
+            let mut truncated = false;
+            let mut last_second = i64::MIN;
+            for i in 0..total {
+                let intended = start + schedule.offset(i);
+                if deadline.is_some_and(|deadline| intended >= deadline) {
+                    truncated = true;
+                    break;
+                }
+                let now = Instant::now();
+                if intended > now {
+                    std::thread::sleep(intended - now);
+                }
+                let second = clocks.unix_second(intended);
+                if second != last_second {
+                    events.send(Event::SendingPast { second });
+                    last_second = second;
+                }
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    progress.dropped.fetch_add(1, Ordering::Relaxed);
+                    events.send(Event::Dropped { second });
+                    continue;
+                };
+                first_sent.get_or_insert_with(Instant::now);
+                progress.sent.fetch_add(1, Ordering::Relaxed);
+                events.send(Event::Sent { second });
+                let pool = Arc::clone(&pool);
+                let events = events.clone();
+                let progress = Arc::clone(&progress);
+                runtime.spawn(async move {
+                    let sample = measure(&pool, timeout, intended).await;
+                    progress.answered.fetch_add(1, Ordering::Relaxed);
+                    events.send(Event::Done { second, sample });
+                    drop(permit);
+                });
+            }
+            (first_sent, truncated)
+        })
+    };
+    let (first_sent, mut truncated) = pacer.await.unwrap_or((None, true));
+    let last_send = Instant::now();
+    events.send(Event::SendingPast { second: i64::MAX });
+    if !drain(&permits, max_in_flight, attack.deadline).await {
+        truncated = true;
+    }
+    Ran {
+        planned: total,
+        first_sent,
+        last_send,
+        finished: Instant::now(),
+        truncated,
+    }
+}
