@@ -26,6 +26,15 @@ if [ -n "$differ" ]; then
   printf '%s\n' "$differ" >&2
   die "the tests' dev-dependencies change the features of the crates above: make build and make test would each build them (and what depends on them, often the AWS SDK); name the missing features in the feature-unification block of Cargo.toml"
 fi
+say "the house: no import circle, no import against ARCHITECTURE.md's layer order"
+python3 scripts/layers.py
+say "the engine, the guard, their tests and volley attack/vet link no AWS SDK"
+for package in "volley-engine" "volley-testkit" "volley-localdns" "volley --no-default-features"; do
+  # shellcheck disable=SC2086 # the package and its flags are words
+  sdk=$(cargo tree -p $package --locked -e normal,build,dev --prefix none -f '{p}' | sort -u |
+    grep -E '^aws-(config|sdk-|smithy-|types|sigv4|credential-types|runtime)' || true)
+  [ -z "$sdk" ] || die "cargo tree -p $package shows AWS SDK crates: $(echo $sdk | tr '\n' ' ')"
+done
 say "terraform fmt -check deploy/"
 if command -v terraform >/dev/null; then
   terraform fmt -check -recursive deploy
