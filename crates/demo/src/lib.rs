@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thiserror::Error;
 use volley_core::adapters::driver::{EventBus, FunctionError, Functions};
-use volley_core::adapters::dynamodb::DynamoCallLedger;
+use volley_core::adapters::dynamodb::DynamoResultLedger;
 use volley_core::adapters::dynamodb_metrics::DynamoSavedMetrics;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::contract::dns::TestDns;
@@ -29,7 +29,7 @@ use volley_core::load::engine::Report;
 use volley_core::load::stats::{SecondStats, Stats, merge_seconds};
 use volley_core::model::result::{CallResult, archive_key};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
-use volley_core::ports::{CallLedger, ResultArchive, SavedMetricsStore, StoreError, TestCounters};
+use volley_core::ports::{ResultArchive, ResultLedger, SavedMetricsStore, StoreError, TestCounters};
 
 use crate::phases::Phases;
 
@@ -581,7 +581,7 @@ async fn archived(
     test_id: &str,
     phase: &phases::Phase,
 ) -> Result<TestCounters, DemoError> {
-    let ledger = DynamoCallLedger::new(
+    let ledger = DynamoResultLedger::new(
         &stack.sdk_config,
         stack.outputs.get("CallsTableName")?,
         stack.outputs.get("TestsTableName")?,

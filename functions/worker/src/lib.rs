@@ -14,7 +14,7 @@ use bytes::Bytes;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use thiserror::Error;
-use volley_core::adapters::dynamodb::{DynamoCallLedger, DynamoDomainStore};
+use volley_core::adapters::dynamodb::{DynamoCallClaims, DynamoDomainStore};
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::clock::{Clock, SystemClock};
@@ -23,7 +23,7 @@ use volley_core::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 use volley_core::load::engine::{self, Attack, AttackError, Load, Progress, RequestSpec};
 use volley_core::model::call::{CallError, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
-use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, StoreError};
+use volley_core::ports::{CallClaims, ResultArchive, ResultQueue, StoreError};
 
 /// The default `maxInFlight`: Lambda's open-file limit is 1,024; connections get that less a reserve.
 pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1024 - 64;
@@ -75,7 +75,7 @@ impl Config {
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
-    volley_core::adapters::dynamodb::CLAIM_ACTIONS,
+    volley_core::adapters::dynamodb::CALL_CLAIMS_ACTIONS,
     volley_core::adapters::dynamodb::DOMAIN_STORE_ACTIONS,
     volley_core::adapters::sqs::RESULT_QUEUE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
@@ -85,7 +85,7 @@ pub const IAM_ACTIONS: &[&[&str]] = &[
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub guard: TargetGuard,
-    pub ledger: Arc<dyn CallLedger>,
+    pub claims: Arc<dyn CallClaims>,
     pub queue: Arc<dyn ResultQueue>,
     pub archive: Arc<dyn ResultArchive>,
     pub clock: Arc<dyn Clock>,
@@ -99,8 +99,7 @@ impl Deps {
         let domains = Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table));
         Ok(Self {
             guard: config.guard.guard(domains)?,
-            // The worker only claims; the archiver counts (it gets the tests table).
-            ledger: Arc::new(DynamoCallLedger::new(sdk_config, &config.calls_table, "")),
+            claims: Arc::new(DynamoCallClaims::new(sdk_config, &config.calls_table)),
             queue: Arc::new(SqsResultQueue::new(sdk_config, &config.results_queue_url)),
             archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
             clock: Arc::new(SystemClock),
@@ -120,7 +119,7 @@ pub enum WorkerError {
     InvalidCall(#[from] CallError),
     #[error(transparent)]
     Refused(#[from] Refusal),
-    #[error("the call ledger failed")]
+    #[error("the call could not be claimed")]
     Ledger(#[source] StoreError),
     #[error("the result could not be delivered")]
     Delivery(#[source] StoreError),
@@ -189,7 +188,7 @@ pub async fn function_handler(
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
     let now = deps.clock.now();
     if !deps
-        .ledger
+        .claims
         .claim(&test_id, &call_id, now.timestamp())
         .await
         .map_err(WorkerError::Ledger)?

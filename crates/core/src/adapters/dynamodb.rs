@@ -10,7 +10,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::NaiveDate;
 
 use crate::model::birthday::Username;
-use crate::ports::{ArchiveMark, BirthdayStore, CallLedger, ResultCounts, StoreError, TestCounters};
+use crate::ports::{ArchiveMark, BirthdayStore, CallClaims, ResultCounts, ResultLedger, StoreError, TestCounters};
 
 /// The attribute names of the birthdays table, shared with deploy/ and template.yaml.
 pub mod birthdays_schema {
@@ -101,11 +101,11 @@ pub mod ledger_schema {
     pub const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
 }
 
-/// The IAM actions `DynamoCallLedger::claim` calls (the worker's only use of the ledger).
-pub const CLAIM_ACTIONS: &[&str] = &["dynamodb:PutItem"];
-/// The IAM actions of `DynamoCallLedger`'s archiver side: `record_archived` (a transaction of a put and an
-/// update, with its condition, then a read on redelivery), `mark_metrics_published` and `counters`.
-pub const ARCHIVE_LEDGER_ACTIONS: &[&str] = &[
+/// The IAM actions `DynamoCallClaims` calls (a conditional PutItem).
+pub const CALL_CLAIMS_ACTIONS: &[&str] = &["dynamodb:PutItem"];
+/// The IAM actions `DynamoResultLedger` calls: `record_archived` (a transaction of a put and an update, with
+/// its condition, then a read on redelivery), `mark_metrics_published` and `counters`.
+pub const RESULT_LEDGER_ACTIONS: &[&str] = &[
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
     "dynamodb:GetItem",
@@ -142,30 +142,24 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) 
         .unwrap_or(0)
 }
 
-/// A `CallLedger` in two DynamoDB tables (calls and tests).
+/// A `CallClaims` in the calls table.
 #[derive(Debug, Clone)]
-pub struct DynamoCallLedger {
+pub struct DynamoCallClaims {
     client: Client,
     calls_table: String,
-    tests_table: String,
 }
 
-impl DynamoCallLedger {
-    pub fn new(
-        sdk_config: &aws_config::SdkConfig,
-        calls_table: impl Into<String>,
-        tests_table: impl Into<String>,
-    ) -> Self {
+impl DynamoCallClaims {
+    pub fn new(sdk_config: &aws_config::SdkConfig, calls_table: impl Into<String>) -> Self {
         Self {
             client: Client::new(sdk_config),
             calls_table: calls_table.into(),
-            tests_table: tests_table.into(),
         }
     }
 }
 
 #[async_trait]
-impl CallLedger for DynamoCallLedger {
+impl CallClaims for DynamoCallClaims {
     async fn claim(&self, test_id: &str, call_id: &str, now: i64) -> Result<bool, StoreError> {
         use ledger_schema::{EXPIRES_AT, PARTITION_KEY, RETENTION_SECONDS, TEST_ID};
         // dynamodb:PutItem (conditional)
@@ -186,7 +180,32 @@ impl CallLedger for DynamoCallLedger {
             Err(e) => Err(unavailable(e)),
         }
     }
+}
 
+/// A `ResultLedger` in two DynamoDB tables: archive marks in the calls table, counters in the tests table.
+#[derive(Debug, Clone)]
+pub struct DynamoResultLedger {
+    client: Client,
+    calls_table: String,
+    tests_table: String,
+}
+
+impl DynamoResultLedger {
+    pub fn new(
+        sdk_config: &aws_config::SdkConfig,
+        calls_table: impl Into<String>,
+        tests_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            client: Client::new(sdk_config),
+            calls_table: calls_table.into(),
+            tests_table: tests_table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl ResultLedger for DynamoResultLedger {
     async fn record_archived(
         &self,
         test_id: &str,

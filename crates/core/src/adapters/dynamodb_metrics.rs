@@ -1,5 +1,5 @@
 //! DynamoDB adapters for the metrics-saver: the saved seconds (metrics table) and the tests' activity and
-//! watermarks (tests table, which the archiver's `DynamoCallLedger` writes).
+//! watermarks (tests table, which the archiver's `DynamoResultLedger` writes).
 
 use std::collections::HashMap;
 

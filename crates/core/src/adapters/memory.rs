@@ -42,22 +42,45 @@ impl BirthdayStore for MemoryBirthdayStore {
 // The domains twin lives in `memory_domains.rs`; re-exported here where its users have always found it.
 pub use super::memory_domains::MemoryDomainStore;
 
-/// A `CallLedger` in maps.
+/// A `CallClaims` in a set.
 #[derive(Debug, Default)]
-pub struct MemoryCallLedger {
+pub struct MemoryCallClaims {
+    claims: Mutex<std::collections::HashSet<String>>,
+}
+
+impl MemoryCallClaims {
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+#[async_trait]
+impl crate::ports::CallClaims for MemoryCallClaims {
+    async fn claim(&self, _test_id: &str, call_id: &str, _now: i64) -> Result<bool, StoreError> {
+        Ok(self
+            .claims
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the in-memory claims' lock was poisoned".into()))?
+            .insert(call_id.to_owned()))
+    }
+}
+
+/// A `ResultLedger` in maps, and the `TestActivity` that reads what it wrote (as `DynamoResultLedger` and
+/// `DynamoTestActivity` share the tests table).
+#[derive(Debug, Default)]
+pub struct MemoryResultLedger {
     state: Mutex<LedgerState>,
 }
 
 #[derive(Debug, Default)]
 struct LedgerState {
-    claims: std::collections::HashSet<String>,
     archived: HashMap<String, bool>,
     counters: HashMap<String, crate::ports::TestCounters>,
     /// Per test: the metric series' region marks, and the metrics-saver's watermark.
     activity: HashMap<String, (std::collections::BTreeSet<String>, Option<i64>)>,
 }
 
-impl MemoryCallLedger {
+impl MemoryResultLedger {
     pub fn new() -> Self {
         Self::default()
     }
@@ -70,11 +93,7 @@ impl MemoryCallLedger {
 }
 
 #[async_trait]
-impl crate::ports::CallLedger for MemoryCallLedger {
-    async fn claim(&self, _test_id: &str, call_id: &str, _now: i64) -> Result<bool, StoreError> {
-        Ok(self.lock()?.claims.insert(call_id.to_owned()))
-    }
-
+impl crate::ports::ResultLedger for MemoryResultLedger {
     async fn record_archived(
         &self,
         test_id: &str,
@@ -112,7 +131,7 @@ impl crate::ports::CallLedger for MemoryCallLedger {
     }
 }
 
-impl MemoryCallLedger {
+impl MemoryResultLedger {
     fn active_test(state: &LedgerState, test_id: &str) -> Option<crate::model::saved_metrics::ActiveTest> {
         use crate::model::saved_metrics::{ActiveTest, Series};
         let counters = state.counters.get(test_id)?;
@@ -130,7 +149,7 @@ impl MemoryCallLedger {
 }
 
 #[async_trait]
-impl crate::ports::TestActivity for MemoryCallLedger {
+impl crate::ports::TestActivity for MemoryResultLedger {
     async fn active_since(
         &self,
         since: i64,

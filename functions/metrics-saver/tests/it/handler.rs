@@ -9,13 +9,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use metrics_saver::{Deps, SaveError, Settings, function_handler};
-use volley_core::adapters::memory::{MemoryCallLedger, MemoryMetricsSink};
+use volley_core::adapters::memory::{MemoryMetricsSink, MemoryResultLedger};
 use volley_core::adapters::memory_metrics::MemorySavedMetrics;
 use volley_core::clock::FixedClock;
 use volley_core::load::stats::{Outcome, Sample, SecondStats, Stats};
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
-use volley_core::ports::{CallLedger, MetricsSink, ResultCounts, TestActivity};
+use volley_core::ports::{MetricsSink, ResultCounts, ResultLedger, TestActivity};
 
 const TEST: &str = "checkout-load";
 
@@ -27,7 +27,7 @@ fn at(text: &str) -> i64 {
 
 /// The memory twins, and a clock stopped at `now`.
 struct World {
-    ledger: Arc<MemoryCallLedger>,
+    ledger: Arc<MemoryResultLedger>,
     sink: Arc<MemoryMetricsSink>,
     store: Arc<MemorySavedMetrics>,
 }
@@ -35,7 +35,7 @@ struct World {
 impl World {
     fn new() -> Self {
         Self {
-            ledger: Arc::new(MemoryCallLedger::new()),
+            ledger: Arc::new(MemoryResultLedger::new()),
             sink: Arc::new(MemoryMetricsSink::default()),
             store: Arc::new(MemorySavedMetrics::new()),
         }

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use volley_core::adapters::dynamodb::DynamoCallLedger;
+use volley_core::adapters::dynamodb::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::adapters::testing;
@@ -14,7 +14,7 @@ use volley_core::contract::emulator;
 use volley_core::contract::target::get_attack;
 use volley_core::load::engine::{self, Progress};
 use volley_core::model::result::{CallResult, ResultMessage, archive_key};
-use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, TestCounters};
+use volley_core::ports::{ResultArchive, ResultLedger, ResultQueue, TestCounters};
 
 use volley_core::contract::emulator::eventually;
 
@@ -77,7 +77,7 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
     );
 
     // Live counters in DynamoDB.
-    let ledger = DynamoCallLedger::new(
+    let ledger = DynamoResultLedger::new(
         &config,
         emulator::stack_output("CallsTableName"),
         emulator::stack_output("TestsTableName"),
