@@ -8,7 +8,7 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::LambdaEvent;
 use thiserror::Error;
 use volley_core::adapters::cloudwatch::CloudWatchMetricsSink;
-use volley_core::adapters::dynamodb::DynamoResultLedger;
+use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
@@ -49,7 +49,7 @@ impl Config {
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
-    volley_core::adapters::dynamodb::RESULT_LEDGER_ACTIONS,
+    volley_core::adapters::dynamodb::tests::RESULT_LEDGER_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_GET_ACTIONS,
     volley_core::adapters::cloudwatch::METRICS_SINK_ACTIONS,

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use thiserror::Error;
-use volley_core::adapters::dynamodb::{DynamoCallClaims, DynamoDomainStore};
+use volley_core::adapters::dynamodb::{calls::DynamoCallClaims, domains::DynamoDomainStore};
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::clock::{Clock, SystemClock};
@@ -75,8 +75,8 @@ impl Config {
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
-    volley_core::adapters::dynamodb::CALL_CLAIMS_ACTIONS,
-    volley_core::adapters::dynamodb::DOMAIN_STORE_ACTIONS,
+    volley_core::adapters::dynamodb::calls::CALL_CLAIMS_ACTIONS,
+    volley_core::adapters::dynamodb::domains::DOMAIN_STORE_ACTIONS,
     volley_core::adapters::sqs::RESULT_QUEUE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
 ];

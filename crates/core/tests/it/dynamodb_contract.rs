@@ -1,7 +1,9 @@
 //! The AWS adapters' contract suites, over the wire against the local AWS emulator: the same suites the
 //! memory adapters pass.
 
-use volley_core::adapters::dynamodb::{DynamoBirthdayStore, DynamoCallClaims, DynamoDomainStore, DynamoResultLedger};
+use volley_core::adapters::dynamodb::{
+    birthdays::DynamoBirthdayStore, calls::DynamoCallClaims, domains::DynamoDomainStore, tests::DynamoResultLedger,
+};
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::testing;
 use volley_core::contract::{self, emulator};

@@ -2,8 +2,8 @@
 //! the same suites the memory twins pass.
 
 use volley_core::adapters::cloudwatch::{CloudWatchMetricsSink, CloudWatchMetricsSource};
-use volley_core::adapters::dynamodb::DynamoResultLedger;
-use volley_core::adapters::dynamodb_metrics::{DynamoSavedMetrics, DynamoTestActivity};
+use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
+use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
 use volley_core::adapters::testing;
 use volley_core::contract::{emulator, saved_metrics};
 
