@@ -6,9 +6,6 @@ pub mod cloudwatch;
 pub mod driver;
 pub mod dynamodb;
 pub mod memory;
-pub mod memory_domains;
-pub mod memory_metrics;
-pub mod memory_orchestration;
 pub mod s3;
 pub mod sqs;
 #[cfg(feature = "contract-tests")]

@@ -244,8 +244,7 @@ pub async fn metrics_source_contract(sink: &dyn MetricsSink, source: &dyn Metric
 
 #[cfg(test)]
 mod tests {
-    use crate::adapters::memory::{MemoryMetricsSink, MemoryResultLedger};
-    use crate::adapters::memory_metrics::MemorySavedMetrics;
+    use crate::adapters::memory::{MemoryMetricsSink, MemoryResultLedger, MemorySavedMetrics};
 
     #[tokio::test]
     async fn memory_test_activity_meets_the_contract() {

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::DateTime;
 
 use super::calls_schema as calls;
-use super::{Item, conditional, get_by_key, n, number, query_all, s, text, unavailable};
+use super::{Item, conditional, flag, get_by_key, n, number, query_all, s, string_set, text, unavailable};
 use crate::model::saved_metrics::{ActiveTest, Series};
 use crate::ports::{ArchiveMark, ResultCounts, ResultLedger, StoreError, TestActivity, TestCounters};
 
@@ -141,7 +141,7 @@ impl ResultLedger for DynamoResultLedger {
                 .await?
                 .ok_or_else(|| unavailable(cancelled))?;
                 Ok(ArchiveMark::Seen {
-                    metrics_published: super::flag(&item, calls::METRICS_PUBLISHED),
+                    metrics_published: flag(&item, calls::METRICS_PUBLISHED),
                 })
             }
         }
@@ -197,7 +197,7 @@ fn active_test_of(item: &Item) -> Result<ActiveTest, StoreError> {
         .map(str::to_owned)
         .ok_or_else(|| StoreError::Corrupt(format!("a test item has no {TEST_ID}")))?;
     // Sorted: a string set.
-    let marks = super::string_set(item, METRIC_REGIONS);
+    let marks = string_set(item, METRIC_REGIONS);
     Ok(ActiveTest {
         series: marks
             .iter()
