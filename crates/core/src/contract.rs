@@ -63,8 +63,29 @@ pub async fn birthday_store_contract(store: &dyn BirthdayStore, unique: &str) {
     assert_eq!(store.get(&upper).await.ok(), Some(None), "usernames are case-sensitive");
 }
 
-/// Every behaviour a `CallLedger` must have: a call is claimed once and its result counted once.
-pub async fn call_ledger_contract(ledger: &dyn crate::ports::CallLedger, unique: &str) {
+/// Every behaviour a `CallClaims` must have: a call is claimed once.
+pub async fn call_claims_contract(claims: &dyn crate::ports::CallClaims, unique: &str) {
+    let test = format!("test-{unique}");
+    let (one, two) = (format!("call-1-{unique}"), format!("call-2-{unique}"));
+    assert_eq!(
+        claims.claim(&test, &one, 1_000).await.ok(),
+        Some(true),
+        "the first claim wins"
+    );
+    assert_eq!(
+        claims.claim(&test, &one, 1_001).await.ok(),
+        Some(false),
+        "a duplicate claim loses"
+    );
+    assert_eq!(
+        claims.claim(&test, &two, 1_002).await.ok(),
+        Some(true),
+        "another call is its own claim"
+    );
+}
+
+/// Every behaviour a `ResultLedger` must have: a call's result is counted once.
+pub async fn result_ledger_contract(ledger: &dyn crate::ports::ResultLedger, unique: &str) {
     use crate::ports::{ArchiveMark, ResultCounts};
     let test = format!("test-{unique}");
     let (one, two) = (format!("call-1-{unique}"), format!("call-2-{unique}"));
@@ -72,21 +93,6 @@ pub async fn call_ledger_contract(ledger: &dyn crate::ports::CallLedger, unique:
         ledger.counters(&test).await.ok(),
         Some(None),
         "an unknown test has no counters"
-    );
-    assert_eq!(
-        ledger.claim(&test, &one, 1_000).await.ok(),
-        Some(true),
-        "the first claim wins"
-    );
-    assert_eq!(
-        ledger.claim(&test, &one, 1_001).await.ok(),
-        Some(false),
-        "a duplicate claim loses"
-    );
-    assert_eq!(
-        ledger.claim(&test, &two, 1_002).await.ok(),
-        Some(true),
-        "another call is its own claim"
     );
 
     let counts = ResultCounts {
@@ -214,8 +220,13 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn memory_call_ledger_meets_the_contract() {
-        super::call_ledger_contract(&crate::adapters::memory::MemoryCallLedger::new(), "x").await;
+    async fn memory_call_claims_meet_the_contract() {
+        super::call_claims_contract(&crate::adapters::memory::MemoryCallClaims::new(), "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_result_ledger_meets_the_contract() {
+        super::result_ledger_contract(&crate::adapters::memory::MemoryResultLedger::new(), "x").await;
     }
 
     #[tokio::test]

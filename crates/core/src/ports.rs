@@ -94,12 +94,18 @@ pub enum ArchiveMark {
     Seen { metrics_published: bool },
 }
 
-/// The once-only ledger of calls: a worker claims a call before firing it, and the archiver counts each
-/// call's result once, however often EventBridge, Lambda and SQS deliver them (all at-least-once).
+/// The worker's once-only claim of a call: a worker claims a call before firing it, so however often
+/// EventBridge and Lambda deliver the event (at least once), the call runs once.
 #[async_trait]
-pub trait CallLedger: Send + Sync + std::fmt::Debug {
+pub trait CallClaims: Send + Sync + std::fmt::Debug {
     /// Claims `call_id` of `test_id` for running: true the first time, false for a duplicate delivery.
     async fn claim(&self, test_id: &str, call_id: &str, now: i64) -> Result<bool, StoreError>;
+}
+
+/// The archiver's once-only ledger of results: each call's result is counted once in its test's counters,
+/// however often SQS delivers it (at least once), and its metrics are published once.
+#[async_trait]
+pub trait ResultLedger: Send + Sync + std::fmt::Debug {
     /// Records that `call_id`'s result was archived and, the first time only, adds `counts` to the test's
     /// counters, atomically with the record; notes the series its metrics go to (`region`) and `now` as the
     /// test's last result, which the metrics-saver looks for.

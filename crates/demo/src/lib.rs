@@ -21,12 +21,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use thiserror::Error;
 use volley_core::adapters::driver::{EventBus, FunctionError, Functions};
-use volley_core::adapters::dynamodb::DynamoCallLedger;
-use volley_core::adapters::dynamodb_metrics::DynamoSavedMetrics;
+use volley_core::adapters::dynamodb::metrics::DynamoSavedMetrics;
+use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::model::result::{CallResult, archive_key};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
-use volley_core::ports::{CallLedger, ResultArchive, SavedMetricsStore, StoreError, TestCounters};
+use volley_core::ports::{ResultArchive, ResultLedger, SavedMetricsStore, StoreError, TestCounters};
 use volley_engine::load::report::Report;
 use volley_engine::load::stats::{SecondStats, Stats, merge_seconds};
 use volley_localdns::LocalDns;
@@ -581,7 +581,7 @@ async fn archived(
     test_id: &str,
     phase: &phases::Phase,
 ) -> Result<TestCounters, DemoError> {
-    let ledger = DynamoCallLedger::new(
+    let ledger = DynamoResultLedger::new(
         &stack.sdk_config,
         stack.outputs.get("CallsTableName")?,
         stack.outputs.get("TestsTableName")?,

@@ -8,13 +8,13 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::LambdaEvent;
 use thiserror::Error;
 use volley_core::adapters::cloudwatch::CloudWatchMetricsSink;
-use volley_core::adapters::dynamodb::DynamoCallLedger;
+use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::result::{CallResult, ResultMessage};
-use volley_core::ports::{ArchiveMark, CallLedger, MetricsSink, ResultArchive, ResultCounts, StoreError};
+use volley_core::ports::{ArchiveMark, MetricsSink, ResultArchive, ResultCounts, ResultLedger, StoreError};
 
 /// The archiver's settings, read once per cold start.
 #[derive(Debug, Clone)]
@@ -49,7 +49,7 @@ impl Config {
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
-    volley_core::adapters::dynamodb::ARCHIVE_LEDGER_ACTIONS,
+    volley_core::adapters::dynamodb::tests::RESULT_LEDGER_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_GET_ACTIONS,
     volley_core::adapters::cloudwatch::METRICS_SINK_ACTIONS,
@@ -58,7 +58,7 @@ pub const IAM_ACTIONS: &[&[&str]] = &[
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]
 pub struct Deps {
-    pub ledger: Arc<dyn CallLedger>,
+    pub ledger: Arc<dyn ResultLedger>,
     pub archive: Arc<dyn ResultArchive>,
     pub metrics: Arc<dyn MetricsSink>,
     pub clock: Arc<dyn Clock>,
@@ -67,7 +67,7 @@ pub struct Deps {
 impl Deps {
     pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Self {
         Self {
-            ledger: Arc::new(DynamoCallLedger::new(
+            ledger: Arc::new(DynamoResultLedger::new(
                 sdk_config,
                 &config.calls_table,
                 &config.tests_table,

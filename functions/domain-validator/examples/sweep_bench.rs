@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambda_runtime::{Context, LambdaEvent};
-use volley_core::adapters::domains::DynamoDomainStore;
+use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
 use volley_core::adapters::testing;
 use volley_core::clock::SystemClock;
 use volley_core::contract::emulator;

@@ -24,7 +24,7 @@ use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use serde_json::Value;
 use thiserror::Error;
-use volley_core::adapters::domains::DynamoDomainStore;
+use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
 use volley_core::challenge::{self, TxtLookup};
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{self, ConfigError, EnvReader};
@@ -131,7 +131,7 @@ impl Config {
 
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
-pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::domains::DOMAIN_REGISTRY_ACTIONS];
+pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb::domains::DOMAIN_REGISTRY_ACTIONS];
 
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]

@@ -14,7 +14,7 @@ use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
 use serde::{Deserialize, Serialize};
-use volley_core::adapters::dynamodb::DynamoBirthdayStore;
+use volley_core::adapters::dynamodb::birthdays::DynamoBirthdayStore;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::birthday::{self, Username};
@@ -50,7 +50,7 @@ impl Config {
 
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
-pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb::BIRTHDAY_STORE_ACTIONS];
+pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb::birthdays::BIRTHDAY_STORE_ACTIONS];
 
 /// Everything a request needs, built once.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 use volley_core::adapters::cloudwatch::CloudWatchMetricsSource;
-use volley_core::adapters::dynamodb_metrics::{DynamoSavedMetrics, DynamoTestActivity};
+use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::saved_metrics::{ActiveTest, CLOUDWATCH_HIGH_RES_RETENTION_SECONDS, SavedSecond, Series};
@@ -104,8 +104,8 @@ impl Config {
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
-    volley_core::adapters::dynamodb_metrics::TEST_ACTIVITY_ACTIONS,
-    volley_core::adapters::dynamodb_metrics::SAVED_METRICS_ACTIONS,
+    volley_core::adapters::dynamodb::tests::TEST_ACTIVITY_ACTIONS,
+    volley_core::adapters::dynamodb::metrics::SAVED_METRICS_ACTIONS,
     volley_core::adapters::cloudwatch::METRICS_SOURCE_ACTIONS,
 ];
 

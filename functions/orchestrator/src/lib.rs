@@ -18,7 +18,7 @@ use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
-use volley_core::adapters::dynamodb_orchestration::DynamoOrchestrationStore;
+use volley_core::adapters::dynamodb::orchestration::DynamoOrchestrationStore;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::call::is_identifier;
@@ -52,7 +52,7 @@ impl Config {
 
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
-pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb_orchestration::ORCHESTRATION_STORE_ACTIONS];
+pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb::orchestration::ORCHESTRATION_STORE_ACTIONS];
 
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]

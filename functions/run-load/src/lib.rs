@@ -17,8 +17,8 @@ use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
-use volley_core::adapters::dynamodb::DynamoDomainStore;
-use volley_core::adapters::dynamodb_runs::DynamoRunIndex;
+use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
+use volley_core::adapters::dynamodb::runs::DynamoRunIndex;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
@@ -83,8 +83,8 @@ impl Config {
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
-    volley_core::adapters::dynamodb_runs::RUN_INDEX_ACTIONS,
-    volley_core::adapters::dynamodb::DOMAIN_STORE_ACTIONS,
+    volley_core::adapters::dynamodb::runs::RUN_INDEX_ACTIONS,
+    volley_core::adapters::dynamodb::domains::DOMAIN_STORE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_GET_ACTIONS,
 ];

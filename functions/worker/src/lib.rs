@@ -14,14 +14,14 @@ use bytes::Bytes;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use thiserror::Error;
-use volley_core::adapters::dynamodb::{DynamoCallLedger, DynamoDomainStore};
+use volley_core::adapters::dynamodb::{calls::DynamoCallClaims, domains::DynamoDomainStore};
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::call::{CallError, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
-use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, StoreError};
+use volley_core::ports::{CallClaims, ResultArchive, ResultQueue, StoreError};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
 use volley_engine::load::engine;
@@ -77,8 +77,8 @@ impl Config {
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
-    volley_core::adapters::dynamodb::CLAIM_ACTIONS,
-    volley_core::adapters::dynamodb::DOMAIN_STORE_ACTIONS,
+    volley_core::adapters::dynamodb::calls::CALL_CLAIMS_ACTIONS,
+    volley_core::adapters::dynamodb::domains::DOMAIN_STORE_ACTIONS,
     volley_core::adapters::sqs::RESULT_QUEUE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
 ];
@@ -87,7 +87,7 @@ pub const IAM_ACTIONS: &[&[&str]] = &[
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub guard: TargetGuard,
-    pub ledger: Arc<dyn CallLedger>,
+    pub claims: Arc<dyn CallClaims>,
     pub queue: Arc<dyn ResultQueue>,
     pub archive: Arc<dyn ResultArchive>,
     pub clock: Arc<dyn Clock>,
@@ -101,8 +101,7 @@ impl Deps {
         let domains = Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table));
         Ok(Self {
             guard: config.guard.guard(domains)?,
-            // The worker only claims; the archiver counts (it gets the tests table).
-            ledger: Arc::new(DynamoCallLedger::new(sdk_config, &config.calls_table, "")),
+            claims: Arc::new(DynamoCallClaims::new(sdk_config, &config.calls_table)),
             queue: Arc::new(SqsResultQueue::new(sdk_config, &config.results_queue_url)),
             archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
             clock: Arc::new(SystemClock),
@@ -122,7 +121,7 @@ pub enum WorkerError {
     InvalidCall(#[from] CallError),
     #[error(transparent)]
     Refused(#[from] Refusal),
-    #[error("the call ledger failed")]
+    #[error("the call could not be claimed")]
     Ledger(#[source] StoreError),
     #[error("the result could not be delivered")]
     Delivery(#[source] StoreError),
@@ -191,7 +190,7 @@ pub async fn function_handler(
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
     let now = deps.clock.now();
     if !deps
-        .ledger
+        .claims
         .claim(&test_id, &call_id, now.timestamp())
         .await
         .map_err(WorkerError::Ledger)?

@@ -132,7 +132,8 @@ impl MetricsSource for CloudWatchMetricsSource {
             return Ok(Vec::new());
         }
         // Every statistic of every series, packed into calls of at most QUERIES_PER_CALL queries; each
-        // call paged through NextToken (CloudWatch also caps the data points per page).
+        // call paged by the SDK's paginator, which follows NextToken (CloudWatch also caps the data points
+        // per page).
         let queries: Vec<MetricDataQuery> = series
             .iter()
             .enumerate()
@@ -144,20 +145,18 @@ impl MetricsSource for CloudWatchMetricsSource {
             })
             .collect();
         for chunk in queries.chunks(QUERIES_PER_CALL) {
-            let mut token: Option<String> = None;
-            loop {
-                // cloudwatch:GetMetricData
-                let page = self
-                    .client
-                    .get_metric_data()
-                    .set_metric_data_queries(Some(chunk.to_vec()))
-                    .start_time(DateTime::from_secs(from))
-                    .end_time(DateTime::from_secs(to))
-                    .scan_by(ScanBy::TimestampAscending)
-                    .set_next_token(token.take())
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::Unavailable(Box::new(e.into_service_error())))?;
+            // cloudwatch:GetMetricData (once per page)
+            let mut pages = self
+                .client
+                .get_metric_data()
+                .set_metric_data_queries(Some(chunk.to_vec()))
+                .start_time(DateTime::from_secs(from))
+                .end_time(DateTime::from_secs(to))
+                .scan_by(ScanBy::TimestampAscending)
+                .into_paginator()
+                .send();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| StoreError::Unavailable(Box::new(e.into_service_error())))?;
                 for result in page.metric_data_results() {
                     let Some((index, stat)) = result.id().and_then(parse_query_id) else {
                         return Err(StoreError::Corrupt(format!("an unknown query id {:?}", result.id())));
@@ -178,10 +177,6 @@ impl MetricsSource for CloudWatchMetricsSource {
                             .or_insert_with(|| SavedSecond::empty(one.clone(), second));
                         statistic.set(entry, *value);
                     }
-                }
-                match page.next_token {
-                    Some(next) if !next.is_empty() => token = Some(next),
-                    _ => break,
                 }
             }
         }

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 
-use super::dynamodb::{birthdays_schema, domains_schema, ledger_schema};
+use super::dynamodb::{birthdays, calls_schema, domains, metrics, tests};
 
 /// A key attribute: its name and type.
 type Attr<'a> = (&'a str, ScalarAttributeType);
@@ -74,30 +74,30 @@ pub async fn create_table(sdk_config: &aws_config::SdkConfig, name: &str, partit
 }
 
 pub async fn create_birthdays_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    create_table(sdk_config, name, birthdays_schema::PARTITION_KEY, None).await;
+    create_table(sdk_config, name, birthdays::schema::PARTITION_KEY, None).await;
 }
 
 pub async fn create_calls_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    create_table(sdk_config, name, ledger_schema::PARTITION_KEY, None).await;
+    create_table(sdk_config, name, calls_schema::PARTITION_KEY, None).await;
 }
 
 /// The tests table with its `byActiveDay` index (partition `activeDay` S, sort `lastResultAt` N).
 pub async fn create_tests_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    use super::dynamodb_metrics::activity_schema::{ACTIVE_DAY, ACTIVE_DAY_INDEX};
-    let index = (ACTIVE_DAY_INDEX, (ACTIVE_DAY, S), (ledger_schema::LAST_RESULT_AT, N));
-    create_keyed_table(sdk_config, name, (ledger_schema::TEST_ID, S), None, Some(index)).await;
+    use tests::schema::{ACTIVE_DAY, ACTIVE_DAY_INDEX, LAST_RESULT_AT, TEST_ID};
+    let index = (ACTIVE_DAY_INDEX, (ACTIVE_DAY, S), (LAST_RESULT_AT, N));
+    create_keyed_table(sdk_config, name, (TEST_ID, S), None, Some(index)).await;
 }
 
 /// The domains table with its sparse `status-dueAt` index, as template.yaml declares it.
 pub async fn create_domains_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    use domains_schema::{DOMAIN, DUE_AT, DUE_INDEX, ORGANISATION_ID, STATUS};
+    use domains::schema::{DOMAIN, DUE_AT, DUE_INDEX, ORGANISATION_ID, STATUS};
     let index = (DUE_INDEX, (STATUS, S), (DUE_AT, N));
     create_keyed_table(sdk_config, name, (ORGANISATION_ID, S), Some((DOMAIN, S)), Some(index)).await;
 }
 
 /// The metrics table: partition `series` (S), sort `second` (N).
 pub async fn create_metrics_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    use super::dynamodb_metrics::metrics_schema::{SECOND, SERIES};
+    use metrics::schema::{SECOND, SERIES};
     create_keyed_table(sdk_config, name, (SERIES, S), Some((SECOND, N)), None).await;
 }
 
@@ -112,9 +112,9 @@ pub async fn put_domain(
     aws_sdk_dynamodb::Client::new(sdk_config)
         .put_item()
         .table_name(table)
-        .item(domains_schema::ORGANISATION_ID, AttributeValue::S(organisation.into()))
-        .item(domains_schema::DOMAIN, AttributeValue::S(domain.into()))
-        .item(domains_schema::STATUS, AttributeValue::S(status.into()))
+        .item(domains::schema::ORGANISATION_ID, AttributeValue::S(organisation.into()))
+        .item(domains::schema::DOMAIN, AttributeValue::S(domain.into()))
+        .item(domains::schema::STATUS, AttributeValue::S(status.into()))
         .send()
         .await
         .unwrap_or_else(|e| panic!("put domain: {:?}", e.into_service_error()));

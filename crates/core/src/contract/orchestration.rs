@@ -146,12 +146,12 @@ pub async fn run_index_contract(index: &dyn crate::ports::RunIndex, unique: &str
 mod tests {
     #[tokio::test]
     async fn memory_orchestration_store_meets_the_contract() {
-        let store = crate::adapters::memory_orchestration::MemoryOrchestrationStore::new();
+        let store = crate::adapters::memory::MemoryOrchestrationStore::new();
         super::orchestration_store_contract(&store, "x").await;
     }
 
     #[tokio::test]
     async fn memory_run_index_meets_the_contract() {
-        super::run_index_contract(&crate::adapters::memory_orchestration::MemoryRunIndex::default(), "x").await;
+        super::run_index_contract(&crate::adapters::memory::MemoryRunIndex::default(), "x").await;
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::model::metrics::{MetricDatum, Unit};
 use crate::model::saved_metrics::{SavedSecond, Series};
-use crate::ports::{CallLedger, MetricsSink, MetricsSource, ResultCounts, SavedMetricsStore, TestActivity};
+use crate::ports::{MetricsSink, MetricsSource, ResultCounts, ResultLedger, SavedMetricsStore, TestActivity};
 
 fn counts(requests: u64) -> ResultCounts {
     ResultCounts {
@@ -13,9 +13,9 @@ fn counts(requests: u64) -> ResultCounts {
     }
 }
 
-/// `TestActivity` over the table the `CallLedger` writes: which tests are active, their series, and a
+/// `TestActivity` over the table the `ResultLedger` writes: which tests are active, their series, and a
 /// watermark that only moves forward and never over a gap. `now` is the wall clock (the index is by day).
-pub async fn test_activity_contract(ledger: &dyn CallLedger, activity: &dyn TestActivity, unique: &str, now: i64) {
+pub async fn test_activity_contract(ledger: &dyn ResultLedger, activity: &dyn TestActivity, unique: &str, now: i64) {
     let (a, b) = (format!("active-{unique}"), format!("old-{unique}"));
     let record = |test: String, call: String, region: Option<&'static str>, at: i64| async move {
         ledger
@@ -244,12 +244,11 @@ pub async fn metrics_source_contract(sink: &dyn MetricsSink, source: &dyn Metric
 
 #[cfg(test)]
 mod tests {
-    use crate::adapters::memory::{MemoryCallLedger, MemoryMetricsSink};
-    use crate::adapters::memory_metrics::MemorySavedMetrics;
+    use crate::adapters::memory::{MemoryMetricsSink, MemoryResultLedger, MemorySavedMetrics};
 
     #[tokio::test]
     async fn memory_test_activity_meets_the_contract() {
-        let ledger = MemoryCallLedger::new();
+        let ledger = MemoryResultLedger::new();
         super::test_activity_contract(&ledger, &ledger, "x", 1_800_000_000).await;
     }
 

@@ -1,7 +1,9 @@
 //! The AWS adapters' contract suites, over the wire against the local AWS emulator: the same suites the
 //! memory adapters pass.
 
-use volley_core::adapters::dynamodb::{DynamoBirthdayStore, DynamoCallLedger, DynamoDomainStore};
+use volley_core::adapters::dynamodb::{
+    birthdays::DynamoBirthdayStore, calls::DynamoCallClaims, domains::DynamoDomainStore, tests::DynamoResultLedger,
+};
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::testing;
 use volley_core::contract::{self, emulator};
@@ -15,12 +17,20 @@ async fn dynamodb_birthday_store_meets_the_contract() {
 }
 
 #[tokio::test]
-async fn dynamodb_call_ledger_meets_the_contract() {
+async fn dynamodb_call_claims_meet_the_contract() {
+    let config = emulator::sdk_config().await;
+    let calls = emulator::unique("calls-contract-");
+    testing::create_calls_table(&config, &calls).await;
+    contract::call_claims_contract(&DynamoCallClaims::new(&config, &calls), &emulator::unique("")).await;
+}
+
+#[tokio::test]
+async fn dynamodb_result_ledger_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let (calls, tests) = (emulator::unique("calls-contract-"), emulator::unique("tests-contract-"));
     testing::create_calls_table(&config, &calls).await;
     testing::create_tests_table(&config, &tests).await;
-    contract::call_ledger_contract(&DynamoCallLedger::new(&config, &calls, &tests), &emulator::unique("")).await;
+    contract::result_ledger_contract(&DynamoResultLedger::new(&config, &calls, &tests), &emulator::unique("")).await;
 }
 
 #[tokio::test]

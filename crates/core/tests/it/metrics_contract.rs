@@ -2,8 +2,8 @@
 //! the same suites the memory twins pass.
 
 use volley_core::adapters::cloudwatch::{CloudWatchMetricsSink, CloudWatchMetricsSource};
-use volley_core::adapters::dynamodb::DynamoCallLedger;
-use volley_core::adapters::dynamodb_metrics::{DynamoSavedMetrics, DynamoTestActivity};
+use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
+use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
 use volley_core::adapters::testing;
 use volley_core::contract::{emulator, saved_metrics};
 
@@ -17,7 +17,7 @@ async fn dynamodb_test_activity_meets_the_contract() {
     let (calls, tests) = (emulator::unique("calls-activity-"), emulator::unique("tests-activity-"));
     testing::create_calls_table(&config, &calls).await;
     testing::create_tests_table(&config, &tests).await;
-    let ledger = DynamoCallLedger::new(&config, &calls, &tests);
+    let ledger = DynamoResultLedger::new(&config, &calls, &tests);
     let activity = DynamoTestActivity::new(&config, &tests);
     saved_metrics::test_activity_contract(&ledger, &activity, &emulator::unique(""), now()).await;
 }

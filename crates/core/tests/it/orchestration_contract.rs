@@ -1,8 +1,8 @@
 //! `DynamoOrchestrationStore` and `DynamoRunIndex` against the contract suites their memory twins pass, over
 //! the wire in MiniStack.
 
-use volley_core::adapters::dynamodb_orchestration::{DynamoOrchestrationStore, orchestration_schema};
-use volley_core::adapters::dynamodb_runs::{DynamoRunIndex, runs_schema};
+use volley_core::adapters::dynamodb::orchestration::{DynamoOrchestrationStore, schema as orchestration_schema};
+use volley_core::adapters::dynamodb::runs::{DynamoRunIndex, schema as runs_schema};
 use volley_core::adapters::testing;
 use volley_core::contract::{emulator, orchestration};
 

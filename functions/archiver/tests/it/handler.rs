@@ -7,10 +7,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Context, LambdaEvent};
-use volley_core::adapters::memory::{MemoryCallLedger, MemoryMetricsSink, MemoryResultArchive};
+use volley_core::adapters::memory::{MemoryMetricsSink, MemoryResultArchive, MemoryResultLedger};
 use volley_core::clock::SystemClock;
 use volley_core::model::result::{CallResult, ResultMessage};
-use volley_core::ports::{CallLedger, ResultArchive, StoreError};
+use volley_core::ports::{ResultArchive, ResultLedger, StoreError};
 use volley_engine::load::attack::Progress;
 use volley_engine::load::engine;
 use volley_testkit::target::{Behaviour, get_attack, start};
@@ -38,13 +38,13 @@ async fn real_result(call_id: &str) -> CallResult {
 
 struct World {
     deps: Deps,
-    ledger: Arc<MemoryCallLedger>,
+    ledger: Arc<MemoryResultLedger>,
     archive: Arc<MemoryResultArchive>,
     metrics: Arc<MemoryMetricsSink>,
 }
 
 fn world() -> World {
-    let ledger = Arc::new(MemoryCallLedger::new());
+    let ledger = Arc::new(MemoryResultLedger::new());
     let archive = Arc::new(MemoryResultArchive::default());
     let metrics = Arc::new(MemoryMetricsSink::default());
     let deps = Deps {

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use serde_json::json;
-use volley_core::adapters::domains::DynamoDomainStore;
+use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
 use volley_core::adapters::testing;
 use volley_core::contract::emulator::{self, eventually};
 use volley_core::ports::{DomainRegistry, DomainStore};

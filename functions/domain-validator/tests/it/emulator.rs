@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
-use volley_core::adapters::domains::DynamoDomainStore;
+use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
 use volley_core::adapters::testing;
 use volley_core::clock::SystemClock;
 use volley_core::contract::emulator;

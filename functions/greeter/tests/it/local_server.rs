@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use greeter::{Deps, local};
-use volley_core::adapters::dynamodb::DynamoBirthdayStore;
+use volley_core::adapters::dynamodb::birthdays::DynamoBirthdayStore;
 use volley_core::adapters::testing::create_birthdays_table;
 use volley_core::clock::SystemClock;
 use volley_core::contract::emulator;

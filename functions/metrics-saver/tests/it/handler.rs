@@ -9,12 +9,11 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use metrics_saver::{Deps, SaveError, Settings, function_handler};
-use volley_core::adapters::memory::{MemoryCallLedger, MemoryMetricsSink};
-use volley_core::adapters::memory_metrics::MemorySavedMetrics;
+use volley_core::adapters::memory::{MemoryMetricsSink, MemoryResultLedger, MemorySavedMetrics};
 use volley_core::clock::FixedClock;
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
-use volley_core::ports::{CallLedger, MetricsSink, ResultCounts, TestActivity};
+use volley_core::ports::{MetricsSink, ResultCounts, ResultLedger, TestActivity};
 use volley_engine::load::stats::{Outcome, Sample, SecondStats, Stats};
 
 const TEST: &str = "checkout-load";
@@ -27,7 +26,7 @@ fn at(text: &str) -> i64 {
 
 /// The memory twins, and a clock stopped at `now`.
 struct World {
-    ledger: Arc<MemoryCallLedger>,
+    ledger: Arc<MemoryResultLedger>,
     sink: Arc<MemoryMetricsSink>,
     store: Arc<MemorySavedMetrics>,
 }
@@ -35,7 +34,7 @@ struct World {
 impl World {
     fn new() -> Self {
         Self {
-            ledger: Arc::new(MemoryCallLedger::new()),
+            ledger: Arc::new(MemoryResultLedger::new()),
             sink: Arc::new(MemoryMetricsSink::default()),
             store: Arc::new(MemorySavedMetrics::new()),
         }

@@ -11,13 +11,13 @@ use async_trait::async_trait;
 use lambda_runtime::{Context, LambdaEvent};
 use metrics_saver::{Config, Deps, Settings, function_handler};
 use volley_core::adapters::cloudwatch::CloudWatchMetricsSink;
-use volley_core::adapters::dynamodb::DynamoCallLedger;
-use volley_core::adapters::dynamodb_metrics::{DynamoSavedMetrics, DynamoTestActivity};
+use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
+use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
 use volley_core::adapters::testing;
 use volley_core::contract::emulator;
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
-use volley_core::ports::{CallLedger, MetricsSink, ResultCounts, SavedMetricsStore, StoreError, TestActivity};
+use volley_core::ports::{MetricsSink, ResultCounts, ResultLedger, SavedMetricsStore, StoreError, TestActivity};
 use volley_engine::load::stats::{Outcome, Sample, SecondStats, Stats};
 
 fn now() -> i64 {
@@ -44,7 +44,7 @@ fn buckets(seconds: std::ops::Range<i64>) -> Vec<SecondStats> {
 }
 
 /// Archives a result as the archiver does: counted in `ledger`, published to CloudWatch.
-async fn archive(ledger: &dyn CallLedger, test: &str, region: Option<&str>, seconds: std::ops::Range<i64>) {
+async fn archive(ledger: &dyn ResultLedger, test: &str, region: Option<&str>, seconds: std::ops::Range<i64>) {
     let config = emulator::sdk_config().await;
     let buckets = buckets(seconds);
     let counts = ResultCounts {
@@ -84,7 +84,7 @@ impl SavedMetricsStore for CutOff {
 }
 
 struct Tables {
-    ledger: DynamoCallLedger,
+    ledger: DynamoResultLedger,
     activity: DynamoTestActivity,
     metrics: DynamoSavedMetrics,
     deps: Deps,
@@ -111,7 +111,7 @@ async fn tables() -> Tables {
     // Read up to now: the emulator ingests at once (AWS needs the default 60 s).
     deps.settings.ingestion_delay = 0;
     Tables {
-        ledger: DynamoCallLedger::new(&config, &calls, &tests),
+        ledger: DynamoResultLedger::new(&config, &calls, &tests),
         activity: DynamoTestActivity::new(&config, &tests),
         metrics: DynamoSavedMetrics::new(&config, &metrics),
         deps,
@@ -218,7 +218,7 @@ async fn a_run_cut_off_midway_resumes_without_a_gap() {
 #[tokio::test]
 async fn the_deployed_function_saves_a_window_on_demand() {
     let config = emulator::sdk_config().await;
-    let ledger = DynamoCallLedger::new(
+    let ledger = DynamoResultLedger::new(
         &config,
         emulator::stack_output("CallsTableName"),
         emulator::stack_output("TestsTableName"),

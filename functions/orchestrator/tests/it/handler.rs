@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use orchestrator::{Deps, OrchestratorError, function_handler};
 use serde_json::{Value, json};
-use volley_core::adapters::memory_orchestration::MemoryOrchestrationStore;
+use volley_core::adapters::memory::MemoryOrchestrationStore;
 use volley_core::clock::FixedClock;
 
 const NOW_MS: i64 = 1_795_430_000_000;

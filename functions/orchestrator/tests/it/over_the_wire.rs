@@ -7,7 +7,7 @@ use std::sync::Arc;
 use lambda_runtime::{Context, LambdaEvent};
 use orchestrator::{Config, Deps, function_handler};
 use serde_json::{Value, json};
-use volley_core::adapters::dynamodb_orchestration::orchestration_schema;
+use volley_core::adapters::dynamodb::orchestration::schema as orchestration_schema;
 use volley_core::adapters::testing;
 use volley_core::contract::emulator;
 

@@ -6,13 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use volley_core::adapters::dynamodb::DynamoCallLedger;
+use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::adapters::testing;
 use volley_core::contract::emulator;
 use volley_core::model::result::{CallResult, ResultMessage, archive_key};
-use volley_core::ports::{CallLedger, ResultArchive, ResultQueue, TestCounters};
+use volley_core::ports::{ResultArchive, ResultLedger, ResultQueue, TestCounters};
 use volley_engine::load::attack::Progress;
 use volley_engine::load::engine;
 use volley_testkit::target::get_attack;
@@ -78,7 +78,7 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
     );
 
     // Live counters in DynamoDB.
-    let ledger = DynamoCallLedger::new(
+    let ledger = DynamoResultLedger::new(
         &config,
         emulator::stack_output("CallsTableName"),
         emulator::stack_output("TestsTableName"),

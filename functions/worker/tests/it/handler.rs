@@ -7,10 +7,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
-use volley_core::adapters::memory::{MemoryCallLedger, MemoryDomainStore, MemoryResultArchive, MemoryResultQueue};
+use volley_core::adapters::memory::{MemoryCallClaims, MemoryDomainStore, MemoryResultArchive, MemoryResultQueue};
 use volley_core::clock::SystemClock;
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
-use volley_core::ports::CallLedger;
+use volley_core::ports::CallClaims;
 use volley_engine::guard::{AllowList, DnsResolver, TargetGuard};
 use volley_testkit::target::{Behaviour, TestTarget, start};
 use worker::{Deps, WorkerError, function_handler};
@@ -24,13 +24,13 @@ struct World {
     deps: Deps,
     queue: Arc<MemoryResultQueue>,
     archive: Arc<MemoryResultArchive>,
-    ledger: Arc<MemoryCallLedger>,
+    claims: Arc<MemoryCallClaims>,
 }
 
 fn world(allow: SocketAddr) -> World {
     let queue = Arc::new(MemoryResultQueue::default());
     let archive = Arc::new(MemoryResultArchive::default());
-    let ledger = Arc::new(MemoryCallLedger::new());
+    let claims = Arc::new(MemoryCallClaims::new());
     // No name is resolved in these tests (targets are allow-listed literal addresses); the resolver is
     // pointed at a closed port so an accidental lookup fails fast instead of leaving the machine.
     let resolver = DnsResolver::with_nameservers(
@@ -45,7 +45,7 @@ fn world(allow: SocketAddr) -> World {
             AllowList::new([allow]),
             None,
         ),
-        ledger: ledger.clone(),
+        claims: claims.clone(),
         queue: queue.clone(),
         archive: archive.clone(),
         clock: Arc::new(SystemClock),
@@ -56,7 +56,7 @@ fn world(allow: SocketAddr) -> World {
         deps,
         queue,
         archive,
-        ledger,
+        claims,
     }
 }
 
@@ -148,7 +148,7 @@ async fn invalid_events_fail_naming_the_field_and_claim_nothing() {
         Err(WorkerError::WrongDetailType(_))
     ));
     assert!(
-        w.ledger
+        w.claims
             .claim("checkout-2026-11-23", "checkout-2026-11-23-eu-1", 0)
             .await
             .unwrap_or(false),

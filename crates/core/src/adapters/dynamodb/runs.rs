@@ -4,13 +4,12 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
 
-use super::dynamodb::unavailable;
+use super::{n, number, s, text, unavailable};
 use crate::ports::{RunEntry, RunIndex, StoreError};
 
 /// The runs table's attribute names.
-pub mod runs_schema {
+pub mod schema {
     pub const TAG: &str = "tag";
     pub const RUN: &str = "run";
     pub const SHAPE: &str = "shape";
@@ -18,7 +17,7 @@ pub mod runs_schema {
     pub const RUN_ID: &str = "runId";
     pub const KEY: &str = "key";
 }
-use runs_schema::*;
+use schema::*;
 
 /// The IAM actions `DynamoRunIndex` calls.
 pub const RUN_INDEX_ACTIONS: &[&str] = &["dynamodb:PutItem", "dynamodb:Query"];
@@ -50,12 +49,12 @@ impl RunIndex for DynamoRunIndex {
         self.client
             .put_item()
             .table_name(&self.table)
-            .item(TAG, AttributeValue::S(entry.tag.clone()))
-            .item(RUN, AttributeValue::S(sort_key(entry)))
-            .item(SHAPE, AttributeValue::S(entry.shape.clone()))
-            .item(STARTED_AT, AttributeValue::N(entry.started_at.to_string()))
-            .item(RUN_ID, AttributeValue::S(entry.run_id.clone()))
-            .item(KEY, AttributeValue::S(entry.key.clone()))
+            .item(TAG, s(&entry.tag))
+            .item(RUN, s(&sort_key(entry)))
+            .item(SHAPE, s(&entry.shape))
+            .item(STARTED_AT, n(entry.started_at))
+            .item(RUN_ID, s(&entry.run_id))
+            .item(KEY, s(&entry.key))
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
@@ -71,8 +70,8 @@ impl RunIndex for DynamoRunIndex {
             .key_condition_expression("#t = :t AND begins_with(#r, :shape)")
             .expression_attribute_names("#t", TAG)
             .expression_attribute_names("#r", RUN)
-            .expression_attribute_values(":t", AttributeValue::S(tag.to_owned()))
-            .expression_attribute_values(":shape", AttributeValue::S(format!("{shape}|")))
+            .expression_attribute_values(":t", s(tag))
+            .expression_attribute_values(":shape", s(&format!("{shape}|")))
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
             .consistent_read(true)
@@ -83,22 +82,17 @@ impl RunIndex for DynamoRunIndex {
             .iter()
             .take(limit)
             .map(|item| {
-                let text = |name: &str| {
-                    item.get(name)
-                        .and_then(|v| v.as_s().ok())
-                        .cloned()
+                let required = |name: &str| {
+                    text(item, name)
+                        .map(str::to_owned)
                         .ok_or_else(|| StoreError::Corrupt(format!("a run item has no {name}")))
                 };
                 Ok(RunEntry {
-                    tag: text(TAG)?,
-                    shape: text(SHAPE)?,
-                    started_at: item
-                        .get(STARTED_AT)
-                        .and_then(|v| v.as_n().ok())
-                        .and_then(|n| n.parse().ok())
-                        .unwrap_or(0),
-                    run_id: text(RUN_ID)?,
-                    key: text(KEY)?,
+                    tag: required(TAG)?,
+                    shape: required(SHAPE)?,
+                    started_at: number(item, STARTED_AT).unwrap_or(0),
+                    run_id: required(RUN_ID)?,
+                    key: required(KEY)?,
                 })
             })
             .collect()

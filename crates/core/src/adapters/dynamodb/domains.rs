@@ -9,19 +9,20 @@
 //! projected. It is sparse: final records (expired, revoked) have no `dueAt`, so the index holds only the
 //! work left to do, and a sweep reads it page by page in due order instead of scanning the table.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
+use super::{Item, conditional, n, s, unavailable};
 use crate::model::domain::{DomainName, DomainRecord, DomainStatus};
 use crate::ports::{DomainRegistry, DomainStore, DueCursor, DuePage, StoreError};
 
 /// The attribute and index names of the domains table, shared with deploy/ and template.yaml.
-pub mod domains_schema {
+pub mod schema {
     pub const ORGANISATION_ID: &str = "organisationId";
     pub const DOMAIN: &str = "domain";
     pub const STATUS: &str = "status";
@@ -38,7 +39,7 @@ pub mod domains_schema {
     /// The sparse index of records due for a check: partition key `status`, sort key `dueAt`.
     pub const DUE_INDEX: &str = "status-dueAt";
 }
-use domains_schema::*;
+use schema::*;
 
 /// The IAM actions `DynamoDomainStore` calls as a `DomainStore` (the worker's guard).
 pub const DOMAIN_STORE_ACTIONS: &[&str] = &["dynamodb:GetItem"];
@@ -98,20 +99,6 @@ impl DynamoDomainStore {
             .item)
     }
 }
-
-fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
-    StoreError::Unavailable(Box::new(e))
-}
-
-fn s(value: &str) -> AttributeValue {
-    AttributeValue::S(value.to_owned())
-}
-
-fn n(value: impl ToString) -> AttributeValue {
-    AttributeValue::N(value.to_string())
-}
-
-type Item = HashMap<String, AttributeValue>;
 
 fn to_item(record: &DomainRecord) -> Item {
     let mut item = Item::from([
@@ -199,20 +186,19 @@ impl DomainRegistry for DynamoDomainStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
-        match put.map_err(|e| e.into_service_error()) {
+        match conditional(put.map_err(|e| e.into_service_error()))? {
             Ok(_) => Ok(None),
-            Err(aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(e)) => {
-                match e.item() {
-                    Some(item) => from_item(item).map(Some),
-                    // An emulator or SDK that does not return the item: read it.
-                    None => self
-                        .get(&record.organisation_id, record.domain.as_str())
-                        .await?
-                        .ok_or_else(|| StoreError::Unavailable(Box::new(e)))
-                        .map(Some),
-                }
-            }
-            Err(e) => Err(unavailable(e)),
+            Err(PutItemError::ConditionalCheckFailedException(e)) => match e.item() {
+                Some(item) => from_item(item).map(Some),
+                // An emulator or SDK that does not return the item: read it.
+                None => self
+                    .get(&record.organisation_id, record.domain.as_str())
+                    .await?
+                    .ok_or_else(|| unavailable(e))
+                    .map(Some),
+            },
+            // `conditional` answers only the condition's refusal here.
+            Err(other) => Err(unavailable(other)),
         }
     }
 
@@ -225,11 +211,7 @@ impl DomainRegistry for DynamoDomainStore {
             .expression_attribute_values(":v", n(expected_version))
             .send()
             .await;
-        match put.map_err(|e| e.into_service_error()) {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_conditional_check_failed_exception() => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(conditional(put.map_err(|e| e.into_service_error()))?.is_ok())
     }
 
     async fn due(
@@ -242,7 +224,7 @@ impl DomainRegistry for DynamoDomainStore {
         // dynamodb:Query on the status-dueAt index
         self.count();
         let start = after.map(|c| {
-            HashMap::from([
+            Item::from([
                 (STATUS.to_owned(), s(status.as_str())),
                 (DUE_AT.to_owned(), n(c.due_at)),
                 (ORGANISATION_ID.to_owned(), s(&c.organisation_id)),

@@ -1,20 +1,18 @@
 //! The orchestrator's state in DynamoDB: one item per test, changed only by atomic operations (ADD to string
 //! sets under a condition, conditional flag flips), so concurrent calls from many regions never lose one.
 
-use std::collections::{BTreeSet, HashMap};
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
-use super::dynamodb::{get_by_key, unavailable};
+use super::{Item, conditional, flag, get_by_key, n, number, s, string_set, text, unavailable};
 use crate::model::orchestration::{RegionMark, TestState};
 use crate::ports::{OrchestrationStore, RegionRecorded, StoreError};
 
 /// The orchestration table: partition key `testId` (S); string sets `requiredRegions`, `readyRegions`,
 /// `completedRegions` (absent while empty: DynamoDB has no empty sets); `bufferSeconds` (N), `started` and
 /// `completed` (BOOL), `startAt`, `completedAt` and `resetAt` (N, Unix ms).
-pub mod orchestration_schema {
+pub mod schema {
     pub const TEST_ID: &str = "testId";
     pub const REQUIRED: &str = "requiredRegions";
     pub const READY: &str = "readyRegions";
@@ -26,38 +24,19 @@ pub mod orchestration_schema {
     pub const COMPLETED_AT: &str = "completedAt";
     pub const RESET_AT: &str = "resetAt";
 }
-use orchestration_schema::*;
+use schema::*;
 
 /// The IAM actions `DynamoOrchestrationStore` calls.
 pub const ORCHESTRATION_STORE_ACTIONS: &[&str] = &["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"];
 
-type Item = HashMap<String, AttributeValue>;
-
-fn set(item: &Item, name: &str) -> BTreeSet<String> {
-    item.get(name)
-        .and_then(|v| v.as_ss().ok())
-        .map(|s| s.iter().cloned().collect())
-        .unwrap_or_default()
-}
-
-fn number(item: &Item, name: &str) -> Option<i64> {
-    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
-}
-
-fn flag(item: &Item, name: &str) -> bool {
-    item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
-}
-
 fn state_of(item: &Item) -> Result<TestState, StoreError> {
-    let test_id = item
-        .get(TEST_ID)
-        .and_then(|v| v.as_s().ok())
-        .cloned()
+    let test_id = text(item, TEST_ID)
+        .map(str::to_owned)
         .ok_or_else(|| StoreError::Corrupt(format!("an orchestration item has no {TEST_ID}")))?;
     Ok(TestState {
-        required_regions: set(item, REQUIRED),
-        ready_regions: set(item, READY),
-        completed_regions: set(item, COMPLETED_REGIONS),
+        required_regions: string_set(item, REQUIRED),
+        ready_regions: string_set(item, READY),
+        completed_regions: string_set(item, COMPLETED_REGIONS),
         buffer_seconds: number(item, BUFFER_SECONDS)
             .and_then(|n| u32::try_from(n).ok())
             .unwrap_or(0),
@@ -92,7 +71,7 @@ impl DynamoOrchestrationStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(TEST_ID, AttributeValue::S(test_id.to_owned()))
+            .key(TEST_ID, s(test_id))
             .update_expression("SET #f = :t, #at = :at")
             .condition_expression("attribute_exists(#id) AND #f = :f")
             .expression_attribute_names("#id", TEST_ID)
@@ -100,14 +79,10 @@ impl DynamoOrchestrationStore {
             .expression_attribute_names("#at", at_name)
             .expression_attribute_values(":t", AttributeValue::Bool(true))
             .expression_attribute_values(":f", AttributeValue::Bool(false))
-            .expression_attribute_values(":at", AttributeValue::N(at.to_string()))
+            .expression_attribute_values(":at", n(at))
             .send()
             .await;
-        match update.map_err(|e| e.into_service_error()) {
-            Ok(_) => Ok(true),
-            Err(e) if e.is_conditional_check_failed_exception() => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        Ok(conditional(update.map_err(|e| e.into_service_error()))?.is_ok())
     }
 }
 
@@ -118,11 +93,11 @@ impl OrchestrationStore for DynamoOrchestrationStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(TEST_ID, AttributeValue::S(state.test_id.clone()))
-            .item(BUFFER_SECONDS, AttributeValue::N(state.buffer_seconds.to_string()))
+            .item(TEST_ID, s(&state.test_id))
+            .item(BUFFER_SECONDS, n(state.buffer_seconds))
             .item(STARTED, AttributeValue::Bool(false))
             .item(COMPLETED, AttributeValue::Bool(false))
-            .item(RESET_AT, AttributeValue::N(state.reset_at.to_string()));
+            .item(RESET_AT, n(state.reset_at));
         if !state.required_regions.is_empty() {
             put = put.item(
                 REQUIRED,
@@ -150,24 +125,23 @@ impl OrchestrationStore for DynamoOrchestrationStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(TEST_ID, AttributeValue::S(test_id.to_owned()))
+            .key(TEST_ID, s(test_id))
             .update_expression("ADD #set :region")
             .condition_expression("attribute_exists(#id) AND contains(#required, :name)")
             .expression_attribute_names("#id", TEST_ID)
             .expression_attribute_names("#set", target)
             .expression_attribute_names("#required", REQUIRED)
             .expression_attribute_values(":region", AttributeValue::Ss(vec![region.to_owned()]))
-            .expression_attribute_values(":name", AttributeValue::S(region.to_owned()))
+            .expression_attribute_values(":name", s(region))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        match update.map_err(|e| e.into_service_error()) {
+        match conditional(update.map_err(|e| e.into_service_error()))? {
             Ok(out) => Ok(RegionRecorded::Recorded(state_of(&out.attributes.unwrap_or_default())?)),
-            Err(e) if e.is_conditional_check_failed_exception() => Ok(match self.get(test_id).await? {
+            Err(_) => Ok(match self.get(test_id).await? {
                 None => RegionRecorded::UnknownTest,
                 Some(state) => RegionRecorded::NotRequired(state),
             }),
-            Err(e) => Err(unavailable(e)),
         }
     }
 

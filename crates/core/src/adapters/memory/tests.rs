@@ -1,63 +1,30 @@
-//! In-memory twins of the AWS adapters, for handler tests. They pass the same contract suites.
+//! The tests table's twin: the archiver's `ResultLedger` and the metrics-saver's `TestActivity` over one
+//! state, as `dynamodb::tests` has both over one table (the archive marks, which DynamoDB keeps in the calls
+//! table, are kept here too).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
 
-use crate::model::birthday::Username;
-use crate::ports::{BirthdayStore, StoreError};
+use crate::ports::StoreError;
 
-/// A `BirthdayStore` in a map.
+/// A `ResultLedger` in maps, and the `TestActivity` that reads what it wrote (as `DynamoResultLedger` and
+/// `DynamoTestActivity` share the tests table).
 #[derive(Debug, Default)]
-pub struct MemoryBirthdayStore {
-    dates: Mutex<HashMap<Username, NaiveDate>>,
-}
-
-impl MemoryBirthdayStore {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<Username, NaiveDate>>, StoreError> {
-        self.dates
-            .lock()
-            .map_err(|_| StoreError::Corrupt("the in-memory store's lock was poisoned".into()))
-    }
-}
-
-#[async_trait]
-impl BirthdayStore for MemoryBirthdayStore {
-    async fn put(&self, user: &Username, born: NaiveDate) -> Result<(), StoreError> {
-        self.lock()?.insert(user.clone(), born);
-        Ok(())
-    }
-
-    async fn get(&self, user: &Username) -> Result<Option<NaiveDate>, StoreError> {
-        Ok(self.lock()?.get(user).copied())
-    }
-}
-
-// The domains twin lives in `memory_domains.rs`; re-exported here where its users have always found it.
-pub use super::memory_domains::MemoryDomainStore;
-
-/// A `CallLedger` in maps.
-#[derive(Debug, Default)]
-pub struct MemoryCallLedger {
+pub struct MemoryResultLedger {
     state: Mutex<LedgerState>,
 }
 
 #[derive(Debug, Default)]
 struct LedgerState {
-    claims: std::collections::HashSet<String>,
     archived: HashMap<String, bool>,
     counters: HashMap<String, crate::ports::TestCounters>,
     /// Per test: the metric series' region marks, and the metrics-saver's watermark.
     activity: HashMap<String, (std::collections::BTreeSet<String>, Option<i64>)>,
 }
 
-impl MemoryCallLedger {
+impl MemoryResultLedger {
     pub fn new() -> Self {
         Self::default()
     }
@@ -70,11 +37,7 @@ impl MemoryCallLedger {
 }
 
 #[async_trait]
-impl crate::ports::CallLedger for MemoryCallLedger {
-    async fn claim(&self, _test_id: &str, call_id: &str, _now: i64) -> Result<bool, StoreError> {
-        Ok(self.lock()?.claims.insert(call_id.to_owned()))
-    }
-
+impl crate::ports::ResultLedger for MemoryResultLedger {
     async fn record_archived(
         &self,
         test_id: &str,
@@ -112,7 +75,7 @@ impl crate::ports::CallLedger for MemoryCallLedger {
     }
 }
 
-impl MemoryCallLedger {
+impl MemoryResultLedger {
     fn active_test(state: &LedgerState, test_id: &str) -> Option<crate::model::saved_metrics::ActiveTest> {
         use crate::model::saved_metrics::{ActiveTest, Series};
         let counters = state.counters.get(test_id)?;
@@ -130,7 +93,7 @@ impl MemoryCallLedger {
 }
 
 #[async_trait]
-impl crate::ports::TestActivity for MemoryCallLedger {
+impl crate::ports::TestActivity for MemoryResultLedger {
     async fn active_since(
         &self,
         since: i64,
@@ -167,65 +130,5 @@ impl crate::ports::TestActivity for MemoryCallLedger {
             *watermark = Some(to);
         }
         Ok(allowed)
-    }
-}
-
-/// A `ResultQueue` that keeps what was sent, in order.
-#[derive(Debug, Default)]
-pub struct MemoryResultQueue {
-    pub sent: Mutex<Vec<String>>,
-}
-
-#[async_trait]
-impl crate::ports::ResultQueue for MemoryResultQueue {
-    async fn send(&self, body: String) -> Result<(), StoreError> {
-        self.sent
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned".into()))?
-            .push(body);
-        Ok(())
-    }
-}
-
-/// A `ResultArchive` in a map.
-#[derive(Debug, Default)]
-pub struct MemoryResultArchive {
-    pub objects: Mutex<HashMap<String, Vec<u8>>>,
-}
-
-#[async_trait]
-impl crate::ports::ResultArchive for MemoryResultArchive {
-    async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), StoreError> {
-        self.objects
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned".into()))?
-            .insert(key.to_owned(), body);
-        Ok(())
-    }
-
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self
-            .objects
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned".into()))?
-            .get(key)
-            .cloned())
-    }
-}
-
-/// A `MetricsSink` that keeps every datum published.
-#[derive(Debug, Default)]
-pub struct MemoryMetricsSink {
-    pub published: Mutex<Vec<crate::model::metrics::MetricDatum>>,
-}
-
-#[async_trait]
-impl crate::ports::MetricsSink for MemoryMetricsSink {
-    async fn publish(&self, data: &[crate::model::metrics::MetricDatum]) -> Result<(), StoreError> {
-        self.published
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned".into()))?
-            .extend_from_slice(data);
-        Ok(())
     }
 }

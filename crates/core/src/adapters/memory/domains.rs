@@ -1,4 +1,4 @@
-//! The in-memory twin of the domains table: `DomainStore` and `DomainRegistry` over one map, as
+//! The domains table's twin: `DomainStore` and `DomainRegistry` over one map, as
 //! `DynamoDomainStore` is both over one table. It passes the same contract suites.
 
 use std::collections::BTreeMap;

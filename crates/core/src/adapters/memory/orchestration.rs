@@ -1,5 +1,5 @@
-//! The orchestrator's and run-load's stores in memory: the orchestration store in a map, one lock around each
-//! operation (as DynamoDB makes each one atomic), and the run index in a list.
+//! The orchestration table's twin: the orchestrator's store in a map, one lock around each operation (as
+//! DynamoDB makes each one atomic).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -75,39 +75,5 @@ impl OrchestrationStore for MemoryOrchestrationStore {
             }
             _ => Ok(false),
         }
-    }
-}
-
-/// A `RunIndex` in a list.
-#[derive(Debug, Default)]
-pub struct MemoryRunIndex {
-    entries: Mutex<Vec<crate::ports::RunEntry>>,
-}
-
-#[async_trait]
-impl crate::ports::RunIndex for MemoryRunIndex {
-    async fn add(&self, entry: &crate::ports::RunEntry) -> Result<(), StoreError> {
-        let mut entries = self
-            .entries
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned".into()))?;
-        entries.retain(|e| !(e.tag == entry.tag && e.run_id == entry.run_id));
-        entries.push(entry.clone());
-        Ok(())
-    }
-
-    async fn latest(&self, tag: &str, shape: &str, limit: usize) -> Result<Vec<crate::ports::RunEntry>, StoreError> {
-        let entries = self
-            .entries
-            .lock()
-            .map_err(|_| StoreError::Corrupt("poisoned".into()))?;
-        let mut matching: Vec<_> = entries
-            .iter()
-            .filter(|e| e.tag == tag && e.shape == shape)
-            .cloned()
-            .collect();
-        matching.sort_by(|a, b| (b.started_at, &b.run_id).cmp(&(a.started_at, &a.run_id)));
-        matching.truncate(limit);
-        Ok(matching)
     }
 }

@@ -1,0 +1,152 @@
+//! DynamoDB adapters, one file per table, and the helpers they share (this file: attribute values and
+//! getters, one item by key, every page of a query, error mapping and conditional writes).
+//!
+//! A table's file holds its schema (the attribute names, shared with deploy/ and template.yaml), its
+//! adapters and their IAM actions (`*_ACTIONS`). Table files import only this file, never each other. The
+//! one table written from two files is the calls table (the worker's claims in `calls.rs`, the archiver's
+//! marks in `tests.rs`, in one transaction with the counters), so its schema is here, in `calls_schema`.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::ports::StoreError;
+
+pub mod birthdays;
+pub mod calls;
+pub mod domains;
+pub mod metrics;
+pub mod orchestration;
+pub mod runs;
+pub mod tests;
+
+/// The calls table: partition key `pk` (S). Claim items `claim#<callId>` (the worker's, `calls.rs`) and
+/// archive marks `archived#<callId>` with `metricsPublished` (the archiver's, `tests.rs`), both with `testId`
+/// and an `expiresAt` TTL (30 days).
+pub mod calls_schema {
+    pub const PARTITION_KEY: &str = "pk";
+    pub const TEST_ID: &str = "testId";
+    pub const EXPIRES_AT: &str = "expiresAt";
+    pub const METRICS_PUBLISHED: &str = "metricsPublished";
+    /// How long claims and archive marks are kept.
+    pub const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
+    /// The key of the claim of `call_id`.
+    pub fn claim_key(call_id: &str) -> String {
+        format!("claim#{call_id}")
+    }
+    /// The key of the archive mark of `call_id`.
+    pub fn archived_key(call_id: &str) -> String {
+        format!("archived#{call_id}")
+    }
+}
+
+/// An item as the SDK holds it.
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+/// A string attribute.
+pub(crate) fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+/// A number attribute.
+pub(crate) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+/// A string attribute of `item`, if it is one.
+pub(crate) fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+}
+
+/// A whole-number attribute of `item`, if it is one.
+pub(crate) fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+}
+
+/// A boolean attribute of `item`; false when absent.
+pub(crate) fn flag(item: &Item, name: &str) -> bool {
+    item.get(name).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false)
+}
+
+/// A string-set attribute of `item`; empty when absent (DynamoDB has no empty sets).
+pub(crate) fn string_set(item: &Item, name: &str) -> BTreeSet<String> {
+    item.get(name)
+        .and_then(|v| v.as_ss().ok())
+        .map(|s| s.iter().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// A failure of the service (or of reaching it): a retry may succeed.
+pub(crate) fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// One item by its string partition key, read consistently (dynamodb:GetItem).
+pub(crate) async fn get_by_key(
+    client: &Client,
+    table: &str,
+    key: &str,
+    value: &str,
+) -> Result<Option<Item>, StoreError> {
+    // dynamodb:GetItem
+    Ok(client
+        .get_item()
+        .table_name(table)
+        .key(key, s(value))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| unavailable(e.into_service_error()))?
+        .item)
+}
+
+/// Every item a query matches, through all its pages (the SDK's paginator; dynamodb:Query per page).
+pub(crate) async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+    query
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|e| unavailable(e.into_service_error()))
+}
+
+/// A service error that can say its write was refused by the write's condition.
+pub(crate) trait ConditionFailed: std::error::Error + Send + Sync + 'static {
+    fn condition_failed(&self) -> bool;
+}
+
+impl ConditionFailed for PutItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+impl ConditionFailed for UpdateItemError {
+    fn condition_failed(&self) -> bool {
+        self.is_conditional_check_failed_exception()
+    }
+}
+
+/// A transaction is cancelled as a whole when one of its conditions fails.
+impl ConditionFailed for TransactWriteItemsError {
+    fn condition_failed(&self) -> bool {
+        self.is_transaction_canceled_exception()
+    }
+}
+
+/// The outcome of a conditional write, given its service error (`send().await` mapped through
+/// `into_service_error`): `Ok(Ok(output))` when written, `Ok(Err(refusal))` when its condition refused it, and
+/// `StoreError::Unavailable` for any other failure.
+pub(crate) fn conditional<O, E: ConditionFailed>(sent: Result<O, E>) -> Result<Result<O, E>, StoreError> {
+    match sent {
+        Ok(output) => Ok(Ok(output)),
+        Err(e) if e.condition_failed() => Ok(Err(e)),
+        Err(e) => Err(unavailable(e)),
+    }
+}

@@ -1,0 +1,263 @@
+//! The tests table (the table named `tests`, not test code): the archiver's `ResultLedger` (counters,
+//! counted once by an archive mark in the calls table written in the same transaction) and the
+//! metrics-saver's `TestActivity` (which tests are active, and how far each one's metrics are saved).
+//! Both sides share the one schema below.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use chrono::DateTime;
+
+use super::calls_schema as calls;
+use super::{Item, conditional, flag, get_by_key, n, number, query_all, s, string_set, text, unavailable};
+use crate::model::saved_metrics::{ActiveTest, Series};
+use crate::ports::{ArchiveMark, ResultCounts, ResultLedger, StoreError, TestActivity, TestCounters};
+
+/// The tests table: partition key `testId` (S); the archiver's counters `requests`, `errors`, `dropped`,
+/// `resultsArchived` and `lastResultAt` (Unix seconds); the series its results named, `metricRegions` (SS);
+/// the metrics-saver's watermark `metricsSavedThrough` (N). The global secondary index `byActiveDay`
+/// (partition `activeDay`, the UTC date of the last result; sort `lastResultAt`) finds the recently active
+/// tests without a scan.
+pub mod schema {
+    pub const TEST_ID: &str = "testId";
+    pub const REQUESTS: &str = "requests";
+    pub const ERRORS: &str = "errors";
+    pub const DROPPED: &str = "dropped";
+    pub const RESULTS_ARCHIVED: &str = "resultsArchived";
+    pub const LAST_RESULT_AT: &str = "lastResultAt";
+    pub const ACTIVE_DAY_INDEX: &str = "byActiveDay";
+    pub const ACTIVE_DAY: &str = "activeDay";
+    pub const METRIC_REGIONS: &str = "metricRegions";
+    pub const SAVED_THROUGH: &str = "metricsSavedThrough";
+}
+use schema::*;
+
+/// The IAM actions `DynamoResultLedger` calls: `record_archived` (a transaction of a put and an update, with
+/// its condition, then a read on redelivery), `mark_metrics_published` and `counters`.
+pub const RESULT_LEDGER_ACTIONS: &[&str] = &[
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:GetItem",
+    "dynamodb:ConditionCheckItem",
+];
+/// The IAM actions `DynamoTestActivity` calls (Query on the `byActiveDay` index).
+pub const TEST_ACTIVITY_ACTIONS: &[&str] = &["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"];
+
+/// The UTC date of a Unix second, as the `activeDay` index holds it.
+pub fn active_day(unix_seconds: i64) -> String {
+    DateTime::from_timestamp(unix_seconds, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%d")
+        .to_string()
+}
+
+/// A `ResultLedger` in two DynamoDB tables: archive marks in the calls table, counters in the tests table.
+#[derive(Debug, Clone)]
+pub struct DynamoResultLedger {
+    client: Client,
+    calls_table: String,
+    tests_table: String,
+}
+
+impl DynamoResultLedger {
+    pub fn new(
+        sdk_config: &aws_config::SdkConfig,
+        calls_table: impl Into<String>,
+        tests_table: impl Into<String>,
+    ) -> Self {
+        Self {
+            client: Client::new(sdk_config),
+            calls_table: calls_table.into(),
+            tests_table: tests_table.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl ResultLedger for DynamoResultLedger {
+    async fn record_archived(
+        &self,
+        test_id: &str,
+        call_id: &str,
+        counts: ResultCounts,
+        region: Option<&str>,
+        now: i64,
+    ) -> Result<ArchiveMark, StoreError> {
+        use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
+        let to_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
+        let mark = Put::builder()
+            .table_name(&self.calls_table)
+            .item(calls::PARTITION_KEY, s(&calls::archived_key(call_id)))
+            .item(calls::TEST_ID, s(test_id))
+            .item(calls::METRICS_PUBLISHED, AttributeValue::Bool(false))
+            .item(calls::EXPIRES_AT, n(now + calls::RETENTION_SECONDS))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", calls::PARTITION_KEY)
+            .build()
+            .map_err(to_error)?;
+        let count = Update::builder()
+            .table_name(&self.tests_table)
+            .key(TEST_ID, s(test_id))
+            .update_expression("ADD #r :r, #e :e, #d :d, #a :one, #mr :mr SET #l = :now, #ad = :day")
+            .expression_attribute_names("#r", REQUESTS)
+            .expression_attribute_names("#e", ERRORS)
+            .expression_attribute_names("#d", DROPPED)
+            .expression_attribute_names("#a", RESULTS_ARCHIVED)
+            .expression_attribute_names("#l", LAST_RESULT_AT)
+            .expression_attribute_names("#mr", METRIC_REGIONS)
+            .expression_attribute_names("#ad", ACTIVE_DAY)
+            .expression_attribute_values(":r", n(counts.requests))
+            .expression_attribute_values(":e", n(counts.errors))
+            .expression_attribute_values(":d", n(counts.dropped))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(
+                ":mr",
+                AttributeValue::Ss(vec![
+                    region.unwrap_or(crate::model::saved_metrics::NO_REGION).to_owned(),
+                ]),
+            )
+            .expression_attribute_values(":day", s(&active_day(now)))
+            .build()
+            .map_err(to_error)?;
+        // dynamodb:PutItem + dynamodb:UpdateItem in one transaction (TransactWriteItems needs both actions).
+        let written = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(mark).build())
+            .transact_items(TransactWriteItem::builder().update(count).build())
+            .send()
+            .await;
+        match conditional(written.map_err(|e| e.into_service_error()))? {
+            Ok(_) => Ok(ArchiveMark::Fresh),
+            Err(cancelled) => {
+                // The mark exists: a redelivery. dynamodb:GetItem
+                let item = get_by_key(
+                    &self.client,
+                    &self.calls_table,
+                    calls::PARTITION_KEY,
+                    &calls::archived_key(call_id),
+                )
+                .await?
+                .ok_or_else(|| unavailable(cancelled))?;
+                Ok(ArchiveMark::Seen {
+                    metrics_published: flag(&item, calls::METRICS_PUBLISHED),
+                })
+            }
+        }
+    }
+
+    async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError> {
+        // dynamodb:UpdateItem
+        self.client
+            .update_item()
+            .table_name(&self.calls_table)
+            .key(calls::PARTITION_KEY, s(&calls::archived_key(call_id)))
+            .update_expression("SET #m = :t")
+            .expression_attribute_names("#m", calls::METRICS_PUBLISHED)
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn counters(&self, test_id: &str) -> Result<Option<TestCounters>, StoreError> {
+        let item = get_by_key(&self.client, &self.tests_table, TEST_ID, test_id).await?;
+        let count = |item: &Item, name: &str| number(item, name).unwrap_or(0);
+        Ok(item.map(|item| TestCounters {
+            test_id: test_id.to_owned(),
+            requests: count(&item, REQUESTS) as u64,
+            errors: count(&item, ERRORS) as u64,
+            dropped: count(&item, DROPPED) as u64,
+            results_archived: count(&item, RESULTS_ARCHIVED) as u64,
+            last_result_at: count(&item, LAST_RESULT_AT),
+        }))
+    }
+}
+
+/// A `TestActivity` over the tests table.
+#[derive(Debug, Clone)]
+pub struct DynamoTestActivity {
+    client: Client,
+    table: String,
+}
+
+impl DynamoTestActivity {
+    pub fn new(sdk_config: &aws_config::SdkConfig, tests_table: impl Into<String>) -> Self {
+        Self {
+            client: Client::new(sdk_config),
+            table: tests_table.into(),
+        }
+    }
+}
+
+fn active_test_of(item: &Item) -> Result<ActiveTest, StoreError> {
+    let test_id = text(item, TEST_ID)
+        .map(str::to_owned)
+        .ok_or_else(|| StoreError::Corrupt(format!("a test item has no {TEST_ID}")))?;
+    // Sorted: a string set.
+    let marks = string_set(item, METRIC_REGIONS);
+    Ok(ActiveTest {
+        series: marks
+            .iter()
+            .map(|mark| Series::from_region_mark(&test_id, mark))
+            .collect(),
+        test_id,
+        last_result_at: number(item, LAST_RESULT_AT).unwrap_or(0),
+        saved_through: number(item, SAVED_THROUGH),
+    })
+}
+
+#[async_trait]
+impl TestActivity for DynamoTestActivity {
+    async fn active_since(&self, since: i64, now: i64) -> Result<Vec<ActiveTest>, StoreError> {
+        let mut tests = Vec::new();
+        let mut day = since - since.rem_euclid(86_400);
+        while day <= now {
+            // dynamodb:Query (on the index)
+            let query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ACTIVE_DAY_INDEX)
+                .key_condition_expression("#d = :d AND #l >= :since")
+                .expression_attribute_names("#d", ACTIVE_DAY)
+                .expression_attribute_names("#l", LAST_RESULT_AT)
+                .expression_attribute_values(":d", s(&active_day(day)))
+                .expression_attribute_values(":since", n(since));
+            for item in query_all(query).await? {
+                tests.push(active_test_of(&item)?);
+            }
+            day += 86_400;
+        }
+        Ok(tests)
+    }
+
+    async fn test(&self, test_id: &str) -> Result<Option<ActiveTest>, StoreError> {
+        let item = get_by_key(&self.client, &self.table, TEST_ID, test_id).await?;
+        item.as_ref().map(active_test_of).transpose()
+    }
+
+    async fn advance_watermark(&self, test_id: &str, from: Option<i64>, to: i64) -> Result<bool, StoreError> {
+        let condition = match from {
+            None => "attribute_exists(#t) AND (attribute_not_exists(#w) OR #w < :to)",
+            Some(_) => "attribute_exists(#t) AND #w >= :from AND #w < :to",
+        };
+        // dynamodb:UpdateItem (conditional)
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(TEST_ID, s(test_id))
+            .update_expression("SET #w = :to")
+            .condition_expression(condition)
+            .expression_attribute_names("#w", SAVED_THROUGH)
+            .expression_attribute_names("#t", TEST_ID)
+            .expression_attribute_values(":to", n(to));
+        if let Some(from) = from {
+            update = update.expression_attribute_values(":from", n(from));
+        }
+        Ok(conditional(update.send().await.map_err(|e| e.into_service_error()))?.is_ok())
+    }
+}
