@@ -30,8 +30,9 @@ use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{self, ConfigError, EnvReader};
 use volley_core::guard::{DnsResolver, ResolveError};
 use volley_core::model::domain::{
-    DomainName, DomainRecord, DomainStatus, Policy, TokenError, challenge_value, check_organisation_id, new_token,
+    DomainName, DomainRecord, DomainStatus, Policy, TokenError, challenge_value, new_token,
 };
+use volley_core::model::identifier::check_identifier;
 use volley_core::ports::{DomainRegistry, StoreError};
 
 pub use sweep::SweepAnswer;
@@ -247,7 +248,7 @@ impl Request {
             return Ok(Self::Sweep);
         }
         let organisation_id = text("organisationId")?;
-        check_organisation_id(organisation_id).map_err(|e| bad("organisationId", e.to_string()))?;
+        check_identifier(organisation_id).map_err(|e| bad("organisationId", e.to_string()))?;
         let domain = DomainName::parse(text("domain")?).map_err(|e| bad("domain", e.to_string()))?;
         let organisation_id = organisation_id.to_owned();
         Ok(if action == "register" {

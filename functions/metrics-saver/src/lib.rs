@@ -21,6 +21,7 @@ use volley_core::adapters::cloudwatch::CloudWatchMetricsSource;
 use volley_core::adapters::dynamodb_metrics::{DynamoSavedMetrics, DynamoTestActivity};
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
+use volley_core::model::identifier::check_identifier;
 use volley_core::model::saved_metrics::{ActiveTest, CLOUDWATCH_HIGH_RES_RETENTION_SECONDS, SavedSecond, Series};
 use volley_core::ports::{MetricsSource, SavedMetricsStore, StoreError, TestActivity};
 
@@ -246,9 +247,7 @@ pub fn parse_request(payload: &Value) -> Result<Request, SaveError> {
     }
     let request: WindowRequest = serde_path_to_error::deserialize(payload)
         .map_err(|e| SaveError::BadRequest(format!("{}: {}", e.path(), e.inner())))?;
-    if request.test_id.trim().is_empty() {
-        return Err(SaveError::BadRequest("testId: must not be empty".into()));
-    }
+    check_identifier(&request.test_id).map_err(|e| SaveError::BadRequest(format!("testId: {e}")))?;
     let (from, to) = (request.from.seconds("from")?, request.to.seconds("to")?);
     if from >= to {
         return Err(SaveError::BadRequest(format!("from ({from}) must be before to ({to})")));

@@ -21,7 +21,7 @@ use thiserror::Error;
 use volley_core::adapters::dynamodb_orchestration::DynamoOrchestrationStore;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::model::call::is_identifier;
+use volley_core::model::identifier::check_identifier;
 use volley_core::model::orchestration::{RegionMark, TestState, is_region_name};
 use volley_core::ports::{OrchestrationStore, RegionRecorded, StoreError};
 
@@ -173,11 +173,7 @@ pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
         | Request::TestEnd { test_id, .. }
         | Request::Status { test_id } => test_id,
     };
-    if !is_identifier(test_id) {
-        return Err(bad(format!(
-            "testId: {test_id:?} must be 1 to 128 letters, digits, '-', '_' or '.'"
-        )));
-    }
+    check_identifier(test_id).map_err(|e| bad(format!("testId: {e}")))?;
     match &request {
         Request::TestReset {
             regions,

@@ -23,7 +23,7 @@ use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
-use volley_core::model::call::is_identifier;
+use volley_core::model::identifier::check_identifier;
 use volley_core::ports::{ResultArchive, RunEntry, RunIndex, StoreError};
 
 use crate::compare::{Finding, Level, Summary};
@@ -231,14 +231,8 @@ fn bad(message: impl Into<String>) -> RunError {
     RunError::BadRequest(message.into())
 }
 
-fn check_tag(field: &str, tag: &str) -> Result<(), RunError> {
-    if is_identifier(tag) {
-        Ok(())
-    } else {
-        Err(bad(format!(
-            "{field}: {tag:?} must be 1 to 128 letters, digits, '-', '_' or '.'"
-        )))
-    }
+fn check_identifier_field(field: &str, tag: &str) -> Result<(), RunError> {
+    check_identifier(tag).map_err(|e| bad(format!("{field}: {e}")))
 }
 
 /// Reads and checks a payload; every problem names its field.
@@ -272,7 +266,7 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
     let compare = match p.compare {
         None => None,
         Some(c) => {
-            check_tag("compare.tag", &c.tag)?;
+            check_identifier_field("compare.tag", &c.tag)?;
             if c.load_limit < 1 || c.load_limit > MAX_LOAD_LIMIT as i64 {
                 return Err(bad(format!(
                     "compare.load_limit: {} must be from 1 to {MAX_LOAD_LIMIT}",
@@ -284,15 +278,13 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
     };
     let store_tags = p.store.map(|s| s.tags).unwrap_or_default();
     for (i, tag) in store_tags.iter().enumerate() {
-        check_tag(&format!("store.tags[{i}]"), tag)?;
+        check_identifier_field(&format!("store.tags[{i}]"), tag)?;
     }
     if store_tags.len() > 10 {
         return Err(bad("store.tags: at most 10 tags"));
     }
-    if let Some(org) = &p.organisation_id
-        && !is_identifier(org)
-    {
-        return Err(bad(format!("organisation_id: {org:?} is not an identifier")));
+    if let Some(org) = &p.organisation_id {
+        check_identifier_field("organisation_id", org)?;
     }
     Ok(Request {
         suite: Suite::packaged(&p.suite)?,
