@@ -8,4 +8,5 @@ pub mod metrics;
 pub mod orchestration;
 pub mod payload;
 pub mod result;
+pub mod run;
 pub mod saved_metrics;
