@@ -22,6 +22,7 @@ use volley_core::adapters::dynamodb_metrics::{DynamoSavedMetrics, DynamoTestActi
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::identifier::check_identifier;
+use volley_core::model::payload::{self, PayloadError};
 use volley_core::model::saved_metrics::{ActiveTest, CLOUDWATCH_HIGH_RES_RETENTION_SECONDS, SavedSecond, Series};
 use volley_core::ports::{MetricsSource, SavedMetricsStore, StoreError, TestActivity};
 
@@ -223,30 +224,48 @@ pub enum Request {
 const EXPECTED: &str = "expected {\"action\": \"sweep\"}, an EventBridge \"Scheduled Event\", or \
                         {\"testId\": ..., \"from\": ..., \"to\": ...} to save one test's window";
 
+/// `{"action": "sweep"}`: a sweep asked for by hand.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepRequest {
+    #[serde(rename = "action")]
+    _action: SweepAction,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SweepAction {
+    Sweep,
+}
+
+fn bad_payload(e: PayloadError) -> SaveError {
+    SaveError::BadRequest(e.to_string())
+}
+
 /// Reads a payload; every problem is named.
 pub fn parse_request(payload: &Value) -> Result<Request, SaveError> {
+    if payload::is_scheduled_event(payload) {
+        return Ok(Request::Sweep);
+    }
     let Value::Object(fields) = payload else {
         return Err(SaveError::BadRequest(format!(
             "the payload is not a JSON object: {EXPECTED}"
         )));
     };
-    if fields.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+    if fields.contains_key("action") {
+        let _: SweepRequest = payload::parse(payload).map_err(|e| {
+            if e.field == "action" {
+                SaveError::BadRequest(format!("{e}; {EXPECTED}"))
+            } else {
+                bad_payload(e)
+            }
+        })?;
         return Ok(Request::Sweep);
-    }
-    if let Some(action) = fields.get("action") {
-        return match action.as_str() {
-            Some("sweep") if fields.len() == 1 => Ok(Request::Sweep),
-            Some("sweep") => Err(SaveError::BadRequest("a sweep takes no other field".into())),
-            _ => Err(SaveError::BadRequest(format!(
-                "action: {action} is not \"sweep\"; {EXPECTED}"
-            ))),
-        };
     }
     if !fields.contains_key("testId") {
         return Err(SaveError::BadRequest(EXPECTED.into()));
     }
-    let request: WindowRequest = serde_path_to_error::deserialize(payload)
-        .map_err(|e| SaveError::BadRequest(format!("{}: {}", e.path(), e.inner())))?;
+    let request: WindowRequest = payload::parse(payload).map_err(bad_payload)?;
     check_identifier(&request.test_id).map_err(|e| SaveError::BadRequest(format!("testId: {e}")))?;
     let (from, to) = (request.from.seconds("from")?, request.to.seconds("to")?);
     if from >= to {
