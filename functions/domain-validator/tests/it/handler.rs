@@ -189,6 +189,7 @@ async fn bad_requests_are_refused_naming_the_field_and_the_reason() {
         ("register-bad-organisation", "organisationId", "letters, digits"),
         ("register-unknown-field", "token", "unknown field `token`"),
         ("unknown-action", "action", "unknown variant `delete`"),
+        ("sweep-with-unknown-field", "dryRun", "unknown field `dryRun`"),
     ];
     for (name, field, says) in cases {
         match invoke(&w, event(name)).await {
