@@ -506,7 +506,7 @@ mod tests {
             ("[]", "not a JSON object"),
             ("{}", "expected"),
             (r#"{"action": "run"}"#, "action"),
-            (r#"{"action": "sweep", "x": 1}"#, "no other field"),
+            (r#"{"action": "sweep", "x": 1}"#, "x: unknown field `x`"),
             (r#"{"testId": "t1", "to": 5}"#, "from"),
             (r#"{"testId": "t1", "from": "yesterday", "to": 5}"#, "RFC 3339"),
             (r#"{"testId": "t1", "from": 9, "to": 5}"#, "before"),
