@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use plotters::prelude::*;
 
-use crate::{Outcome, TaskSummary};
+use volley_core::model::run::Summary;
+
+use crate::Outcome;
 
 /// The series colours; the screenshot test looks for them in the rendered page.
 pub const P50: RGBColor = RGBColor(0x1f, 0x77, 0xb4);
@@ -204,7 +206,7 @@ fn card(out: &mut String, label: &str, value: &str) {
     );
 }
 
-fn task_row(out: &mut String, name: &str, s: &TaskSummary) {
+fn task_row(out: &mut String, name: &str, s: &Summary) {
     let _ = write!(
         out,
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td><td>{:.1}</td></tr>",
@@ -257,7 +259,7 @@ pub fn render(outcome: &Outcome) -> String {
     card(&mut body, "p50", &format!("{:.1} ms", ms(latency.quantile(0.5))));
     card(&mut body, "p95", &format!("{:.1} ms", ms(latency.quantile(0.95))));
     card(&mut body, "p99", &format!("{:.1} ms", ms(latency.quantile(0.99))));
-    card(&mut body, "run-load", &outcome.run_load.result);
+    card(&mut body, "run-load", outcome.run_load.result.as_str());
     body.push_str("</div>");
 
     body.push_str("<h2>Latency</h2><figure id=\"latency\">");
@@ -298,13 +300,13 @@ pub fn render(outcome: &Outcome) -> String {
     let _ = write!(
         body,
         "<h2>run-load: the greeter suite</h2><p><span class=\"verdict {}\">{}</span> {}</p>",
-        if r.result == "success" { "success" } else { "failed" },
-        escape(&r.result.to_uppercase()),
+        r.result.as_str(),
+        escape(&r.result.as_str().to_uppercase()),
         escape(&r.message)
     );
     body.push_str("<table id=\"run-load\"><tr><th>task</th><th>requests</th><th>failures</th><th>rps</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>max ms</th></tr>");
     for task in &r.summary.tasks {
-        task_row(&mut body, task.name.as_deref().unwrap_or("-"), task);
+        task_row(&mut body, &task.name, &task.summary);
     }
     task_row(&mut body, "total", &r.summary.total);
     if let Some(b) = &r.baseline {

@@ -17,7 +17,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 use thiserror::Error;
 use volley_core::adapters::driver::{EventBus, FunctionError, Functions};
@@ -25,6 +25,7 @@ use volley_core::adapters::dynamodb::metrics::DynamoSavedMetrics;
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::model::result::{CallResult, archive_key};
+use volley_core::model::run::{CompareRequest, CompareType, DEFAULT_LOAD_LIMIT, RunAnswer, RunRequest, StoreRequest};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
 use volley_core::ports::{ResultArchive, ResultLedger, SavedMetricsStore, StoreError, TestCounters};
 use volley_engine::load::report::Report;
@@ -148,48 +149,6 @@ pub struct DomainOutcome {
     pub txt_record: String,
 }
 
-/// run-load's answer, the parts the report shows.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunLoadAnswer {
-    pub result: String,
-    pub message: String,
-    pub run_id: String,
-    pub summary: RunLoadSummary,
-    pub baseline: Option<RunLoadBaseline>,
-    pub findings: Vec<Value>,
-    pub stored: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunLoadSummary {
-    pub total: TaskSummary,
-    pub tasks: Vec<TaskSummary>,
-    pub elapsed_s: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TaskSummary {
-    #[serde(default)]
-    pub name: Option<String>,
-    pub requests: u64,
-    pub failures: u64,
-    pub rps: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub avg_ms: f64,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunLoadBaseline {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub tag: String,
-    pub runs: Vec<String>,
-    pub total: TaskSummary,
-}
-
 /// One phase's wall time.
 #[derive(Debug, Clone, Serialize)]
 pub struct PhaseTime {
@@ -219,7 +178,7 @@ pub struct Outcome {
     /// What the metrics-saver kept, per second and region.
     pub saved: Vec<SavedSecond>,
     pub seconds_saved: u64,
-    pub run_load: RunLoadAnswer,
+    pub run_load: RunAnswer,
     pub phases: Vec<PhaseTime>,
     /// What was stored where: (what, where).
     pub stored: Vec<(String, String)>,
@@ -692,20 +651,26 @@ async fn save_metrics(
     Ok((seconds_saved, saved))
 }
 
-async fn run_load(options: &Options, stack: &Stack) -> Result<RunLoadAnswer, DemoError> {
-    let answer = stack
-        .invoke(
-            "RunLoadFunctionName",
-            json!({
-                "suite": "greeter", "host": stack.outputs.get("GreeterLocalUrl")?,
-                "users": options.users, "spawn_rate": options.spawn_rate,
-                "spawned_runtime": humantime::format_duration(options.runtime).to_string(),
-                "only_summary": true,
-                "compare": {"type": "previous", "tag": options.tag},
-                "store": {"tags": [options.tag]}
-            }),
-        )
-        .await?;
+async fn run_load(options: &Options, stack: &Stack) -> Result<RunAnswer, DemoError> {
+    let request = RunRequest {
+        suite: "greeter".into(),
+        host: stack.outputs.get("GreeterLocalUrl")?.to_owned(),
+        users: options.users.into(),
+        spawn_rate: options.spawn_rate.into(),
+        spawned_runtime: humantime::format_duration(options.runtime).to_string(),
+        only_summary: true,
+        compare: Some(CompareRequest {
+            kind: CompareType::Previous,
+            tag: options.tag.clone(),
+            load_limit: DEFAULT_LOAD_LIMIT,
+        }),
+        store: Some(StoreRequest {
+            tags: vec![options.tag.clone()],
+        }),
+        organisation_id: None,
+    };
+    let payload = serde_json::to_value(&request).map_err(|e| DemoError::Unexpected(e.to_string()))?;
+    let answer = stack.invoke("RunLoadFunctionName", payload).await?;
     serde_json::from_value(answer.clone())
         .map_err(|e| DemoError::Unexpected(format!("run-load answered something else ({e}): {answer}")))
 }

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use volley::report::duration;
 
-use crate::{Outcome, TaskSummary};
+use volley_core::model::run::Summary;
+
+use crate::Outcome;
 
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)
@@ -96,7 +98,7 @@ fn per_second(outcome: &Outcome) -> String {
     out
 }
 
-fn summary_line(out: &mut String, name: &str, s: &TaskSummary) {
+fn summary_line(out: &mut String, name: &str, s: &Summary) {
     let _ = writeln!(
         out,
         "  {:<22} {:>8} {:>8} {:>8.1} {:>8.1} {:>8.1} {:>8.1} {:>8.1}",
@@ -113,7 +115,7 @@ fn run_load(outcome: &Outcome) -> String {
         "task", "requests", "failures", "rps", "p50 ms", "p95 ms", "p99 ms", "max ms"
     );
     for task in &r.summary.tasks {
-        summary_line(&mut out, task.name.as_deref().unwrap_or("-"), task);
+        summary_line(&mut out, &task.name, &task.summary);
     }
     summary_line(&mut out, "total", &r.summary.total);
     match &r.baseline {
@@ -128,7 +130,7 @@ fn run_load(outcome: &Outcome) -> String {
             );
         }
     }
-    let _ = writeln!(out, "  verdict: {} — {}", r.result.to_uppercase(), r.message);
+    let _ = writeln!(out, "  verdict: {} — {}", r.result.as_str().to_uppercase(), r.message);
     let _ = writeln!(
         out,
         "  run {} (took {})",

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use volley_core::contract::emulator;
+use volley_core::model::run::{Level, Metric, RunAnswer, RunResult};
 use volley_demo::{Options, Outcome, Stack, StackOutputs, html, phases::Phases};
 
 fn outputs_path() -> PathBuf {
@@ -55,25 +56,20 @@ fn check_outcome(outcome: &Outcome, options: &Options) {
 /// at the fail level, and every finding holds the first run's own figure as its baseline. (Whether a p95
 /// over a few dozen requests through the emulator moved by 25 % is the machine's noise, not the demo's
 /// wiring: the regression rules themselves are run-load's handler tests.)
-fn check_comparison(second: &volley_demo::RunLoadAnswer, first: &volley_demo::RunLoadAnswer) {
-    let failed = second.findings.iter().any(|f| f["level"] == "fail");
-    let expected = if failed { "failed" } else { "success" };
+fn check_comparison(second: &RunAnswer, first: &RunAnswer) {
+    let failed = second.findings.iter().any(|f| f.level == Level::Fail);
+    let expected = if failed { RunResult::Failed } else { RunResult::Success };
     assert_eq!(second.result, expected, "{second:?}");
     let first_total = &first.summary.total;
     for finding in &second.findings {
-        let metric = finding["metric"]
-            .as_str()
-            .unwrap_or_else(|| panic!("a finding names its metric: {finding}"));
-        let first_figure = match metric {
-            "p95" => first_total.p95_ms,
-            "p99" => first_total.p99_ms,
-            "requests per second" => first_total.rps,
-            "failure ratio" => continue,
-            other => panic!("a finding on an unknown metric {other}: {finding}"),
+        let first_figure = match finding.metric {
+            Metric::P95 => first_total.p95_ms,
+            Metric::P99 => first_total.p99_ms,
+            Metric::RequestsPerSecond => first_total.rps,
+            Metric::FailureRatio => continue,
         };
-        let baseline = finding["baseline"].as_f64().unwrap_or_else(|| panic!("{finding}"));
         assert!(
-            (baseline - first_figure).abs() < 1e-3,
+            (finding.baseline - first_figure).abs() < 1e-3,
             "{finding} against the first run's {first_total:?}"
         );
     }
@@ -124,7 +120,7 @@ async fn the_demo_runs_through_every_function_and_its_second_run_compares_with_t
         .await
         .unwrap_or_else(|e| panic!("first run: {e}"));
     check_outcome(&first, &first_options);
-    assert_eq!(first.run_load.result, "success", "{:?}", first.run_load);
+    assert_eq!(first.run_load.result, RunResult::Success, "{:?}", first.run_load);
     assert!(first.run_load.baseline.is_none(), "nothing to compare with yet");
     assert!(
         first.run_load.message.contains("no baseline"),
@@ -152,7 +148,7 @@ async fn the_demo_runs_through_every_function_and_its_second_run_compares_with_t
 
     // The text report has vegeta's lines, the per-second table and the verdict.
     let text = volley_demo::text::render(&second);
-    let verdict = format!("verdict: {}", second.run_load.result.to_uppercase());
+    let verdict = format!("verdict: {}", second.run_load.result.as_str().to_uppercase());
     for needle in [
         "Requests      [total, rate, throughput]",
         "Latencies",

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
@@ -29,8 +29,10 @@ use volley_core::challenge::{self, TxtLookup};
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{self, ConfigError, EnvReader};
 use volley_core::model::domain::{
-    DomainName, DomainRecord, DomainStatus, Policy, TokenError, challenge_value, check_organisation_id, new_token,
+    DomainName, DomainRecord, DomainStatus, Policy, TokenError, challenge_value, new_token,
 };
+use volley_core::model::identifier::check_identifier;
+use volley_core::model::payload;
 use volley_core::ports::{DomainRegistry, StoreError};
 use volley_engine::guard::{DnsResolver, ResolveError};
 
@@ -162,7 +164,7 @@ impl Deps {
 #[derive(Debug, Error)]
 pub enum ValidatorError {
     #[error("{field}: {reason}")]
-    BadRequest { field: &'static str, reason: String },
+    BadRequest { field: String, reason: String },
     #[error("{domain} is not registered for {organisation}: register it first")]
     NotRegistered { organisation: String, domain: String },
     #[error("could not make a challenge token")]
@@ -192,9 +194,9 @@ impl From<ValidatorError> for lambda_runtime::Diagnostic {
     }
 }
 
-fn bad(field: &'static str, reason: impl Into<String>) -> ValidatorError {
+fn bad(field: impl Into<String>, reason: impl Into<String>) -> ValidatorError {
     ValidatorError::BadRequest {
-        field,
+        field: field.into(),
         reason: reason.into(),
     }
 }
@@ -213,53 +215,63 @@ pub enum Request {
     Sweep,
 }
 
+/// An invocation's payload as written: `{"action": ...}` and the action's fields, nothing else.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
+enum Payload {
+    #[serde(rename_all = "camelCase")]
+    Register {
+        organisation_id: String,
+        domain: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Check {
+        organisation_id: String,
+        domain: String,
+    },
+    Sweep {},
+}
+
+/// The name errors give the payload as a whole.
+const EVENT: &str = "event";
+
 impl Request {
     /// Reads an event: `{"action": ...}`, or an EventBridge "Scheduled Event" (a sweep).
     pub fn parse(event: &Value) -> Result<Self, ValidatorError> {
-        let object = event
-            .as_object()
-            .ok_or_else(|| bad("event", "must be a JSON object with an \"action\""))?;
-        if !object.contains_key("action") && event["detail-type"] == "Scheduled Event" {
+        if payload::is_scheduled_event(event) {
             return Ok(Self::Sweep);
         }
-        let text = |field: &'static str| -> Result<&str, ValidatorError> {
-            match object.get(field) {
-                None | Some(Value::Null) => Err(bad(field, "is missing")),
-                Some(Value::String(s)) => Ok(s),
-                Some(_) => Err(bad(field, "must be a string")),
-            }
+        let payload: Payload = payload::parse(event).map_err(|e| {
+            let field = if e.is_root() { EVENT.to_owned() } else { e.field };
+            bad(field, e.problem)
+        })?;
+        let owned = |organisation_id: String, domain: &str| -> Result<(String, DomainName), ValidatorError> {
+            check_identifier(&organisation_id).map_err(|e| bad("organisationId", e.to_string()))?;
+            let domain = DomainName::parse(domain).map_err(|e| bad("domain", e.to_string()))?;
+            Ok((organisation_id, domain))
         };
-        let action = text("action")?;
-        let allowed: &[&str] = match action {
-            "register" | "check" => &["action", "organisationId", "domain"],
-            "sweep" => &["action"],
-            other => {
-                return Err(bad(
-                    "action",
-                    format!("{other:?} is not one of \"register\", \"check\", \"sweep\""),
-                ));
-            }
-        };
-        if let Some(unknown) = object.keys().find(|k| !allowed.contains(&k.as_str())) {
-            return Err(bad("event", format!("unknown field {unknown:?} for action {action:?}")));
-        }
-        if action == "sweep" {
-            return Ok(Self::Sweep);
-        }
-        let organisation_id = text("organisationId")?;
-        check_organisation_id(organisation_id).map_err(|e| bad("organisationId", e.to_string()))?;
-        let domain = DomainName::parse(text("domain")?).map_err(|e| bad("domain", e.to_string()))?;
-        let organisation_id = organisation_id.to_owned();
-        Ok(if action == "register" {
-            Self::Register {
+        Ok(match payload {
+            Payload::Register {
                 organisation_id,
                 domain,
+            } => {
+                let (organisation_id, domain) = owned(organisation_id, &domain)?;
+                Self::Register {
+                    organisation_id,
+                    domain,
+                }
             }
-        } else {
-            Self::Check {
+            Payload::Check {
                 organisation_id,
                 domain,
+            } => {
+                let (organisation_id, domain) = owned(organisation_id, &domain)?;
+                Self::Check {
+                    organisation_id,
+                    domain,
+                }
             }
+            Payload::Sweep {} => Self::Sweep,
         })
     }
 }

@@ -18,6 +18,7 @@ use volley_core::adapters::dynamodb::birthdays::DynamoBirthdayStore;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::birthday::{self, Username};
+use volley_core::model::payload;
 use volley_core::ports::{BirthdayStore, StoreError};
 
 pub mod local;
@@ -180,10 +181,10 @@ async fn put_birthday(deps: &Deps, user: &Username, request: &Request<Bytes>) ->
             "Content-Type must be application/json",
         );
     }
-    let parsed: PutBody = match serde_json::from_slice(body) {
+    let parsed: PutBody = match payload::parse_slice(body) {
         Ok(parsed) => parsed,
-        Err(e) if e.is_data() => return error(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}")),
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("request body is not valid JSON: {e}")),
+        Err(e) if e.not_json => return error(StatusCode::BAD_REQUEST, &format!("request body is not valid JSON: {e}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}")),
     };
     let born = match birthday::parse_date_of_birth(&parsed.date_of_birth, deps.clock.today()) {
         Ok(born) => born,

@@ -21,6 +21,8 @@ use volley_core::adapters::cloudwatch::CloudWatchMetricsSource;
 use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
+use volley_core::model::identifier::check_identifier;
+use volley_core::model::payload::{self, PayloadError};
 use volley_core::model::saved_metrics::{ActiveTest, CLOUDWATCH_HIGH_RES_RETENTION_SECONDS, SavedSecond, Series};
 use volley_core::ports::{MetricsSource, SavedMetricsStore, StoreError, TestActivity};
 
@@ -222,33 +224,49 @@ pub enum Request {
 const EXPECTED: &str = "expected {\"action\": \"sweep\"}, an EventBridge \"Scheduled Event\", or \
                         {\"testId\": ..., \"from\": ..., \"to\": ...} to save one test's window";
 
+/// `{"action": "sweep"}`: a sweep asked for by hand.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepRequest {
+    #[serde(rename = "action")]
+    _action: SweepAction,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum SweepAction {
+    Sweep,
+}
+
+fn bad_payload(e: PayloadError) -> SaveError {
+    SaveError::BadRequest(e.to_string())
+}
+
 /// Reads a payload; every problem is named.
 pub fn parse_request(payload: &Value) -> Result<Request, SaveError> {
+    if payload::is_scheduled_event(payload) {
+        return Ok(Request::Sweep);
+    }
     let Value::Object(fields) = payload else {
         return Err(SaveError::BadRequest(format!(
             "the payload is not a JSON object: {EXPECTED}"
         )));
     };
-    if fields.get("detail-type").and_then(Value::as_str) == Some("Scheduled Event") {
+    if fields.contains_key("action") {
+        let _: SweepRequest = payload::parse(payload).map_err(|e| {
+            if e.field == "action" {
+                SaveError::BadRequest(format!("{e}; {EXPECTED}"))
+            } else {
+                bad_payload(e)
+            }
+        })?;
         return Ok(Request::Sweep);
-    }
-    if let Some(action) = fields.get("action") {
-        return match action.as_str() {
-            Some("sweep") if fields.len() == 1 => Ok(Request::Sweep),
-            Some("sweep") => Err(SaveError::BadRequest("a sweep takes no other field".into())),
-            _ => Err(SaveError::BadRequest(format!(
-                "action: {action} is not \"sweep\"; {EXPECTED}"
-            ))),
-        };
     }
     if !fields.contains_key("testId") {
         return Err(SaveError::BadRequest(EXPECTED.into()));
     }
-    let request: WindowRequest = serde_path_to_error::deserialize(payload)
-        .map_err(|e| SaveError::BadRequest(format!("{}: {}", e.path(), e.inner())))?;
-    if request.test_id.trim().is_empty() {
-        return Err(SaveError::BadRequest("testId: must not be empty".into()));
-    }
+    let request: WindowRequest = payload::parse(payload).map_err(bad_payload)?;
+    check_identifier(&request.test_id).map_err(|e| SaveError::BadRequest(format!("testId: {e}")))?;
     let (from, to) = (request.from.seconds("from")?, request.to.seconds("to")?);
     if from >= to {
         return Err(SaveError::BadRequest(format!("from ({from}) must be before to ({to})")));
@@ -488,7 +506,7 @@ mod tests {
             ("[]", "not a JSON object"),
             ("{}", "expected"),
             (r#"{"action": "run"}"#, "action"),
-            (r#"{"action": "sweep", "x": 1}"#, "no other field"),
+            (r#"{"action": "sweep", "x": 1}"#, "x: unknown field `x`"),
             (r#"{"testId": "t1", "to": 5}"#, "from"),
             (r#"{"testId": "t1", "from": "yesterday", "to": 5}"#, "RFC 3339"),
             (r#"{"testId": "t1", "from": 9, "to": 5}"#, "before"),

@@ -21,8 +21,9 @@ use thiserror::Error;
 use volley_core::adapters::dynamodb::orchestration::DynamoOrchestrationStore;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::model::call::is_identifier;
+use volley_core::model::identifier::check_identifier;
 use volley_core::model::orchestration::{RegionMark, TestState, is_region_name};
+use volley_core::model::payload;
 use volley_core::ports::{OrchestrationStore, RegionRecorded, StoreError};
 
 /// The longest buffer between the last region's readiness and the start.
@@ -149,21 +150,11 @@ fn check_region(field: &str, region: &str) -> Result<(), OrchestratorError> {
 
 /// Reads a payload; every problem names its field.
 pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
-    if !payload.is_object() {
-        return Err(bad("the payload must be a JSON object with a \"type\""));
-    }
-    if payload.get("type").is_none() {
-        return Err(bad(
-            "type is missing: one of test-reset, agg-record, test-init, test-end, status",
-        ));
-    }
-    let request: Request = serde_path_to_error::deserialize(payload).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.inner().to_string();
-        if path == "." {
-            bad(inner)
+    let request: Request = payload::parse(payload).map_err(|e| {
+        if e.field == "type" && e.problem.starts_with("missing field") {
+            bad("type is missing: one of test-reset, agg-record, test-init, test-end, status")
         } else {
-            bad(format!("{path}: {inner}"))
+            bad(e.to_string())
         }
     })?;
     let test_id = match &request {
@@ -173,11 +164,7 @@ pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
         | Request::TestEnd { test_id, .. }
         | Request::Status { test_id } => test_id,
     };
-    if !is_identifier(test_id) {
-        return Err(bad(format!(
-            "testId: {test_id:?} must be 1 to 128 letters, digits, '-', '_' or '.'"
-        )));
-    }
+    check_identifier(test_id).map_err(|e| bad(format!("testId: {e}")))?;
     match &request {
         Request::TestReset {
             regions,

@@ -1,100 +1,38 @@
 //! Summaries and the comparison with a baseline: each threshold of the suite checked, each regression
-//! named with its numbers.
+//! named with its numbers. The types they are written in are run-load's answer, in
+//! `volley_core::model::run`.
 
-use serde::{Deserialize, Serialize};
+use volley_core::model::run::{Finding, Level, Metric, Summary};
 
 use crate::suite::{Limits, Thresholds};
 use crate::users::TaskStats;
-
-/// The numbers people read: per task and in total.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub requests: u64,
-    pub failures: u64,
-    pub rps: f64,
-    pub p50_ms: f64,
-    pub p95_ms: f64,
-    pub p99_ms: f64,
-    pub max_ms: f64,
-    pub avg_ms: f64,
-}
 
 fn ms(d: std::time::Duration) -> f64 {
     (d.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0
 }
 
-impl Summary {
-    /// The summary of `stats` measured over `seconds`.
-    pub fn of(stats: &TaskStats, seconds: f64) -> Self {
-        let l = &stats.latencies;
-        let any = l.count() > 0;
-        let at = |q: f64| if any { ms(l.quantile(q)) } else { 0.0 };
-        Self {
-            requests: stats.requests,
-            failures: stats.failures,
-            rps: if seconds > 0.0 {
-                stats.requests as f64 / seconds
-            } else {
-                0.0
-            },
-            p50_ms: at(0.50),
-            p95_ms: at(0.95),
-            p99_ms: at(0.99),
-            max_ms: if any { ms(l.max()) } else { 0.0 },
-            avg_ms: if any { ms(l.mean()) } else { 0.0 },
-        }
-    }
-
-    /// Failures per request, in percent.
-    pub fn failure_percent(&self) -> f64 {
-        if self.requests == 0 {
-            0.0
+/// The summary of `stats` measured over `seconds`.
+pub fn summary_of(stats: &TaskStats, seconds: f64) -> Summary {
+    let l = &stats.latencies;
+    let any = l.count() > 0;
+    let at = |q: f64| if any { ms(l.quantile(q)) } else { 0.0 };
+    Summary {
+        requests: stats.requests,
+        failures: stats.failures,
+        rps: if seconds > 0.0 {
+            stats.requests as f64 / seconds
         } else {
-            self.failures as f64 * 100.0 / self.requests as f64
-        }
+            0.0
+        },
+        p50_ms: at(0.50),
+        p95_ms: at(0.95),
+        p99_ms: at(0.99),
+        max_ms: if any { ms(l.max()) } else { 0.0 },
+        avg_ms: if any { ms(l.mean()) } else { 0.0 },
     }
 }
 
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Level {
-    Warn,
-    Fail,
-}
-
-/// One threshold crossed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    pub metric: &'static str,
-    pub level: Level,
-    pub baseline: f64,
-    pub current: f64,
-    /// Percent change (percentage points for the failure ratio); positive is worse.
-    pub worse_by: f64,
-    pub limit: f64,
-}
-
-impl std::fmt::Display for Finding {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let unit = if self.metric == "failure ratio" { " points" } else { "%" };
-        write!(
-            f,
-            "{} {}: {:.2} against a baseline of {:.2} ({:+.1}{unit}, limit {}{unit})",
-            self.metric,
-            match self.level {
-                Level::Warn => "warning",
-                Level::Fail => "regression",
-            },
-            self.current,
-            self.baseline,
-            self.worse_by,
-            self.limit,
-        )
-    }
-}
-
-fn judge(metric: &'static str, baseline: f64, current: f64, worse_by: f64, limits: Limits) -> Option<Finding> {
+fn judge(metric: Metric, baseline: f64, current: f64, worse_by: f64, limits: Limits) -> Option<Finding> {
     let (level, limit) = if worse_by > limits.fail {
         (Level::Fail, limits.fail)
     } else if worse_by > limits.warn {
@@ -124,28 +62,28 @@ fn rise(baseline: f64, current: f64) -> f64 {
 pub fn compare(baseline: &Summary, current: &Summary, thresholds: &Thresholds) -> Vec<Finding> {
     [
         judge(
-            "p95",
+            Metric::P95,
             baseline.p95_ms,
             current.p95_ms,
             rise(baseline.p95_ms, current.p95_ms),
             thresholds.p95,
         ),
         judge(
-            "p99",
+            Metric::P99,
             baseline.p99_ms,
             current.p99_ms,
             rise(baseline.p99_ms, current.p99_ms),
             thresholds.p99,
         ),
         judge(
-            "failure ratio",
+            Metric::FailureRatio,
             baseline.failure_percent(),
             current.failure_percent(),
             current.failure_percent() - baseline.failure_percent(),
             thresholds.failure_ratio,
         ),
         judge(
-            "requests per second",
+            Metric::RequestsPerSecond,
             baseline.rps,
             current.rps,
             -rise(baseline.rps, current.rps),
@@ -186,7 +124,7 @@ mod tests {
 
         let slower = compare(&base, &summary(23.0, 70.0, 100.0, 0), &t);
         assert_eq!(
-            slower.iter().map(|f| (f.metric, f.level)).collect::<Vec<_>>(),
+            slower.iter().map(|f| (f.metric.as_str(), f.level)).collect::<Vec<_>>(),
             [("p95", Level::Warn), ("p99", Level::Fail)]
         );
         assert!((slower[1].worse_by - 75.0).abs() < 1e-9);
@@ -197,7 +135,7 @@ mod tests {
 
         let worse = compare(&base, &summary(20.0, 40.0, 70.0, 20), &t);
         assert_eq!(
-            worse.iter().map(|f| (f.metric, f.level)).collect::<Vec<_>>(),
+            worse.iter().map(|f| (f.metric.as_str(), f.level)).collect::<Vec<_>>(),
             [("failure ratio", Level::Fail), ("requests per second", Level::Fail)]
         );
         assert!(worse[0].to_string().contains("+2.0 points"), "{}", worse[0]);

@@ -1,10 +1,9 @@
 //! run-load: runs a suite of simulated users against a host (invoked synchronously), compares the run with
 //! stored baselines of the same tag and shape, stores it, and answers whether performance regressed.
 //!
-//! Payload (snake case, as people type it into `aws lambda invoke`):
-//! `{"suite", "host", "spawn_rate", "users", "spawned_runtime", "only_summary",
-//!   "compare": {"type": "average"|"previous", "tag", "load_limit"}, "store": {"tags": [...]}}`, plus an
-//! optional `organisation_id` whose validated domains the host must belong to (default `ORGANISATION_ID`).
+//! The payload (`RunRequest`) and the answer (`RunAnswer`) are defined once, in `volley_core::model::run`,
+//! where the demo driver reads them too. The payload's `organisation_id`, whose validated domains the host
+//! must belong to, defaults to `ORGANISATION_ID`.
 
 pub mod compare;
 pub mod suite;
@@ -22,11 +21,15 @@ use volley_core::adapters::dynamodb::runs::DynamoRunIndex;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::model::call::is_identifier;
+use volley_core::model::identifier::check_identifier;
+use volley_core::model::payload;
+use volley_core::model::run::{
+    Baseline, CompareType, Level, NamedSummary, RunAnswer, RunRequest, RunResult, RunSummary, Summary,
+};
 use volley_core::ports::{ResultArchive, RunEntry, RunIndex, StoreError};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 
-use crate::compare::{Finding, Level, Summary};
+use crate::compare::summary_of;
 use crate::suite::{Suite, SuiteError};
 use crate::users::{RunStats, Shape, TaskStats};
 
@@ -167,54 +170,6 @@ impl From<RunError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Which baseline to compare with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum CompareType {
-    /// The latest stored run.
-    Previous,
-    /// The last `load_limit` runs, histograms merged.
-    Average,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CompareRequest {
-    #[serde(rename = "type")]
-    kind: CompareType,
-    tag: String,
-    #[serde(default = "five")]
-    load_limit: i64,
-}
-
-fn five() -> i64 {
-    5
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StoreRequest {
-    tags: Vec<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Payload {
-    suite: String,
-    host: String,
-    spawn_rate: f64,
-    users: i64,
-    spawned_runtime: String,
-    #[serde(default)]
-    only_summary: bool,
-    #[serde(default)]
-    compare: Option<CompareRequest>,
-    #[serde(default)]
-    store: Option<StoreRequest>,
-    #[serde(default)]
-    organisation_id: Option<String>,
-}
-
 /// A checked request.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -231,26 +186,13 @@ fn bad(message: impl Into<String>) -> RunError {
     RunError::BadRequest(message.into())
 }
 
-fn check_tag(field: &str, tag: &str) -> Result<(), RunError> {
-    if is_identifier(tag) {
-        Ok(())
-    } else {
-        Err(bad(format!(
-            "{field}: {tag:?} must be 1 to 128 letters, digits, '-', '_' or '.'"
-        )))
-    }
+fn check_identifier_field(field: &str, tag: &str) -> Result<(), RunError> {
+    check_identifier(tag).map_err(|e| bad(format!("{field}: {e}")))
 }
 
 /// Reads and checks a payload; every problem names its field.
 pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
-    let p: Payload = serde_path_to_error::deserialize(payload).map_err(|e| {
-        let path = e.path().to_string();
-        if path == "." {
-            bad(e.inner().to_string())
-        } else {
-            bad(format!("{path}: {}", e.inner()))
-        }
-    })?;
+    let p: RunRequest = payload::parse(payload).map_err(|e| bad(e.to_string()))?;
     if p.users < 1 || p.users > MAX_USERS {
         return Err(bad(format!("users: {} must be from 1 to {MAX_USERS}", p.users)));
     }
@@ -272,7 +214,7 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
     let compare = match p.compare {
         None => None,
         Some(c) => {
-            check_tag("compare.tag", &c.tag)?;
+            check_identifier_field("compare.tag", &c.tag)?;
             if c.load_limit < 1 || c.load_limit > MAX_LOAD_LIMIT as i64 {
                 return Err(bad(format!(
                     "compare.load_limit: {} must be from 1 to {MAX_LOAD_LIMIT}",
@@ -284,15 +226,13 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
     };
     let store_tags = p.store.map(|s| s.tags).unwrap_or_default();
     for (i, tag) in store_tags.iter().enumerate() {
-        check_tag(&format!("store.tags[{i}]"), tag)?;
+        check_identifier_field(&format!("store.tags[{i}]"), tag)?;
     }
     if store_tags.len() > 10 {
         return Err(bad("store.tags: at most 10 tags"));
     }
-    if let Some(org) = &p.organisation_id
-        && !is_identifier(org)
-    {
-        return Err(bad(format!("organisation_id: {org:?} is not an identifier")));
+    if let Some(org) = &p.organisation_id {
+        check_identifier_field("organisation_id", org)?;
     }
     Ok(Request {
         suite: Suite::packaged(&p.suite)?,
@@ -307,22 +247,6 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
         store_tags,
         organisation_id: p.organisation_id,
     })
-}
-
-/// The summary in the answer.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunSummary {
-    pub total: Summary,
-    pub tasks: Vec<NamedSummary>,
-    pub elapsed_s: f64,
-}
-
-/// One task's summary.
-#[derive(Debug, Clone, Serialize)]
-pub struct NamedSummary {
-    pub name: String,
-    #[serde(flatten)]
-    pub summary: Summary,
 }
 
 /// A stored run: what compare reads back.
@@ -342,30 +266,6 @@ pub struct StoredRun {
     pub stats: RunStats,
 }
 
-/// What the baseline was.
-#[derive(Debug, Clone, Serialize)]
-pub struct Baseline {
-    #[serde(rename = "type")]
-    pub kind: CompareType,
-    pub tag: String,
-    pub runs: Vec<String>,
-    pub total: Summary,
-}
-
-/// run-load's answer.
-#[derive(Debug, Clone, Serialize)]
-pub struct Answer {
-    pub result: &'static str,
-    pub message: String,
-    pub log_stream_name: String,
-    pub log_group_name: String,
-    pub run_id: String,
-    pub summary: RunSummary,
-    pub baseline: Option<Baseline>,
-    pub findings: Vec<Finding>,
-    pub stored: Vec<String>,
-}
-
 /// What makes two runs comparable.
 pub fn shape_key(suite: &str, host: &str, users: u32) -> String {
     format!("suite={suite}|users={users}|host={}", host.trim_end_matches('/'))
@@ -373,13 +273,13 @@ pub fn shape_key(suite: &str, host: &str, users: u32) -> String {
 
 fn summarise(stats: &RunStats, seconds: f64) -> RunSummary {
     RunSummary {
-        total: Summary::of(&stats.total(), seconds),
+        total: summary_of(&stats.total(), seconds),
         tasks: stats
             .tasks
             .iter()
             .map(|t| NamedSummary {
                 name: t.name.clone(),
-                summary: Summary::of(t, seconds),
+                summary: summary_of(t, seconds),
             })
             .collect(),
         elapsed_s: seconds,
@@ -428,12 +328,12 @@ async fn baseline(
         kind,
         tag: tag.to_owned(),
         runs,
-        total: Summary::of(&merged, seconds),
+        total: summary_of(&merged, seconds),
     }))
 }
 
 /// Runs one request.
-pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -> Result<Answer, RunError> {
+pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -> Result<RunAnswer, RunError> {
     let now = deps.clock.now();
     if let Some(deadline) = deadline_ms {
         let left = Duration::from_millis(u64::try_from(deadline - now.timestamp_millis()).unwrap_or(0));
@@ -553,8 +453,8 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
     );
     let message = [vec![headline], problems, notes].concat().join("; ");
     tracing::info!(run_id, failed, summary = ?summary.total, %message, "run finished");
-    Ok(Answer {
-        result: if failed { "failed" } else { "success" },
+    Ok(RunAnswer {
+        result: if failed { RunResult::Failed } else { RunResult::Success },
         message,
         log_stream_name: deps.log_stream_name.clone(),
         log_group_name: deps.log_group_name.clone(),

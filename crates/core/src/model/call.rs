@@ -15,6 +15,8 @@ use std::time::{Duration, SystemTime};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::model::identifier::check_identifier;
+use crate::model::payload;
 use volley_engine::load::schedule::Schedule;
 
 /// The detail-type of the EventBridge events that start a worker.
@@ -107,43 +109,16 @@ pub struct ValidCall {
 /// The default per-request timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Whether `value` is a valid identifier (test, organisation or call id): 1 to 128 ASCII letters, digits,
-/// `-`, `_` or `.`.
-pub fn is_identifier(value: &str) -> bool {
-    !value.is_empty()
-        && value.len() <= 128
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-}
-
 fn identifier(field: &str, value: &str) -> Result<(), CallError> {
-    if is_identifier(value) {
-        Ok(())
-    } else {
-        Err(bad(
-            field,
-            format!("{value:?} must be 1 to 128 letters, digits, '-', '_' or '.'"),
-        ))
-    }
+    check_identifier(value).map_err(|e| bad(field, e.to_string()))
 }
 
 impl UserCall {
     /// Parses an event detail, naming the field at fault.
     pub fn from_json(detail: &serde_json::Value) -> Result<Self, CallError> {
-        serde_path_to_error::deserialize(detail).map_err(|e| {
-            let path = e.path().to_string();
-            let text = e.inner().to_string();
-            // A missing or unknown field is reported at its parent; serde names it in backticks.
-            let named = text.split('`').nth(1).filter(|_| text.contains(" field "));
-            let field = match (path.as_str(), named) {
-                (".", Some(name)) => name.to_owned(),
-                // An unknown field's path already ends with it.
-                (path, Some(name)) if path == name || path.ends_with(&format!(".{name}")) => path.to_owned(),
-                (parent, Some(name)) => format!("{parent}.{name}"),
-                (path, None) => path.to_owned(),
-            };
-            CallError { field, problem: text }
+        payload::parse(detail).map_err(|e| CallError {
+            field: e.field,
+            problem: e.problem,
         })
     }
 

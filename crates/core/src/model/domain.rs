@@ -119,24 +119,6 @@ impl fmt::Display for DomainName {
     }
 }
 
-/// Why an organisation identifier was refused.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-#[error("{0:?} must be 1 to 128 letters, digits, '-', '_' or '.'")]
-pub struct OrganisationIdError(pub String);
-
-/// Checks an organisation identifier (the same rule as the `User Call` event's `organisationId`).
-pub fn check_organisation_id(value: &str) -> Result<(), OrganisationIdError> {
-    let ok = (1..=128).contains(&value.len())
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(OrganisationIdError(value.to_owned()))
-    }
-}
-
 /// The system's random source failed.
 #[derive(Debug, Error)]
 #[error("no random bytes for a challenge token: {0}")]

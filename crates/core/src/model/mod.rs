@@ -3,7 +3,10 @@
 pub mod birthday;
 pub mod call;
 pub mod domain;
+pub mod identifier;
 pub mod metrics;
 pub mod orchestration;
+pub mod payload;
 pub mod result;
+pub mod run;
 pub mod saved_metrics;

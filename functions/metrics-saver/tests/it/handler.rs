@@ -339,7 +339,14 @@ async fn bad_requests_are_refused_by_name() {
             "window-with-bad-time.json",
             "from: \"half past ten\" is not an RFC 3339 time",
         ),
-        ("window-without-to.json", "missing field `to`"),
+        ("window-without-to.json", "to: missing field `to`"),
+        ("window-with-unknown-field.json", "region: unknown field `region`"),
+        (
+            "window-with-bad-test-id.json",
+            "testId: \"checkout load\" must be 1 to 128 letters, digits",
+        ),
+        ("sweep-with-unknown-field.json", "testId: unknown field `testId`"),
+        ("unknown-action.json", "action: unknown variant `save`"),
     ] {
         let error = run(&deps, name).await.err();
         assert!(

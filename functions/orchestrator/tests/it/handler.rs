@@ -122,15 +122,16 @@ async fn the_buffer_defaults_to_100_seconds() {
 async fn bad_payloads_are_refused_naming_what_is_wrong() {
     let deps = deps();
     for (name, needle) in [
-        ("unknown-type.json", "unknown variant `test-start`"),
-        ("agg-record-without-region.json", "missing field `region`"),
+        ("unknown-type.json", "type: unknown variant `test-start`"),
+        ("agg-record-without-region.json", "region: missing field `region`"),
         ("test-reset-without-regions.json", "regions: name at least one region"),
         (
             "test-reset-with-bad-region.json",
             "regions[1]: \"Mars\" is not a region name",
         ),
         ("test-init-with-bad-test-id.json", "testId: \"checkout load\""),
-        ("status-with-unknown-field.json", "unknown field `verbose`"),
+        ("status-with-unknown-field.json", "verbose: unknown field `verbose`"),
+        ("test-reset-with-unknown-field.json", "buffer: unknown field `buffer`"),
     ] {
         let error = call(&deps, name).await.err();
         assert!(

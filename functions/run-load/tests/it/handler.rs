@@ -258,7 +258,19 @@ async fn bad_payloads_are_refused_naming_the_field() {
             "compare.load_limit",
         ),
         (json!({"store": {"tags": ["no spaces"]}}), "store.tags[0]"),
-        (json!({"colour": "red"}), "unknown field `colour`"),
+        (json!({"colour": "red"}), "colour: unknown field `colour`"),
+        (
+            json!({"compare": {"type": "previous", "tag": "x", "limit": 3}}),
+            "compare.limit: unknown field `limit`",
+        ),
+        (
+            json!({"store": {"tags": ["ci"], "bucket": "mine"}}),
+            "store.bucket: unknown field `bucket`",
+        ),
+        (
+            json!({"organisation_id": "acme corp"}),
+            "organisation_id: \"acme corp\" must be 1 to 128 letters, digits",
+        ),
         (json!({"host": "http://10.0.0.1/"}), "may not be load-tested"),
     ] {
         let error = run(&world, extra.clone())

@@ -137,6 +137,8 @@ async fn invalid_events_fail_naming_the_field_and_claim_nothing() {
         ("invalid-missing-url.json", "request.url"),
         ("invalid-rate.json", "rate"),
         ("invalid-duration.json", "duration"),
+        ("invalid-unknown-field.json", "priority"),
+        ("invalid-unknown-request-field.json", "request.proxy"),
     ] {
         match function_handler(&w.deps, event(name, None)).await {
             Err(WorkerError::InvalidCall(e)) => assert_eq!(e.field, field, "{name}: {e}"),
