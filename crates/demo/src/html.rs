@@ -10,7 +10,7 @@ use plotters::prelude::*;
 
 use volley_core::model::run::Summary;
 
-use crate::Outcome;
+use crate::outcome::Outcome;
 
 /// The series colours; the screenshot test looks for them in the rendered page.
 pub const P50: RGBColor = RGBColor(0x1f, 0x77, 0xb4);

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::PhaseTime;
+use crate::outcome::PhaseTime;
 
 /// Every phase so far, and where their bars are drawn.
 #[derive(Debug, Clone)]

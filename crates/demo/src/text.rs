@@ -8,7 +8,7 @@ use volley::report::duration;
 
 use volley_core::model::run::Summary;
 
-use crate::Outcome;
+use crate::outcome::Outcome;
 
 fn ms(d: Duration) -> String {
     format!("{:.1}", d.as_secs_f64() * 1000.0)

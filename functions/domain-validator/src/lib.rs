@@ -14,151 +14,25 @@
 //! `{"action": "sweep"}` (an EventBridge "Scheduled Event" does the same) and gets counts back.
 //! The rules (normalisation, the life cycle) are in `volley_core::model::domain`.
 
+mod check;
+mod deps;
 mod sweep;
-
-use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
-use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
-use volley_core::challenge::{self, TxtLookup};
-use volley_core::clock::{Clock, SystemClock};
-use volley_core::config::{self, ConfigError, EnvReader};
 use volley_core::model::domain::{
     DomainName, DomainRecord, DomainStatus, Policy, TokenError, challenge_value, new_token,
 };
 use volley_core::model::identifier::check_identifier;
 use volley_core::model::payload;
-use volley_core::ports::{DomainRegistry, StoreError};
-use volley_engine::guard::{DnsResolver, ResolveError};
+use volley_core::ports::StoreError;
 
+use check::check_record;
+pub use deps::{Config, Deps, IAM_ACTIONS, Settings};
 pub use sweep::SweepAnswer;
-
-/// How the validator behaves, apart from where its store and DNS are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    pub policy: Policy,
-    /// `MAX_CONCURRENT_LOOKUPS`: DNS lookups in flight at once during a sweep (default 16).
-    pub max_concurrent_lookups: usize,
-    /// `DEADLINE_MARGIN`: a sweep starts no lookup later than this before the Lambda deadline (default
-    /// 10s, more than a lookup's worst case), so it always finishes in time; the rest wait for the next run.
-    pub deadline_margin: Duration,
-    /// Records read from the index per query.
-    pub page_size: usize,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            policy: Policy::default(),
-            max_concurrent_lookups: 16,
-            deadline_margin: Duration::from_secs(10),
-            page_size: 100,
-        }
-    }
-}
-
-/// The validator's environment, read once per cold start.
-#[derive(Debug, Clone)]
-pub struct Config {
-    /// `DOMAINS_TABLE`: the table the worker's guard reads too.
-    pub domains_table: String,
-    /// `DNS_SERVERS`: nameservers (address:port, comma-separated); default the system's.
-    pub dns_servers: Vec<std::net::SocketAddr>,
-    /// `DNS_TIMEOUT`: per query attempt (default 2s; two attempts).
-    pub dns_timeout: Duration,
-    /// `PENDING_TTL` (7d), `RECHECK_INTERVAL` (24h), `MISS_RECHECK_INTERVAL` (1h), `REVOKE_AFTER_MISSES`
-    /// (3), `MAX_CONCURRENT_LOOKUPS` (16), `DEADLINE_MARGIN` (10s).
-    pub settings: Settings,
-}
-
-fn positive(text: &str) -> Result<u32, String> {
-    match text.trim().parse::<u32>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err("must be a whole number above 0".into()),
-    }
-}
-
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_reader(&mut EnvReader::new())
-    }
-
-    /// Reads the settings through `env` (the process environment, or a map in the deploy tests).
-    pub fn from_reader(env: &mut EnvReader) -> Result<Self, ConfigError> {
-        let defaults = Settings::default();
-        let domains_table = env.required("DOMAINS_TABLE");
-        let dns_servers = env.parsed("DNS_SERVERS", config::socket_addrs).unwrap_or_default();
-        let dns_timeout = env
-            .parsed("DNS_TIMEOUT", config::duration)
-            .unwrap_or(Duration::from_secs(2));
-        let policy = Policy {
-            pending_ttl: env
-                .parsed("PENDING_TTL", config::duration)
-                .unwrap_or(defaults.policy.pending_ttl),
-            recheck_interval: env
-                .parsed("RECHECK_INTERVAL", config::duration)
-                .unwrap_or(defaults.policy.recheck_interval),
-            miss_recheck_interval: env
-                .parsed("MISS_RECHECK_INTERVAL", config::duration)
-                .unwrap_or(defaults.policy.miss_recheck_interval),
-            revoke_after_misses: env
-                .parsed("REVOKE_AFTER_MISSES", positive)
-                .unwrap_or(defaults.policy.revoke_after_misses),
-        };
-        let max_concurrent_lookups = env
-            .parsed("MAX_CONCURRENT_LOOKUPS", positive)
-            .map_or(defaults.max_concurrent_lookups, |n| n as usize);
-        let deadline_margin = env
-            .parsed("DEADLINE_MARGIN", config::duration)
-            .unwrap_or(defaults.deadline_margin);
-        env.finish()?;
-        Ok(Self {
-            domains_table,
-            dns_servers,
-            dns_timeout,
-            settings: Settings {
-                policy,
-                max_concurrent_lookups,
-                deadline_margin,
-                ..defaults
-            },
-        })
-    }
-}
-
-/// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
-/// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
-pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb::domains::DOMAIN_REGISTRY_ACTIONS];
-
-/// Everything an invocation needs, built once.
-#[derive(Debug, Clone)]
-pub struct Deps {
-    pub registry: Arc<dyn DomainRegistry>,
-    pub txt: Arc<dyn TxtLookup>,
-    pub clock: Arc<dyn Clock>,
-    pub settings: Settings,
-}
-
-impl Deps {
-    pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Result<Self, ResolveError> {
-        let resolver = if config.dns_servers.is_empty() {
-            DnsResolver::system(config.dns_timeout)?
-        } else {
-            DnsResolver::with_nameservers(&config.dns_servers, config.dns_timeout)?
-        };
-        Ok(Self {
-            registry: Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table)),
-            txt: Arc::new(resolver),
-            clock: Arc::new(SystemClock),
-            settings: config.settings,
-        })
-    }
-}
 
 /// Why an invocation failed. Bad input names the field.
 #[derive(Debug, Error)]
@@ -377,66 +251,6 @@ async fn register(deps: &Deps, organisation: &str, domain: DomainName) -> Result
     Err(ValidatorError::Store(StoreError::Unavailable(
         "the record kept changing while it was being registered".into(),
     )))
-}
-
-/// What one check did to one record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Checked {
-    pub before: DomainStatus,
-    /// The record as stored now.
-    pub after: DomainRecord,
-    pub looked_up: bool,
-    pub transient: bool,
-    /// Another writer changed the record first; `after` is what it wrote.
-    pub conflict: bool,
-}
-
-/// Checks one record now: a DNS lookup when it needs one, expiry when it is past its TTL, nothing when it is
-/// final. Writes the result unless another writer changed the record since it was read.
-pub(crate) async fn check_record(deps: &Deps, record: DomainRecord) -> Result<Checked, StoreError> {
-    let policy = &deps.settings.policy;
-    let now = deps.clock.now().timestamp();
-    let (next, looked_up, transient) = if record.needs_lookup(now, policy) {
-        let outcome = challenge::check(deps.txt.as_ref(), &record.domain, &record.token).await;
-        let transient = matches!(outcome, volley_core::model::domain::CheckOutcome::Transient(_));
-        // The lookup took time: the record is judged at its end.
-        let now = deps.clock.now().timestamp();
-        (record.after_check(&outcome, now, policy), true, transient)
-    } else {
-        (
-            record.expired(now, policy).unwrap_or_else(|| record.clone()),
-            false,
-            false,
-        )
-    };
-    let mut checked = Checked {
-        before: record.status,
-        after: next.clone(),
-        looked_up,
-        transient,
-        conflict: false,
-    };
-    if next == record {
-        return Ok(checked);
-    }
-    if deps.registry.replace(&next, record.version).await? {
-        if next.status != record.status {
-            tracing::info!(
-                organisation = %next.organisation_id, domain = %next.domain, from = %record.status,
-                to = %next.status, reason = next.last_error.as_deref().unwrap_or(""), "domain status changed"
-            );
-        }
-    } else {
-        checked.conflict = true;
-        if let Some(stored) = deps
-            .registry
-            .get(&record.organisation_id, record.domain.as_str())
-            .await?
-        {
-            checked.after = stored;
-        }
-    }
-    Ok(checked)
 }
 
 /// Handles one invocation.

@@ -9,7 +9,8 @@ use tokio::task::JoinSet;
 use volley_core::model::domain::DomainStatus;
 use volley_core::ports::{DueCursor, StoreError};
 
-use crate::{Checked, Deps, check_record};
+use crate::check::{Checked, check_record};
+use crate::deps::Deps;
 
 /// What a sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
