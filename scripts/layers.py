@@ -25,7 +25,7 @@ def read_layers():
     block = re.search(r"```text layers\n(.*?)```", text, re.S)
     if not block:
         sys.exit("ARCHITECTURE.md has no ```text layers block: the layer order must be declared there")
-    crates, modules = [], {}
+    crates, modules, test_only = [], {}, set()
     for line in block.group(1).splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
@@ -34,9 +34,11 @@ def read_layers():
         groups = rest.split()
         if name.strip() == "crates":
             crates.append(groups)
+        elif name.strip() == "test-only":
+            test_only.update(groups)
         else:
             modules.setdefault(name.strip(), []).append(groups)
-    return crates, modules
+    return crates, modules, test_only
 
 
 def workspace():
@@ -193,7 +195,7 @@ def circles(graph):
 
 
 def main():
-    crate_layers, module_layers = read_layers()
+    crate_layers, module_layers, test_only = read_layers()
     problems = []
     packages = workspace()
     names = {p["name"] for p in packages}
@@ -206,6 +208,9 @@ def main():
             problems.append(f"crate {p['name']} is in no layer: add it to the `crates:` lines of ARCHITECTURE.md's layers")
     for p in packages:
         for dep in p["dependencies"]:
+            if dep.get("kind") != "dev" and dep["name"] in test_only:
+                problems.append(f"{p['name']} depends on {dep['name']}, which is test code only: "
+                                f"only dev-dependencies may name it (ARCHITECTURE.md, Layers)")
             if dep.get("kind") == "dev":
                 continue  # tests are not rooms of the house: a crate's tests may use the test kit built on it
             if dep["name"] in names and dep["name"] != p["name"] and p["name"] in crate_rank and dep["name"] in crate_rank:

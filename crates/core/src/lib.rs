@@ -13,9 +13,6 @@ pub mod model;
 pub mod ports;
 pub mod telemetry;
 
-#[cfg(any(test, feature = "contract-tests"))]
-pub mod contract;
-
 /// An error and all its sources, one after another: "outer: cause: root cause". For logs and for the
 /// error messages Lambda records, where the chain is the useful part.
 pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use volley_core::contract::emulator;
 use volley_core::model::run::{Level, Metric, RunAnswer, RunResult};
 use volley_demo::{Options, Outcome, Stack, StackOutputs, html, phases::Phases};
+use volley_testkit::emulator;
 
 fn outputs_path() -> PathBuf {
     std::env::var("VOLLEY_STACK_OUTPUTS").map_or_else(

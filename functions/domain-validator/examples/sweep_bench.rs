@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
-use volley_core::adapters::testing;
 use volley_core::clock::SystemClock;
-use volley_core::contract::emulator;
 use volley_core::model::domain::{DomainName, DomainRecord, challenge_value, new_token};
 use volley_core::ports::DomainRegistry;
 use volley_engine::guard::DnsResolver;
 use volley_localdns::LocalDns;
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 
 use domain_validator::{Answer, Deps, Settings, SweepAnswer, function_handler};
 
@@ -31,7 +31,7 @@ struct Run {
 async fn run(domains: usize, publish: bool) -> Run {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("domains-bench-");
-    testing::create_domains_table(&config, &table).await;
+    fixtures::create_domains_table(&config, &table).await;
     let store = DynamoDomainStore::new(&config, &table);
     let dns = LocalDns::start().await;
     let org = emulator::unique("bench");

@@ -103,7 +103,7 @@ fn parse_query_id(id: &str) -> Option<(usize, usize)> {
 }
 
 /// A query for one statistic of one metric of `series`, at a 1-second period.
-pub(crate) fn metric_query(id: String, series: &Series, metric_name: &str, statistic: &str) -> MetricDataQuery {
+pub fn metric_query(id: String, series: &Series, metric_name: &str, statistic: &str) -> MetricDataQuery {
     let mut metric = Metric::builder()
         .namespace(NAMESPACE)
         .metric_name(metric_name)

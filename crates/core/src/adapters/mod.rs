@@ -8,5 +8,3 @@ pub mod dynamodb;
 pub mod memory;
 pub mod s3;
 pub mod sqs;
-#[cfg(feature = "contract-tests")]
-pub mod testing;

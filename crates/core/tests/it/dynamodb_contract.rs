@@ -5,58 +5,59 @@ use volley_core::adapters::dynamodb::{
     birthdays::DynamoBirthdayStore, calls::DynamoCallClaims, domains::DynamoDomainStore, tests::DynamoResultLedger,
 };
 use volley_core::adapters::s3::S3ResultArchive;
-use volley_core::adapters::testing;
-use volley_core::contract::{self, emulator};
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 
 #[tokio::test]
 async fn dynamodb_birthday_store_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("birthdays-contract-");
-    testing::create_birthdays_table(&config, &table).await;
-    contract::birthday_store_contract(&DynamoBirthdayStore::new(&config, &table), &emulator::unique("")).await;
+    fixtures::create_birthdays_table(&config, &table).await;
+    volley_contracts::birthday_store_contract(&DynamoBirthdayStore::new(&config, &table), &emulator::unique("")).await;
 }
 
 #[tokio::test]
 async fn dynamodb_call_claims_meet_the_contract() {
     let config = emulator::sdk_config().await;
     let calls = emulator::unique("calls-contract-");
-    testing::create_calls_table(&config, &calls).await;
-    contract::call_claims_contract(&DynamoCallClaims::new(&config, &calls), &emulator::unique("")).await;
+    fixtures::create_calls_table(&config, &calls).await;
+    volley_contracts::call_claims_contract(&DynamoCallClaims::new(&config, &calls), &emulator::unique("")).await;
 }
 
 #[tokio::test]
 async fn dynamodb_result_ledger_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let (calls, tests) = (emulator::unique("calls-contract-"), emulator::unique("tests-contract-"));
-    testing::create_calls_table(&config, &calls).await;
-    testing::create_tests_table(&config, &tests).await;
-    contract::result_ledger_contract(&DynamoResultLedger::new(&config, &calls, &tests), &emulator::unique("")).await;
+    fixtures::create_calls_table(&config, &calls).await;
+    fixtures::create_tests_table(&config, &tests).await;
+    volley_contracts::result_ledger_contract(&DynamoResultLedger::new(&config, &calls, &tests), &emulator::unique(""))
+        .await;
 }
 
 #[tokio::test]
 async fn dynamodb_domain_store_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("domains-contract-");
-    testing::create_domains_table(&config, &table).await;
+    fixtures::create_domains_table(&config, &table).await;
     let unique = emulator::unique("");
     let org = format!("acme{unique}");
-    testing::put_domain(&config, &table, &org, &format!("example{unique}.com"), "validated").await;
-    testing::put_domain(&config, &table, &org, &format!("pending{unique}.com"), "pending").await;
-    contract::domain_store_contract(&DynamoDomainStore::new(&config, &table), &unique).await;
+    fixtures::put_domain(&config, &table, &org, &format!("example{unique}.com"), "validated").await;
+    fixtures::put_domain(&config, &table, &org, &format!("pending{unique}.com"), "pending").await;
+    volley_contracts::domain_store_contract(&DynamoDomainStore::new(&config, &table), &unique).await;
 }
 
 #[tokio::test]
 async fn dynamodb_domain_registry_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("domains-registry-contract-");
-    testing::create_domains_table(&config, &table).await;
-    contract::domain_registry_contract(&DynamoDomainStore::new(&config, &table), &emulator::unique("")).await;
+    fixtures::create_domains_table(&config, &table).await;
+    volley_contracts::domain_registry_contract(&DynamoDomainStore::new(&config, &table), &emulator::unique("")).await;
 }
 
 #[tokio::test]
 async fn s3_result_archive_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let bucket = emulator::unique("results-contract-");
-    testing::create_bucket(&config, &bucket).await;
-    contract::result_archive_contract(&S3ResultArchive::new(&config, &bucket), &emulator::unique("")).await;
+    fixtures::create_bucket(&config, &bucket).await;
+    volley_contracts::result_archive_contract(&S3ResultArchive::new(&config, &bucket), &emulator::unique("")).await;
 }

@@ -1,11 +1,12 @@
 //! The metrics-saver's AWS adapters against their contract suites, over the wire in the local AWS emulator:
 //! the same suites the memory twins pass.
 
+use volley_contracts::saved_metrics;
 use volley_core::adapters::cloudwatch::{CloudWatchMetricsSink, CloudWatchMetricsSource};
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
-use volley_core::adapters::testing;
-use volley_core::contract::{emulator, saved_metrics};
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -15,8 +16,8 @@ fn now() -> i64 {
 async fn dynamodb_test_activity_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let (calls, tests) = (emulator::unique("calls-activity-"), emulator::unique("tests-activity-"));
-    testing::create_calls_table(&config, &calls).await;
-    testing::create_tests_table(&config, &tests).await;
+    fixtures::create_calls_table(&config, &calls).await;
+    fixtures::create_tests_table(&config, &tests).await;
     let ledger = DynamoResultLedger::new(&config, &calls, &tests);
     let activity = DynamoTestActivity::new(&config, &tests);
     saved_metrics::test_activity_contract(&ledger, &activity, &emulator::unique(""), now()).await;
@@ -26,7 +27,7 @@ async fn dynamodb_test_activity_meets_the_contract() {
 async fn dynamodb_saved_metrics_meet_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("metrics-contract-");
-    testing::create_metrics_table(&config, &table).await;
+    fixtures::create_metrics_table(&config, &table).await;
     saved_metrics::saved_metrics_contract(&DynamoSavedMetrics::new(&config, &table), &emulator::unique("")).await;
 }
 

@@ -1,16 +1,17 @@
 //! `DynamoOrchestrationStore` and `DynamoRunIndex` against the contract suites their memory twins pass, over
 //! the wire in MiniStack.
 
+use volley_contracts::orchestration;
 use volley_core::adapters::dynamodb::orchestration::{DynamoOrchestrationStore, schema as orchestration_schema};
 use volley_core::adapters::dynamodb::runs::{DynamoRunIndex, schema as runs_schema};
-use volley_core::adapters::testing;
-use volley_core::contract::{emulator, orchestration};
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 
 #[tokio::test]
 async fn dynamodb_orchestration_store_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("orchestration-contract-");
-    testing::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
+    fixtures::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
     orchestration::orchestration_store_contract(&DynamoOrchestrationStore::new(&config, &table), &emulator::unique(""))
         .await;
 }
@@ -19,6 +20,6 @@ async fn dynamodb_orchestration_store_meets_the_contract() {
 async fn dynamodb_run_index_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("runs-contract-");
-    testing::create_table(&config, &table, runs_schema::TAG, Some(runs_schema::RUN)).await;
+    fixtures::create_table(&config, &table, runs_schema::TAG, Some(runs_schema::RUN)).await;
     orchestration::run_index_contract(&DynamoRunIndex::new(&config, &table), &emulator::unique("")).await;
 }

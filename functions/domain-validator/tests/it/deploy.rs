@@ -4,7 +4,7 @@
 
 #[test]
 fn deploy_and_the_local_template_hold_this_function() {
-    volley_core::contract::deploy::holds("domain-validator", domain_validator::IAM_ACTIONS, |env| {
+    volley_testkit::deploy::holds("domain-validator", domain_validator::IAM_ACTIONS, |env| {
         domain_validator::Config::from_reader(env).map(|_| ())
     });
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde_json::json;
 use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
-use volley_core::adapters::testing;
-use volley_core::contract::emulator::{self, eventually};
 use volley_core::ports::{DomainRegistry, DomainStore};
 use volley_localdns::LocalDns;
+use volley_testkit::emulator::{self, eventually};
+use volley_testkit::fixtures;
 
 fn output(name: &str) -> String {
     emulator::stack_output(name)
@@ -31,7 +31,7 @@ async fn the_schedule_runs_the_deployed_validator_which_validates_a_registered_d
 
     let org = emulator::unique("acme");
     let domain = format!("{}.example.com", emulator::unique("shop"));
-    let answer = testing::invoke(
+    let answer = fixtures::invoke(
         &config,
         &function,
         &json!({"action": "register", "organisationId": org, "domain": domain.to_uppercase()}),
@@ -48,7 +48,7 @@ async fn the_schedule_runs_the_deployed_validator_which_validates_a_registered_d
     let value = answer["txtRecord"]["value"].as_str().unwrap_or_default().to_owned();
     assert_eq!(name, format!("_volley-challenge.{domain}"));
 
-    let refused = testing::invoke(
+    let refused = fixtures::invoke(
         &config,
         &function,
         &json!({"action": "register", "organisationId": org, "domain": "co.uk"}),

@@ -7,12 +7,12 @@ use std::time::Duration;
 use lambda_runtime::{Context, LambdaEvent};
 use serde_json::json;
 use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
-use volley_core::adapters::testing;
 use volley_core::clock::SystemClock;
-use volley_core::contract::emulator;
 use volley_core::ports::DomainStore;
 use volley_engine::guard::DnsResolver;
 use volley_localdns::LocalDns;
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 
 use domain_validator::{Answer, Deps, Settings, function_handler};
 
@@ -20,7 +20,7 @@ use domain_validator::{Answer, Deps, Settings, function_handler};
 async fn a_sweep_reads_the_due_index_and_writes_each_record_once() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("domains-validator-");
-    testing::create_domains_table(&config, &table).await;
+    fixtures::create_domains_table(&config, &table).await;
     let store = DynamoDomainStore::new(&config, &table);
     let dns = LocalDns::start().await;
     let deps = Deps {

@@ -4,7 +4,7 @@
 
 #[test]
 fn deploy_and_the_local_template_hold_this_function() {
-    volley_core::contract::deploy::holds("greeter", greeter::IAM_ACTIONS, |env| {
+    volley_testkit::deploy::holds("greeter", greeter::IAM_ACTIONS, |env| {
         greeter::Config::from_reader(env).map(|_| ())
     });
 }

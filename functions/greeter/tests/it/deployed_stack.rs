@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use volley_core::contract::emulator;
+use volley_testkit::emulator;
 
 fn api_url() -> String {
     emulator::stack_output("GreeterLocalUrl")

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use greeter::{Deps, local};
 use volley_core::adapters::dynamodb::birthdays::DynamoBirthdayStore;
-use volley_core::adapters::testing::create_birthdays_table;
 use volley_core::clock::SystemClock;
-use volley_core::contract::emulator;
+use volley_testkit::emulator;
+use volley_testkit::fixtures::create_birthdays_table;
 
 async fn start() -> String {
     let config = emulator::sdk_config().await;

@@ -4,7 +4,7 @@
 
 #[test]
 fn deploy_and_the_local_template_hold_this_function() {
-    volley_core::contract::deploy::holds("metrics-saver", metrics_saver::IAM_ACTIONS, |env| {
+    volley_testkit::deploy::holds("metrics-saver", metrics_saver::IAM_ACTIONS, |env| {
         metrics_saver::Config::from_reader(env).map(|_| ())
     });
 }

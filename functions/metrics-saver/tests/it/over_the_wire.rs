@@ -13,12 +13,12 @@ use metrics_saver::{Config, Deps, Settings, function_handler};
 use volley_core::adapters::cloudwatch::CloudWatchMetricsSink;
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
-use volley_core::adapters::testing;
-use volley_core::contract::emulator;
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
 use volley_core::ports::{MetricsSink, ResultCounts, ResultLedger, SavedMetricsStore, StoreError, TestActivity};
 use volley_engine::load::stats::{Outcome, Sample, SecondStats, Stats};
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
@@ -97,9 +97,9 @@ async fn tables() -> Tables {
         emulator::unique("saver-tests-"),
         emulator::unique("saver-metrics-"),
     );
-    testing::create_calls_table(&config, &calls).await;
-    testing::create_tests_table(&config, &tests).await;
-    testing::create_metrics_table(&config, &metrics).await;
+    fixtures::create_calls_table(&config, &calls).await;
+    fixtures::create_tests_table(&config, &tests).await;
+    fixtures::create_metrics_table(&config, &metrics).await;
     let mut deps = Deps::from_aws(
         &config,
         &Config {
@@ -228,7 +228,7 @@ async fn the_deployed_function_saves_a_window_on_demand() {
     archive(&ledger, &test, None, start..start + 12).await;
     let function = emulator::stack_output("MetricsSaverFunctionName");
     let payload = serde_json::json!({"testId": test, "from": start - 60, "to": start + 100});
-    let answer = testing::invoke(&config, &function, &payload)
+    let answer = fixtures::invoke(&config, &function, &payload)
         .await
         .unwrap_or_else(|e| panic!("{function} failed: {e}"));
     assert_eq!(answer["secondsSaved"], 12, "{answer}");
@@ -240,13 +240,13 @@ async fn the_deployed_function_saves_a_window_on_demand() {
     assert_eq!(saved.len(), 12);
 
     let nobody = serde_json::json!({"testId": emulator::unique("nobody-"), "from": start, "to": start + 10});
-    let unknown = testing::invoke(&config, &function, &nobody)
+    let unknown = fixtures::invoke(&config, &function, &nobody)
         .await
         .err()
         .unwrap_or_default();
     assert_eq!(unknown["errorType"], "UnknownTest", "{unknown}");
     let reversed = serde_json::json!({"testId": test, "from": start + 10, "to": start});
-    let bad = testing::invoke(&config, &function, &reversed)
+    let bad = fixtures::invoke(&config, &function, &reversed)
         .await
         .err()
         .unwrap_or_default();

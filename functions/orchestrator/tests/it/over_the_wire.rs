@@ -8,8 +8,8 @@ use lambda_runtime::{Context, LambdaEvent};
 use orchestrator::{Config, Deps, function_handler};
 use serde_json::{Value, json};
 use volley_core::adapters::dynamodb::orchestration::schema as orchestration_schema;
-use volley_core::adapters::testing;
-use volley_core::contract::emulator;
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 
 async fn call(deps: &Arc<Deps>, payload: Value) -> Value {
     function_handler(deps, LambdaEvent::new(payload.clone(), Context::default()))
@@ -21,7 +21,7 @@ async fn call(deps: &Arc<Deps>, payload: Value) -> Value {
 async fn sixty_four_concurrent_records_for_sixteen_regions_start_once_with_one_timestamp() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("orchestration-");
-    testing::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
+    fixtures::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
     let deps = Arc::new(Deps::from_aws(
         &config,
         &Config {
@@ -98,7 +98,7 @@ async fn the_deployed_function_runs_a_two_region_start() {
     let test_id = emulator::unique("deployed-orch-");
     let invoke = |payload: Value| {
         let (config, function) = (config.clone(), function.clone());
-        async move { testing::invoke(&config, &function, &payload).await }
+        async move { fixtures::invoke(&config, &function, &payload).await }
     };
     let reset =
         json!({"type": "test-reset", "testId": test_id, "regions": ["eu-west-1", "us-east-1"], "bufferSeconds": 5});

@@ -3,8 +3,8 @@
 //! Gateway, then again compared with the first run.
 
 use serde_json::json;
-use volley_core::adapters::testing;
-use volley_core::contract::emulator;
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 
 #[tokio::test]
 async fn the_deployed_function_runs_the_greeter_suite_and_compares() {
@@ -16,7 +16,7 @@ async fn the_deployed_function_runs_the_greeter_suite_and_compares() {
         "suite": "greeter", "host": host, "spawn_rate": 4, "users": 2, "spawned_runtime": "3s",
         "only_summary": false, "compare": {"type": "previous", "tag": tag}, "store": {"tags": [tag]}
     });
-    let first = testing::invoke(&config, &function, &payload)
+    let first = fixtures::invoke(&config, &function, &payload)
         .await
         .unwrap_or_else(|e| panic!("{function} failed: {e}"));
     assert_eq!(first["result"], "success", "{first}");
@@ -30,7 +30,7 @@ async fn the_deployed_function_runs_the_greeter_suite_and_compares() {
     );
     assert_eq!(first["summary"]["total"]["failures"], 0, "{first}");
 
-    let second = testing::invoke(&config, &function, &payload)
+    let second = fixtures::invoke(&config, &function, &payload)
         .await
         .unwrap_or_else(|e| panic!("{function} failed: {e}"));
     assert_eq!(
@@ -38,7 +38,7 @@ async fn the_deployed_function_runs_the_greeter_suite_and_compares() {
         "compared with the first run: {second}"
     );
 
-    let bad = testing::invoke(
+    let bad = fixtures::invoke(
         &config,
         &function,
         &json!({"suite": "greeter", "host": host, "spawn_rate": 1, "users": -1, "spawned_runtime": "1s"}),

@@ -9,15 +9,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
-use volley_core::adapters::testing;
-use volley_core::contract::emulator;
 use volley_core::model::result::{CallResult, ResultMessage, archive_key};
 use volley_core::ports::{ResultArchive, ResultLedger, ResultQueue, TestCounters};
 use volley_engine::load::attack::Progress;
 use volley_engine::load::engine;
+use volley_testkit::emulator;
+use volley_testkit::fixtures;
 use volley_testkit::target::get_attack;
 
-use volley_core::contract::emulator::eventually;
+use volley_testkit::emulator::eventually;
 
 fn now() -> i64 {
     SystemTime::now()
@@ -57,7 +57,7 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
     let call_id = format!("{test_id}-a");
     let started = now();
     let detail = call(&test_id, &call_id, &url, 10, 3);
-    testing::put_user_call(&config, &emulator::stack_output("EventBusName"), &detail).await;
+    fixtures::put_user_call(&config, &emulator::stack_output("EventBusName"), &detail).await;
 
     // The full result, in S3 at its deterministic key.
     let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
@@ -100,7 +100,7 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
         let test_id = test_id.clone();
         async move {
             let points =
-                testing::response_time(&config, &test_id, Some("local"), "p99", started - 10, now() + 10).await;
+                fixtures::response_time(&config, &test_id, Some("local"), "p99", started - 10, now() + 10).await;
             (!points.is_empty()).then_some(points)
         }
     })
@@ -113,7 +113,7 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
 
     // A duplicate delivery of the same event runs nothing, and the same result delivered twice to the
     // archiver is counted once.
-    testing::put_user_call(&config, &emulator::stack_output("EventBusName"), &detail).await;
+    fixtures::put_user_call(&config, &emulator::stack_output("EventBusName"), &detail).await;
     let queue = SqsResultQueue::new(&config, emulator::stack_output("ResultsQueueUrl"));
     queue
         .send(ResultMessage::Inline(Box::new(result)).to_json().unwrap_or_default())
@@ -156,7 +156,7 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_ar
     // redrive after 5 receives takes seconds, not the half hour of the real queue's 360 s.
     let name = emulator::unique("poison-");
     let (queue_url, dlq_url, mapping) =
-        testing::queue_into_function(&config, &name, &emulator::stack_output("ArchiverFunctionName"), 1, 5).await;
+        fixtures::queue_into_function(&config, &name, &emulator::stack_output("ArchiverFunctionName"), 1, 5).await;
     let queue = SqsResultQueue::new(&config, &queue_url);
     let test_id = emulator::unique("poison-test-");
     let good = real_result(&test_id, "good", &url).await;
@@ -184,13 +184,13 @@ async fn a_poison_message_reaches_the_dead_letter_queue_while_its_batch_mates_ar
             let config = config.clone();
             let dlq_url = dlq_url.clone();
             async move {
-                let bodies = testing::receive(&config, &dlq_url, 1).await;
+                let bodies = fixtures::receive(&config, &dlq_url, 1).await;
                 (!bodies.is_empty()).then_some(bodies)
             }
         },
     )
     .await;
-    testing::delete_mapping(&config, &mapping).await;
+    fixtures::delete_mapping(&config, &mapping).await;
     assert_eq!(dead, vec!["this is not a result".to_owned()]);
 }
 
@@ -211,7 +211,7 @@ async fn an_invalid_user_call_ends_in_the_workers_dead_letter_queue_naming_the_f
         "version": "0", "id": call_id, "detail-type": "User Call", "source": "volley", "account": "000000000000",
         "time": "2026-11-23T09:00:00Z", "region": "us-east-1", "resources": [], "detail": detail
     });
-    testing::invoke_async(&config, &emulator::stack_output("WorkerFunctionName"), &event).await;
+    fixtures::invoke_async(&config, &emulator::stack_output("WorkerFunctionName"), &event).await;
     let dlq = emulator::stack_output("WorkerDeadLetterQueueUrl");
     let message = eventually(
         "the invalid event in the worker's dead-letter queue",
@@ -221,7 +221,7 @@ async fn an_invalid_user_call_ends_in_the_workers_dead_letter_queue_naming_the_f
             let dlq = dlq.clone();
             let call_id = call_id.clone();
             async move {
-                testing::receive(&config, &dlq, 1)
+                fixtures::receive(&config, &dlq, 1)
                     .await
                     .into_iter()
                     .find(|body| body.contains(&call_id))

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::orchestration::{RegionMark, TestState};
-use crate::ports::{OrchestrationStore, RegionRecorded};
+use volley_core::model::orchestration::{RegionMark, TestState};
+use volley_core::ports::{OrchestrationStore, RegionRecorded};
 
 fn regions(names: &[&str]) -> BTreeSet<String> {
     names.iter().map(|s| (*s).to_owned()).collect()
@@ -98,8 +98,8 @@ pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique
 }
 
 /// Every behaviour a `RunIndex` must have: newest first, by tag and shape, at most `limit`.
-pub async fn run_index_contract(index: &dyn crate::ports::RunIndex, unique: &str) {
-    use crate::ports::RunEntry;
+pub async fn run_index_contract(index: &dyn volley_core::ports::RunIndex, unique: &str) {
+    use volley_core::ports::RunEntry;
     let tag = format!("tag-{unique}");
     let entry = |shape: &str, started_at: i64, id: &str| RunEntry {
         tag: tag.clone(),
@@ -146,12 +146,12 @@ pub async fn run_index_contract(index: &dyn crate::ports::RunIndex, unique: &str
 mod tests {
     #[tokio::test]
     async fn memory_orchestration_store_meets_the_contract() {
-        let store = crate::adapters::memory::MemoryOrchestrationStore::new();
+        let store = volley_core::adapters::memory::MemoryOrchestrationStore::new();
         super::orchestration_store_contract(&store, "x").await;
     }
 
     #[tokio::test]
     async fn memory_run_index_meets_the_contract() {
-        super::run_index_contract(&crate::adapters::memory::MemoryRunIndex::default(), "x").await;
+        super::run_index_contract(&volley_core::adapters::memory::MemoryRunIndex::default(), "x").await;
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::config::{ConfigError, EnvReader};
+use volley_core::config::{ConfigError, EnvReader};
 
 fn load(name: &str) -> Value {
     let path = format!("{}/../../target/deploy/{name}", env!("CARGO_MANIFEST_DIR"));

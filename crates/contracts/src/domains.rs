@@ -1,7 +1,7 @@
 //! The contract of `DomainRegistry` (with the `DomainStore` it extends: one store, one truth).
 
-use crate::model::domain::{DomainName, DomainRecord, DomainStatus};
-use crate::ports::{DomainRegistry, DueCursor};
+use volley_core::model::domain::{DomainName, DomainRecord, DomainStatus};
+use volley_core::ports::{DomainRegistry, DueCursor};
 
 fn record(org: &str, domain: &str, token: &str, now: i64) -> DomainRecord {
     DomainRecord::pending(org, DomainName::from_stored(domain), token.to_owned(), now)
@@ -41,7 +41,7 @@ async fn all_due(
 pub async fn domain_registry_contract(store: &dyn DomainRegistry, unique: &str) {
     let org = format!("acme{unique}");
     let domain = format!("example{unique}.com");
-    let fail = |e: crate::ports::StoreError| -> bool { panic!("{e:?}") };
+    let fail = |e: volley_core::ports::StoreError| -> bool { panic!("{e:?}") };
     assert_eq!(
         store.get(&org, &domain).await.ok(),
         Some(None),

@@ -1,9 +1,9 @@
 //! Contract suites for the metrics-saver's ports, run against the memory twins here and against DynamoDB and
 //! CloudWatch in MiniStack by `tests/metrics_contract.rs`.
 
-use crate::model::metrics::{MetricDatum, Unit};
-use crate::model::saved_metrics::{SavedSecond, Series};
-use crate::ports::{MetricsSink, MetricsSource, ResultCounts, ResultLedger, SavedMetricsStore, TestActivity};
+use volley_core::model::metrics::{MetricDatum, Unit};
+use volley_core::model::saved_metrics::{SavedSecond, Series};
+use volley_core::ports::{MetricsSink, MetricsSource, ResultCounts, ResultLedger, SavedMetricsStore, TestActivity};
 
 fn counts(requests: u64) -> ResultCounts {
     ResultCounts {
@@ -244,7 +244,7 @@ pub async fn metrics_source_contract(sink: &dyn MetricsSink, source: &dyn Metric
 
 #[cfg(test)]
 mod tests {
-    use crate::adapters::memory::{MemoryMetricsSink, MemoryResultLedger, MemorySavedMetrics};
+    use volley_core::adapters::memory::{MemoryMetricsSink, MemoryResultLedger, MemorySavedMetrics};
 
     #[tokio::test]
     async fn memory_test_activity_meets_the_contract() {

@@ -5,8 +5,8 @@
 
 use chrono::NaiveDate;
 
-use crate::model::birthday::Username;
-use crate::ports::BirthdayStore;
+use volley_core::model::birthday::Username;
+use volley_core::ports::BirthdayStore;
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
@@ -64,7 +64,7 @@ pub async fn birthday_store_contract(store: &dyn BirthdayStore, unique: &str) {
 }
 
 /// Every behaviour a `CallClaims` must have: a call is claimed once.
-pub async fn call_claims_contract(claims: &dyn crate::ports::CallClaims, unique: &str) {
+pub async fn call_claims_contract(claims: &dyn volley_core::ports::CallClaims, unique: &str) {
     let test = format!("test-{unique}");
     let (one, two) = (format!("call-1-{unique}"), format!("call-2-{unique}"));
     assert_eq!(
@@ -85,8 +85,8 @@ pub async fn call_claims_contract(claims: &dyn crate::ports::CallClaims, unique:
 }
 
 /// Every behaviour a `ResultLedger` must have: a call's result is counted once.
-pub async fn result_ledger_contract(ledger: &dyn crate::ports::ResultLedger, unique: &str) {
-    use crate::ports::{ArchiveMark, ResultCounts};
+pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedger, unique: &str) {
+    use volley_core::ports::{ArchiveMark, ResultCounts};
     let test = format!("test-{unique}");
     let (one, two) = (format!("call-1-{unique}"), format!("call-2-{unique}"));
     assert_eq!(
@@ -159,7 +159,7 @@ pub async fn result_ledger_contract(ledger: &dyn crate::ports::ResultLedger, uni
 
 /// Every behaviour a `DomainStore` must have, given a store in which, for organisation `acme<unique>`,
 /// `example<unique>.com` is validated and `pending<unique>.com` is pending.
-pub async fn domain_store_contract(store: &dyn crate::ports::DomainStore, unique: &str) {
+pub async fn domain_store_contract(store: &dyn volley_core::ports::DomainStore, unique: &str) {
     let org = format!("acme{unique}");
     let validated = format!("example{unique}.com");
     let check =
@@ -187,7 +187,7 @@ mod domains;
 pub use domains::domain_registry_contract;
 
 /// Every behaviour a `ResultArchive` must have.
-pub async fn result_archive_contract(archive: &dyn crate::ports::ResultArchive, unique: &str) {
+pub async fn result_archive_contract(archive: &dyn volley_core::ports::ResultArchive, unique: &str) {
     let key = format!("results/org/test-{unique}/call.json");
     assert_eq!(
         archive.get(&key).await.ok(),
@@ -212,7 +212,7 @@ pub async fn result_archive_contract(archive: &dyn crate::ports::ResultArchive, 
 
 #[cfg(test)]
 mod tests {
-    use crate::adapters::memory::MemoryBirthdayStore;
+    use volley_core::adapters::memory::MemoryBirthdayStore;
 
     #[tokio::test]
     async fn memory_birthday_store_meets_the_contract() {
@@ -221,109 +221,28 @@ mod tests {
 
     #[tokio::test]
     async fn memory_call_claims_meet_the_contract() {
-        super::call_claims_contract(&crate::adapters::memory::MemoryCallClaims::new(), "x").await;
+        super::call_claims_contract(&volley_core::adapters::memory::MemoryCallClaims::new(), "x").await;
     }
 
     #[tokio::test]
     async fn memory_result_ledger_meets_the_contract() {
-        super::result_ledger_contract(&crate::adapters::memory::MemoryResultLedger::new(), "x").await;
+        super::result_ledger_contract(&volley_core::adapters::memory::MemoryResultLedger::new(), "x").await;
     }
 
     #[tokio::test]
     async fn memory_domain_store_meets_the_contract() {
-        let store = crate::adapters::memory::MemoryDomainStore::with_domains("acmex", ["examplex.com"]);
+        let store = volley_core::adapters::memory::MemoryDomainStore::with_domains("acmex", ["examplex.com"]);
         super::domain_store_contract(&store, "x").await;
     }
 
     #[tokio::test]
     async fn memory_domain_registry_meets_the_contract() {
-        super::domain_registry_contract(&crate::adapters::memory::MemoryDomainStore::new(), "x").await;
+        super::domain_registry_contract(&volley_core::adapters::memory::MemoryDomainStore::new(), "x").await;
     }
 
     #[tokio::test]
     async fn memory_result_archive_meets_the_contract() {
-        super::result_archive_contract(&crate::adapters::memory::MemoryResultArchive::default(), "x").await;
-    }
-}
-
-/// Helpers for tests that run over the wire against the local AWS emulator. They never skip: a missing
-/// emulator is a loud failure that says how to start it.
-pub mod emulator {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-    /// The SDK configuration for the emulator named by `AWS_ENDPOINT_URL`, after checking it answers.
-    pub async fn sdk_config() -> crate::aws::SdkConfig {
-        let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
-            panic!(
-                "AWS_ENDPOINT_URL is not set: this test runs against the local AWS emulator. \
-                 Run it through `make test`, or start the stack with `make stack-up` and export the \
-                 variables `make env` prints."
-            )
-        });
-        let authority = endpoint
-            .split_once("://")
-            .map_or(endpoint.as_str(), |(_, rest)| rest)
-            .split('/')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        let reachable = tokio::time::timeout(Duration::from_secs(3), tokio::net::TcpStream::connect(&authority)).await;
-        if !matches!(reachable, Ok(Ok(_))) {
-            panic!(
-                "the local AWS emulator does not answer at {endpoint}: start it with `make stack-up` (or run `make test`)"
-            );
-        }
-        crate::aws::sdk_config().await
-    }
-
-    /// Polls `check` every half second until it answers Some, or fails after `limit` saying what it awaited.
-    pub async fn eventually<T, F: std::future::Future<Output = Option<T>>>(
-        what: &str,
-        limit: Duration,
-        mut check: impl FnMut() -> F,
-    ) -> T {
-        let start = std::time::Instant::now();
-        loop {
-            if let Some(value) = check().await {
-                return value;
-            }
-            assert!(start.elapsed() < limit, "waited {limit:?} for {what}");
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-    }
-
-    /// A name no other test run uses: `prefix` plus letters from the clock, the process and a counter.
-    /// Letters only, so it is also a valid username suffix.
-    pub fn unique(prefix: &str) -> String {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
-        let seed = format!(
-            "{nanos}{}{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        );
-        let letters: String = seed
-            .bytes()
-            .filter(u8::is_ascii_digit)
-            .map(|b| char::from(b'a' + (b - b'0')))
-            .collect();
-        format!("{prefix}{letters}")
-    }
-
-    /// One output of the deployed local stack, from the outputs file `make stack-deploy` writes
-    /// (target/local-stack/outputs.json, or `VOLLEY_STACK_OUTPUTS`).
-    pub fn stack_output(name: &str) -> String {
-        let path = std::env::var("VOLLEY_STACK_OUTPUTS")
-            .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")));
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!("{path}: {e}. Deploy the local stack first: `make stack-deploy` (run by `make test`)")
-        });
-        let outputs: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
-        outputs[name]
-            .as_str()
-            .unwrap_or_else(|| panic!("{path} has no {name} output: redeploy with `make stack-deploy`"))
-            .to_owned()
+        super::result_archive_contract(&volley_core::adapters::memory::MemoryResultArchive::default(), "x").await;
     }
 }
 
@@ -332,6 +251,3 @@ pub mod saved_metrics;
 
 /// The orchestrator's port: `OrchestrationStore`.
 pub mod orchestration;
-
-/// The deploy consistency checks: deploy/ and template.yaml held against a function's code.
-pub mod deploy;

@@ -6,7 +6,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
 
-use super::dynamodb::{birthdays, calls_schema, domains, metrics, tests};
+use volley_core::adapters::dynamodb::{birthdays, calls_schema, domains, metrics, tests};
 
 /// A key attribute: its name and type.
 type Attr<'a> = (&'a str, ScalarAttributeType);
@@ -121,7 +121,7 @@ pub async fn put_domain(
 }
 
 pub async fn create_bucket(sdk_config: &aws_config::SdkConfig, name: &str) {
-    super::s3::client(sdk_config)
+    volley_core::adapters::s3::client(sdk_config)
         .create_bucket()
         .bucket(name)
         .send()
@@ -160,7 +160,7 @@ pub async fn receive(sdk_config: &aws_config::SdkConfig, queue_url: &str, wait_s
 
 /// Puts a `User Call` event with `detail` on `bus`.
 pub async fn put_user_call(sdk_config: &aws_config::SdkConfig, bus: &str, detail: &serde_json::Value) {
-    super::driver::EventBus::new(sdk_config, bus)
+    volley_core::adapters::driver::EventBus::new(sdk_config, bus)
         .put_user_calls(std::slice::from_ref(detail))
         .await
         .unwrap_or_else(|e| panic!("put events: {e:?}"));
@@ -176,8 +176,8 @@ pub async fn response_time(
     to: i64,
 ) -> Vec<(i64, f64)> {
     use aws_sdk_cloudwatch::primitives::DateTime;
-    let series = crate::model::saved_metrics::Series::new(test_id, region);
-    let query = super::cloudwatch::metric_query("q".into(), &series, "ResponseTime", statistic);
+    let series = volley_core::model::saved_metrics::Series::new(test_id, region);
+    let query = volley_core::adapters::cloudwatch::metric_query("q".into(), &series, "ResponseTime", statistic);
     let out = aws_sdk_cloudwatch::Client::new(sdk_config)
         .get_metric_data()
         .metric_data_queries(query)
@@ -255,7 +255,7 @@ pub async fn delete_mapping(sdk_config: &aws_config::SdkConfig, uuid: &str) {
 /// Invokes `function` asynchronously (InvocationType Event) with `payload`, as AWS delivers EventBridge
 /// rule targets: Lambda's own retries and on-failure destination then apply.
 pub async fn invoke_async(sdk_config: &aws_config::SdkConfig, function: &str, payload: &serde_json::Value) {
-    super::driver::Functions::new(sdk_config)
+    volley_core::adapters::driver::Functions::new(sdk_config)
         .invoke_async(function, payload)
         .await
         .unwrap_or_else(|e| panic!("invoke {function}: {e:?}"));
@@ -268,7 +268,7 @@ pub async fn invoke(
     function: &str,
     payload: &serde_json::Value,
 ) -> Result<serde_json::Value, serde_json::Value> {
-    super::driver::Functions::new(sdk_config)
+    volley_core::adapters::driver::Functions::new(sdk_config)
         .invoke(function, payload)
         .await
         .unwrap_or_else(|e| panic!("invoke {function}: {e:?}"))
