@@ -235,6 +235,9 @@ def main():
                     rel = os.path.relpath(crate.files[module], ROOT)
                     problems.append(f"{rel}:{number}: imports {text} ({'::'.join(target) or 'the crate root'}), "
                                     f"a layer above its own in {p['name']}'s order (ARCHITECTURE.md, Layers)")
+        if groups is None and len(crate.files) > 1:
+            problems.append(f"{p['name']} has {len(crate.files)} module files but no layers: declare its order "
+                            f"in ARCHITECTURE.md's layers (`{p['name']}: ...` lines, lowest first)")
         if groups is not None:
             for module in sorted(crate.files):
                 if group_of(module, groups) is None:
