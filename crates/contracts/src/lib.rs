@@ -155,6 +155,53 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         (150, 3, 1, 2)
     );
     assert_eq!(counters.last_result_at, 2_003);
+
+    // Metrics batches: claimed once, held by a live lease, taken over once the lease passed, published once.
+    use volley_core::ports::BatchClaim;
+    let claim = |batch: u32, now: i64| {
+        let one = one.clone();
+        async move {
+            ledger
+                .claim_metrics_batch(&one, batch, now, now + 120)
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        }
+    };
+    assert_eq!(claim(0, 3_000).await, BatchClaim::Claimed, "a free batch is claimed");
+    assert_eq!(
+        claim(0, 3_001).await,
+        BatchClaim::InProgress,
+        "a batch held by a live lease is another delivery's"
+    );
+    assert_eq!(
+        claim(1, 3_001).await,
+        BatchClaim::Claimed,
+        "batches are claimed one by one"
+    );
+    assert_eq!(
+        claim(0, 3_121).await,
+        BatchClaim::Claimed,
+        "a lease that passed without a finish is taken over (its holder died)"
+    );
+    ledger
+        .finish_metrics_batch(&one, 0)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert_eq!(
+        claim(0, 3_122).await,
+        BatchClaim::Published,
+        "a published batch is never claimed again"
+    );
+    assert_eq!(
+        claim(0, 9_999).await,
+        BatchClaim::Published,
+        "not even long after: published is final"
+    );
+    assert_eq!(
+        claim(1, 3_120).await,
+        BatchClaim::InProgress,
+        "the other batch is held until its lease ends"
+    );
 }
 
 /// Every behaviour a `DomainStore` must have, given a store in which, for organisation `acme<unique>`,

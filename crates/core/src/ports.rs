@@ -94,6 +94,19 @@ pub enum ArchiveMark {
     Seen { metrics_published: bool },
 }
 
+/// Where one batch of a result's metrics stands, for a publisher about to publish it
+/// ([`ResultLedger::claim_metrics_batch`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchClaim {
+    /// This publisher holds the batch until the lease it asked for: publish it, then
+    /// [`ResultLedger::finish_metrics_batch`].
+    Claimed,
+    /// Already published: skip it.
+    Published,
+    /// Another delivery holds it and its lease has not passed: try again later.
+    InProgress,
+}
+
 /// The worker's once-only claim of a call: a worker claims a call before firing it, so however often
 /// EventBridge and Lambda deliver the event (at least once), the call runs once.
 #[async_trait]
@@ -119,6 +132,17 @@ pub trait ResultLedger: Send + Sync + std::fmt::Debug {
     ) -> Result<ArchiveMark, StoreError>;
     /// Notes that `call_id`'s metrics were published, so a redelivery does not publish them again.
     async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError>;
+    /// Claims batch `batch` of `call_id`'s metrics for publishing until `lease_until` (Unix seconds): the
+    /// batch is free, or its last holder's lease passed before `now` without a finish (that holder died).
+    async fn claim_metrics_batch(
+        &self,
+        call_id: &str,
+        batch: u32,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<BatchClaim, StoreError>;
+    /// Marks batch `batch` of `call_id`'s metrics published, after its PutMetricData.
+    async fn finish_metrics_batch(&self, call_id: &str, batch: u32) -> Result<(), StoreError>;
     /// A test's counters, if it has any.
     async fn counters(&self, test_id: &str) -> Result<Option<TestCounters>, StoreError>;
 }

@@ -175,9 +175,22 @@ pub async fn response_time(
     from: i64,
     to: i64,
 ) -> Vec<(i64, f64)> {
+    metric(sdk_config, test_id, region, "ResponseTime", statistic, from, to).await
+}
+
+/// One statistic of the metric `name` of a series at a 1-second period: (Unix second, value) pairs.
+pub async fn metric(
+    sdk_config: &aws_config::SdkConfig,
+    test_id: &str,
+    region: Option<&str>,
+    name: &str,
+    statistic: &str,
+    from: i64,
+    to: i64,
+) -> Vec<(i64, f64)> {
     use aws_sdk_cloudwatch::primitives::DateTime;
     let series = volley_core::model::saved_metrics::Series::new(test_id, region);
-    let query = volley_core::adapters::cloudwatch::metric_query("q".into(), &series, "ResponseTime", statistic);
+    let query = volley_core::adapters::cloudwatch::metric_query("q".into(), &series, name, statistic);
     let out = aws_sdk_cloudwatch::Client::new(sdk_config)
         .get_metric_data()
         .metric_data_queries(query)

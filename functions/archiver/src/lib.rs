@@ -12,9 +12,9 @@ use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::model::metrics::metrics_for;
+use volley_core::model::metrics::{DATUMS_PER_BATCH, MetricDatum, metrics_for};
 use volley_core::model::result::{CallResult, ResultMessage};
-use volley_core::ports::{ArchiveMark, MetricsSink, ResultArchive, ResultCounts, ResultLedger, StoreError};
+use volley_core::ports::{ArchiveMark, BatchClaim, MetricsSink, ResultArchive, ResultCounts, ResultLedger, StoreError};
 
 /// The archiver's settings, read once per cold start.
 #[derive(Debug, Clone)]
@@ -100,6 +100,8 @@ pub enum ArchiveError {
         #[source]
         source: StoreError,
     },
+    #[error("message {id}: metrics batches {batches:?} are being published by another delivery; retried later")]
+    MetricsInProgress { id: String, batches: Vec<u32> },
     #[error("every record of the batch failed; the first: {0}")]
     WholeBatch(String),
 }
@@ -164,20 +166,58 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
     );
     if publish {
         let data = metrics_for(&result.test_id, result.region.as_deref(), &seconds);
-        deps.metrics
-            .publish(&data)
-            .await
-            .map_err(aws(&id, "publishing metrics"))?;
-        deps.ledger
-            .mark_metrics_published(&result.call_id)
-            .await
-            .map_err(aws(&id, "marking metrics published"))?;
+        publish_once(deps, &id, &result.call_id, &data).await?;
     }
     tracing::info!(
         test_id = %result.test_id, call_id = %result.call_id, key = %key, requests = counts.requests,
         first_delivery = matches!(mark, ArchiveMark::Fresh), metrics_published = publish, "result archived"
     );
     Ok(())
+}
+
+/// How long a delivery holds a metrics batch it is publishing. A holder that dies before its mark lets the
+/// batch go after this; a duplicate delivery meanwhile leaves the batch to it and retries later.
+pub const METRICS_LEASE_SECONDS: i64 = 120;
+
+/// Publishes a result's metrics once, batch by batch (one batch is one PutMetricData call,
+/// `DATUMS_PER_BATCH` datums): each batch is claimed under a lease before it is published and marked after,
+/// so an overlapping duplicate delivery publishes nothing twice, and a redelivery after a crash publishes only
+/// the batches not marked. Only a publisher killed between a PutMetricData and its mark repeats that one
+/// batch. A batch another delivery holds fails this record, to be retried once that delivery is done.
+async fn publish_once(deps: &Deps, id: &str, call_id: &str, data: &[MetricDatum]) -> Result<(), ArchiveError> {
+    let mut held_elsewhere = Vec::new();
+    for (batch, datums) in (0u32..).zip(data.chunks(DATUMS_PER_BATCH)) {
+        let now = deps.clock.now().timestamp();
+        let claim = deps
+            .ledger
+            .claim_metrics_batch(call_id, batch, now, now + METRICS_LEASE_SECONDS)
+            .await
+            .map_err(aws(id, "claiming a metrics batch"))?;
+        match claim {
+            BatchClaim::Claimed => {
+                deps.metrics
+                    .publish(datums)
+                    .await
+                    .map_err(aws(id, "publishing metrics"))?;
+                deps.ledger
+                    .finish_metrics_batch(call_id, batch)
+                    .await
+                    .map_err(aws(id, "marking a metrics batch published"))?;
+            }
+            BatchClaim::Published => {}
+            BatchClaim::InProgress => held_elsewhere.push(batch),
+        }
+    }
+    if !held_elsewhere.is_empty() {
+        return Err(ArchiveError::MetricsInProgress {
+            id: id.to_owned(),
+            batches: held_elsewhere,
+        });
+    }
+    deps.ledger
+        .mark_metrics_published(call_id)
+        .await
+        .map_err(aws(id, "marking metrics published"))
 }
 
 /// Handles one batch: each record on its own; the failed ones are reported for retry. If every record
@@ -209,6 +249,7 @@ impl ArchiveError {
             Self::Malformed { .. } => "Malformed",
             Self::MissingStored { .. } => "MissingStored",
             Self::Aws { .. } => "Aws",
+            Self::MetricsInProgress { .. } => "MetricsInProgress",
             Self::WholeBatch(..) => "WholeBatch",
         }
     }

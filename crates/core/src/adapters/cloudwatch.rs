@@ -18,9 +18,9 @@ use crate::ports::{MetricsSink, MetricsSource, StoreError};
 /// The IAM actions `CloudWatchMetricsSink` calls (PutMetricData, limited by a namespace condition).
 pub const METRICS_SINK_ACTIONS: &[&str] = &["cloudwatch:PutMetricData"];
 
-/// Datums per PutMetricData call: CloudWatch takes up to 1,000 and 1 MB; a datum of 150 values is about
-/// 3 KB, so 250 stays well inside both.
-pub const DATUMS_PER_CALL: usize = 250;
+/// Datums per PutMetricData call: the model's batch (`model::metrics::DATUMS_PER_BATCH`), so a batch the
+/// archiver marks is one call.
+pub const DATUMS_PER_CALL: usize = crate::model::metrics::DATUMS_PER_BATCH;
 
 /// A `MetricsSink` publishing to CloudWatch with 1-second storage resolution.
 #[derive(Debug, Clone)]

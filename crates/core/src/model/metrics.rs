@@ -4,6 +4,12 @@
 
 use volley_engine::load::stats::SecondStats;
 
+/// Datums per batch, which is one PutMetricData call: CloudWatch takes up to 1,000 datums and 1 MB; a datum
+/// of 150 values is about 3 KB, so 250 stays well inside both. The archiver publishes and marks a result's
+/// metrics batch by batch, so a publisher killed between a call and its mark repeats at most this many
+/// datums (about 60 seconds of one series: each second is four datums).
+pub const DATUMS_PER_BATCH: usize = 250;
+
 /// The CloudWatch namespace.
 pub const NAMESPACE: &str = "Volley";
 /// CloudWatch accepts at most this many distinct values in one datum.

@@ -247,3 +247,81 @@ async fn a_transient_failure_fails_the_record_for_a_retry_and_counts_nothing() {
         "nothing counted before the result is stored"
     );
 }
+
+/// How many datums the sink holds now.
+fn published(w: &World) -> usize {
+    w.metrics.published.lock().unwrap_or_else(|e| e.into_inner()).len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_another_delivery_holds_is_left_to_it_and_the_record_retried() {
+    use volley_core::ports::BatchClaim;
+    let w = world();
+    let now = volley_core::clock::Clock::now(&SystemClock).timestamp();
+    // Another delivery claimed the result's only batch a moment ago and is publishing it.
+    let held = w.ledger.claim_metrics_batch("call-1", 0, now, now + 120).await.ok();
+    assert_eq!(held, Some(BatchClaim::Claimed));
+    let body = inline(real_result("call-1").await);
+    let other = real_result("call-2").await;
+    let other_datums = 4 * other.report.decode_seconds().unwrap_or_default().len();
+    let response = function_handler(&w.deps, only_good(batch(&[body.clone(), inline(other)])))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        ["good-0"],
+        "call-1's record is failed, to be retried; call-2's is done"
+    );
+    assert_eq!(
+        published(&w),
+        other_datums,
+        "nothing of call-1 published beside its holder"
+    );
+    let counters = w.ledger.counters("checkout").await.ok().flatten().unwrap_or_default();
+    assert_eq!(counters.results_archived, 2, "but both results are stored and counted");
+
+    // The holder finishes; the retried record then finds the batch published and publishes nothing.
+    w.ledger
+        .finish_metrics_batch("call-1", 0)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let response = function_handler(&w.deps, only_good(batch(&[body])))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        published(&w),
+        other_datums,
+        "a published batch is never published again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_holder_died_is_published_by_the_next_delivery() {
+    use volley_core::ports::BatchClaim;
+    let w = world();
+    let now = volley_core::clock::Clock::now(&SystemClock).timestamp();
+    // A delivery claimed the batch long ago and died before publishing it: its lease has passed.
+    let held = w
+        .ledger
+        .claim_metrics_batch("call-1", 0, now - 1_000, now - 1_000 + archiver::METRICS_LEASE_SECONDS)
+        .await
+        .ok();
+    assert_eq!(held, Some(BatchClaim::Claimed));
+    let result = real_result("call-1").await;
+    let datums = 4 * result.report.decode_seconds().unwrap_or_default().len();
+    let response = function_handler(&w.deps, only_good(batch(&[inline(result)])))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(
+        published(&w),
+        datums,
+        "the batch is published once, by the delivery that took it over"
+    );
+}

@@ -3,3 +3,4 @@
 
 mod deploy;
 mod handler;
+mod over_the_wire;

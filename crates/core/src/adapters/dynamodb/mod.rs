@@ -25,9 +25,9 @@ pub mod orchestration;
 pub mod runs;
 pub mod tests;
 
-/// The calls table: partition key `pk` (S). Claim items `claim#<callId>` (the worker's, `calls.rs`) and
-/// archive marks `archived#<callId>` with `metricsPublished` (the archiver's, `tests.rs`), both with `testId`
-/// and an `expiresAt` TTL (30 days).
+/// The calls table: partition key `pk` (S). Claim items `claim#<callId>` (the worker's, `calls.rs`), archive
+/// marks `archived#<callId>` with `metricsPublished` and metrics batches `metrics#<callId>#<n>` with `state`
+/// and `leaseUntil` (the archiver's, `tests.rs`), all with an `expiresAt` TTL (30 days).
 pub mod calls_schema {
     pub const PARTITION_KEY: &str = "pk";
     pub const TEST_ID: &str = "testId";
@@ -42,6 +42,15 @@ pub mod calls_schema {
     /// The key of the archive mark of `call_id`.
     pub fn archived_key(call_id: &str) -> String {
         format!("archived#{call_id}")
+    }
+    /// A metrics batch's state: `publishing` (held until `leaseUntil`) or `published`.
+    pub const BATCH_STATE: &str = "state";
+    pub const LEASE_UNTIL: &str = "leaseUntil";
+    pub const PUBLISHING: &str = "publishing";
+    pub const PUBLISHED: &str = "published";
+    /// The key of batch `batch` of `call_id`'s metrics.
+    pub fn metrics_batch_key(call_id: &str, batch: u32) -> String {
+        format!("metrics#{call_id}#{batch}")
     }
 }
 

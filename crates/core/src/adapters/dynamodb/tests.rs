@@ -11,7 +11,7 @@ use chrono::DateTime;
 use super::calls_schema as calls;
 use super::{Item, conditional, flag, get_by_key, n, number, query_all, s, string_set, text, unavailable};
 use crate::model::saved_metrics::{ActiveTest, Series};
-use crate::ports::{ArchiveMark, ResultCounts, ResultLedger, StoreError, TestActivity, TestCounters};
+use crate::ports::{ArchiveMark, BatchClaim, ResultCounts, ResultLedger, StoreError, TestActivity, TestCounters};
 
 /// The tests table: partition key `testId` (S); the archiver's counters `requests`, `errors`, `dropped`,
 /// `resultsArchived` and `lastResultAt` (Unix seconds); the series its results named, `metricRegions` (SS);
@@ -156,6 +156,59 @@ impl ResultLedger for DynamoResultLedger {
             .update_expression("SET #m = :t")
             .expression_attribute_names("#m", calls::METRICS_PUBLISHED)
             .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+
+    async fn claim_metrics_batch(
+        &self,
+        call_id: &str,
+        batch: u32,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<BatchClaim, StoreError> {
+        let key = calls::metrics_batch_key(call_id, batch);
+        // dynamodb:UpdateItem: free, or held by a publisher whose lease passed (it died before finishing).
+        let claimed = self
+            .client
+            .update_item()
+            .table_name(&self.calls_table)
+            .key(calls::PARTITION_KEY, s(&key))
+            .update_expression("SET #st = :publishing, #lu = :lease, #ex = :expires")
+            .condition_expression("attribute_not_exists(#pk) OR (#st = :publishing AND #lu < :now)")
+            .expression_attribute_names("#pk", calls::PARTITION_KEY)
+            .expression_attribute_names("#st", calls::BATCH_STATE)
+            .expression_attribute_names("#lu", calls::LEASE_UNTIL)
+            .expression_attribute_names("#ex", calls::EXPIRES_AT)
+            .expression_attribute_values(":publishing", s(calls::PUBLISHING))
+            .expression_attribute_values(":lease", n(lease_until))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":expires", n(now + calls::RETENTION_SECONDS))
+            .send()
+            .await;
+        if conditional(claimed.map_err(|e| e.into_service_error()))?.is_ok() {
+            return Ok(BatchClaim::Claimed);
+        }
+        // dynamodb:GetItem: refused, so it is published or held by a live lease.
+        let item = get_by_key(&self.client, &self.calls_table, calls::PARTITION_KEY, &key).await?;
+        Ok(match item.as_ref().and_then(|i| text(i, calls::BATCH_STATE)) {
+            Some(calls::PUBLISHED) => BatchClaim::Published,
+            _ => BatchClaim::InProgress,
+        })
+    }
+
+    async fn finish_metrics_batch(&self, call_id: &str, batch: u32) -> Result<(), StoreError> {
+        // dynamodb:UpdateItem
+        self.client
+            .update_item()
+            .table_name(&self.calls_table)
+            .key(calls::PARTITION_KEY, s(&calls::metrics_batch_key(call_id, batch)))
+            .update_expression("SET #st = :published REMOVE #lu")
+            .expression_attribute_names("#st", calls::BATCH_STATE)
+            .expression_attribute_names("#lu", calls::LEASE_UNTIL)
+            .expression_attribute_values(":published", s(calls::PUBLISHED))
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;

@@ -19,9 +19,17 @@ pub struct MemoryResultLedger {
 #[derive(Debug, Default)]
 struct LedgerState {
     archived: HashMap<String, bool>,
+    /// Metrics batches: (call, batch) → published, or held until a lease.
+    batches: HashMap<(String, u32), Batch>,
     counters: HashMap<String, crate::ports::TestCounters>,
     /// Per test: the metric series' region marks, and the metrics-saver's watermark.
     activity: HashMap<String, (std::collections::BTreeSet<String>, Option<i64>)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Batch {
+    Publishing { lease_until: i64 },
+    Published,
 }
 
 impl MemoryResultLedger {
@@ -67,6 +75,33 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
 
     async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError> {
         self.lock()?.archived.insert(call_id.to_owned(), true);
+        Ok(())
+    }
+
+    async fn claim_metrics_batch(
+        &self,
+        call_id: &str,
+        batch: u32,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<crate::ports::BatchClaim, StoreError> {
+        use crate::ports::BatchClaim;
+        let mut state = self.lock()?;
+        let key = (call_id.to_owned(), batch);
+        Ok(match state.batches.get(&key) {
+            Some(Batch::Published) => BatchClaim::Published,
+            Some(Batch::Publishing { lease_until: held }) if *held >= now => BatchClaim::InProgress,
+            _ => {
+                state.batches.insert(key, Batch::Publishing { lease_until });
+                BatchClaim::Claimed
+            }
+        })
+    }
+
+    async fn finish_metrics_batch(&self, call_id: &str, batch: u32) -> Result<(), StoreError> {
+        self.lock()?
+            .batches
+            .insert((call_id.to_owned(), batch), Batch::Published);
         Ok(())
     }
 
