@@ -77,7 +77,8 @@ pub struct GuardArgs {
     /// The organisation whose validated domains apply.
     #[arg(long, default_value = "local")]
     pub org: String,
-    /// Domains validated for the organisation, comma-separated (subdomains are included).
+    /// Domains validated for the organisation, comma-separated (subdomains are included), in Unicode or
+    /// punycode: normalised as the domain-validator stores them (UTS #46, nontransitional).
     #[arg(long, value_delimiter = ',')]
     pub validated: Vec<String>,
     /// Exact address:port pairs allowed although their range is refused (local use), comma-separated.
@@ -173,7 +174,8 @@ impl CliError {
 
 /// The guard the flags describe.
 pub fn guard(args: &GuardArgs) -> Result<TargetGuard, CliError> {
-    let domains = ValidatedList::new(&args.org, args.validated.iter().map(String::as_str));
+    let domains = ValidatedList::new(&args.org, args.validated.iter().map(String::as_str))
+        .map_err(|e| CliError::Usage(format!("--validated: {e}")))?;
     let resolver: Arc<dyn Resolve> = Arc::new(
         if args.dns.is_empty() {
             DnsResolver::system(args.dns_timeout)

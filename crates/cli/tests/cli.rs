@@ -148,6 +148,41 @@ fn vet_refuses_by_default_and_names_the_rule() {
     }
 }
 
+/// `--validated` names domains as the domain-validator stores them (UTS #46, nontransitional), so a domain
+/// typed in Unicode covers its punycode spelling in a URL, and the other way round; `ß` stays `ß`.
+#[test]
+fn vet_matches_validated_domains_in_unicode_or_punycode() {
+    let runtime = tokio::runtime::Runtime::new().unwrap_or_else(|e| panic!("{e}"));
+    let dns = runtime.block_on(volley_localdns::LocalDns::start());
+    let public = volley_localdns::Answer::Addresses(vec![[93, 184, 215, 14].into()]);
+    dns.set("shop.xn--mnchen-3ya.test", public.clone());
+    dns.set("shop.xn--strae-oqa.test", public);
+    let dns_address = dns.address.to_string();
+    let cases = [
+        ("münchen.test", "https://shop.xn--mnchen-3ya.test/"),
+        ("xn--mnchen-3ya.test", "https://shop.münchen.test/"),
+        ("München.test.", "https://SHOP.München.test/"),
+        ("straße.test", "https://shop.xn--strae-oqa.test/"),
+    ];
+    for (validated, url) in cases {
+        let out = volley(&["vet", url, "--validated", validated, "--dns", &dns_address, "--json"]);
+        assert_eq!(out.status.code(), Some(0), "{validated} {url}: {}", text(&out.stderr));
+        let verdict: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(verdict["allowed"], true, "{validated} {url}: {verdict}");
+        assert_eq!(verdict["addresses"], serde_json::json!(["93.184.215.14:443"]));
+    }
+    let out = volley(&[
+        "vet",
+        "https://shop.strasse.test/",
+        "--validated",
+        "straße.test",
+        "--dns",
+        &dns_address,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "strasse.test is another name");
+    assert!(text(&out.stderr).contains("validated domain"), "{}", text(&out.stderr));
+}
+
 #[test]
 fn bad_usage_exits_2_with_a_clear_message() {
     for (args, says) in [
@@ -184,6 +219,10 @@ fn bad_usage_exits_2_with_a_clear_message() {
         (
             vec!["vet", "http://127.0.0.1/", "--allow", "localhost:80"],
             "localhost:80",
+        ),
+        (
+            vec!["vet", "http://example.com/", "--validated", "example.com,exa mple.com"],
+            "--validated: \"exa mple.com\" is not a valid",
         ),
     ] {
         let out = volley(&args);

@@ -1,6 +1,6 @@
 //! The local stack's DNS: a server on loopback (UDP and TCP on one port) with a zone changed while it runs:
-//! TXT records, NXDOMAIN for unknown names, and names that answer SERVFAIL or never answer. It counts the
-//! queries and the most it was ever answering at once, and can delay every answer.
+//! TXT records, addresses (A and AAAA), NXDOMAIN for unknown names, and names that answer SERVFAIL or never
+//! answer. It counts the queries and the most it was ever answering at once, and can delay every answer.
 //!
 //! `make demo` serves its organisation's TXT challenge with it, where public DNS would serve a real one; the
 //! domain-validator's tests make it fail on cue. Written on hickory's message types rather than as a
@@ -9,14 +9,14 @@
 
 use std::collections::HashMap;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hickory_resolver::proto::op::{Message, MessageType, ResponseCode};
-use hickory_resolver::proto::rr::rdata::TXT;
+use hickory_resolver::proto::rr::rdata::{A, AAAA, TXT};
 use hickory_resolver::proto::rr::{RData, Record, RecordType};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -25,6 +25,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub enum Answer {
     /// TXT records, each one or more strings. Other query types get an empty answer (NODATA).
     Txt(Vec<Vec<String>>),
+    /// Addresses: the IPv4 ones answer A queries, the IPv6 ones AAAA; other query types get NODATA.
+    Addresses(Vec<IpAddr>),
     ServFail,
     /// Never answers: the resolver must time out.
     Silence,
@@ -212,6 +214,21 @@ fn respond(state: &State, request: &[u8]) -> Option<Vec<u8>> {
             );
         }
         Some(Answer::Txt(_)) => {}
+        Some(Answer::Addresses(addresses)) => {
+            let owner = question.name().clone();
+            let kind = question.query_type();
+            response.insert_answers(
+                addresses
+                    .into_iter()
+                    .filter_map(|ip| match ip {
+                        IpAddr::V4(v4) if kind == RecordType::A => Some(RData::A(A(v4))),
+                        IpAddr::V6(v6) if kind == RecordType::AAAA => Some(RData::AAAA(AAAA(v6))),
+                        _ => None,
+                    })
+                    .map(|rdata| Record::from_rdata(owner.clone(), 60, rdata))
+                    .collect(),
+            );
+        }
     }
     response.to_vec().ok()
 }

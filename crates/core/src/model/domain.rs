@@ -21,6 +21,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+use volley_engine::guard::host::{NameRules, normalise_domain};
 
 /// The label in front of the domain where the TXT record goes.
 pub const CHALLENGE_LABEL: &str = "_volley-challenge";
@@ -70,8 +71,11 @@ impl DomainName {
         if bare.is_empty() || bare.ends_with('.') || bare.starts_with('.') || bare.contains("..") {
             return Err(invalid("it has an empty label"));
         }
-        // UTS #46 with STD3 rules: lower case, Unicode to punycode, letters, digits and hyphens only.
-        let ascii = idna::domain_to_ascii_strict(bare).map_err(|_| invalid("not a valid (internationalised) name"))?;
+        // The guard's one normalisation (UTS #46, nontransitional: `ß` and `ς` stay themselves) with STD3
+        // rules: lower case, Unicode to punycode, letters, digits and hyphens only. The guard reads a target's
+        // host through the same function, so what is stored here is what it looks up.
+        let ascii = normalise_domain(bare, NameRules::Registrable)
+            .map_err(|_| invalid("not a valid (internationalised) name"))?;
         let labels: Vec<&str> = ascii.split('.').collect();
         if labels.len() < 2 {
             return Err(DomainNameError::SingleLabel(text.to_owned()));
@@ -374,6 +378,21 @@ mod tests {
             "names outside the public suffix list are allowed"
         );
         assert_eq!(name("example.xxx"), "example.xxx");
+    }
+
+    /// Nontransitional UTS #46: `ß` and `ς` are registered as themselves, not as `ss` and `σ`, and exactly as
+    /// the guard reads a target's host.
+    #[test]
+    fn sharp_s_and_final_sigma_are_registered_as_the_guard_reads_them() {
+        assert_eq!(name("straße.example"), "xn--strae-oqa.example");
+        assert_eq!(name("Βόλος.example"), "xn--nxasmm1c.example");
+        assert_ne!(name("βόλοσ.example"), "xn--nxasmm1c.example");
+        for raw in ["straße.example", "βόλος.example", "München.test", "bücher.example.com"] {
+            let guard = volley_engine::guard::target_url::parse(&format!("https://{raw}/"))
+                .unwrap_or_else(|e| panic!("{raw}: {e}"))
+                .host;
+            assert_eq!(guard, volley_engine::guard::TargetHost::Domain(name(raw)), "{raw}");
+        }
     }
 
     #[test]

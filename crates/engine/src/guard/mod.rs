@@ -3,7 +3,8 @@
 //! Before any request, a target must pass every rule here, and the engine then connects only to the
 //! addresses vetted (pinned: resolved once, never again), so DNS rebinding cannot swap the target:
 //!
-//! 1. the URL's spelling is unambiguous (`target_url`);
+//! 1. the URL's spelling is unambiguous (`target_url`), its host name normalised as the registry stores names
+//!    (UTS #46, nontransitional: `host`);
 //! 2. a domain must be validated for the organisation, or be a subdomain of one (label boundary:
 //!    `evil-example.com` is not under `example.com`); a literal address must be on the allow-list exactly;
 //! 3. a domain resolves (A and AAAA, through the configured nameservers only: no hosts file, no search
@@ -14,6 +15,7 @@
 //! Every refusal names the rule and the address or text that broke it.
 
 pub mod domains;
+pub mod host;
 pub mod ranges;
 pub mod refusal;
 pub mod resolve;
@@ -24,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use domains::{DomainStore, StoreError, ValidatedList};
+pub use host::{NameError, NameRules, normalise_domain};
 pub use refusal::Refusal;
 pub use resolve::{DnsResolver, Resolution, Resolve, ResolveError};
 pub use target_url::{Scheme, TargetHost, TargetUrl};

@@ -2,13 +2,16 @@
 //!
 //! The guard decides on the host it reads; the HTTP client connects to the host *it* reads. If the two could
 //! differ, the guard could be talked past, so anything ambiguous is refused, and the refusal shows the plain
-//! spelling to use instead: only http and https; no user information; no backslash, whitespace or control
-//! characters; no percent-encoding or non-ASCII in the host (internationalised names in punycode); and the
-//! host must read the same to the WHATWG parser (`url`, which the HTTP client uses) and to the RFC 3986
-//! parser (`http::Uri`). Upper-case hosts and one trailing dot are the same host.
+//! spelling to use instead: only http and https; no user information (credentials go in a header); no
+//! backslash, whitespace or control characters; no percent-encoding in the host; and the host must read the
+//! same to the WHATWG parser (`url`, which the HTTP client uses) and to the RFC 3986 parser (`http::Uri`).
+//! A host name is a spelling to normalise, not a reason to refuse: upper case, one trailing dot and
+//! internationalised names (UTS #46, nontransitional, through [`host::normalise_domain`], as the registry
+//! stores them) all name the one host they map to (`bücher.example` is `xn--bcher-kva.example`).
 
 use std::net::IpAddr;
 
+use super::host::{self, NameRules};
 use super::refusal::Refusal;
 
 /// The scheme of a target.
@@ -60,6 +63,38 @@ fn raw_host(authority: &str) -> &str {
     host_port.rsplit_once(':').map_or(host_port, |(host, _)| host)
 }
 
+/// Why user information is refused, and how to send credentials instead.
+const CREDENTIALS: &str = "it carries user information (user@host), which parsers split from the host \
+    differently; send credentials in a header instead, such as \"Authorization: Basic <base64 of \
+    user:password>\" (volley's -H, a User Call's request.headers, a suite task's headers)";
+
+/// `raw` with the password in its user information, if any, replaced by `***`: a refusal is logged.
+fn without_password(raw: &str) -> String {
+    let Some(start) = raw.find("://").map(|i| i + 3) else {
+        return raw.to_owned();
+    };
+    let authority = raw_authority(raw);
+    match authority
+        .rsplit_once('@')
+        .and_then(|(info, _)| Some((info, info.split_once(':')?)))
+    {
+        Some((info, (user, password))) if !password.is_empty() => {
+            format!("{}{user}:***{}", &raw[..start], &raw[start + info.len()..])
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// `raw` as the RFC 3986 parser should read it: an internationalised host written as its punycode.
+fn as_uri<'a>(raw: &'a str, written: &str, host: &TargetHost) -> std::borrow::Cow<'a, str> {
+    match (host, raw.find("://").map(|i| i + 3)) {
+        (TargetHost::Domain(ascii), Some(start)) if !written.is_ascii() => {
+            format!("{}{ascii}{}", &raw[..start], &raw[start + written.len()..]).into()
+        }
+        _ => raw.into(),
+    }
+}
+
 /// Checks a target URL's spelling.
 pub fn parse(raw: &str) -> Result<TargetUrl, Refusal> {
     if raw.contains('\\') {
@@ -98,18 +133,15 @@ pub fn parse(raw: &str) -> Result<TargetUrl, Refusal> {
         plain.to_string()
     };
     if !url.username().is_empty() || url.password().is_some() || raw_authority(raw).contains('@') {
-        return Err(ambiguous(raw, "it carries user information (user@host)", Some(plain)));
+        return Err(Refusal::AmbiguousUrl {
+            url: without_password(raw),
+            why: CREDENTIALS.into(),
+            use_instead: Some(plain),
+        });
     }
     let written = raw_host(raw_authority(raw));
     if written.contains('%') {
         return Err(ambiguous(raw, "its host is percent-encoded", Some(plain)));
-    }
-    if !written.is_ascii() {
-        return Err(ambiguous(
-            raw,
-            "its host is not ASCII; write internationalised names in punycode",
-            Some(plain),
-        ));
     }
     let Some(parsed_host) = url.host() else {
         return Err(Refusal::NotAUrl {
@@ -122,7 +154,9 @@ pub fn parse(raw: &str) -> Result<TargetUrl, Refusal> {
     let host = match parsed_host {
         url::Host::Domain(domain) => {
             let domain = domain.strip_suffix('.').unwrap_or(domain);
-            if normalised != domain {
+            // The one normalisation (UTS #46, nontransitional), as the registry stores names: a Unicode or
+            // upper-case host is a spelling of its ASCII form, and must come out as the one `url` read.
+            if host::normalise_domain(written, NameRules::UrlHost).ok().as_deref() != Some(domain) {
                 return Err(ambiguous(
                     raw,
                     format!("its host {written:?} reads as {domain:?}"),
@@ -155,8 +189,9 @@ pub fn parse(raw: &str) -> Result<TargetUrl, Refusal> {
             TargetHost::Ip(IpAddr::V6(ip))
         }
     };
-    // The RFC 3986 reading (hyper's) must agree.
-    let rfc3986_host = raw
+    // The RFC 3986 reading (hyper's) must agree. RFC 3986 has no Unicode hosts: an internationalised URL
+    // (an IRI, RFC 3987) becomes a URI by writing its host in punycode, so that is the URI read.
+    let rfc3986_host = as_uri(raw, written, &host)
         .parse::<http::Uri>()
         .ok()
         .and_then(|uri| uri.host().map(|h| h.to_ascii_lowercase()));
@@ -222,13 +257,59 @@ mod tests {
     }
 
     #[test]
-    fn punycode_is_accepted_and_raw_unicode_is_refused_with_the_punycode_form() {
+    fn an_internationalised_host_is_normalised_to_its_punycode_not_refused() {
+        let cases = [
+            ("https://bücher.example.com/", "xn--bcher-kva.example.com"),
+            ("https://Bücher.Example.com./path?q=1", "xn--bcher-kva.example.com"),
+            ("https://xn--bcher-kva.example.com/", "xn--bcher-kva.example.com"),
+            ("https://shop.münchen.test:8443/", "shop.xn--mnchen-3ya.test"),
+            ("https://ＥＸＡＭＰＬＥ。com/", "example.com"),
+            // Nontransitional: ß and ς are letters of their own, not ss and σ.
+            ("https://straße.example/", "xn--strae-oqa.example"),
+            ("https://ß.example/", "xn--zca.example"),
+        ];
+        for (raw, ascii) in cases {
+            let t = ok(raw);
+            assert_eq!(t.host, TargetHost::Domain(ascii.into()), "{raw}");
+            let client = t.url.host_str().map(|h| h.strip_suffix('.').unwrap_or(h));
+            assert_eq!(client, Some(ascii), "{raw}: the client reads the same host");
+        }
+        assert_eq!(ok("https://shop.münchen.test:8443/").port, 8443);
+        let sigma = ok("https://βόλος.example/").host;
+        assert_ne!(sigma, ok("https://βόλοσ.example/").host, "final sigma is not sigma");
         assert_eq!(
-            ok("https://xn--bcher-kva.example/").host,
-            TargetHost::Domain("xn--bcher-kva.example".into())
+            sigma,
+            TargetHost::Domain(
+                host::normalise_domain("βόλος.example", NameRules::Registrable).unwrap_or_else(|e| panic!("{e}"))
+            ),
+            "the guard reads the host as the registry stores the name"
         );
-        let e = refused("https://bücher.example/");
-        assert!(e.contains("punycode") && e.contains("xn--bcher-kva.example"), "{e}");
+    }
+
+    #[test]
+    fn what_is_truly_ambiguous_in_a_unicode_host_is_still_refused_with_the_plain_form() {
+        let e = refused("http://１２７.０.０.１/");
+        assert!(
+            e.contains("unusual spelling of 127.0.0.1") && e.contains("http://127.0.0.1/"),
+            "{e}"
+        );
+        let e = refused("http://b%C3%BCcher.example/");
+        assert!(
+            e.contains("percent-encoded") && e.contains("http://xn--bcher-kva.example/"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn user_information_is_refused_saying_how_to_send_credentials_without_echoing_the_password() {
+        let e = refused("https://zoe:s3cret@api.example.com/v1");
+        assert!(e.contains("user information"), "{e}");
+        assert!(e.contains("Authorization: Basic") && e.contains("-H"), "{e}");
+        assert!(e.contains("https://api.example.com/v1"), "shows the plain form: {e}");
+        assert!(!e.contains("s3cret"), "the password is not echoed: {e}");
+        assert!(e.contains("zoe:***@api.example.com"), "{e}");
+        let e = refused("https://bücher.example@169.254.169.254/");
+        assert!(e.contains("user information") && e.contains("Authorization"), "{e}");
     }
 
     #[test]

@@ -61,6 +61,8 @@ fn zone(query: &str, kind: RecordType, flips: &AtomicU32) -> Reply {
     let nodata = || Reply::Records(vec![]);
     match (query, kind) {
         ("public.volley.test." | "api.public.volley.test.", QA) => v4(&[PUBLIC_V4]),
+        // bücher.example.com, straße.example, βόλος.example, as UTS #46 (nontransitional) writes them.
+        ("xn--bcher-kva.example.com." | "xn--strae-oqa.example." | "xn--nxasmm1c.example.", QA) => v4(&[PUBLIC_V4]),
         ("public.volley.test." | "api.public.volley.test.", QAAAA) => v6(&[PUBLIC_V6]),
         ("v4only.volley.test.", QA) => v4(&["1.1.1.1"]),
         ("private.volley.test.", QA) => v4(&["10.0.0.1"]),
@@ -107,7 +109,10 @@ fn zone(query: &str, kind: RecordType, flips: &AtomicU32) -> Reply {
             | "big.volley.test."
             | "big-private.volley.test."
             | "flip.volley.test."
-            | "empty.volley.test.",
+            | "empty.volley.test."
+            | "xn--bcher-kva.example.com."
+            | "xn--strae-oqa.example."
+            | "xn--nxasmm1c.example.",
             _,
         ) => nodata(),
         _ => Reply::NxDomain,
@@ -149,9 +154,13 @@ async fn dns_server() -> SocketAddr {
 }
 
 async fn guard_with(allow: &[&str], runtime_api: Option<&str>) -> TargetGuard {
+    guard_validating(&["volley.test"], allow, runtime_api).await
+}
+
+async fn guard_validating(validated: &[&str], allow: &[&str], runtime_api: Option<&str>) -> TargetGuard {
     let dns = dns_server().await;
     let resolver = DnsResolver::with_nameservers(&[dns], Duration::from_millis(500)).unwrap_or_else(|e| panic!("{e}"));
-    let domains = ValidatedList::new(ORG, ["volley.test"]);
+    let domains = ValidatedList::new(ORG, validated.iter().copied()).unwrap_or_else(|e| panic!("{e}"));
     let allow = AllowList::new(allow.iter().map(|a| a.parse().unwrap_or_else(|e| panic!("{a}: {e}"))));
     TargetGuard::new(
         Arc::new(domains),
@@ -259,6 +268,61 @@ async fn legitimate_targets_pass_with_every_address_vetted() {
     assert_eq!(subdomain.port, 443);
 }
 
+/// A host name is normalised (UTS #46, nontransitional), not refused: a domain validated in either spelling
+/// passes in either spelling, and `ß` and `ς` are letters of their own, not `ss` and `σ`.
+#[tokio::test]
+async fn internationalised_names_pass_in_either_spelling_and_only_as_themselves() {
+    let unicode = ["bücher.example.com", "straße.example", "βόλος.example"];
+    let ascii = [
+        "xn--bcher-kva.example.com",
+        "xn--strae-oqa.example",
+        "xn--nxasmm1c.example",
+    ];
+    for validated in [unicode, ascii] {
+        let guard = guard_validating(&validated, &[], None).await;
+        for host in unicode.iter().chain(&ascii) {
+            let url = format!("https://{host}/");
+            let target = guard
+                .vet(ORG, &url)
+                .await
+                .unwrap_or_else(|e| panic!("{url} with {validated:?} validated: {e}"));
+            assert!(ascii.contains(&target.host.as_str()), "{url}: {}", target.host);
+            assert_eq!(target.url.host_str(), Some(target.host.as_str()), "{url}");
+            assert!(
+                target.reason.contains("validated for organisation"),
+                "{url}: {}",
+                target.reason
+            );
+        }
+        for other in [
+            "https://strasse.example/",
+            "https://βόλοσ.example/",
+            "https://bucher.example.com/",
+        ] {
+            let refusal = guard.vet(ORG, other).await;
+            assert!(
+                matches!(refusal, Err(Refusal::NotValidated { .. })),
+                "{other} is another name: {refusal:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn user_information_is_refused_saying_how_to_send_credentials() {
+    let guard = guard().await;
+    let refusal = guard
+        .vet(ORG, "https://zoe:s3cret@public.volley.test/")
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(refusal.contains("user information"), "{refusal}");
+    assert!(refusal.contains("Authorization: Basic"), "{refusal}");
+    assert!(refusal.contains("https://public.volley.test/"), "{refusal}");
+    assert!(!refusal.contains("s3cret"), "{refusal}");
+}
+
 #[tokio::test]
 async fn another_organisation_may_not_test_this_ones_domain() {
     let guard = guard().await;
@@ -341,7 +405,7 @@ mod label_boundaries {
 
     fn guard() -> TargetGuard {
         TargetGuard::new(
-            Arc::new(ValidatedList::new("acme", ["example.com"])),
+            Arc::new(ValidatedList::new("acme", ["example.com"]).unwrap_or_else(|e| panic!("{e}"))),
             Arc::new(Public),
             AllowList::default(),
             None,

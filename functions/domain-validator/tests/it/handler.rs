@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use volley_core::adapters::memory::MemoryDomainStore;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::ports::{DomainRegistry, DomainStore};
-use volley_engine::guard::DnsResolver;
+use volley_engine::guard::{AllowList, DnsResolver, Refusal, TargetGuard};
 use volley_localdns::{Answer as Dns, LocalDns};
 
 use domain_validator::{Answer, Deps, DomainAnswer, Settings, SweepAnswer, ValidatorError, function_handler};
@@ -572,5 +572,63 @@ async fn a_sweep_stops_before_the_deadline_and_the_next_run_does_the_rest() {
     for i in 0..30 {
         let record = stored(&w, &format!("d{i}.example.com")).await;
         assert!(record.attempts >= 1, "d{i} was checked by one of the two runs");
+    }
+}
+
+/// The registry and the guard normalise a name through the one function (UTS #46, nontransitional), so a
+/// domain registered in Unicode is the one a target URL names, in either spelling. `ß` and `ς` stay
+/// themselves: transitional processing would read them as `ss` and `σ`, which are other names.
+#[tokio::test]
+async fn an_internationalised_domain_validated_here_is_the_one_the_guard_allows() {
+    let w = world().await;
+    let resolver = DnsResolver::with_nameservers(&[w.dns.address], DNS_TIMEOUT).unwrap_or_else(|e| panic!("{e}"));
+    let guard = TargetGuard::new(w.store.clone(), Arc::new(resolver), AllowList::default(), None);
+    let cases = [
+        (
+            "straße.example",
+            "xn--strae-oqa.example",
+            ["https://shop.straße.example/", "https://shop.xn--strae-oqa.example/"],
+            "https://shop.strasse.example/",
+        ),
+        (
+            "Βόλος.example",
+            "xn--nxasmm1c.example",
+            ["https://api.βόλος.example/", "https://api.xn--nxasmm1c.example/"],
+            "https://api.βόλοσ.example/",
+        ),
+        (
+            "München.test",
+            "xn--mnchen-3ya.test",
+            ["https://shop.münchen.test/", "https://shop.xn--mnchen-3ya.test/"],
+            "https://shop.munchen.test/",
+        ),
+    ];
+    for (typed, stored, urls, other) in cases {
+        let registered = register(&w, typed).await;
+        assert_eq!(registered.domain, stored, "{typed}");
+        publish(&w, &registered);
+        assert_eq!(check(&w, stored).await.status.as_str(), "validated", "{typed}");
+        let label = urls[0]
+            .trim_start_matches("https://")
+            .split('.')
+            .next()
+            .unwrap_or_default();
+        w.dns.set(
+            &format!("{label}.{stored}"),
+            Dns::Addresses(vec![[93, 184, 215, 14].into()]),
+        );
+        for url in urls {
+            let target = guard.vet("acme", url).await.unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert!(
+                target.reason.contains(&format!("subdomain of {stored}")),
+                "{url}: {}",
+                target.reason
+            );
+        }
+        let refused = guard.vet("acme", other).await;
+        assert!(
+            matches!(refused, Err(Refusal::NotValidated { .. })),
+            "{other} is another name: {refused:?}"
+        );
     }
 }

@@ -23,7 +23,7 @@ impl MemoryDomainStore {
         Self::default()
     }
 
-    /// A store in which `domains` are validated for `organisation`: `volley vet --validated` and tests.
+    /// A store in which `domains` are validated for `organisation`: tests.
     pub fn with_domains<'a>(organisation: &str, domains: impl IntoIterator<Item = &'a str>) -> Self {
         let store = Self::new();
         for domain in domains {
@@ -32,10 +32,13 @@ impl MemoryDomainStore {
         store
     }
 
-    /// Marks `domain` validated for `organisation` (normalised: lower case, no trailing dot), with no
-    /// re-check due.
+    /// Marks `domain` validated for `organisation` (normalised as [`DomainName`] normalises it; a name it
+    /// refuses is kept lower case as typed), with no re-check due.
     pub fn validate(&self, organisation: &str, domain: &str) {
-        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        let domain = DomainName::parse(domain).map_or_else(
+            |_| domain.trim().trim_end_matches('.').to_ascii_lowercase(),
+            |name| name.as_str().to_owned(),
+        );
         let mut record = DomainRecord::pending(organisation, DomainName::from_stored(domain.clone()), String::new(), 0);
         record.status = DomainStatus::Validated;
         record.validated_at = Some(0);
