@@ -27,7 +27,7 @@ locals {
         ALLOWED_TARGETS   = join(",", var.allowed_targets)
       }
       statements = [
-        { actions = ["dynamodb:PutItem"], resources = [aws_dynamodb_table.calls.arn] },
+        { actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [aws_dynamodb_table.calls.arn] },
         { actions = ["dynamodb:GetItem"], resources = [aws_dynamodb_table.domains.arn] },
         { actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.results.arn, aws_sqs_queue.worker_dlq.arn] },
         { actions = ["s3:PutObject"], resources = ["${aws_s3_bucket.results.arn}/overflow/*"] },

@@ -65,22 +65,57 @@ pub async fn birthday_store_contract(store: &dyn BirthdayStore, unique: &str) {
 
 /// Every behaviour a `CallClaims` must have: a call is claimed once.
 pub async fn call_claims_contract(claims: &dyn volley_core::ports::CallClaims, unique: &str) {
+    use volley_core::ports::Claim;
     let test = format!("test-{unique}");
-    let (one, two) = (format!("call-1-{unique}"), format!("call-2-{unique}"));
+    let test = test.as_str();
+    let (one, two, three) = (
+        format!("call-1-{unique}"),
+        format!("call-2-{unique}"),
+        format!("call-3-{unique}"),
+    );
+    let claim = |call: String, now: i64| async move {
+        claims
+            .claim(test, &call, now, now + 900)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    };
+    assert_eq!(claim(one.clone(), 1_000).await, Claim::Fresh, "the first claim wins");
     assert_eq!(
-        claims.claim(&test, &one, 1_000).await.ok(),
-        Some(true),
-        "the first claim wins"
+        claim(one.clone(), 1_001).await,
+        Claim::Running { lease_until: 1_900 },
+        "a duplicate within the lease finds the call running"
     );
     assert_eq!(
-        claims.claim(&test, &one, 1_001).await.ok(),
-        Some(false),
-        "a duplicate claim loses"
-    );
-    assert_eq!(
-        claims.claim(&test, &two, 1_002).await.ok(),
-        Some(true),
+        claim(two.clone(), 1_002).await,
+        Claim::Fresh,
         "another call is its own claim"
+    );
+
+    claims
+        .mark_stored(&one, "overflow/acme/test/call-1.json")
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let stored = Claim::Stored {
+        key: "overflow/acme/test/call-1.json".into(),
+    };
+    assert_eq!(
+        claim(one.clone(), 1_003).await,
+        stored,
+        "a stored result is delivered again, never refired"
+    );
+    assert_eq!(claim(one.clone(), 9_999).await, stored, "stored is final, lease or not");
+
+    assert_eq!(claim(three.clone(), 2_000).await, Claim::Fresh);
+    assert_eq!(
+        claim(three.clone(), 2_901).await,
+        Claim::Lost,
+        "a lease that passed with no result stored: the call is lost"
+    );
+    assert_eq!(claim(three, 2_902).await, Claim::Lost, "and stays lost");
+    assert_eq!(
+        claim(two, 1_902).await,
+        Claim::Lost,
+        "whoever claims after the lease marks it"
     );
 }
 

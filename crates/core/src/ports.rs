@@ -107,12 +107,33 @@ pub enum BatchClaim {
     InProgress,
 }
 
-/// The worker's once-only claim of a call: a worker claims a call before firing it, so however often
-/// EventBridge and Lambda deliver the event (at least once), the call runs once.
+/// What a worker's claim of a call found ([`CallClaims::claim`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Claimed now, held until the lease asked for: fire the call, store its result, then
+    /// [`CallClaims::mark_stored`].
+    Fresh,
+    /// The call ran and its result is stored at `key`: deliver that again, never fire again.
+    Stored { key: String },
+    /// Another invocation holds the call until `lease_until` (Unix seconds) and has stored no result yet.
+    Running { lease_until: i64 },
+    /// The holder's lease passed with no result stored: the call is lost (marked so by this claim, or before).
+    Lost,
+    /// Claimed before claims carried a lease and a result (an older worker): it ran; nothing to redeliver.
+    Finished,
+}
+
+/// The worker's claim of a call: at most once load, at least once results. A worker claims a call under a
+/// lease (its own deadline) before firing it, so however often EventBridge and Lambda deliver the event (at
+/// least once), the call fires once; the result is stored before the claim is marked, so a delivery that
+/// finds the call ran delivers the stored result instead of losing it.
 #[async_trait]
 pub trait CallClaims: Send + Sync + std::fmt::Debug {
-    /// Claims `call_id` of `test_id` for running: true the first time, false for a duplicate delivery.
-    async fn claim(&self, test_id: &str, call_id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Claims `call_id` of `test_id` for running until `lease_until` (Unix seconds), or says how it stands: a
+    /// claim whose lease passed before `now` with no result is marked lost.
+    async fn claim(&self, test_id: &str, call_id: &str, now: i64, lease_until: i64) -> Result<Claim, StoreError>;
+    /// Records that `call_id`'s result is stored, durably, at `key`.
+    async fn mark_stored(&self, call_id: &str, key: &str) -> Result<(), StoreError>;
 }
 
 /// The archiver's once-only ledger of results: each call's result is counted once in its test's counters,

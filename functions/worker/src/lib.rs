@@ -21,7 +21,7 @@ use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::call::{CallError, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
-use volley_core::ports::{CallClaims, ResultArchive, ResultQueue, StoreError};
+use volley_core::ports::{CallClaims, Claim, ResultArchive, ResultQueue, StoreError};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
 use volley_engine::load::engine;
@@ -136,7 +136,9 @@ pub enum WorkerError {
 #[serde(rename_all = "camelCase")]
 pub struct WorkerOutcome {
     pub call_id: String,
-    /// `completed`, or `duplicate` for a delivery of an already claimed call.
+    /// `completed`; for a delivery of a call already claimed: `redelivered` (its stored result sent again),
+    /// `running` (another invocation holds it), `lost` (its holder ended with no result) or `duplicate` (ran
+    /// under an older worker). Only `completed` fired requests.
     pub status: &'static str,
     pub requests: u64,
     pub dropped: u64,
@@ -189,21 +191,53 @@ pub async fn function_handler(
     let call_id = call.call.call_id.clone();
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
     let now = deps.clock.now();
-    if !deps
+    // The claim is held until this invocation's deadline: no other invocation fires the call before then.
+    let lease_until = i64::try_from(context.deadline.div_ceil(1000)).unwrap_or(i64::MAX);
+    let not_fired = |status| WorkerOutcome {
+        call_id: call_id.clone(),
+        status,
+        requests: 0,
+        dropped: 0,
+        truncated: false,
+        delivered_via: "none",
+    };
+    match deps
         .claims
-        .claim(&test_id, &call_id, now.timestamp())
+        .claim(&test_id, &call_id, now.timestamp(), lease_until)
         .await
         .map_err(WorkerError::Ledger)?
     {
-        tracing::warn!(test_id = %test_id, call_id = %call_id, "duplicate delivery; the call already ran");
-        return Ok(WorkerOutcome {
-            call_id,
-            status: "duplicate",
-            requests: 0,
-            dropped: 0,
-            truncated: false,
-            delivered_via: "none",
-        });
+        Claim::Fresh => {}
+        Claim::Stored { key } => {
+            // The call ran and its result is stored, but its delivery may have failed: deliver it again.
+            let pointer = ResultMessage::Stored {
+                test_id: test_id.clone(),
+                organisation_id,
+                call_id: call_id.clone(),
+                key,
+            };
+            deps.queue
+                .send(pointer.to_json()?)
+                .await
+                .map_err(WorkerError::Delivery)?;
+            tracing::warn!(test_id = %test_id, call_id = %call_id, "repeated delivery; the stored result was sent again, the call not fired");
+            return Ok(WorkerOutcome {
+                delivered_via: "s3",
+                ..not_fired("redelivered")
+            });
+        }
+        Claim::Running { lease_until } => {
+            tracing::warn!(test_id = %test_id, call_id = %call_id, lease_until, "repeated delivery; the call is running in another invocation");
+            return Ok(not_fired("running"));
+        }
+        Claim::Lost => {
+            tracing::error!(test_id = %test_id, call_id = %call_id, "the call's invocation ended without a result; marked lost, not fired again");
+            return Ok(not_fired("lost"));
+        }
+        Claim::Finished => {
+            tracing::warn!(test_id = %test_id, call_id = %call_id, "duplicate delivery; the call already ran");
+            return Ok(not_fired("duplicate"));
+        }
     }
     let deadline = stop_by(context.deadline, now.into(), deps.deadline_margin);
     tracing::info!(test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.schedule.total(), "volley starting");
@@ -223,16 +257,22 @@ pub async fn function_handler(
         addresses: target.addresses,
         report,
     };
+    // Durable before anything else: stored, then the claim marked, then sent. A delivery that fails after
+    // the store is retried, finds the claim stored, and sends the stored result without firing again.
     let body = ResultMessage::Inline(Box::new(result)).to_json()?;
+    let key = overflow_key(&organisation_id, &test_id, &call_id);
+    deps.archive
+        .put(&key, body.clone().into_bytes())
+        .await
+        .map_err(WorkerError::Delivery)?;
+    deps.claims
+        .mark_stored(&call_id, &key)
+        .await
+        .map_err(WorkerError::Ledger)?;
     let delivered_via = if body.len() <= deps.inline_limit {
         deps.queue.send(body).await.map_err(WorkerError::Delivery)?;
         "queue"
     } else {
-        let key = overflow_key(&organisation_id, &test_id, &call_id);
-        deps.archive
-            .put(&key, body.into_bytes())
-            .await
-            .map_err(WorkerError::Delivery)?;
         let pointer = ResultMessage::Stored {
             test_id,
             organisation_id,

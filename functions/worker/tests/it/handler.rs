@@ -10,7 +10,6 @@ use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{MemoryCallClaims, MemoryDomainStore, MemoryResultArchive, MemoryResultQueue};
 use volley_core::clock::SystemClock;
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
-use volley_core::ports::CallClaims;
 use volley_engine::guard::{AllowList, DnsResolver, TargetGuard};
 use volley_testkit::target::{Behaviour, TestTarget, start};
 use worker::{Deps, WorkerError, function_handler};
@@ -114,7 +113,7 @@ async fn a_user_call_runs_and_its_result_goes_to_the_queue() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_duplicate_delivery_runs_once() {
+async fn a_duplicate_delivery_runs_once_and_delivers_the_stored_result_again() {
     let (address, hits) = target().await;
     let w = world(address);
     let url = Some(format!("http://{address}/"));
@@ -124,9 +123,13 @@ async fn a_duplicate_delivery_runs_once() {
     let second = function_handler(&w.deps, event("user-call.json", url))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((first.status, second.status), ("completed", "duplicate"));
+    assert_eq!((first.status, second.status), ("completed", "redelivered"));
     assert_eq!(hits.arrivals().len(), 50, "the target was hit by one run only");
-    assert_eq!(sent(&w.queue).len(), 1);
+    let messages = sent(&w.queue);
+    let [ResultMessage::Inline(_), ResultMessage::Stored { key, .. }] = messages.as_slice() else {
+        panic!("the result, then a pointer to the same stored result: {messages:?}")
+    };
+    assert_eq!(key, "overflow/acme/checkout-2026-11-23/checkout-2026-11-23-eu-1.json");
 }
 
 #[tokio::test]
@@ -149,13 +152,7 @@ async fn invalid_events_fail_naming_the_field_and_claim_nothing() {
         function_handler(&w.deps, event("wrong-detail-type.json", None)).await,
         Err(WorkerError::WrongDetailType(_))
     ));
-    assert!(
-        w.claims
-            .claim("checkout-2026-11-23", "checkout-2026-11-23-eu-1", 0)
-            .await
-            .unwrap_or(false),
-        "nothing was claimed"
-    );
+    assert_eq!(w.claims.get("checkout-2026-11-23-eu-1"), None, "nothing was claimed");
 }
 
 #[tokio::test]
@@ -232,4 +229,99 @@ async fn a_worker_near_its_deadline_still_delivers_what_it_measured() {
         panic!("{messages:?}")
     };
     assert!(result.report.truncated);
+}
+
+/// A results queue whose first send fails (the queue unreachable once), then sends through `inner`: the
+/// emulator has no fault injection, so the fault is injected here, around the real adapter.
+#[derive(Debug)]
+pub(crate) struct FailsFirst {
+    pub(crate) inner: Arc<dyn volley_core::ports::ResultQueue>,
+    pub(crate) failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl volley_core::ports::ResultQueue for FailsFirst {
+    async fn send(&self, body: String) -> Result<(), volley_core::ports::StoreError> {
+        if !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(volley_core::ports::StoreError::Unavailable("the queue, once".into()));
+        }
+        self.inner.send(body).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_whose_delivery_failed_is_delivered_by_the_retry_without_firing_again() {
+    let (address, hits) = target().await;
+    let mut w = world(address);
+    w.deps.queue = Arc::new(FailsFirst {
+        inner: w.queue.clone(),
+        failed: Default::default(),
+    });
+    let url = Some(format!("http://{address}/"));
+    let first = function_handler(&w.deps, event("user-call.json", url.clone())).await;
+    assert!(matches!(first, Err(WorkerError::Delivery(_))), "{first:?}");
+    assert_eq!(hits.arrivals().len(), 50, "the call fired");
+    assert!(sent(&w.queue).is_empty(), "and its result did not reach the queue");
+
+    let retry = function_handler(&w.deps, event("user-call.json", url))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((retry.status, retry.requests), ("redelivered", 0));
+    assert_eq!(hits.arrivals().len(), 50, "the retry did not fire again");
+    let messages = sent(&w.queue);
+    let [ResultMessage::Stored { key, .. }] = messages.as_slice() else {
+        panic!("one pointer to the stored result: {messages:?}")
+    };
+    let stored = w
+        .archive
+        .objects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(key)
+        .cloned()
+        .unwrap_or_default();
+    let Ok(ResultMessage::Inline(result)) = ResultMessage::from_json(&String::from_utf8_lossy(&stored)) else {
+        panic!("the stored object is the whole result message")
+    };
+    assert_eq!(result.report.total.requests, 50, "the measured result, not lost");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_within_the_lease_says_the_call_is_running_and_one_after_it_says_lost() {
+    use volley_core::ports::{CallClaims, Claim};
+    let (address, hits) = target().await;
+    let w = world(address);
+    let now = volley_core::clock::Clock::now(&SystemClock).timestamp();
+    let url = Some(format!("http://{address}/"));
+    // Another invocation holds the call until its deadline, a minute from now.
+    let held = w
+        .claims
+        .claim("checkout-2026-11-23", "checkout-2026-11-23-eu-1", now, now + 60)
+        .await
+        .ok();
+    assert_eq!(held, Some(Claim::Fresh));
+    let outcome = function_handler(&w.deps, event("user-call.json", url.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((outcome.status, outcome.requests), ("running", 0));
+
+    // A call whose holder's lease passed with no result stored is lost, not fired late.
+    let gone = w
+        .claims
+        .claim(
+            "checkout-2026-11-23",
+            "checkout-2026-11-23-eu-2",
+            now - 1_000,
+            now - 100,
+        )
+        .await
+        .ok();
+    assert_eq!(gone, Some(Claim::Fresh));
+    let mut e = event("user-call.json", url);
+    e.payload.detail["callId"] = "checkout-2026-11-23-eu-2".into();
+    let outcome = function_handler(&w.deps, e).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((outcome.status, outcome.requests), ("lost", 0));
+    assert_eq!(w.claims.get("checkout-2026-11-23-eu-2"), Some(Claim::Lost));
+    assert!(hits.arrivals().is_empty(), "neither delivery fired");
+    assert!(sent(&w.queue).is_empty());
 }

@@ -4,3 +4,4 @@
 mod deploy;
 mod deployed_stack;
 mod handler;
+mod over_the_wire;

@@ -43,6 +43,13 @@ pub mod calls_schema {
     pub fn archived_key(call_id: &str) -> String {
         format!("archived#{call_id}")
     }
+    /// A claim's state: `running` (held until `leaseUntil`), `stored` (its result at `resultKey`) or `lost`;
+    /// a claim without one was written before claims carried a lease.
+    pub const CLAIM_STATE: &str = "state";
+    pub const RESULT_KEY: &str = "resultKey";
+    pub const RUNNING: &str = "running";
+    pub const STORED: &str = "stored";
+    pub const LOST: &str = "lost";
     /// A metrics batch's state: `publishing` (held until `leaseUntil`) or `published`.
     pub const BATCH_STATE: &str = "state";
     pub const LEASE_UNTIL: &str = "leaseUntil";
