@@ -99,6 +99,21 @@ pub async fn call_claims_contract(claims: &dyn volley_core::ports::CallClaims, u
         key: "overflow/acme/test/call-1.json".into(),
     };
     assert_eq!(
+        claims.stored(&one).await.ok(),
+        Some(Some("overflow/acme/test/call-1.json".into())),
+        "where a stored result is, read without claiming"
+    );
+    assert_eq!(
+        claims.stored(&two).await.ok(),
+        Some(None),
+        "a running call has stored nothing"
+    );
+    assert_eq!(
+        claims.stored(&format!("never-{unique}")).await.ok(),
+        Some(None),
+        "an unknown call has stored nothing"
+    );
+    assert_eq!(
         claim(one.clone(), 1_003).await,
         stored,
         "a stored result is delivered again, never refired"
@@ -113,7 +128,7 @@ pub async fn call_claims_contract(claims: &dyn volley_core::ports::CallClaims, u
     );
     assert_eq!(claim(three, 2_902).await, Claim::Lost, "and stays lost");
     assert_eq!(
-        claim(two, 1_902).await,
+        claim(two, 1_903).await,
         Claim::Lost,
         "whoever claims after the lease marks it"
     );

@@ -134,6 +134,8 @@ pub trait CallClaims: Send + Sync + std::fmt::Debug {
     async fn claim(&self, test_id: &str, call_id: &str, now: i64, lease_until: i64) -> Result<Claim, StoreError>;
     /// Records that `call_id`'s result is stored, durably, at `key`.
     async fn mark_stored(&self, call_id: &str, key: &str) -> Result<(), StoreError>;
+    /// Where `call_id`'s result is stored, if it ran and stored one (a read: nothing is claimed).
+    async fn stored(&self, call_id: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// The archiver's once-only ledger of results: each call's result is counted once in its test's counters,

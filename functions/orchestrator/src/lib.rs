@@ -1,8 +1,8 @@
 //! The orchestrator: starts a test in several regions at the same instant.
 //!
 //! Invoked directly with `{"type": ..., "testId": ..., ...}`:
-//! - `test-reset` `{"regions": [...], "bufferSeconds": 100}` sets the regions the test needs and clears
-//!   its state;
+//! - `test-reset` `{"regions": [...], "bufferSeconds": 100}` sets the regions the test needs (1 to
+//!   [`MAX_REGIONS`]) and clears its state; the buffer is at most [`MAX_BUFFER_SECONDS`];
 //! - `agg-record` `{"region": ...}` records that region's aggregator as ready; the call that completes the
 //!   set flips the start to true, once, at now plus the buffer;
 //! - `test-init` answers `{"state": true|false, "timestamp": <epoch ms or null>}`, the same for every caller;
@@ -26,8 +26,13 @@ use volley_core::model::orchestration::{RegionMark, TestState, is_region_name};
 use volley_core::model::payload;
 use volley_core::ports::{OrchestrationStore, RegionRecorded, StoreError};
 
-/// The longest buffer between the last region's readiness and the start.
-pub const MAX_BUFFER_SECONDS: u32 = 3600;
+/// The longest buffer between the last region's readiness and the start. A worker given the start must wait
+/// for it and then run its call within 15 minutes of its event (`model::call::MAX_CALL_REACH`, Lambda's
+/// longest timeout): ten minutes of buffer leave five for the call.
+pub const MAX_BUFFER_SECONDS: u32 = 600;
+/// The most regions a test may require. AWS has about 36 regions today; 64 leaves room for the ones it
+/// opens, and keeps a test's item (three sets of region names) far below DynamoDB's 400 KB.
+pub const MAX_REGIONS: usize = 64;
 /// The buffer when a reset names none.
 pub const DEFAULT_BUFFER_SECONDS: u32 = 100;
 
@@ -174,12 +179,19 @@ pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
             if regions.is_empty() {
                 return Err(bad("regions: name at least one region"));
             }
+            if regions.len() > MAX_REGIONS {
+                return Err(bad(format!(
+                    "regions: {} regions is more than {MAX_REGIONS}, the most a test may require",
+                    regions.len()
+                )));
+            }
             for (i, region) in regions.iter().enumerate() {
                 check_region(&format!("regions[{i}]"), region)?;
             }
             if *buffer_seconds > MAX_BUFFER_SECONDS {
                 return Err(bad(format!(
-                    "bufferSeconds: {buffer_seconds} is more than {MAX_BUFFER_SECONDS}"
+                    "bufferSeconds: {buffer_seconds} is more than {MAX_BUFFER_SECONDS}: a worker must wait for \
+                     the start and run its call within 15 minutes of its event"
                 )));
             }
         }

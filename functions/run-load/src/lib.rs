@@ -35,8 +35,15 @@ use crate::users::{RunStats, Shape, TaskStats};
 
 /// The most simulated users one invocation runs.
 pub const MAX_USERS: i64 = 1000;
+/// The most users started a second (`spawn_rate`).
+pub const MAX_SPAWN_RATE: f64 = 1000.0;
+/// The longest `spawned_runtime`: a Lambda function runs at most 15 minutes (the invocation's own deadline
+/// is checked too, before the run starts).
+pub const MAX_SPAWNED_RUNTIME: Duration = Duration::from_secs(15 * 60);
 /// The most runs `compare` may merge.
 pub const MAX_LOAD_LIMIT: usize = 50;
+/// The most tags a run is stored under.
+pub const MAX_STORE_TAGS: usize = 10;
 
 /// run-load's settings, read once per cold start.
 #[derive(Debug, Clone)]
@@ -196,9 +203,9 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
     if p.users < 1 || p.users > MAX_USERS {
         return Err(bad(format!("users: {} must be from 1 to {MAX_USERS}", p.users)));
     }
-    if !(p.spawn_rate.is_finite() && p.spawn_rate > 0.0 && p.spawn_rate <= 1000.0) {
+    if !(p.spawn_rate.is_finite() && p.spawn_rate > 0.0 && p.spawn_rate <= MAX_SPAWN_RATE) {
         return Err(bad(format!(
-            "spawn_rate: {} must be above 0 and at most 1000 users a second",
+            "spawn_rate: {} must be above 0 and at most {MAX_SPAWN_RATE} users a second",
             p.spawn_rate
         )));
     }
@@ -208,8 +215,12 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
             p.spawned_runtime
         ))
     })?;
-    if runtime.is_zero() {
-        return Err(bad("spawned_runtime: must be above 0"));
+    if runtime.is_zero() || runtime > MAX_SPAWNED_RUNTIME {
+        return Err(bad(format!(
+            "spawned_runtime: {:?} must be above 0 and at most {}",
+            p.spawned_runtime,
+            humantime::format_duration(MAX_SPAWNED_RUNTIME)
+        )));
     }
     let compare = match p.compare {
         None => None,
@@ -228,8 +239,8 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
     for (i, tag) in store_tags.iter().enumerate() {
         check_identifier_field(&format!("store.tags[{i}]"), tag)?;
     }
-    if store_tags.len() > 10 {
-        return Err(bad("store.tags: at most 10 tags"));
+    if store_tags.len() > MAX_STORE_TAGS {
+        return Err(bad(format!("store.tags: at most {MAX_STORE_TAGS} tags")));
     }
     if let Some(org) = &p.organisation_id {
         check_identifier_field("organisation_id", org)?;

@@ -12,6 +12,18 @@ use chrono::NaiveDate;
 use serde::Deserialize;
 use thiserror::Error;
 
+/// The longest wait between a user's tasks (`wait.max`): a think time, not a pause; a run lasts at most 15
+/// minutes.
+pub const MAX_WAIT: Duration = Duration::from_secs(60);
+/// The most tasks a suite may have.
+pub const MAX_TASKS: usize = 100;
+/// The largest weight of one task: with at most [`MAX_TASKS`] tasks, the weights' sum stays far inside a
+/// `u32`.
+pub const MAX_WEIGHT: u32 = 1000;
+/// The largest threshold, in percent (percentage points for the failure ratio): a rise of ten times the
+/// baseline.
+pub const MAX_THRESHOLD: f64 = 1000.0;
+
 /// Every suite packaged with the function: (name, TOML).
 pub const PACKAGED: &[(&str, &str)] = &[("greeter", include_str!("../suites/greeter.toml"))];
 
@@ -144,10 +156,50 @@ impl Suite {
         if wait_min > wait_max {
             return Err(invalid("wait.min is above wait.max".into()));
         }
+        if wait_max > MAX_WAIT {
+            return Err(invalid(format!(
+                "wait.max: {:?} is above {}",
+                file.wait.max,
+                humantime::format_duration(MAX_WAIT)
+            )));
+        }
         if file.tasks.is_empty() || file.tasks.iter().all(|t| t.weight == 0) {
             return Err(invalid("it needs at least one task with a weight above 0".into()));
         }
+        if file.tasks.len() > MAX_TASKS {
+            return Err(invalid(format!(
+                "tasks: {} tasks is more than {MAX_TASKS}",
+                file.tasks.len()
+            )));
+        }
+        if !(0.0..=100.0).contains(&file.failure_limit_percent) {
+            return Err(invalid(format!(
+                "failure_limit_percent: {} must be from 0 to 100",
+                file.failure_limit_percent
+            )));
+        }
+        let t = &file.thresholds;
+        for (field, limits) in [
+            ("p95", t.p95),
+            ("p99", t.p99),
+            ("failure_ratio", t.failure_ratio),
+            ("rps", t.rps),
+        ] {
+            for (end, value) in [("warn", limits.warn), ("fail", limits.fail)] {
+                if !(0.0..=MAX_THRESHOLD).contains(&value) {
+                    return Err(invalid(format!(
+                        "thresholds.{field}.{end}: {value} must be from 0 to {MAX_THRESHOLD}"
+                    )));
+                }
+            }
+        }
         for task in &file.tasks {
+            if task.weight > MAX_WEIGHT {
+                return Err(invalid(format!(
+                    "task {:?}: weight {} is above {MAX_WEIGHT}",
+                    task.name, task.weight
+                )));
+            }
             http::Method::from_bytes(task.method.as_bytes())
                 .map_err(|_| invalid(format!("task {:?}: {:?} is not an HTTP method", task.name, task.method)))?;
             if !task.path.starts_with('/') {
@@ -258,10 +310,47 @@ mod tests {
                 "description = 'x'\nwait = {min = 'soon', max = '2s'}\n[[tasks]]\nname='a'\nmethod='GET'\npath='/'",
                 "wait.min",
             ),
+            (
+                "description = 'x'\nwait = {min = '1s', max = '100000000h'}\n[[tasks]]\nname='a'\nmethod='GET'\npath='/'",
+                "wait.max: \"100000000h\" is above 1m",
+            ),
+            (
+                "description = 'x'\nwait = {min = '1s', max = '2s'}\n[[tasks]]\nname='a'\nweight=4294967295\nmethod='GET'\npath='/'\n[[tasks]]\nname='b'\nweight=1\nmethod='GET'\npath='/'",
+                "weight 4294967295 is above 1000",
+            ),
+            (
+                "description = 'x'\nwait = {min = '1s', max = '2s'}\nfailure_limit_percent = 101\n[[tasks]]\nname='a'\nmethod='GET'\npath='/'",
+                "failure_limit_percent: 101 must be from 0 to 100",
+            ),
+            (
+                "description = 'x'\nwait = {min = '1s', max = '2s'}\nthresholds = {p99 = {warn = 10, fail = inf}}\n[[tasks]]\nname='a'\nmethod='GET'\npath='/'",
+                "thresholds.p99.fail: inf must be from 0 to 1000",
+            ),
+            (
+                "description = 'x'\nwait = {min = '1s', max = '2s'}\nthresholds = {rps = {warn = nan, fail = 25}}\n[[tasks]]\nname='a'\nmethod='GET'\npath='/'",
+                "thresholds.rps.warn: NaN must be from 0 to 1000",
+            ),
         ] {
             let error = Suite::parse("t", text).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(error.contains(needle), "{error:?} should say {needle:?}");
         }
+    }
+
+    #[test]
+    fn a_suite_of_more_tasks_than_the_bound_is_refused() {
+        let task = "[[tasks]]\nname='a'\nmethod='GET'\npath='/'\n";
+        let text = |n: usize| {
+            format!(
+                "description = 'x'\nwait = {{min = '1s', max = '1m'}}\n{}",
+                task.repeat(n)
+            )
+        };
+        assert!(Suite::parse("t", &text(MAX_TASKS)).is_ok());
+        let error = Suite::parse("t", &text(MAX_TASKS + 1))
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("tasks: 101 tasks is more than 100"), "{error:?}");
     }
 
     #[test]

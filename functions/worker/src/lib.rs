@@ -2,9 +2,10 @@
 //! rate against a vetted target, and sends what it measured to the results queue (or, when too big for a
 //! message, to S3 with a pointer on the queue).
 //!
-//! Order matters for at-least-once delivery: the call is validated and its target vetted first (an invalid
-//! or refused call fails the same way on every retry and ends in the dead-letter queue), then claimed once
-//! (a duplicate delivery runs nothing), then run.
+//! Order matters for at-least-once delivery: the call is validated (every number within its bound, and a
+//! `startAt` neither past by more than the tolerance nor beyond what this invocation can wait for and run)
+//! and its target vetted first (an invalid or refused call fails the same way on every retry and ends in the
+//! dead-letter queue), then claimed once (a duplicate delivery runs nothing), then run.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -19,7 +20,7 @@ use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::model::call::{CallError, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
+use volley_core::model::call::{CallError, MAX_IN_FLIGHT, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
 use volley_core::ports::{CallClaims, Claim, ResultArchive, ResultQueue, StoreError};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
@@ -27,8 +28,9 @@ use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
 use volley_engine::load::engine;
 use volley_engine::load::request::RequestSpec;
 
-/// The default `maxInFlight`: Lambda's open-file limit is 1,024; connections get that less a reserve.
-pub const DEFAULT_MAX_IN_FLIGHT: u64 = 1024 - 64;
+/// The default `maxInFlight`, which is also its bound (`model::call::MAX_IN_FLIGHT`): Lambda's open-file
+/// limit is 1,024; connections get that less a reserve.
+pub const DEFAULT_MAX_IN_FLIGHT: u64 = MAX_IN_FLIGHT;
 
 /// The worker's settings, read once per cold start.
 #[derive(Debug, Clone)]
@@ -147,11 +149,15 @@ pub struct WorkerOutcome {
     pub delivered_via: &'static str,
 }
 
-/// The instant to stop by: the invocation's deadline (Unix ms) less the margin, on this machine's clock.
-fn stop_by(deadline_ms: u64, now: SystemTime, margin: Duration) -> Instant {
+/// The wall-clock time to stop by: the invocation's deadline (Unix ms) less the margin.
+fn stop_by_time(deadline_ms: u64, margin: Duration) -> SystemTime {
     let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
-    let left = deadline.duration_since(now).unwrap_or_default().saturating_sub(margin);
-    Instant::now() + left
+    deadline.checked_sub(margin).unwrap_or(UNIX_EPOCH)
+}
+
+/// The instant to stop by, on this machine's monotonic clock.
+fn stop_by(stop_by: SystemTime, now: SystemTime) -> Instant {
+    Instant::now() + stop_by.duration_since(now).unwrap_or_default()
 }
 
 /// The attack a valid, vetted call describes.
@@ -176,6 +182,31 @@ pub fn attack_for(call: &ValidCall, target: volley_engine::guard::VettedTarget, 
     }
 }
 
+/// Sends the stored result of a call that already ran (its first delivery may have failed after storing
+/// it): a pointer to it on the queue. Fires nothing.
+async fn redeliver(deps: &Deps, call: &ValidCall, key: String) -> Result<WorkerOutcome, WorkerError> {
+    let (test_id, call_id) = (&call.call.test_id, &call.call.call_id);
+    let pointer = ResultMessage::Stored {
+        test_id: test_id.clone(),
+        organisation_id: call.call.organisation_id.clone(),
+        call_id: call_id.clone(),
+        key,
+    };
+    deps.queue
+        .send(pointer.to_json()?)
+        .await
+        .map_err(WorkerError::Delivery)?;
+    tracing::warn!(test_id = %test_id, call_id = %call_id, "repeated delivery; the stored result was sent again, the call not fired");
+    Ok(WorkerOutcome {
+        call_id: call_id.clone(),
+        status: "redelivered",
+        requests: 0,
+        dropped: 0,
+        truncated: false,
+        delivered_via: "s3",
+    })
+}
+
 /// Handles one `User Call` event.
 pub async fn function_handler(
     deps: &Deps,
@@ -186,11 +217,26 @@ pub async fn function_handler(
         return Err(WorkerError::WrongDetailType(event.detail_type));
     }
     let call = UserCall::from_json(&event.detail)?.validate()?;
+    let now = deps.clock.now();
+    let stop_at = stop_by_time(context.deadline, deps.deadline_margin);
+    // The event's time (when it was put) is the start bound's reference, so a retry is judged as the first
+    // delivery was; an event without one is judged from now.
+    if let Err(late) = call.check_start(event.time.unwrap_or(now).into(), now.into(), stop_at) {
+        // Too late to fire, but a retry of a call that already ran still delivers its stored result.
+        return match deps
+            .claims
+            .stored(&call.call.call_id)
+            .await
+            .map_err(WorkerError::Ledger)?
+        {
+            Some(key) => redeliver(deps, &call, key).await,
+            None => Err(late.into()),
+        };
+    }
     let test_id = call.call.test_id.clone();
     let organisation_id = call.call.organisation_id.clone();
     let call_id = call.call.call_id.clone();
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
-    let now = deps.clock.now();
     // The claim is held until this invocation's deadline: no other invocation fires the call before then.
     let lease_until = i64::try_from(context.deadline.div_ceil(1000)).unwrap_or(i64::MAX);
     let not_fired = |status| WorkerOutcome {
@@ -208,24 +254,7 @@ pub async fn function_handler(
         .map_err(WorkerError::Ledger)?
     {
         Claim::Fresh => {}
-        Claim::Stored { key } => {
-            // The call ran and its result is stored, but its delivery may have failed: deliver it again.
-            let pointer = ResultMessage::Stored {
-                test_id: test_id.clone(),
-                organisation_id,
-                call_id: call_id.clone(),
-                key,
-            };
-            deps.queue
-                .send(pointer.to_json()?)
-                .await
-                .map_err(WorkerError::Delivery)?;
-            tracing::warn!(test_id = %test_id, call_id = %call_id, "repeated delivery; the stored result was sent again, the call not fired");
-            return Ok(WorkerOutcome {
-                delivered_via: "s3",
-                ..not_fired("redelivered")
-            });
-        }
+        Claim::Stored { key } => return redeliver(deps, &call, key).await,
         Claim::Running { lease_until } => {
             tracing::warn!(test_id = %test_id, call_id = %call_id, lease_until, "repeated delivery; the call is running in another invocation");
             return Ok(not_fired("running"));
@@ -239,7 +268,7 @@ pub async fn function_handler(
             return Ok(not_fired("duplicate"));
         }
     }
-    let deadline = stop_by(context.deadline, now.into(), deps.deadline_margin);
+    let deadline = stop_by(stop_at, deps.clock.now().into());
     tracing::info!(test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.schedule.total(), "volley starting");
     let report = engine::run(
         &attack_for(&call, target.clone(), Some(deadline)),

@@ -8,9 +8,15 @@
 //!  "startAt": "2026-11-23T09:00:00Z", "region": "eu-west-1"}
 //! ```
 //! `rate` (requests per second) or `ramp` (`{"from": 10, "to": 200}`), not both.
+//!
+//! Every number has an upper bound, checked before the worker claims the call: `rate` and the ramp's ends
+//! at most [`MAX_RATE`], `duration` at most [`MAX_CALL_DURATION`], `timeout` at most [`MAX_TIMEOUT`],
+//! `maxInFlight` at most [`MAX_IN_FLIGHT`], and `startAt` ([`ValidCall::check_start`]) no more than
+//! [`START_TOLERANCE`] past, with the call's end within [`MAX_CALL_REACH`] of its event's time and before
+//! the worker's deadline.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
@@ -28,6 +34,25 @@ pub const USER_CALL_SOURCE: &str = "volley";
 pub const MAX_CALL_DURATION: Duration = Duration::from_secs(15 * 60);
 /// The largest request body a call may carry.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
+/// The highest arrival rate a call may ask, in requests a second (both ends of a ramp too). One worker paces
+/// its requests on one thread, and docs/benchmarks.md measures 20,000 a second held on one core; this
+/// leaves room for a bigger function. More load is more calls.
+pub const MAX_RATE: f64 = 50_000.0;
+/// The longest per-request timeout: a request unanswered after two minutes is a failure worth counting, and
+/// every request must end well inside the worker's 15 minutes.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(120);
+/// The most requests a call keeps in flight, and the default: each holds a connection, so a file
+/// descriptor, and Lambda allows 1,024 open files; 64 are kept for the runtime, the AWS clients and DNS.
+pub const MAX_IN_FLIGHT: u64 = 1024 - 64;
+/// How late past its `startAt` a call may still start. Events reach the worker asynchronously (EventBridge,
+/// then Lambda's own queue, then a cold start): ordinarily within a second or two, so 10 s leaves room for
+/// a slow delivery, while staying well under a minute, the least Lambda waits before retrying a failed
+/// invocation, so a retry of a synchronised call is refused rather than fired a minute late.
+pub const START_TOLERANCE: Duration = Duration::from_secs(10);
+/// The furthest a call's end (`startAt` plus `duration`) may lie from its event's time: a worker runs at
+/// most 15 minutes (Lambda's longest timeout), within which it must wait for the start and then run.
+/// Measured from the event's time, not the clock, so a call refused once is refused on every retry.
+pub const MAX_CALL_REACH: Duration = Duration::from_secs(15 * 60);
 
 /// The request to fire.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -113,6 +138,29 @@ fn identifier(field: &str, value: &str) -> Result<(), CallError> {
     check_identifier(value).map_err(|e| bad(field, e.to_string()))
 }
 
+fn at_most_max_rate(field: &str, rate: f64) -> Result<(), CallError> {
+    if rate > MAX_RATE {
+        Err(bad(
+            field,
+            format!(
+                "{rate} is above {MAX_RATE} requests a second, the most one call sends: split the load over more calls"
+            ),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// A time as RFC 3339, where humantime can write it (from the epoch to the end of year 9999; it would fail
+/// or panic outside), else as seconds from the epoch.
+fn rfc3339(time: SystemTime) -> String {
+    match time.duration_since(UNIX_EPOCH) {
+        Ok(since) if since.as_secs() < 253_402_300_800 => humantime::format_rfc3339_seconds(time).to_string(),
+        Ok(since) => format!("{} s after the Unix epoch", since.as_secs()),
+        Err(before) => format!("{} s before the Unix epoch", before.duration().as_secs()),
+    }
+}
+
 impl UserCall {
     /// Parses an event detail, naming the field at fault.
     pub fn from_json(detail: &serde_json::Value) -> Result<Self, CallError> {
@@ -140,8 +188,13 @@ impl UserCall {
             ));
         }
         let schedule = match (self.rate, self.ramp) {
-            (Some(rate), None) => Schedule::constant(rate, duration).map_err(|e| bad("rate", e.to_string()))?,
+            (Some(rate), None) => {
+                at_most_max_rate("rate", rate)?;
+                Schedule::constant(rate, duration).map_err(|e| bad("rate", e.to_string()))?
+            }
             (None, Some(ramp)) => {
+                at_most_max_rate("ramp.from", ramp.from)?;
+                at_most_max_rate("ramp.to", ramp.to)?;
                 Schedule::ramp(ramp.from, ramp.to, duration).map_err(|e| bad("ramp", e.to_string()))?
             }
             (Some(_), Some(_)) => return Err(bad("rate", "give rate or ramp, not both")),
@@ -154,8 +207,28 @@ impl UserCall {
                 .filter(|t| !t.is_zero())
                 .ok_or_else(|| bad("timeout", format!("{text:?} is not a duration above 0 such as \"10s\"")))?,
         };
-        if self.max_in_flight == Some(0) {
-            return Err(bad("maxInFlight", "must be at least 1"));
+        if timeout > MAX_TIMEOUT {
+            return Err(bad(
+                "timeout",
+                format!(
+                    "{:?} is above the longest per-request timeout, {}",
+                    self.timeout.as_deref().unwrap_or_default(),
+                    humantime::format_duration(MAX_TIMEOUT)
+                ),
+            ));
+        }
+        match self.max_in_flight {
+            Some(0) => return Err(bad("maxInFlight", "must be at least 1")),
+            Some(n) if n > MAX_IN_FLIGHT => {
+                return Err(bad(
+                    "maxInFlight",
+                    format!(
+                        "{n} is above {MAX_IN_FLIGHT}, the connections a worker's 1,024 open files allow: \
+                         split the load over more calls"
+                    ),
+                ));
+            }
+            _ => {}
         }
         let method = http::Method::from_bytes(self.request.method.to_ascii_uppercase().as_bytes()).map_err(|_| {
             bad(
@@ -196,6 +269,59 @@ impl UserCall {
             timeout,
             start_at,
         })
+    }
+}
+
+impl ValidCall {
+    /// Checks `startAt` against time, before anything is claimed: the call may start at most
+    /// [`START_TOLERANCE`] late at `now`, and must end (start plus duration) within [`MAX_CALL_REACH`] of
+    /// `sent` (its event's time) and by `stop_by` (the worker's deadline less its margin), so the worker can
+    /// wait for the start and then run the whole call. A call without `startAt` starts at once.
+    pub fn check_start(&self, sent: SystemTime, now: SystemTime, stop_by: SystemTime) -> Result<(), CallError> {
+        let Some(start) = self.start_at else {
+            return Ok(());
+        };
+        let text = self.call.start_at.as_deref().unwrap_or_default();
+        if let Ok(late) = now.duration_since(start)
+            && late > START_TOLERANCE
+        {
+            return Err(bad(
+                "startAt",
+                format!(
+                    "{text:?} passed {} ago, more than the {} a call may start late: it is refused, not fired late",
+                    humantime::format_duration(Duration::from_secs(late.as_secs())),
+                    humantime::format_duration(START_TOLERANCE)
+                ),
+            ));
+        }
+        let duration = self.schedule.duration();
+        let end = start.checked_add(duration);
+        let reach = sent.checked_add(MAX_CALL_REACH);
+        if end.is_none() || reach.is_none_or(|reach| end.is_some_and(|end| end > reach)) {
+            return Err(bad(
+                "startAt",
+                format!(
+                    "{text:?} plus the duration ({}) ends more than {} after the event's time ({}): a worker \
+                     cannot wait that long; put the event closer to the start",
+                    humantime::format_duration(duration),
+                    humantime::format_duration(MAX_CALL_REACH),
+                    rfc3339(sent)
+                ),
+            ));
+        }
+        if end.is_some_and(|end| end > stop_by) {
+            let latest = stop_by.checked_sub(duration).unwrap_or(stop_by);
+            return Err(bad(
+                "startAt",
+                format!(
+                    "{text:?} is too late for this worker: it must stop by {}, so a call of {} must start by {}",
+                    rfc3339(stop_by),
+                    humantime::format_duration(duration),
+                    rfc3339(latest)
+                ),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -264,6 +390,30 @@ mod tests {
             ("startAt", Box::new(|c| c["startAt"] = "tomorrow".into())),
             ("surprise", Box::new(|c| c["surprise"] = true.into())),
             ("rate", Box::new(|c| c["rate"] = "fast".into())),
+            ("rate", Box::new(|c| c["rate"] = 1e308.into())),
+            ("rate", Box::new(|c| c["rate"] = (MAX_RATE + 1.0).into())),
+            (
+                "ramp.to",
+                Box::new(|c| {
+                    c.as_object_mut().map(|o| o.remove("rate"));
+                    c["ramp"] = serde_json::json!({"from": 1, "to": 1e9});
+                }),
+            ),
+            (
+                "ramp.from",
+                Box::new(|c| {
+                    c.as_object_mut().map(|o| o.remove("rate"));
+                    c["ramp"] = serde_json::json!({"from": 60000, "to": 1});
+                }),
+            ),
+            ("timeout", Box::new(|c| c["timeout"] = "100000000h".into())),
+            ("timeout", Box::new(|c| c["timeout"] = "121s".into())),
+            (
+                "maxInFlight",
+                Box::new(|c| c["maxInFlight"] = (MAX_IN_FLIGHT + 1).into()),
+            ),
+            ("maxInFlight", Box::new(|c| c["maxInFlight"] = (1u64 << 61).into())),
+            ("maxInFlight", Box::new(|c| c["maxInFlight"] = (1u64 << 32).into())),
             (
                 "request.url",
                 Box::new(|c| {
@@ -277,5 +427,97 @@ mod tests {
             let e = error(detail);
             assert_eq!(e.field, field, "{e}");
         }
+    }
+
+    #[test]
+    fn each_bound_itself_is_accepted() {
+        let mut detail = call();
+        detail["rate"] = MAX_RATE.into();
+        detail["timeout"] = "2m".into();
+        detail["maxInFlight"] = MAX_IN_FLIGHT.into();
+        detail["duration"] = "15m".into();
+        let valid = UserCall::from_json(&detail)
+            .and_then(UserCall::validate)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(valid.timeout, MAX_TIMEOUT);
+        assert_eq!(valid.call.max_in_flight, Some(MAX_IN_FLIGHT));
+    }
+
+    const SENT: u64 = 1_795_430_000; // 2026-11-23T09:53:20Z
+
+    fn at(seconds: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn starting(start_at: &str, duration: &str) -> ValidCall {
+        let mut detail = call();
+        detail["startAt"] = start_at.into();
+        detail["duration"] = duration.into();
+        UserCall::from_json(&detail)
+            .and_then(UserCall::validate)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn rfc(seconds: u64) -> String {
+        rfc3339(at(seconds))
+    }
+
+    #[test]
+    fn a_start_more_than_the_tolerance_past_is_refused_not_fired_late() {
+        let far = at(SENT + 3600);
+        let late = starting(&rfc(SENT), "2s").check_start(at(SENT), at(SENT + 11), far);
+        let problem = late.err().map(|e| (e.field, e.problem)).unwrap_or_default();
+        assert_eq!(problem.0, "startAt");
+        assert!(problem.1.contains("passed 11s ago, more than the 10s"), "{}", problem.1);
+        assert_eq!(
+            starting(&rfc(SENT), "2s").check_start(at(SENT), at(SENT + 10), far),
+            Ok(()),
+            "within the tolerance an event that arrived late still runs"
+        );
+        assert_eq!(call_without_start().check_start(at(SENT), at(SENT + 999), far), Ok(()));
+    }
+
+    fn call_without_start() -> ValidCall {
+        UserCall::from_json(&call())
+            .and_then(UserCall::validate)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn a_call_must_end_within_a_workers_reach_of_its_event() {
+        let (sent, now, far) = (at(SENT), at(SENT), at(SENT + 3600));
+        // 14 minutes ahead: a minute of run fits in 15 minutes, a minute and a second does not.
+        assert_eq!(starting(&rfc(SENT + 840), "1m").check_start(sent, now, far), Ok(()));
+        let beyond = starting(&rfc(SENT + 840), "61s").check_start(sent, now, far);
+        let problem = beyond.err().map(|e| (e.field, e.problem)).unwrap_or_default();
+        assert_eq!(problem.0, "startAt");
+        assert!(
+            problem.1.contains("ends more than 15m after the event's time"),
+            "{}",
+            problem.1
+        );
+        // The same call, delivered again later (a retry), is refused the same way: the bound is the event's.
+        let retried = starting(&rfc(SENT + 840), "61s").check_start(sent, at(SENT + 180), far);
+        assert_eq!(retried.err().map(|e| e.field), Some("startAt".into()));
+        let year_9999 = starting("9999-12-31T23:59:59Z", "1s").check_start(sent, now, far);
+        assert_eq!(year_9999.err().map(|e| e.field), Some("startAt".into()));
+    }
+
+    #[test]
+    fn a_call_must_end_before_the_workers_deadline() {
+        let (sent, now) = (at(SENT), at(SENT));
+        let call = starting(&rfc(SENT + 60), "2s");
+        assert_eq!(call.check_start(sent, now, at(SENT + 62)), Ok(()));
+        let problem = call
+            .check_start(sent, now, at(SENT + 61))
+            .err()
+            .map(|e| (e.field, e.problem))
+            .unwrap_or_default();
+        assert_eq!(problem.0, "startAt");
+        assert!(
+            problem.1.contains(&format!("must start by {}", rfc(SENT + 59))),
+            "{}",
+            problem.1
+        );
     }
 }

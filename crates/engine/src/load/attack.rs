@@ -11,6 +11,11 @@ use super::schedule::Schedule;
 use super::transport::EndpointError;
 use crate::guard::VettedTarget;
 
+/// The most requests an attack keeps in flight (open model) or connections it opens (closed loop): each
+/// holds a connection, so a file descriptor, and 1,048,576 is Linux's default ceiling on the files one
+/// process may open (`fs.nr_open`). [`super::engine::run`] refuses more before it sends anything.
+pub const MAX_CONCURRENCY: usize = 1 << 20;
+
 /// How load is offered.
 #[derive(Debug, Clone, Copy)]
 pub enum Load {
@@ -42,6 +47,8 @@ pub struct Attack {
 pub enum AttackError {
     #[error("max in flight must be at least 1")]
     NoConcurrency,
+    #[error("max in flight (or connections) {asked} is above {max}, the most open files a process may hold")]
+    TooMuchConcurrency { asked: usize, max: usize },
     #[error("the target cannot be reached as asked")]
     Endpoint(#[from] EndpointError),
     #[error("a per-second result could not be encoded")]

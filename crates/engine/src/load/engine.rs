@@ -21,7 +21,7 @@
 use std::sync::Arc;
 use std::time::{Instant, UNIX_EPOCH};
 
-use super::attack::{Attack, AttackError, Load, Progress};
+use super::attack::{Attack, AttackError, Load, MAX_CONCURRENCY, Progress};
 use super::clocks::{Clocks, wait_for};
 use super::closed::closed;
 use super::open::open;
@@ -38,6 +38,12 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
     };
     if concurrency == 0 {
         return Err(AttackError::NoConcurrency);
+    }
+    if concurrency > MAX_CONCURRENCY {
+        return Err(AttackError::TooMuchConcurrency {
+            asked: concurrency,
+            max: MAX_CONCURRENCY,
+        });
     }
     let endpoint = Arc::new(Endpoint::new(
         &attack.target,

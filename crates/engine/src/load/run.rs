@@ -63,11 +63,54 @@ pub(super) fn sample(
 }
 
 /// Waits for in-flight requests (tracked by `permits` all being returned), at most until `deadline`.
-/// Returns false when the deadline came first.
+/// Returns false when the deadline came first. `total` may exceed what one `acquire_many` takes (a `u32`):
+/// the permits are taken in chunks and kept, never a truncated count.
 pub(super) async fn drain(permits: &Arc<Semaphore>, total: usize, deadline: Option<Instant>) -> bool {
-    let all = permits.acquire_many(total as u32);
+    let all = async {
+        let mut left = total;
+        while left > 0 {
+            let chunk = u32::try_from(left).unwrap_or(u32::MAX);
+            permits.acquire_many(chunk).await?.forget();
+            left = left.saturating_sub(usize::try_from(chunk).unwrap_or(left));
+        }
+        Ok::<(), tokio::sync::AcquireError>(())
+    };
     match deadline {
         Some(deadline) => matches!(tokio::time::timeout_at(deadline.into(), all).await, Ok(Ok(_))),
         None => all.await.is_ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Above `u32::MAX` permits, one request still in flight must hold the drain until the deadline: a
+    /// count truncated to 32 bits (2^32 + 2 read as 2) would return at once and lose the request.
+    #[tokio::test]
+    async fn a_drain_above_u32_waits_for_every_permit() {
+        let total = usize::try_from(u64::from(u32::MAX) + 3).unwrap_or(usize::MAX);
+        let permits = Arc::new(Semaphore::new(total));
+        let in_flight = Arc::clone(&permits)
+            .try_acquire_owned()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let deadline = Instant::now() + Duration::from_millis(200);
+        assert!(
+            !drain(&permits, total, Some(deadline)).await,
+            "the drain ended while a request was in flight"
+        );
+        assert!(Instant::now() >= deadline);
+        drop(in_flight);
+        let fresh = Arc::new(Semaphore::new(total));
+        let held = Arc::clone(&fresh).try_acquire_owned().unwrap_or_else(|e| panic!("{e}"));
+        let release = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            drop(held);
+        });
+        assert!(
+            drain(&fresh, total, Some(Instant::now() + Duration::from_secs(5))).await,
+            "every permit came back"
+        );
+        release.await.unwrap_or_else(|e| panic!("{e}"));
     }
 }

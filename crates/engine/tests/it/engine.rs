@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use volley_engine::load::attack::{Attack, Load, Progress};
+use volley_engine::load::attack::{Attack, AttackError, Load, MAX_CONCURRENCY, Progress};
 use volley_engine::load::engine::run;
 use volley_engine::load::report::Report;
 use volley_engine::load::schedule::Schedule;
@@ -139,6 +139,37 @@ async fn sends_over_max_in_flight_are_dropped_and_counted() {
     );
     assert!(report.total.dropped >= 100, "dropped {}", report.total.dropped);
     assert!(report.total.requests >= 10, "requests {}", report.total.requests);
+}
+
+/// Above `u32::MAX` the final wait once read a truncated count and ended with requests still in flight;
+/// at 2^61 the semaphore panicked. Anything above the file-descriptor ceiling is refused before a send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_in_flight_above_the_open_file_ceiling_is_refused_before_anything_is_sent() {
+    let target = start(behaviour(300)).await;
+    for asked in [MAX_CONCURRENCY + 1, (1 << 32) + 1, 1 << 61, usize::MAX] {
+        let refused = run(
+            &attack(target.address, open(10.0, 1, asked)),
+            Arc::new(Progress::default()),
+        )
+        .await;
+        assert!(
+            matches!(refused, Err(AttackError::TooMuchConcurrency { asked: a, max }) if a == asked && max == MAX_CONCURRENCY),
+            "{asked}: {refused:?}"
+        );
+    }
+    let closed = Load::Closed {
+        connections: MAX_CONCURRENCY + 1,
+        duration: Duration::from_secs(1),
+    };
+    let refused = run(&attack(target.address, closed), Arc::new(Progress::default())).await;
+    assert!(
+        matches!(refused, Err(AttackError::TooMuchConcurrency { .. })),
+        "{refused:?}"
+    );
+    assert!(target.arrivals().is_empty(), "nothing was sent");
+    // At the ceiling itself every request is waited for.
+    let report = go(&attack(target.address, open(10.0, 1, MAX_CONCURRENCY))).await;
+    assert_eq!(report.total.statuses.get(&200), Some(&10), "{:?}", report.total);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

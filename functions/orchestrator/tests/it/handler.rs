@@ -119,6 +119,25 @@ async fn the_buffer_defaults_to_100_seconds() {
 }
 
 #[tokio::test]
+async fn a_test_of_the_most_regions_and_the_longest_buffer_starts_once_all_are_ready() {
+    let deps = deps();
+    let reset = ok(&deps, "test-reset-with-64-regions.json").await;
+    let regions: Vec<String> = serde_json::from_value(reset["requiredRegions"].clone()).unwrap_or_default();
+    assert_eq!(regions.len(), orchestrator::MAX_REGIONS);
+    let mut last = Value::Null;
+    for region in &regions {
+        let record = json!({"type": "agg-record", "testId": "checkout-load", "region": region});
+        last = function_handler(&deps, LambdaEvent::new(record, Context::default()))
+            .await
+            .unwrap_or_else(|e| panic!("{region}: {e}"));
+    }
+    assert_eq!(
+        (last["flipped"].clone(), last["timestamp"].clone()),
+        (json!(true), json!(NOW_MS + 600_000))
+    );
+}
+
+#[tokio::test]
 async fn bad_payloads_are_refused_naming_what_is_wrong() {
     let deps = deps();
     for (name, needle) in [
@@ -132,6 +151,14 @@ async fn bad_payloads_are_refused_naming_what_is_wrong() {
         ("test-init-with-bad-test-id.json", "testId: \"checkout load\""),
         ("status-with-unknown-field.json", "verbose: unknown field `verbose`"),
         ("test-reset-with-unknown-field.json", "buffer: unknown field `buffer`"),
+        (
+            "test-reset-with-too-many-regions.json",
+            "regions: 65 regions is more than 64, the most a test may require",
+        ),
+        (
+            "test-reset-with-buffer-beyond-a-workers-reach.json",
+            "bufferSeconds: 3600 is more than 600",
+        ),
     ] {
         let error = call(&deps, name).await.err();
         assert!(

@@ -17,6 +17,67 @@ async fn call(deps: &Arc<Deps>, payload: Value) -> Value {
         .unwrap_or_else(|e| panic!("{payload}: {e}"))
 }
 
+/// The region list is bounded: the most regions, with the longest names, all record and start over the
+/// wire; one more is refused as a bad request before the table is touched (12,737 regions were once
+/// accepted and the test could never start: each agg-record grew the item past DynamoDB's 400 KB).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_most_regions_a_test_may_require_start_and_one_more_is_refused() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("orchestration-");
+    fixtures::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
+    let deps = Arc::new(Deps::from_aws(
+        &config,
+        &Config {
+            orchestration_table: table,
+        },
+    ));
+    // 32 characters each, the longest a region name may be.
+    let regions: Vec<String> = (1..=orchestrator::MAX_REGIONS + 1)
+        .map(|i| format!("eu-{}-{i:02}", "a".repeat(26)))
+        .collect();
+    let test_id = emulator::unique("regions-");
+    let too_many = json!({"type": "test-reset", "testId": test_id, "regions": regions});
+    let refused = function_handler(&deps, LambdaEvent::new(too_many, Context::default()))
+        .await
+        .err();
+    assert!(
+        matches!(&refused, Some(orchestrator::OrchestratorError::BadRequest(m)) if m.contains("more than 64")),
+        "{refused:?}"
+    );
+    let status = json!({"type": "status", "testId": test_id});
+    let unknown = function_handler(&deps, LambdaEvent::new(status, Context::default()))
+        .await
+        .err();
+    assert!(
+        matches!(unknown, Some(orchestrator::OrchestratorError::UnknownTest(_))),
+        "a refused reset stores nothing: {unknown:?}"
+    );
+
+    let regions = &regions[..orchestrator::MAX_REGIONS];
+    call(
+        &deps,
+        json!({"type": "test-reset", "testId": test_id, "regions": regions, "bufferSeconds": 600}),
+    )
+    .await;
+    let mut flips = 0;
+    for region in regions {
+        let answer = call(
+            &deps,
+            json!({"type": "agg-record", "testId": test_id, "region": region}),
+        )
+        .await;
+        flips += usize::from(answer["flipped"] == true);
+    }
+    assert_eq!(flips, 1);
+    let init = call(&deps, json!({"type": "test-init", "testId": test_id})).await;
+    assert_eq!(init["state"], true, "{init}");
+    for region in regions {
+        call(&deps, json!({"type": "test-end", "testId": test_id, "region": region})).await;
+    }
+    let status = call(&deps, json!({"type": "status", "testId": test_id})).await;
+    assert_eq!(status["completed"], true, "{status}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_records_for_sixteen_regions_start_once_with_one_timestamp() {
     let config = emulator::sdk_config().await;

@@ -251,6 +251,24 @@ async fn bad_payloads_are_refused_naming_the_field() {
             "spawned_runtime: \"10x\" is not a duration",
         ),
         (json!({"spawned_runtime": "2m"}), "the invocation has"),
+        (
+            json!({"spawned_runtime": "100000000h"}),
+            "spawned_runtime: \"100000000h\" must be above 0 and at most 15m",
+        ),
+        (
+            json!({"spawned_runtime": "580000000000years"}),
+            "spawned_runtime: \"580000000000years\" must be above 0 and at most 15m",
+        ),
+        (json!({"spawn_rate": 1e308}), "spawn_rate: "),
+        (json!({"users": 1001}), "users: 1001 must be from 1 to 1000"),
+        (
+            json!({"compare": {"type": "average", "tag": "x", "load_limit": 51}}),
+            "compare.load_limit: 51 must be from 1 to 50",
+        ),
+        (
+            json!({"store": {"tags": ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k"]}}),
+            "store.tags: at most 10 tags",
+        ),
         (json!({"spawn_rate": 0}), "spawn_rate"),
         (json!({"compare": {"type": "median", "tag": "x"}}), "compare.type"),
         (

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{MemoryCallClaims, MemoryDomainStore, MemoryResultArchive, MemoryResultQueue};
-use volley_core::clock::SystemClock;
+use volley_core::clock::{FixedClock, SystemClock};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
 use volley_engine::guard::{AllowList, DnsResolver, TargetGuard};
 use volley_testkit::target::{Behaviour, TestTarget, start};
@@ -152,6 +152,72 @@ async fn invalid_events_fail_naming_the_field_and_claim_nothing() {
         function_handler(&w.deps, event("wrong-detail-type.json", None)).await,
         Err(WorkerError::WrongDetailType(_))
     ));
+    assert_eq!(w.claims.get("checkout-2026-11-23-eu-1"), None, "nothing was claimed");
+}
+
+/// Every number is bounded before anything is claimed: a call over a bound fails naming the field and the
+/// bound, the same way on every delivery, with no claim left behind (a claim would turn every retry into
+/// "duplicate" and the call would never run). The clock stands at the events' time (2026-11-23T09:00:00Z),
+/// and the invocation has a minute left, as in the other tests.
+#[tokio::test]
+async fn calls_beyond_a_bound_fail_naming_the_field_and_claim_nothing() {
+    let (address, hits) = target().await;
+    let mut w = world(address);
+    let sent_at = event("user-call.json", None)
+        .payload
+        .time
+        .unwrap_or_else(|| panic!("the events carry their time"));
+    w.deps.clock = Arc::new(FixedClock(sent_at));
+    let a_minute_later = u64::try_from(sent_at.timestamp_millis() + 60_000).unwrap_or(0);
+    for (name, field, bound) in [
+        ("invalid-max-in-flight-too-large.json", "maxInFlight", "above 960"),
+        (
+            "invalid-max-in-flight-above-the-file-budget.json",
+            "maxInFlight",
+            "above 960",
+        ),
+        ("invalid-rate-too-high.json", "rate", "above 50000 requests a second"),
+        ("invalid-ramp-too-high.json", "ramp.to", "above 50000 requests a second"),
+        (
+            "invalid-timeout-too-long.json",
+            "timeout",
+            "longest per-request timeout, 2m",
+        ),
+        (
+            "invalid-start-at-year-9999.json",
+            "startAt",
+            "more than 15m after the event's time",
+        ),
+        (
+            "invalid-start-at-past.json",
+            "startAt",
+            "passed 1m ago, more than the 10s",
+        ),
+        (
+            "invalid-start-at-beyond-a-workers-reach.json",
+            "startAt",
+            "more than 15m after the event's time",
+        ),
+        (
+            "invalid-start-at-beyond-the-workers-deadline.json",
+            "startAt",
+            "must start by 2026-11-23T09:00:58Z",
+        ),
+    ] {
+        let mut e = event(name, Some(format!("http://{address}/")));
+        e.context.deadline = a_minute_later;
+        let diagnostic = match function_handler(&w.deps, e).await {
+            Err(WorkerError::InvalidCall(e)) => {
+                assert_eq!(e.field, field, "{name}: {e}");
+                assert!(e.problem.contains(bound), "{name}: {e} should say {bound:?}");
+                lambda_runtime::Diagnostic::from(WorkerError::InvalidCall(e))
+            }
+            other => panic!("{name}: {other:?}"),
+        };
+        assert_eq!(diagnostic.error_type, "InvalidCall", "{name}");
+    }
+    assert!(hits.arrivals().is_empty(), "nothing was sent");
+    assert!(sent(&w.queue).is_empty());
     assert_eq!(w.claims.get("checkout-2026-11-23-eu-1"), None, "nothing was claimed");
 }
 
@@ -324,4 +390,38 @@ async fn a_retry_within_the_lease_says_the_call_is_running_and_one_after_it_says
     assert_eq!(w.claims.get("checkout-2026-11-23-eu-2"), Some(Claim::Lost));
     assert!(hits.arrivals().is_empty(), "neither delivery fired");
     assert!(sent(&w.queue).is_empty());
+}
+
+#[tokio::test]
+async fn a_late_retry_of_a_call_that_ran_delivers_its_stored_result_and_one_that_did_not_is_refused() {
+    use volley_core::ports::CallClaims;
+    let (address, hits) = target().await;
+    let w = world(address);
+    // Its start is a minute past: too late to fire, and nothing ran, so it is refused naming startAt.
+    match function_handler(&w.deps, event("invalid-start-at-past.json", None)).await {
+        Err(WorkerError::InvalidCall(e)) => assert_eq!(e.field, "startAt", "{e}"),
+        other => panic!("{other:?}"),
+    }
+    // Had its first delivery run and stored the result (then failed to send it), the late retry sends it.
+    let key = "overflow/acme/checkout-2026-11-23/checkout-2026-11-23-eu-1.json";
+    let claimed = w
+        .claims
+        .claim("checkout-2026-11-23", "checkout-2026-11-23-eu-1", 0, 60)
+        .await
+        .ok();
+    assert_eq!(claimed, Some(volley_core::ports::Claim::Fresh));
+    w.claims
+        .mark_stored("checkout-2026-11-23-eu-1", key)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let outcome = function_handler(&w.deps, event("invalid-start-at-past.json", None))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((outcome.status, outcome.requests), ("redelivered", 0));
+    let messages = sent(&w.queue);
+    assert!(
+        matches!(messages.as_slice(), [ResultMessage::Stored { key: k, .. }] if k == key),
+        "{messages:?}"
+    );
+    assert!(hits.arrivals().is_empty(), "nothing fired");
 }

@@ -92,6 +92,14 @@ impl CallClaims for DynamoCallClaims {
         })
     }
 
+    async fn stored(&self, call_id: &str) -> Result<Option<String>, StoreError> {
+        // dynamodb:GetItem
+        let item = get_by_key(&self.client, &self.table, PARTITION_KEY, &claim_key(call_id)).await?;
+        Ok(item
+            .filter(|item| text(item, CLAIM_STATE) == Some(STORED))
+            .and_then(|item| text(&item, RESULT_KEY).map(str::to_owned)))
+    }
+
     async fn mark_stored(&self, call_id: &str, key: &str) -> Result<(), StoreError> {
         // dynamodb:UpdateItem
         self.client

@@ -47,6 +47,13 @@ impl crate::ports::CallClaims for MemoryCallClaims {
         })
     }
 
+    async fn stored(&self, call_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(match self.lock()?.get(call_id) {
+            Some(Claim::Stored { key }) => Some(key.clone()),
+            _ => None,
+        })
+    }
+
     async fn mark_stored(&self, call_id: &str, key: &str) -> Result<(), StoreError> {
         self.lock()?
             .insert(call_id.to_owned(), Claim::Stored { key: key.to_owned() });
