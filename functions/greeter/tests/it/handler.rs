@@ -1,6 +1,7 @@
 //! Handler behaviour on memory adapters, driven by the real API Gateway v2 events in testdata/events/greeter.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::encodings::Body;
 use chrono::NaiveDate;
@@ -10,6 +11,8 @@ use volley_core::adapters::memory::MemoryBirthdayStore;
 use volley_core::clock::FixedClock;
 use volley_core::model::birthday::Username;
 use volley_core::ports::BirthdayStore;
+
+use crate::fuzz;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default()
@@ -278,6 +281,44 @@ async fn well_formed_hosts_and_schemes_are_routed() {
     assert_eq!(invoke(&deps, "no host", event.clone()).await.status, 200);
     event["requestContext"].as_object_mut().map(|c| c.remove("domainName"));
     assert_eq!(invoke(&deps, "no host, no domain", event).await.status, 200);
+}
+
+/// The seeded fuzz requests (`fuzz.rs`), in-process, as the API Gateway events they make: no 5xx, no
+/// hang, every error the contract's JSON body, and a 2xx only where the contract allows one.
+#[tokio::test]
+async fn fuzzed_requests_get_no_5xx_and_no_hang() {
+    println!("fuzz seed {}, {} requests", fuzz::SEED, fuzz::COUNT);
+    let (deps, _) = deps();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    let mut failures = Vec::new();
+    for (i, request) in fuzz::requests(fuzz::SEED, "alice").iter().enumerate() {
+        let what = format!("seed {} request {i}: {}", fuzz::SEED, request.describe());
+        let Ok(answer) = tokio::time::timeout(Duration::from_secs(5), invoke(&deps, &what, request.event())).await
+        else {
+            failures.push(format!("{what}: no answer within 5 s"));
+            continue;
+        };
+        *statuses.entry(answer.status).or_default() += 1;
+        let error_body = answer.content_type.as_deref() == Some("application/json")
+            && answer.json["error"].as_str().is_some_and(|e| !e.is_empty());
+        let fault = match answer.status {
+            500.. => Some("a 5xx"),
+            400..500 if !error_body => Some("an error without the contract's JSON body"),
+            200..300 if !request.may_succeed => Some("a 2xx the contract does not allow"),
+            _ => None,
+        };
+        if let Some(fault) = fault {
+            failures.push(format!("{what}: {fault}: {} {}", answer.status, answer.json));
+        }
+    }
+    println!("answers by status: {statuses:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {} fuzzed requests failed:\n{}",
+        failures.len(),
+        fuzz::COUNT,
+        failures.join("\n")
+    );
 }
 
 /// A store that is always down, as DynamoDB is when it throttles or cannot be reached.
