@@ -1,18 +1,21 @@
 //! The greeter: the birthday REST API, Volley's bundled demo target and deployment canary.
 //!
 //! One router, [`route`], answers both API Gateway HTTP API (payload 2.0) events inside Lambda
-//! ([`function_handler`]) and plain HTTP when run locally ([`local::serve`]).
+//! ([`function_handler`], through [`gateway`]) and plain HTTP when run locally ([`local::serve`]).
 //!
 //! - `PUT /hello/{username}` `{"dateOfBirth": "YYYY-MM-DD"}` -> 204
 //! - `GET /hello/{username}` -> 200 `{"message": "Hello, <username>! Your birthday is in N days"}`
 //!
 //! Every error is JSON `{"error": "<reason>"}`; bad input is always 4xx. `openapi.yaml` is the contract.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 
+use aws_lambda_events::apigw::ApiGatewayV2httpResponse;
 use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
+use lambda_runtime::LambdaEvent;
 use serde::{Deserialize, Serialize};
 use volley_core::adapters::dynamodb::birthdays::DynamoBirthdayStore;
 use volley_core::clock::{Clock, SystemClock};
@@ -21,6 +24,7 @@ use volley_core::model::birthday::{self, Username};
 use volley_core::model::payload;
 use volley_core::ports::{BirthdayStore, StoreError};
 
+pub mod gateway;
 pub mod local;
 
 /// The largest request body accepted, in bytes.
@@ -170,6 +174,26 @@ fn is_json(request: &Request<Bytes>) -> bool {
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"))
 }
 
+/// The PUT body: a JSON object and nothing else. Serde's derived structs also read an array as the fields in
+/// order (`["1990-01-05"]`), which openapi.yaml's `type: object` refuses, so the kind is checked first.
+fn parse_put_body(body: &[u8]) -> Result<PutBody, String> {
+    let value: serde_json::Value =
+        payload::parse_slice(body).map_err(|e| format!("request body is not valid JSON: {e}"))?;
+    let kind = match &value {
+        serde_json::Value::Object(_) => {
+            return payload::parse(&value).map_err(|e| format!("invalid request body: {e}"));
+        }
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+    };
+    Err(format!(
+        "request body must be a JSON object {{\"dateOfBirth\": \"YYYY-MM-DD\"}}, got {kind}"
+    ))
+}
+
 async fn put_birthday(deps: &Deps, user: &Username, request: &Request<Bytes>) -> Response<Bytes> {
     let body = request.body();
     if body.len() > MAX_BODY_BYTES {
@@ -181,10 +205,9 @@ async fn put_birthday(deps: &Deps, user: &Username, request: &Request<Bytes>) ->
             "Content-Type must be application/json",
         );
     }
-    let parsed: PutBody = match payload::parse_slice(body) {
+    let parsed = match parse_put_body(body) {
         Ok(parsed) => parsed,
-        Err(e) if e.not_json => return error(StatusCode::BAD_REQUEST, &format!("request body is not valid JSON: {e}")),
-        Err(e) => return error(StatusCode::BAD_REQUEST, &format!("invalid request body: {e}")),
+        Err(reason) => return error(StatusCode::BAD_REQUEST, &reason),
     };
     let born = match birthday::parse_date_of_birth(&parsed.date_of_birth, deps.clock.today()) {
         Ok(born) => born,
@@ -201,24 +224,20 @@ async fn put_birthday(deps: &Deps, user: &Username, request: &Request<Bytes>) ->
     }
 }
 
-/// The Lambda entry point: an API Gateway HTTP API event, already decoded by `lambda_http`.
+/// The Lambda entry point: an API Gateway HTTP API (payload 2.0) event, taken as plain JSON so that
+/// nothing before this function can fail on it. An event that does not make a request (a `Host` or
+/// `X-Forwarded-Proto` that does not form a URL, a raw `"` in the query, ...) is answered 400 with the
+/// contract's error body, as any other bad input; see [`gateway`].
 pub async fn function_handler(
     deps: &Deps,
-    event: lambda_http::Request,
-) -> Result<lambda_http::Response<lambda_http::Body>, lambda_http::Error> {
-    let (parts, body) = event.into_parts();
-    let bytes = match body {
-        lambda_http::Body::Empty => Bytes::new(),
-        lambda_http::Body::Text(text) => Bytes::from(text),
-        lambda_http::Body::Binary(binary) => Bytes::from(binary),
-        _ => Bytes::new(),
+    event: LambdaEvent<serde_json::Value>,
+) -> Result<ApiGatewayV2httpResponse, Infallible> {
+    let response = match gateway::into_request(&event.payload) {
+        Ok(request) => route(deps, request).await,
+        Err(e) => {
+            tracing::info!(error = %e, "request refused before routing");
+            error(StatusCode::BAD_REQUEST, &e.to_string())
+        }
     };
-    let response = route(deps, Request::from_parts(parts, bytes)).await;
-    let (parts, body) = response.into_parts();
-    let body = if body.is_empty() {
-        lambda_http::Body::Empty
-    } else {
-        lambda_http::Body::Text(String::from_utf8_lossy(&body).into_owned())
-    };
-    Ok(lambda_http::Response::from_parts(parts, body))
+    Ok(gateway::into_response(response))
 }

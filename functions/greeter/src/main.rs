@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use clap::Parser;
-use lambda_http::{Error, service_fn};
+use lambda_runtime::{Error, service_fn};
 
 /// The birthday API. Without `--listen` it runs as an AWS Lambda function behind API Gateway.
 #[derive(Debug, Parser)]
@@ -28,5 +28,5 @@ async fn main() -> Result<(), Error> {
         return Ok(());
     }
     let deps = &deps;
-    lambda_http::run(service_fn(move |event| greeter::function_handler(deps, event))).await
+    lambda_runtime::run(service_fn(move |event| greeter::function_handler(deps, event))).await
 }

@@ -1,14 +1,17 @@
 //! The greeter's domain: who a user is, when they were born, and how far away their next birthday is.
 //!
 //! Rules (the greeter's OpenAPI document states the same):
-//! - a username is 1 to 64 Unicode letters, compared after NFC normalisation, so `Zoë` typed with a combining
-//!   diaeresis is the same user as `Zoë` typed with the precomposed letter;
+//! - a username is 1 to 64 Unicode letters (General_Category L, the OpenAPI pattern's `\p{L}`: not `Ⅰ` or
+//!   `〇`, which are alphabetic numbers, nor a combining mark), compared after NFC normalisation, so `Zoë`
+//!   typed with a combining diaeresis is the same user as `Zoë` typed with the precomposed letter;
 //! - a date of birth is written strictly `YYYY-MM-DD`, is a real calendar date, and is strictly before today;
 //! - days are UTC calendar days; people born on 29 February celebrate on 28 February in non-leap years.
 
 use std::fmt;
 
 use chrono::{Datelike, NaiveDate};
+use icu_properties::CodePointMapData;
+use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 use unicode_normalization::UnicodeNormalization;
@@ -16,7 +19,7 @@ use unicode_normalization::UnicodeNormalization;
 /// The longest username, in letters.
 pub const MAX_USERNAME_LETTERS: usize = 64;
 
-/// A valid username: 1 to 64 Unicode letters, NFC-normalised.
+/// A valid username: 1 to 64 Unicode letters (`\p{L}`), NFC-normalised.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Username(String);
 
@@ -33,6 +36,13 @@ pub enum UsernameError {
     BadEncoding,
 }
 
+/// Whether `c` is a letter: General_Category L (Lu, Ll, Lt, Lm, Lo), what `\p{L}` matches. Not
+/// `char::is_alphabetic`, which is the wider Alphabetic property: it also holds letter numbers (`Ⅰ`, `〇`)
+/// and many combining marks.
+fn is_letter(c: char) -> bool {
+    GeneralCategoryGroup::Letter.contains(CodePointMapData::<GeneralCategory>::new().get(c))
+}
+
 impl Username {
     /// Validates an already-decoded username.
     pub fn parse(raw: &str) -> Result<Self, UsernameError> {
@@ -40,7 +50,7 @@ impl Username {
         if normalised.is_empty() {
             return Err(UsernameError::Empty);
         }
-        if let Some(bad) = normalised.chars().find(|c| !c.is_alphabetic()) {
+        if let Some(bad) = normalised.chars().find(|c| !is_letter(*c)) {
             return Err(UsernameError::NotALetter(bad));
         }
         let letters = normalised.chars().count();
@@ -170,6 +180,12 @@ mod tests {
             ("bob_", '_'),
             ("x😀", '😀'),
             ("a/b", '/'),
+            // Alphabetic but not letters: letter numbers (Nl) and combining marks (Mn, Mc) that NFC leaves alone.
+            ("\u{2160}", '\u{2160}'),
+            ("a\u{3007}", '\u{3007}'),
+            ("\u{0345}", '\u{0345}'),
+            ("q\u{0308}", '\u{0308}'),
+            ("\u{0903}", '\u{0903}'),
         ] {
             assert_eq!(Username::parse(bad), Err(UsernameError::NotALetter(c)), "{bad}");
         }

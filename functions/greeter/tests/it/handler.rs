@@ -1,14 +1,18 @@
 //! Handler behaviour on memory adapters, driven by the real API Gateway v2 events in testdata/events/greeter.
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use aws_lambda_events::encodings::Body;
 use chrono::NaiveDate;
 use greeter::{Deps, function_handler};
-use lambda_http::Body;
+use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::MemoryBirthdayStore;
 use volley_core::clock::FixedClock;
 use volley_core::model::birthday::Username;
 use volley_core::ports::BirthdayStore;
+
+use crate::fuzz;
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap_or_default()
@@ -23,10 +27,10 @@ fn deps() -> (Deps, Arc<MemoryBirthdayStore>) {
     (deps, store)
 }
 
-fn event(name: &str) -> lambda_http::Request {
+fn event(name: &str) -> serde_json::Value {
     let path = format!("{}/../../testdata/events/greeter/{name}", env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    lambda_http::request::from_str(&text).unwrap_or_else(|e| panic!("{path} is not an API Gateway v2 event: {e}"))
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}"))
 }
 
 struct Answer {
@@ -36,28 +40,29 @@ struct Answer {
     json: serde_json::Value,
 }
 
-async fn send(deps: &Deps, name: &str) -> Answer {
-    let response = function_handler(deps, event(name))
+/// Hands `event` to the handler as the Lambda runtime does: the event as it arrived, a context.
+async fn invoke(deps: &Deps, name: &str, event: serde_json::Value) -> Answer {
+    let response = function_handler(deps, LambdaEvent::new(event, Context::default()))
         .await
-        .unwrap_or_else(|e| panic!("{name}: handler error {e}"));
-    let header = |h| {
-        response
-            .headers()
-            .get(h)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let json = match response.body() {
-        Body::Empty => serde_json::Value::Null,
-        Body::Text(t) => serde_json::from_str(t).unwrap_or_else(|e| panic!("{name}: body {t:?} is not JSON: {e}")),
-        other => panic!("{name}: unexpected body {other:?}"),
+        .unwrap_or_else(|e| match e {});
+    let header = |h| response.headers.get(h).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let json = match &response.body {
+        None | Some(Body::Empty) => serde_json::Value::Null,
+        Some(Body::Text(t)) => {
+            serde_json::from_str(t).unwrap_or_else(|e| panic!("{name}: body {t:?} is not JSON: {e}"))
+        }
+        Some(other) => panic!("{name}: unexpected body {other:?}"),
     };
     Answer {
-        status: response.status().as_u16(),
+        status: u16::try_from(response.status_code).unwrap_or(0),
         allow: header(http::header::ALLOW),
         content_type: header(http::header::CONTENT_TYPE),
         json,
     }
+}
+
+async fn send(deps: &Deps, name: &str) -> Answer {
+    invoke(deps, name, event(name)).await
 }
 
 fn date(y: i32, m: u32, d: u32) -> NaiveDate {
@@ -181,6 +186,10 @@ async fn bad_input_is_refused_with_a_json_reason() {
         ("put-bad-date-format.json", 400, "YYYY-MM-DD"),
         ("put-impossible-date.json", 400, "not a real calendar date"),
         ("put-future-date.json", 400, "before today"),
+        ("put-array-body.json", 400, "must be a JSON object"),
+        ("put-letter-number-username.json", 400, "only letters"),
+        ("put-ideographic-zero-username.json", 400, "only letters"),
+        ("put-lone-combining-mark-username.json", 400, "only letters"),
     ];
     for (name, status, reason) in cases {
         let (deps, store) = deps();
@@ -198,6 +207,118 @@ async fn bad_input_is_refused_with_a_json_reason() {
             "{name} stored something"
         );
     }
+}
+
+/// Requests `lambda_http` could not turn into an `http::Request` (it panicked, and the gateway answered
+/// 502) are refused as bad input: 400, the contract's error body naming the field, and nothing stored.
+#[tokio::test]
+async fn events_that_make_no_request_are_refused_naming_the_field() {
+    let cases = [
+        ("get-host-with-port-out-of-range.json", "Host header \"x:99999\""),
+        ("get-host-with-unclosed-bracket.json", "Host header \"[::1\""),
+        ("get-forwarded-proto-colon.json", "X-Forwarded-Proto header \":\""),
+        (
+            "get-forwarded-proto-with-space.json",
+            "X-Forwarded-Proto header \"a b\"",
+        ),
+        ("get-query-with-raw-quote.json", "query string \"name=\\\"alice\\\"\""),
+        ("get-query-with-raw-angle-brackets.json", "query string \"q=<b>\""),
+        ("put-bad-base64-body.json", "not valid base64"),
+    ];
+    for (name, reason) in cases {
+        let (deps, store) = deps();
+        store
+            .put(&user("alice"), date(1990, 11, 28))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let answer = send(&deps, name).await;
+        assert_eq!(answer.status, 400, "{name}: {:?}", answer.json);
+        assert_eq!(answer.content_type.as_deref(), Some("application/json"), "{name}");
+        let keys: Vec<_> = answer
+            .json
+            .as_object()
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default();
+        assert_eq!(keys, ["error"], "{name}: the contract's error body has `error` only");
+        let error = answer.json["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains(reason),
+            "{name}: error {error:?} should mention {reason:?}"
+        );
+        assert_eq!(
+            store.get(&user("alice")).await.ok(),
+            Some(Some(date(1990, 11, 28))),
+            "{name} changed the store"
+        );
+    }
+}
+
+/// A `Host` that is a host, with or without a port, and a scheme that is one, pass: the checks above refuse
+/// only what makes no URL.
+#[tokio::test]
+async fn well_formed_hosts_and_schemes_are_routed() {
+    let (deps, store) = deps();
+    store
+        .put(&user("alice"), date(1990, 11, 28))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    for (host, proto) in [
+        ("example.com", "https"),
+        ("example.com:65535", "http"),
+        ("127.0.0.1:4566", "http"),
+        ("[::1]:80", "https"),
+        ("localhost", "HTTPS"),
+    ] {
+        let mut event = event("get.json");
+        event["headers"]["host"] = serde_json::json!(host);
+        event["headers"]["x-forwarded-proto"] = serde_json::json!(proto);
+        let answer = invoke(&deps, host, event).await;
+        assert_eq!(answer.status, 200, "{host} {proto}: {:?}", answer.json);
+    }
+    // Without a Host header the API's domain name is the authority; without either, the path alone.
+    let mut event = event("get.json");
+    event["headers"].as_object_mut().map(|h| h.remove("host"));
+    assert_eq!(invoke(&deps, "no host", event.clone()).await.status, 200);
+    event["requestContext"].as_object_mut().map(|c| c.remove("domainName"));
+    assert_eq!(invoke(&deps, "no host, no domain", event).await.status, 200);
+}
+
+/// The seeded fuzz requests (`fuzz.rs`), in-process, as the API Gateway events they make: no 5xx, no
+/// hang, every error the contract's JSON body, and a 2xx only where the contract allows one.
+#[tokio::test]
+async fn fuzzed_requests_get_no_5xx_and_no_hang() {
+    println!("fuzz seed {}, {} requests", fuzz::SEED, fuzz::COUNT);
+    let (deps, _) = deps();
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    let mut failures = Vec::new();
+    for (i, request) in fuzz::requests(fuzz::SEED, "alice").iter().enumerate() {
+        let what = format!("seed {} request {i}: {}", fuzz::SEED, request.describe());
+        let Ok(answer) = tokio::time::timeout(Duration::from_secs(5), invoke(&deps, &what, request.event())).await
+        else {
+            failures.push(format!("{what}: no answer within 5 s"));
+            continue;
+        };
+        *statuses.entry(answer.status).or_default() += 1;
+        let error_body = answer.content_type.as_deref() == Some("application/json")
+            && answer.json["error"].as_str().is_some_and(|e| !e.is_empty());
+        let fault = match answer.status {
+            500.. => Some("a 5xx"),
+            400..500 if !error_body => Some("an error without the contract's JSON body"),
+            200..300 if !request.may_succeed => Some("a 2xx the contract does not allow"),
+            _ => None,
+        };
+        if let Some(fault) = fault {
+            failures.push(format!("{what}: {fault}: {} {}", answer.status, answer.json));
+        }
+    }
+    println!("answers by status: {statuses:?}");
+    assert!(
+        failures.is_empty(),
+        "{} of {} fuzzed requests failed:\n{}",
+        failures.len(),
+        fuzz::COUNT,
+        failures.join("\n")
+    );
 }
 
 /// A store that is always down, as DynamoDB is when it throttles or cannot be reached.

@@ -3,5 +3,6 @@
 
 mod deploy;
 mod deployed_stack;
+mod fuzz;
 mod handler;
 mod local_server;
