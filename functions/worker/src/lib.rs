@@ -186,16 +186,7 @@ pub fn attack_for(call: &ValidCall, target: volley_engine::guard::VettedTarget, 
 /// it): a pointer to it on the queue. Fires nothing.
 async fn redeliver(deps: &Deps, call: &ValidCall, key: String) -> Result<WorkerOutcome, WorkerError> {
     let (test_id, call_id) = (&call.call.test_id, &call.call.call_id);
-    let pointer = ResultMessage::Stored {
-        test_id: test_id.clone(),
-        organisation_id: call.call.organisation_id.clone(),
-        call_id: call_id.clone(),
-        key,
-    };
-    deps.queue
-        .send(pointer.to_json()?)
-        .await
-        .map_err(WorkerError::Delivery)?;
+    send_pointer(deps, call, key).await?;
     tracing::warn!(test_id = %test_id, call_id = %call_id, "repeated delivery; the stored result was sent again, the call not fired");
     Ok(WorkerOutcome {
         call_id: call_id.clone(),
@@ -205,6 +196,17 @@ async fn redeliver(deps: &Deps, call: &ValidCall, key: String) -> Result<WorkerO
         truncated: false,
         delivered_via: "s3",
     })
+}
+
+/// Puts a pointer to `call`'s result, stored at `key`, on the results queue.
+async fn send_pointer(deps: &Deps, call: &ValidCall, key: String) -> Result<(), WorkerError> {
+    let pointer = ResultMessage::Stored {
+        test_id: call.call.test_id.clone(),
+        organisation_id: call.call.organisation_id.clone(),
+        call_id: call.call.call_id.clone(),
+        key,
+    };
+    deps.queue.send(pointer.to_json()?).await.map_err(WorkerError::Delivery)
 }
 
 /// Handles one `User Call` event.
@@ -302,16 +304,7 @@ pub async fn function_handler(
         deps.queue.send(body).await.map_err(WorkerError::Delivery)?;
         "queue"
     } else {
-        let pointer = ResultMessage::Stored {
-            test_id,
-            organisation_id,
-            call_id: call_id.clone(),
-            key,
-        };
-        deps.queue
-            .send(pointer.to_json()?)
-            .await
-            .map_err(WorkerError::Delivery)?;
+        send_pointer(deps, &call, key).await?;
         "s3"
     };
     Ok(WorkerOutcome {
