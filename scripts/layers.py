@@ -116,11 +116,12 @@ class Crate:
             while inline and depth < inline[-1][1]:
                 inline.pop()
             here = list(module) + [name for name, _ in inline]
-            paths = []
+            paths, at = [], number  # `at`: the line a finding is reported at (a `use` at its first line)
             if statement is not None:
                 statement += line
-                if ";" in line:
-                    paths, statement = expand_use(statement.split(";", 1)[0]), None
+                if ";" not in line:
+                    continue
+                paths, statement, at = expand_use(statement.split(";", 1)[0]), None, start
             else:
                 m = re.match(r"\s*(?:pub(?:\([^)]*\))?\s+)?use\s+(.*)", line)
                 if m:
@@ -147,8 +148,7 @@ class Crate:
                     continue
                 target = self.resolve(base + [s for s in rest if s != "*"])
                 if target is not None and target != module:
-                    found.append((start if paths and statement is None and start else number, p, target))
-            start = 0
+                    found.append((at, p, target))
         return found
 
 

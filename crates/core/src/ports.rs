@@ -119,8 +119,6 @@ pub enum Claim {
     Running { lease_until: i64 },
     /// The holder's lease passed with no result stored: the call is lost (marked so by this claim, or before).
     Lost,
-    /// Claimed before claims carried a lease and a result (an older worker): it ran; nothing to redeliver.
-    Finished,
 }
 
 /// The worker's claim of a call: at most once load, at least once results. A worker claims a call under a

@@ -139,8 +139,8 @@ pub enum WorkerError {
 pub struct WorkerOutcome {
     pub call_id: String,
     /// `completed`; for a delivery of a call already claimed: `redelivered` (its stored result sent again),
-    /// `running` (another invocation holds it), `lost` (its holder ended with no result) or `duplicate` (ran
-    /// under an older worker). Only `completed` fired requests.
+    /// `running` (another invocation holds it) or `lost` (its holder ended with no result). Only `completed`
+    /// fired requests.
     pub status: &'static str,
     pub requests: u64,
     pub dropped: u64,
@@ -264,10 +264,6 @@ pub async fn function_handler(
         Claim::Lost => {
             tracing::error!(test_id = %test_id, call_id = %call_id, "the call's invocation ended without a result; marked lost, not fired again");
             return Ok(not_fired("lost"));
-        }
-        Claim::Finished => {
-            tracing::warn!(test_id = %test_id, call_id = %call_id, "duplicate delivery; the call already ran");
-            return Ok(not_fired("duplicate"));
         }
     }
     let deadline = stop_by(stop_at, deps.clock.now().into());

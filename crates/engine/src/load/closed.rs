@@ -16,15 +16,7 @@ use super::transport::Endpoint;
 /// bucket for the current second, handing it to the recorder when its clock moves
 /// on: one lock per worker per second, not one per request.
 pub(super) async fn closed(run: &Run<'_>, connections: usize, duration: Duration) -> Ran {
-    let Run {
-        attack,
-        endpoint,
-        start,
-        clocks,
-        events,
-        progress,
-    } = run;
-    let (start, clocks) = (*start, *clocks);
+    let (attack, start) = (run.attack, run.start);
     let end = match attack.deadline {
         Some(deadline) => (start + duration).min(deadline),
         None => start + duration,
@@ -33,20 +25,20 @@ pub(super) async fn closed(run: &Run<'_>, connections: usize, duration: Duration
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..connections {
         let worker = Worker {
-            endpoint: Arc::clone(endpoint),
+            endpoint: Arc::clone(&run.endpoint),
             end,
             timeout: attack.timeout,
-            progress: Arc::clone(progress),
+            progress: Arc::clone(&run.progress),
             buckets: Buckets {
-                clocks,
-                events: events.clone(),
+                clocks: run.clocks,
+                events: run.events.clone(),
                 current: None,
             },
         };
         workers.spawn(worker.run());
     }
     while workers.join_next().await.is_some() {}
-    events.send(Event::SendingPast { second: i64::MAX });
+    run.events.send(Event::SendingPast { second: i64::MAX });
     let finished = Instant::now();
     Ran {
         planned: 0,

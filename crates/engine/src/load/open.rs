@@ -17,25 +17,17 @@ use super::transport::Pool;
 /// tens of microseconds, where the async timer wakes on whole milliseconds; it hands each request to the
 /// runtime as it falls due, so sending never waits for an answer.
 pub(super) async fn open(run: &Run<'_>, schedule: Schedule, max_in_flight: usize) -> Ran {
-    let Run {
-        attack,
-        endpoint,
-        start,
-        clocks,
-        events,
-        progress,
-    } = run;
-    let (start, clocks) = (*start, *clocks);
-    let pool = Arc::new(Pool::new(Arc::clone(endpoint)));
+    let (start, clocks) = (run.start, run.clocks);
+    let pool = Arc::new(Pool::new(Arc::clone(&run.endpoint)));
     let permits = Arc::new(Semaphore::new(max_in_flight));
     let total = schedule.total();
     let runtime = tokio::runtime::Handle::current();
     let pacer = {
         let permits = Arc::clone(&permits);
-        let events = events.clone();
-        let progress = Arc::clone(progress);
-        let deadline = attack.deadline;
-        let timeout = attack.timeout;
+        let events = run.events.clone();
+        let progress = Arc::clone(&run.progress);
+        let deadline = run.attack.deadline;
+        let timeout = run.attack.timeout;
         tokio::task::spawn_blocking(move || {
             let mut first_sent = None;
             let mut truncated = false;
@@ -78,8 +70,8 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, max_in_flight: usize
     };
     let (first_sent, mut truncated) = pacer.await.unwrap_or((None, true));
     let last_send = Instant::now();
-    events.send(Event::SendingPast { second: i64::MAX });
-    if !drain(&permits, max_in_flight, attack.deadline).await {
+    run.events.send(Event::SendingPast { second: i64::MAX });
+    if !drain(&permits, max_in_flight, run.attack.deadline).await {
         truncated = true;
     }
     Ran {

@@ -11,6 +11,19 @@ use volley_core::adapters::dynamodb::orchestration::schema as orchestration_sche
 use volley_testkit::emulator;
 use volley_testkit::fixtures;
 
+/// The orchestrator's dependencies over an orchestration table made for this test alone.
+async fn over_a_table_of_its_own() -> Arc<Deps> {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("orchestration-");
+    fixtures::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
+    Arc::new(Deps::from_aws(
+        &config,
+        &Config {
+            orchestration_table: table,
+        },
+    ))
+}
+
 async fn call(deps: &Arc<Deps>, payload: Value) -> Value {
     function_handler(deps, LambdaEvent::new(payload.clone(), Context::default()))
         .await
@@ -22,15 +35,7 @@ async fn call(deps: &Arc<Deps>, payload: Value) -> Value {
 /// accepted and the test could never start: each agg-record grew the item past DynamoDB's 400 KB).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_most_regions_a_test_may_require_start_and_one_more_is_refused() {
-    let config = emulator::sdk_config().await;
-    let table = emulator::unique("orchestration-");
-    fixtures::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
-    let deps = Arc::new(Deps::from_aws(
-        &config,
-        &Config {
-            orchestration_table: table,
-        },
-    ));
+    let deps = over_a_table_of_its_own().await;
     // 32 characters each, the longest a region name may be.
     let regions: Vec<String> = (1..=orchestrator::MAX_REGIONS + 1)
         .map(|i| format!("eu-{}-{i:02}", "a".repeat(26)))
@@ -80,15 +85,7 @@ async fn the_most_regions_a_test_may_require_start_and_one_more_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixty_four_concurrent_records_for_sixteen_regions_start_once_with_one_timestamp() {
-    let config = emulator::sdk_config().await;
-    let table = emulator::unique("orchestration-");
-    fixtures::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
-    let deps = Arc::new(Deps::from_aws(
-        &config,
-        &Config {
-            orchestration_table: table,
-        },
-    ));
+    let deps = over_a_table_of_its_own().await;
     let regions: Vec<String> = (1..=16).map(|i| format!("eu-trial-{i}")).collect();
 
     for trial in 0..20 {

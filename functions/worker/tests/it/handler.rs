@@ -75,6 +75,21 @@ fn event(name: &str, url: Option<String>) -> LambdaEvent<EventBridgeEvent<serde_
     LambdaEvent::new(event, context)
 }
 
+/// The whole result message the worker stored at `key`.
+fn stored_result(archive: &MemoryResultArchive, key: &str) -> CallResult {
+    let stored = archive
+        .objects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(key)
+        .cloned()
+        .unwrap_or_else(|| panic!("{key} was stored"));
+    match ResultMessage::from_json(&String::from_utf8_lossy(&stored)) {
+        Ok(ResultMessage::Inline(result)) => *result,
+        other => panic!("the stored object is the whole result message: {other:?}"),
+    }
+}
+
 fn sent(queue: &MemoryResultQueue) -> Vec<ResultMessage> {
     let bodies = queue.sent.lock().unwrap_or_else(|e| e.into_inner()).clone();
     bodies
@@ -258,20 +273,7 @@ async fn a_result_too_big_for_a_message_goes_to_s3_with_a_pointer() {
         panic!("one pointer, got {messages:?}")
     };
     assert_eq!(key, "overflow/acme/checkout-2026-11-23/checkout-2026-11-23-eu-1.json");
-    let stored = w
-        .archive
-        .objects
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(key)
-        .cloned()
-        .unwrap_or_default();
-    let ResultMessage::Inline(result) =
-        ResultMessage::from_json(&String::from_utf8_lossy(&stored)).unwrap_or_else(|e| panic!("{e}"))
-    else {
-        panic!("the stored object is the whole result message")
-    };
-    let result: &CallResult = &result;
+    let result = stored_result(&w.archive, key);
     assert_eq!(result.report.total.requests, 50);
 }
 
@@ -338,17 +340,7 @@ async fn a_result_whose_delivery_failed_is_delivered_by_the_retry_without_firing
     let [ResultMessage::Stored { key, .. }] = messages.as_slice() else {
         panic!("one pointer to the stored result: {messages:?}")
     };
-    let stored = w
-        .archive
-        .objects
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(key)
-        .cloned()
-        .unwrap_or_default();
-    let Ok(ResultMessage::Inline(result)) = ResultMessage::from_json(&String::from_utf8_lossy(&stored)) else {
-        panic!("the stored object is the whole result message")
-    };
+    let result = stored_result(&w.archive, key);
     assert_eq!(result.report.total.requests, 50, "the measured result, not lost");
 }
 

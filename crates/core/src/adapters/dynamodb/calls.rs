@@ -87,8 +87,11 @@ impl CallClaims for DynamoCallClaims {
                 lease_until: number(&item, LEASE_UNTIL).unwrap_or(0),
             },
             Some(LOST) => Claim::Lost,
-            None => Claim::Finished,
-            Some(other) => return Err(StoreError::Corrupt(format!("the claim of {call_id} is {other:?}"))),
+            other => {
+                return Err(StoreError::Corrupt(format!(
+                    "the claim of {call_id} has state {other:?}"
+                )));
+            }
         })
     }
 

@@ -43,8 +43,7 @@ pub mod calls_schema {
     pub fn archived_key(call_id: &str) -> String {
         format!("archived#{call_id}")
     }
-    /// A claim's state: `running` (held until `leaseUntil`), `stored` (its result at `resultKey`) or `lost`;
-    /// a claim without one was written before claims carried a lease.
+    /// A claim's state: `running` (held until `leaseUntil`), `stored` (its result at `resultKey`) or `lost`.
     pub const CLAIM_STATE: &str = "state";
     pub const RESULT_KEY: &str = "resultKey";
     pub const RUNNING: &str = "running";
