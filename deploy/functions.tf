@@ -21,6 +21,7 @@ locals {
       timeout     = 900
       environment = {
         CALLS_TABLE       = aws_dynamodb_table.calls.name
+        TESTS_TABLE       = aws_dynamodb_table.tests.name
         DOMAINS_TABLE     = aws_dynamodb_table.domains.name
         RESULTS_QUEUE_URL = aws_sqs_queue.results.url
         RESULTS_BUCKET    = aws_s3_bucket.results.bucket
@@ -28,6 +29,8 @@ locals {
       }
       statements = [
         { actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [aws_dynamodb_table.calls.arn] },
+        # A lost call is counted in its test's counters (in one transaction with its claim).
+        { actions = ["dynamodb:UpdateItem"], resources = [aws_dynamodb_table.tests.arn] },
         { actions = ["dynamodb:GetItem"], resources = [aws_dynamodb_table.domains.arn] },
         { actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.results.arn, aws_sqs_queue.worker_dlq.arn] },
         { actions = ["s3:PutObject"], resources = ["${aws_s3_bucket.results.arn}/overflow/*"] },

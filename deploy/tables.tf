@@ -51,10 +51,10 @@ resource "aws_dynamodb_table" "calls" {
 resource "aws_dynamodb_table" "tests" {
   name         = "${var.prefix}-tests"
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "testId"
+  hash_key     = "testKey"
 
   attribute {
-    name = "testId"
+    name = "testKey"
     type = "S"
   }
 
@@ -163,10 +163,10 @@ resource "aws_dynamodb_table" "metrics" {
 resource "aws_dynamodb_table" "orchestration" {
   name         = "${var.prefix}-orchestration"
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "testId"
+  hash_key     = "testKey"
 
   attribute {
-    name = "testId"
+    name = "testKey"
     type = "S"
   }
 
@@ -184,11 +184,11 @@ resource "aws_dynamodb_table" "orchestration" {
 resource "aws_dynamodb_table" "runs" {
   name         = "${var.prefix}-runs"
   billing_mode = "PAY_PER_REQUEST"
-  hash_key     = "tag"
+  hash_key     = "tagKey"
   range_key    = "run"
 
   attribute {
-    name = "tag"
+    name = "tagKey"
     type = "S"
   }
 

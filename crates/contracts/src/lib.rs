@@ -63,19 +63,25 @@ pub async fn birthday_store_contract(store: &dyn BirthdayStore, unique: &str) {
     assert_eq!(store.get(&upper).await.ok(), Some(None), "usernames are case-sensitive");
 }
 
-/// Every behaviour a `CallClaims` must have: a call is claimed once.
-pub async fn call_claims_contract(claims: &dyn volley_core::ports::CallClaims, unique: &str) {
+/// Every behaviour a `CallClaims` must have: a call is claimed once, within its organisation and test, and a
+/// lost call is counted once in its test's counters, which `ledger` (the archiver's view of the same tests
+/// table) reads.
+pub async fn call_claims_contract(
+    claims: &dyn volley_core::ports::CallClaims,
+    ledger: &dyn volley_core::ports::ResultLedger,
+    unique: &str,
+) {
+    use volley_core::model::scope::TestScope;
     use volley_core::ports::Claim;
-    let test = format!("test-{unique}");
-    let test = test.as_str();
+    let test = TestScope::new(format!("acme-{unique}"), format!("test-{unique}"));
     let (one, two, three) = (
-        format!("call-1-{unique}"),
-        format!("call-2-{unique}"),
-        format!("call-3-{unique}"),
+        test.call(format!("call-1-{unique}")),
+        test.call(format!("call-2-{unique}")),
+        test.call(format!("call-3-{unique}")),
     );
-    let claim = |call: String, now: i64| async move {
+    let claim = |call: volley_core::model::scope::CallScope, now: i64| async move {
         claims
-            .claim(test, &call, now, now + 900)
+            .claim(&call, now, now + 900)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"))
     };
@@ -89,6 +95,20 @@ pub async fn call_claims_contract(claims: &dyn volley_core::ports::CallClaims, u
         claim(two.clone(), 1_002).await,
         Claim::Fresh,
         "another call is its own claim"
+    );
+    // The same test and call ids in another organisation, and the same call id in another test, are other
+    // calls.
+    let other_org = TestScope::new(format!("globex-{unique}"), &test.test_id).call(&one.call_id);
+    let other_test = TestScope::new(&test.organisation_id, format!("other-{unique}")).call(&one.call_id);
+    assert_eq!(
+        claim(other_org.clone(), 1_002).await,
+        Claim::Fresh,
+        "another organisation's call of the same ids is its own claim"
+    );
+    assert_eq!(
+        claim(other_test.clone(), 1_002).await,
+        Claim::Fresh,
+        "another test's call of the same id is its own claim"
     );
 
     claims
@@ -104,12 +124,17 @@ pub async fn call_claims_contract(claims: &dyn volley_core::ports::CallClaims, u
         "where a stored result is, read without claiming"
     );
     assert_eq!(
+        claims.stored(&other_org).await.ok(),
+        Some(None),
+        "another organisation's call of the same ids stored nothing"
+    );
+    assert_eq!(
         claims.stored(&two).await.ok(),
         Some(None),
         "a running call has stored nothing"
     );
     assert_eq!(
-        claims.stored(&format!("never-{unique}")).await.ok(),
+        claims.stored(&test.call(format!("never-{unique}"))).await.ok(),
         Some(None),
         "an unknown call has stored nothing"
     );
@@ -120,25 +145,49 @@ pub async fn call_claims_contract(claims: &dyn volley_core::ports::CallClaims, u
     );
     assert_eq!(claim(one.clone(), 9_999).await, stored, "stored is final, lease or not");
 
+    let lost = |test: &TestScope| {
+        let test = test.clone();
+        async move {
+            ledger
+                .counters(&test)
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"))
+                .map_or(0, |c| c.calls_lost)
+        }
+    };
+    assert_eq!(lost(&test).await, 0, "nothing lost yet");
     assert_eq!(claim(three.clone(), 2_000).await, Claim::Fresh);
     assert_eq!(
         claim(three.clone(), 2_901).await,
         Claim::Lost,
         "a lease that passed with no result stored: the call is lost"
     );
+    assert_eq!(lost(&test).await, 1, "a lost call is counted in its test's counters");
     assert_eq!(claim(three, 2_902).await, Claim::Lost, "and stays lost");
+    assert_eq!(lost(&test).await, 1, "and counted once");
     assert_eq!(
         claim(two, 1_903).await,
         Claim::Lost,
         "whoever claims after the lease marks it"
     );
+    assert_eq!(lost(&test).await, 2);
+    assert_eq!(
+        lost(&other_org.test).await,
+        0,
+        "another organisation's test of the same id lost nothing"
+    );
 }
 
-/// Every behaviour a `ResultLedger` must have: a call's result is counted once.
+/// Every behaviour a `ResultLedger` must have: a call's result is counted once, in its own organisation's
+/// test.
 pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedger, unique: &str) {
+    use volley_core::model::scope::TestScope;
     use volley_core::ports::{ArchiveMark, ResultCounts};
-    let test = format!("test-{unique}");
-    let (one, two) = (format!("call-1-{unique}"), format!("call-2-{unique}"));
+    let test = TestScope::new(format!("acme-{unique}"), format!("test-{unique}"));
+    let (one, two) = (
+        test.call(format!("call-1-{unique}")),
+        test.call(format!("call-2-{unique}")),
+    );
     assert_eq!(
         ledger.counters(&test).await.ok(),
         Some(None),
@@ -151,11 +200,11 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         dropped: 1,
     };
     assert_eq!(
-        ledger.record_archived(&test, &one, counts, None, 2_000).await.ok(),
+        ledger.record_archived(&one, counts, None, 2_000).await.ok(),
         Some(ArchiveMark::Fresh)
     );
     assert_eq!(
-        ledger.record_archived(&test, &one, counts, None, 2_001).await.ok(),
+        ledger.record_archived(&one, counts, None, 2_001).await.ok(),
         Some(ArchiveMark::Seen {
             metrics_published: false
         }),
@@ -166,7 +215,7 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(
-        ledger.record_archived(&test, &one, counts, None, 2_002).await.ok(),
+        ledger.record_archived(&one, counts, None, 2_002).await.ok(),
         Some(ArchiveMark::Seen {
             metrics_published: true
         })
@@ -174,7 +223,6 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
     assert_eq!(
         ledger
             .record_archived(
-                &test,
                 &two,
                 ResultCounts {
                     requests: 50,
@@ -188,6 +236,25 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
             .ok(),
         Some(ArchiveMark::Fresh)
     );
+    // Another organisation's test and call of the same ids: its own mark, its own counters.
+    let other = TestScope::new(format!("globex-{unique}"), &test.test_id);
+    assert_eq!(
+        ledger
+            .record_archived(
+                &other.call(&one.call_id),
+                ResultCounts {
+                    requests: 7,
+                    errors: 7,
+                    dropped: 7
+                },
+                None,
+                2_004
+            )
+            .await
+            .ok(),
+        Some(ArchiveMark::Fresh),
+        "another organisation's call of the same ids is counted, apart"
+    );
 
     let counters = ledger
         .counters(&test)
@@ -195,16 +262,28 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         .ok()
         .flatten()
         .unwrap_or_else(|| panic!("counters for {test}"));
+    assert_eq!(counters.test, test);
     assert_eq!(
         (
             counters.requests,
             counters.errors,
             counters.dropped,
-            counters.results_archived
+            counters.results_archived,
+            counters.calls_lost
         ),
-        (150, 3, 1, 2)
+        (150, 3, 1, 2, 0)
     );
     assert_eq!(counters.last_result_at, 2_003);
+    let others = ledger
+        .counters(&other)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("counters for {other}"));
+    assert_eq!(
+        (others.requests, others.errors, others.dropped, others.results_archived),
+        (7, 7, 7, 1)
+    );
 
     // Metrics batches: claimed once, held by a live lease, taken over once the lease passed, published once.
     use volley_core::ports::BatchClaim;
@@ -251,6 +330,14 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         claim(1, 3_120).await,
         BatchClaim::InProgress,
         "the other batch is held until its lease ends"
+    );
+    assert_eq!(
+        ledger
+            .claim_metrics_batch(&other.call(&one.call_id), 0, 3_123, 3_243)
+            .await
+            .ok(),
+        Some(BatchClaim::Claimed),
+        "another organisation's batch of the same call id is its own"
     );
 }
 
@@ -318,7 +405,9 @@ mod tests {
 
     #[tokio::test]
     async fn memory_call_claims_meet_the_contract() {
-        super::call_claims_contract(&volley_core::adapters::memory::MemoryCallClaims::new(), "x").await;
+        let ledger = std::sync::Arc::new(volley_core::adapters::memory::MemoryResultLedger::new());
+        let claims = volley_core::adapters::memory::MemoryCallClaims::sharing(ledger.clone());
+        super::call_claims_contract(&claims, ledger.as_ref(), "x").await;
     }
 
     #[tokio::test]

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 
 use volley_core::model::orchestration::{RegionMark, TestState};
+use volley_core::model::scope::TestScope;
 use volley_core::ports::{OrchestrationStore, RegionRecorded};
 
 fn regions(names: &[&str]) -> BTreeSet<String> {
@@ -12,7 +13,7 @@ fn regions(names: &[&str]) -> BTreeSet<String> {
 
 /// Every behaviour an `OrchestrationStore` must have, including concurrent adds that lose nothing.
 pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique: &str) {
-    let test = format!("orch-{unique}");
+    let test = TestScope::new(format!("acme-{unique}"), format!("orch-{unique}"));
     assert_eq!(store.get(&test).await.ok(), Some(None), "an unknown test has no state");
     assert_eq!(
         store.add_region(&test, RegionMark::Ready, "eu-west-1").await.ok(),
@@ -30,6 +31,25 @@ pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique
         store.get(&test).await.ok().flatten(),
         Some(fresh.clone()),
         "a reset reads back whole"
+    );
+    // Another organisation's test of the same id is another test.
+    let other = TestScope::new(format!("globex-{unique}"), &test.test_id);
+    assert_eq!(
+        store.get(&other).await.ok(),
+        Some(None),
+        "another organisation's test of the same id is unknown"
+    );
+    assert_eq!(
+        store.add_region(&other, RegionMark::Ready, "eu-west-1").await.ok(),
+        Some(RegionRecorded::UnknownTest)
+    );
+    let others = TestState::new(&other, regions(&["ap-south-1"]), 5, 1_001);
+    store.reset(&others).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
+    assert_eq!(store.get(&other).await.ok().flatten(), Some(others), "kept apart");
+    assert_eq!(
+        store.get(&test).await.ok().flatten(),
+        Some(fresh.clone()),
+        "and the first test is untouched"
     );
 
     let Ok(RegionRecorded::Recorded(after)) = store.add_region(&test, RegionMark::Ready, "eu-west-1").await else {
@@ -77,7 +97,7 @@ pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique
 
     // Sixteen regions, each recorded four times, all at once: none is lost.
     let many: Vec<String> = (1..=16).map(|i| format!("eu-test-{i}")).collect();
-    let crowd = format!("crowd-{unique}");
+    let crowd = TestScope::new(format!("acme-{unique}"), format!("crowd-{unique}"));
     let required: BTreeSet<String> = many.iter().cloned().collect();
     store
         .reset(&TestState::new(&crowd, required.clone(), 0, 1))
@@ -101,7 +121,9 @@ pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique
 pub async fn run_index_contract(index: &dyn volley_core::ports::RunIndex, unique: &str) {
     use volley_core::ports::RunEntry;
     let tag = format!("tag-{unique}");
+    let organisation = format!("acme-{unique}");
     let entry = |shape: &str, started_at: i64, id: &str| RunEntry {
+        organisation_id: organisation.clone(),
         tag: tag.clone(),
         shape: shape.to_owned(),
         started_at,
@@ -109,7 +131,11 @@ pub async fn run_index_contract(index: &dyn volley_core::ports::RunIndex, unique
         key: format!("runs/{id}.json"),
     };
     let shape = "suite=greeter|users=4|host=http://127.0.0.1:9/x";
-    assert_eq!(index.latest(&tag, shape, 5).await.ok(), Some(vec![]), "no runs yet");
+    assert_eq!(
+        index.latest(&organisation, &tag, shape, 5).await.ok(),
+        Some(vec![]),
+        "no runs yet"
+    );
     for (at, id) in [(1_000, "a"), (3_000, "c"), (2_000, "b"), (999_000, "z")] {
         index
             .add(&entry(shape, at, id))
@@ -126,19 +152,34 @@ pub async fn run_index_contract(index: &dyn volley_core::ports::RunIndex, unique
         .unwrap_or_else(|e| panic!("add: {e:?}"));
     let ids = |entries: Vec<RunEntry>| entries.into_iter().map(|e| e.run_id).collect::<Vec<_>>();
     assert_eq!(
-        ids(index.latest(&tag, shape, 3).await.unwrap_or_default()),
+        ids(index.latest(&organisation, &tag, shape, 3).await.unwrap_or_default()),
         ["z", "c", "b"],
         "newest first, limited"
     );
-    assert_eq!(ids(index.latest(&tag, shape, 1).await.unwrap_or_default()), ["z"]);
     assert_eq!(
-        index.latest(&tag, shape, 1).await.ok().map(|e| e[0].clone()),
+        ids(index.latest(&organisation, &tag, shape, 1).await.unwrap_or_default()),
+        ["z"]
+    );
+    assert_eq!(
+        index
+            .latest(&organisation, &tag, shape, 1)
+            .await
+            .ok()
+            .map(|e| e[0].clone()),
         Some(entry(shape, 999_000, "z"))
     );
     assert_eq!(
-        index.latest(&format!("other-{unique}"), shape, 5).await.ok(),
+        index
+            .latest(&organisation, &format!("other-{unique}"), shape, 5)
+            .await
+            .ok(),
         Some(vec![]),
         "tags are apart"
+    );
+    assert_eq!(
+        index.latest(&format!("globex-{unique}"), &tag, shape, 5).await.ok(),
+        Some(vec![]),
+        "organisations are apart: another's runs of the same tag are not its baseline"
     );
 }
 

@@ -3,6 +3,7 @@
 
 use volley_core::model::metrics::{MetricDatum, Unit};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
+use volley_core::model::scope::TestScope;
 use volley_core::ports::{MetricsSink, MetricsSource, ResultCounts, ResultLedger, SavedMetricsStore, TestActivity};
 
 fn counts(requests: u64) -> ResultCounts {
@@ -16,24 +17,31 @@ fn counts(requests: u64) -> ResultCounts {
 /// `TestActivity` over the table the `ResultLedger` writes: which tests are active, their series, and a
 /// watermark that only moves forward and never over a gap. `now` is the wall clock (the index is by day).
 pub async fn test_activity_contract(ledger: &dyn ResultLedger, activity: &dyn TestActivity, unique: &str, now: i64) {
-    let (a, b) = (format!("active-{unique}"), format!("old-{unique}"));
-    let record = |test: String, call: String, region: Option<&'static str>, at: i64| async move {
+    let org = format!("acme-{unique}");
+    let (a, b) = (
+        TestScope::new(&org, format!("active-{unique}")),
+        TestScope::new(&org, format!("old-{unique}")),
+    );
+    // Another organisation's test of the same id, active too, in another region.
+    let theirs = TestScope::new(format!("globex-{unique}"), &a.test_id);
+    let record = |test: TestScope, call: String, region: Option<&'static str>, at: i64| async move {
         ledger
-            .record_archived(&test, &call, counts(10), region, at)
+            .record_archived(&test.call(call), counts(10), region, at)
             .await
             .unwrap_or_else(|e| panic!("record: {e:?}"))
     };
     record(a.clone(), format!("a1-{unique}"), None, now - 300).await;
     record(a.clone(), format!("a2-{unique}"), Some("eu-west-1"), now - 100).await;
     record(b.clone(), format!("b1-{unique}"), None, now - 4 * 3600).await;
+    record(theirs.clone(), format!("a1-{unique}"), Some("us-east-1"), now - 50).await;
 
     let active = activity
         .active_since(now - 3 * 3600, now)
         .await
         .unwrap_or_else(|e| panic!("active: {e:?}"));
-    let mine: Vec<_> = active.iter().filter(|t| t.test_id.ends_with(unique)).collect();
+    let mine: Vec<_> = active.iter().filter(|t| t.test.organisation_id == org).collect();
     assert_eq!(mine.len(), 1, "only the test with a result in the window: {mine:?}");
-    assert_eq!(mine[0].test_id, a);
+    assert_eq!(mine[0].test, a);
     assert_eq!(
         mine[0].series,
         [Series::new(&a, None), Series::new(&a, Some("eu-west-1"))],
@@ -42,7 +50,17 @@ pub async fn test_activity_contract(ledger: &dyn ResultLedger, activity: &dyn Te
     assert_eq!((mine[0].last_result_at, mine[0].saved_through), (now - 100, None));
     let one = activity.test(&a).await.ok().flatten();
     assert_eq!(one.as_ref(), Some(mine[0]), "one test reads as the index has it");
-    assert_eq!(activity.test(&format!("none-{unique}")).await.ok(), Some(None));
+    let none = TestScope::new(&org, format!("none-{unique}"));
+    assert_eq!(activity.test(&none).await.ok(), Some(None));
+    let other = active
+        .iter()
+        .find(|t| t.test == theirs)
+        .unwrap_or_else(|| panic!("the other organisation's test is active: {active:?}"));
+    assert_eq!(
+        (other.series.as_slice(), other.last_result_at),
+        ([Series::new(&theirs, Some("us-east-1"))].as_slice(), now - 50),
+        "another organisation's test of the same id is its own, with its own series"
+    );
 
     let advance = |from, to| activity.advance_watermark(&a, from, to);
     assert_eq!(
@@ -78,14 +96,21 @@ pub async fn test_activity_contract(ledger: &dyn ResultLedger, activity: &dyn Te
         "two saves at once leave the furthest"
     );
     assert_eq!(
-        activity
-            .advance_watermark(&format!("none-{unique}"), None, now)
-            .await
-            .ok(),
+        activity.advance_watermark(&none, None, now).await.ok(),
         Some(false),
         "an unknown test gets no watermark (and no item)"
     );
-    assert_eq!(activity.test(&format!("none-{unique}")).await.ok(), Some(None));
+    assert_eq!(activity.test(&none).await.ok(), Some(None));
+    assert_eq!(
+        activity
+            .test(&theirs)
+            .await
+            .ok()
+            .flatten()
+            .and_then(|t| t.saved_through),
+        None,
+        "another organisation's test of the same id keeps its own watermark"
+    );
 }
 
 fn saved(series: &Series, second: i64) -> SavedSecond {
@@ -105,8 +130,10 @@ fn saved(series: &Series, second: i64) -> SavedSecond {
 
 /// `SavedMetricsStore`: items round-trip exactly, one per series and second, so writing again replaces.
 pub async fn saved_metrics_contract(store: &dyn SavedMetricsStore, unique: &str) {
-    let one = Series::new(format!("saved-{unique}"), None);
-    let two = Series::new(format!("saved-{unique}"), Some("ap-south-1"));
+    let test = TestScope::new(format!("acme-{unique}"), format!("saved-{unique}"));
+    let one = Series::new(&test, None);
+    let two = Series::new(&test, Some("ap-south-1"));
+    let theirs = Series::new(&TestScope::new(format!("globex-{unique}"), &test.test_id), None);
     let first: Vec<SavedSecond> = (1000..1000 + store.batch_limit() as i64)
         .map(|s| saved(&one, s))
         .collect();
@@ -122,6 +149,9 @@ pub async fn saved_metrics_contract(store: &dyn SavedMetricsStore, unique: &str)
     second_series[1].p50 = None;
     second_series[1].avg = None;
     write(second_series.clone()).await;
+    let mut their_seconds = saved(&theirs, 1000);
+    their_seconds.requests = 1;
+    write(vec![their_seconds.clone()]).await;
 
     let read = |series: Series, from, to| async move {
         store
@@ -138,6 +168,11 @@ pub async fn saved_metrics_contract(store: &dyn SavedMetricsStore, unique: &str)
         read(two.clone(), 0, 5000).await,
         second_series,
         "series are apart; absent statistics stay absent"
+    );
+    assert_eq!(
+        read(theirs.clone(), 0, 5000).await,
+        [their_seconds],
+        "another organisation's series of the same test id is apart"
     );
     assert_eq!(
         read(one.clone(), 1010, 1015).await,
@@ -162,22 +197,18 @@ pub async fn saved_metrics_contract(store: &dyn SavedMetricsStore, unique: &str)
 /// `MetricsSource` over what `MetricsSink` published: the statistics of each second of each series.
 /// Timestamps are recent (`now`, wall clock), since CloudWatch keeps 1-second data for three hours.
 pub async fn metrics_source_contract(sink: &dyn MetricsSink, source: &dyn MetricsSource, unique: &str, now: i64) {
-    let plain = Series::new(format!("source-{unique}"), None);
-    let regional = Series::new(format!("source-{unique}"), Some("eu-west-1"));
+    let test = TestScope::new(format!("acme-{unique}"), format!("source-{unique}"));
+    let plain = Series::new(&test, None);
+    let regional = Series::new(&test, Some("eu-west-1"));
+    let theirs = Series::new(&TestScope::new(format!("globex-{unique}"), &test.test_id), None);
     let t = now - 120;
-    let datum = |series: &Series, name, second, unit, values: Vec<f64>, counts: Vec<f64>| {
-        let mut dimensions = vec![("TestId", series.test_id.clone())];
-        if let Some(region) = &series.region {
-            dimensions.push(("Region", region.clone()));
-        }
-        MetricDatum {
-            name,
-            dimensions,
-            timestamp: second,
-            unit,
-            values,
-            counts,
-        }
+    let datum = |series: &Series, name, second, unit, values: Vec<f64>, counts: Vec<f64>| MetricDatum {
+        name,
+        dimensions: series.dimensions(),
+        timestamp: second,
+        unit,
+        values,
+        counts,
     };
     let count = |series: &Series, name, second, n: f64| datum(series, name, second, Unit::Count, vec![n], vec![1.0]);
     let data = vec![
@@ -199,11 +230,14 @@ pub async fn metrics_source_contract(sink: &dyn MetricsSink, source: &dyn Metric
         // The same test in a region is its own series.
         datum(&regional, "ResponseTime", t, Unit::Milliseconds, vec![50.0], vec![4.0]),
         count(&regional, "Requests", t, 4.0),
+        // Another organisation's test of the same id is its own series.
+        datum(&theirs, "ResponseTime", t, Unit::Milliseconds, vec![7.0], vec![9.0]),
+        count(&theirs, "Requests", t, 9.0),
     ];
     sink.publish(&data).await.unwrap_or_else(|e| panic!("publish: {e:?}"));
 
     let seconds = source
-        .seconds(&[plain.clone(), regional.clone()], t - 10, t + 10)
+        .seconds(&[plain.clone(), regional.clone(), theirs.clone()], t - 10, t + 10)
         .await
         .unwrap_or_else(|e| panic!("seconds: {e:?}"));
     let find = |series: &Series, second| {
@@ -233,7 +267,10 @@ pub async fn metrics_source_contract(sink: &dyn MetricsSink, source: &dyn Metric
     let other = find(&regional, t);
     close(other.p50, 50.0, "regional p50");
     assert_eq!(other.requests, 4);
-    assert_eq!(seconds.len(), 3, "nothing else: {seconds:?}");
+    let their_second = find(&theirs, t);
+    close(their_second.p50, 7.0, "the other organisation's p50");
+    assert_eq!(their_second.requests, 9, "and its own requests");
+    assert_eq!(seconds.len(), 4, "nothing else: {seconds:?}");
 
     let later = source
         .seconds(std::slice::from_ref(&plain), t + 2, t + 10)

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use chrono::NaiveDate;
 
 use crate::model::birthday::Username;
+use crate::model::scope::{CallScope, TestScope};
 
 pub use volley_engine::guard::domains::{BoxError, DomainStore, StoreError};
 
@@ -73,16 +74,33 @@ pub struct ResultCounts {
     pub dropped: u64,
 }
 
-/// A test's live counters, as the archiver keeps them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// A test's live counters, as the archiver keeps them (and the worker, for calls lost).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestCounters {
-    pub test_id: String,
+    pub test: TestScope,
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
     pub results_archived: u64,
-    /// Unix seconds of the last archived result.
+    /// Unix seconds of the last archived result (0 when none was).
     pub last_result_at: i64,
+    /// Calls whose invocation ended without a result (a claim whose lease passed): they will not fire.
+    pub calls_lost: u64,
+}
+
+impl TestCounters {
+    /// A test with nothing counted yet.
+    pub fn new(test: TestScope) -> Self {
+        Self {
+            test,
+            requests: 0,
+            errors: 0,
+            dropped: 0,
+            results_archived: 0,
+            last_result_at: 0,
+            calls_lost: 0,
+        }
+    }
 }
 
 /// What the ledger knew of a call's result when the archiver recorded it.
@@ -117,7 +135,8 @@ pub enum Claim {
     Stored { key: String },
     /// Another invocation holds the call until `lease_until` (Unix seconds) and has stored no result yet.
     Running { lease_until: i64 },
-    /// The holder's lease passed with no result stored: the call is lost (marked so by this claim, or before).
+    /// The holder's lease passed with no result stored: the call is lost (marked so, and counted in its
+    /// test's `calls_lost`, by this claim or before).
     Lost,
 }
 
@@ -127,45 +146,44 @@ pub enum Claim {
 /// finds the call ran delivers the stored result instead of losing it.
 #[async_trait]
 pub trait CallClaims: Send + Sync + std::fmt::Debug {
-    /// Claims `call_id` of `test_id` for running until `lease_until` (Unix seconds), or says how it stands: a
-    /// claim whose lease passed before `now` with no result is marked lost.
-    async fn claim(&self, test_id: &str, call_id: &str, now: i64, lease_until: i64) -> Result<Claim, StoreError>;
-    /// Records that `call_id`'s result is stored, durably, at `key`.
-    async fn mark_stored(&self, call_id: &str, key: &str) -> Result<(), StoreError>;
-    /// Where `call_id`'s result is stored, if it ran and stored one (a read: nothing is claimed).
-    async fn stored(&self, call_id: &str) -> Result<Option<String>, StoreError>;
+    /// Claims `call` for running until `lease_until` (Unix seconds), or says how it stands: a claim whose
+    /// lease passed before `now` with no result is marked lost, and counted once in its test's counters.
+    async fn claim(&self, call: &CallScope, now: i64, lease_until: i64) -> Result<Claim, StoreError>;
+    /// Records that `call`'s result is stored, durably, at `key`.
+    async fn mark_stored(&self, call: &CallScope, key: &str) -> Result<(), StoreError>;
+    /// Where `call`'s result is stored, if it ran and stored one (a read: nothing is claimed).
+    async fn stored(&self, call: &CallScope) -> Result<Option<String>, StoreError>;
 }
 
 /// The archiver's once-only ledger of results: each call's result is counted once in its test's counters,
 /// however often SQS delivers it (at least once), and its metrics are published once.
 #[async_trait]
 pub trait ResultLedger: Send + Sync + std::fmt::Debug {
-    /// Records that `call_id`'s result was archived and, the first time only, adds `counts` to the test's
+    /// Records that `call`'s result was archived and, the first time only, adds `counts` to its test's
     /// counters, atomically with the record; notes the series its metrics go to (`region`) and `now` as the
     /// test's last result, which the metrics-saver looks for.
     async fn record_archived(
         &self,
-        test_id: &str,
-        call_id: &str,
+        call: &CallScope,
         counts: ResultCounts,
         region: Option<&str>,
         now: i64,
     ) -> Result<ArchiveMark, StoreError>;
-    /// Notes that `call_id`'s metrics were published, so a redelivery does not publish them again.
-    async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError>;
-    /// Claims batch `batch` of `call_id`'s metrics for publishing until `lease_until` (Unix seconds): the
+    /// Notes that `call`'s metrics were published, so a redelivery does not publish them again.
+    async fn mark_metrics_published(&self, call: &CallScope) -> Result<(), StoreError>;
+    /// Claims batch `batch` of `call`'s metrics for publishing until `lease_until` (Unix seconds): the
     /// batch is free, or its last holder's lease passed before `now` without a finish (that holder died).
     async fn claim_metrics_batch(
         &self,
-        call_id: &str,
+        call: &CallScope,
         batch: u32,
         now: i64,
         lease_until: i64,
     ) -> Result<BatchClaim, StoreError>;
-    /// Marks batch `batch` of `call_id`'s metrics published, after its PutMetricData.
-    async fn finish_metrics_batch(&self, call_id: &str, batch: u32) -> Result<(), StoreError>;
+    /// Marks batch `batch` of `call`'s metrics published, after its PutMetricData.
+    async fn finish_metrics_batch(&self, call: &CallScope, batch: u32) -> Result<(), StoreError>;
     /// A test's counters, if it has any.
-    async fn counters(&self, test_id: &str) -> Result<Option<TestCounters>, StoreError>;
+    async fn counters(&self, test: &TestScope) -> Result<Option<TestCounters>, StoreError>;
 }
 
 /// Where workers send their results (a queue the archiver drains).
@@ -233,12 +251,12 @@ pub trait TestActivity: Send + Sync + std::fmt::Debug {
         now: i64,
     ) -> Result<Vec<crate::model::saved_metrics::ActiveTest>, StoreError>;
     /// One test, if it has any results.
-    async fn test(&self, test_id: &str) -> Result<Option<crate::model::saved_metrics::ActiveTest>, StoreError>;
+    async fn test(&self, test: &TestScope) -> Result<Option<crate::model::saved_metrics::ActiveTest>, StoreError>;
     /// Moves the test's watermark forward to `to` after `[from, to)` was saved: only forward (two runs at
     /// once never move it back), and only when nothing before `from` is missing: when the watermark is at
     /// or after `from`, or when `from` is `None` (the save reached as far back as CloudWatch keeps).
     /// Answers whether it moved.
-    async fn advance_watermark(&self, test_id: &str, from: Option<i64>, to: i64) -> Result<bool, StoreError>;
+    async fn advance_watermark(&self, test: &TestScope, from: Option<i64>, to: i64) -> Result<bool, StoreError>;
 }
 
 /// What adding a region to one of a test's sets found.
@@ -259,23 +277,25 @@ pub trait OrchestrationStore: Send + Sync + std::fmt::Debug {
     /// Replaces the test's state with `state` (a reset).
     async fn reset(&self, state: &crate::model::orchestration::TestState) -> Result<(), StoreError>;
     /// The test's state, if it was ever reset.
-    async fn get(&self, test_id: &str) -> Result<Option<crate::model::orchestration::TestState>, StoreError>;
+    async fn get(&self, test: &TestScope) -> Result<Option<crate::model::orchestration::TestState>, StoreError>;
     /// Adds `region` to the test's ready or completed set, if the test exists and requires the region.
     async fn add_region(
         &self,
-        test_id: &str,
+        test: &TestScope,
         mark: crate::model::orchestration::RegionMark,
         region: &str,
     ) -> Result<RegionRecorded, StoreError>;
     /// Marks the test started at `start_at` (Unix ms) unless it already is: true for the one call that did.
-    async fn start(&self, test_id: &str, start_at: i64) -> Result<bool, StoreError>;
+    async fn start(&self, test: &TestScope, start_at: i64) -> Result<bool, StoreError>;
     /// Marks the test completed at `at` (Unix ms) unless it already is: true for the one call that did.
-    async fn complete(&self, test_id: &str, at: i64) -> Result<bool, StoreError>;
+    async fn complete(&self, test: &TestScope, at: i64) -> Result<bool, StoreError>;
 }
 
 /// One stored run-load run, as the run index lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunEntry {
+    /// Whose run it is: runs are indexed, and compared, within one organisation.
+    pub organisation_id: String,
     pub tag: String,
     /// What makes runs comparable: suite, host and users (`model::runs::shape`).
     pub shape: String,
@@ -286,10 +306,17 @@ pub struct RunEntry {
     pub key: String,
 }
 
-/// The index of stored runs by tag and shape, newest first, so comparing needs no query engine.
+/// The index of stored runs by organisation, tag and shape, newest first, so comparing needs no query
+/// engine.
 #[async_trait]
 pub trait RunIndex: Send + Sync + std::fmt::Debug {
     async fn add(&self, entry: &RunEntry) -> Result<(), StoreError>;
-    /// The newest `limit` runs with `tag` and `shape`, newest first.
-    async fn latest(&self, tag: &str, shape: &str, limit: usize) -> Result<Vec<RunEntry>, StoreError>;
+    /// The newest `limit` runs of `organisation_id` with `tag` and `shape`, newest first.
+    async fn latest(
+        &self,
+        organisation_id: &str,
+        tag: &str,
+        shape: &str,
+        limit: usize,
+    ) -> Result<Vec<RunEntry>, StoreError>;
 }

@@ -26,6 +26,7 @@ use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::model::result::{CallResult, archive_key};
 use volley_core::model::run::{CompareRequest, CompareType, DEFAULT_LOAD_LIMIT, RunAnswer, RunRequest, StoreRequest};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
+use volley_core::model::scope::TestScope;
 use volley_core::ports::{ResultArchive, ResultLedger, SavedMetricsStore, StoreError, TestCounters};
 use volley_engine::load::report::Report;
 use volley_engine::load::stats::{SecondStats, Stats, merge_seconds};
@@ -221,7 +222,8 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
         stack
             .invoke(
                 "OrchestratorFunctionName",
-                json!({"type": "test-end", "testId": test_id, "region": region}),
+                json!({"type": "test-end", "organisationId": options.organisation, "testId": test_id,
+                       "region": region}),
             )
             .await?;
     }
@@ -255,20 +257,27 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
         .collect();
     stored.push((
         "live counters".into(),
-        format!("DynamoDB {} (testId {test_id})", stack.outputs.get("TestsTableName")?),
+        format!(
+            "DynamoDB {} (testKey {})",
+            stack.outputs.get("TestsTableName")?,
+            TestScope::new(&options.organisation, &test_id).key()
+        ),
     ));
     stored.push((
         "1-second metrics".into(),
         format!(
-            "CloudWatch Volley/ResponseTime (TestId {test_id}); DynamoDB {} (series {test_id}#<region>)",
-            stack.outputs.get("MetricsTableName")?
+            "CloudWatch Volley/ResponseTime (OrganisationId {}, TestId {test_id}); DynamoDB {} (series {}#{test_id}#<region>)",
+            options.organisation,
+            stack.outputs.get("MetricsTableName")?,
+            options.organisation
         ),
     ));
     stored.push((
         "start state".into(),
         format!(
-            "DynamoDB {} (testId {test_id})",
-            stack.outputs.get("OrchestrationTableName")?
+            "DynamoDB {} (testKey {}#{test_id})",
+            stack.outputs.get("OrchestrationTableName")?,
+            options.organisation
         ),
     ));
     stored.push((
@@ -374,15 +383,16 @@ async fn orchestrate(options: &Options, stack: &Stack, test_id: &str) -> Result<
     stack
         .invoke(
             "OrchestratorFunctionName",
-            json!({"type": "test-reset", "testId": test_id, "regions": options.regions,
-                   "bufferSeconds": options.buffer_seconds}),
+            json!({"type": "test-reset", "organisationId": options.organisation, "testId": test_id,
+                   "regions": options.regions, "bufferSeconds": options.buffer_seconds}),
         )
         .await?;
     for region in &options.regions {
         stack
             .invoke(
                 "OrchestratorFunctionName",
-                json!({"type": "agg-record", "testId": test_id, "region": region}),
+                json!({"type": "agg-record", "organisationId": options.organisation, "testId": test_id,
+                       "region": region}),
             )
             .await?;
     }
@@ -392,7 +402,7 @@ async fn orchestrate(options: &Options, stack: &Stack, test_id: &str) -> Result<
         let answer = stack
             .invoke(
                 "OrchestratorFunctionName",
-                json!({"type": "test-init", "testId": test_id}),
+                json!({"type": "test-init", "organisationId": options.organisation, "testId": test_id}),
             )
             .await?;
         starts.push(answer["timestamp"].as_i64().ok_or_else(|| {
@@ -474,9 +484,10 @@ async fn archived(
     );
     let began = std::time::Instant::now();
     let expected = options.regions.len() as u64;
+    let test = TestScope::new(&options.organisation, test_id);
     loop {
         let counters = ledger
-            .counters(test_id)
+            .counters(&test)
             .await
             .map_err(aws("reading the test's counters"))?;
         if let Some(c) = &counters {
@@ -559,14 +570,15 @@ async fn save_metrics(
     let answer = stack
         .invoke(
             "MetricsSaverFunctionName",
-            json!({"testId": test_id, "from": from, "to": to}),
+            json!({"organisationId": options.organisation, "testId": test_id, "from": from, "to": to}),
         )
         .await?;
     let seconds_saved = answer["secondsSaved"].as_u64().unwrap_or_default();
     let store = DynamoSavedMetrics::new(&stack.sdk_config, stack.outputs.get("MetricsTableName")?);
     let mut saved = Vec::new();
+    let test = TestScope::new(&options.organisation, test_id);
     for region in &options.regions {
-        let series = Series::new(test_id, Some(region));
+        let series = Series::new(&test, Some(region));
         saved.extend(
             store
                 .read(&series, from, to)
@@ -594,7 +606,7 @@ async fn run_load(options: &Options, stack: &Stack) -> Result<RunAnswer, DemoErr
         store: Some(StoreRequest {
             tags: vec![options.tag.clone()],
         }),
-        organisation_id: None,
+        organisation_id: Some(options.organisation.clone()),
     };
     let payload = serde_json::to_value(&request).map_err(|e| DemoError::Unexpected(e.to_string()))?;
     let answer = stack.invoke("RunLoadFunctionName", payload).await?;

@@ -16,12 +16,12 @@ fn outputs_path() -> PathBuf {
     )
 }
 
-fn options(tag: &str, out_dir: &Path) -> Options {
+fn options(organisation: &str, tag: &str, out_dir: &Path) -> Options {
     Options {
         rate: 5,
         duration: Duration::from_secs(6),
         buffer_seconds: 3,
-        organisation: emulator::unique("demo"),
+        organisation: organisation.to_owned(),
         users: 2,
         spawn_rate: 2,
         runtime: Duration::from_secs(3),
@@ -115,7 +115,9 @@ async fn the_demo_runs_through_every_function_and_its_second_run_compares_with_t
         .join("../../target/tmp")
         .join(&tag);
 
-    let first_options = options(&tag, &dir.join("first"));
+    // One organisation for both runs: run-load compares runs within an organisation.
+    let organisation = emulator::unique("demo");
+    let first_options = options(&organisation, &tag, &dir.join("first"));
     let first = volley_demo::run(&first_options, &stack, &Phases::new())
         .await
         .unwrap_or_else(|e| panic!("first run: {e}"));
@@ -128,7 +130,7 @@ async fn the_demo_runs_through_every_function_and_its_second_run_compares_with_t
         first.run_load.message
     );
 
-    let second_options = options(&tag, &dir.join("second"));
+    let second_options = options(&organisation, &tag, &dir.join("second"));
     let second = volley_demo::run(&second_options, &stack, &Phases::new())
         .await
         .unwrap_or_else(|e| panic!("second run: {e}"));

@@ -83,9 +83,9 @@ pub async fn create_calls_table(sdk_config: &aws_config::SdkConfig, name: &str) 
 
 /// The tests table with its `byActiveDay` index (partition `activeDay` S, sort `lastResultAt` N).
 pub async fn create_tests_table(sdk_config: &aws_config::SdkConfig, name: &str) {
-    use tests::schema::{ACTIVE_DAY, ACTIVE_DAY_INDEX, LAST_RESULT_AT, TEST_ID};
+    use tests::schema::{ACTIVE_DAY, ACTIVE_DAY_INDEX, LAST_RESULT_AT, TEST_KEY};
     let index = (ACTIVE_DAY_INDEX, (ACTIVE_DAY, S), (LAST_RESULT_AT, N));
-    create_keyed_table(sdk_config, name, (TEST_ID, S), None, Some(index)).await;
+    create_keyed_table(sdk_config, name, (TEST_KEY, S), None, Some(index)).await;
 }
 
 /// The domains table with its sparse `status-dueAt` index, as template.yaml declares it.
@@ -169,19 +169,19 @@ pub async fn put_user_call(sdk_config: &aws_config::SdkConfig, bus: &str, detail
 /// One statistic of `ResponseTime` at a 1-second period: (Unix second, value) pairs.
 pub async fn response_time(
     sdk_config: &aws_config::SdkConfig,
-    test_id: &str,
+    test: &volley_core::model::scope::TestScope,
     region: Option<&str>,
     statistic: &str,
     from: i64,
     to: i64,
 ) -> Vec<(i64, f64)> {
-    metric(sdk_config, test_id, region, "ResponseTime", statistic, from, to).await
+    metric(sdk_config, test, region, "ResponseTime", statistic, from, to).await
 }
 
 /// One statistic of the metric `name` of a series at a 1-second period: (Unix second, value) pairs.
 pub async fn metric(
     sdk_config: &aws_config::SdkConfig,
-    test_id: &str,
+    test: &volley_core::model::scope::TestScope,
     region: Option<&str>,
     name: &str,
     statistic: &str,
@@ -189,7 +189,7 @@ pub async fn metric(
     to: i64,
 ) -> Vec<(i64, f64)> {
     use aws_sdk_cloudwatch::primitives::DateTime;
-    let series = volley_core::model::saved_metrics::Series::new(test_id, region);
+    let series = volley_core::model::saved_metrics::Series::new(test, region);
     let query = volley_core::adapters::cloudwatch::metric_query("q".into(), &series, name, statistic);
     let out = aws_sdk_cloudwatch::Client::new(sdk_config)
         .get_metric_data()

@@ -14,6 +14,7 @@ use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::metrics::{DATUMS_PER_BATCH, MetricDatum, metrics_for};
 use volley_core::model::result::{CallResult, ResultMessage};
+use volley_core::model::scope::{CallScope, ScopeError};
 use volley_core::ports::{ArchiveMark, BatchClaim, MetricsSink, ResultArchive, ResultCounts, ResultLedger, StoreError};
 
 /// The archiver's settings, read once per cold start.
@@ -102,6 +103,12 @@ pub enum ArchiveError {
     },
     #[error("message {id}: metrics batches {batches:?} are being published by another delivery; retried later")]
     MetricsInProgress { id: String, batches: Vec<u32> },
+    #[error("message {id}: the result's {source}")]
+    BadScope {
+        id: String,
+        #[source]
+        source: ScopeError,
+    },
     #[error("every record of the batch failed; the first: {0}")]
     WholeBatch(String),
 }
@@ -138,6 +145,10 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
             }
         }
     };
+    // Its ids key everything written below: checked before anything is.
+    let call = result
+        .scope()
+        .map_err(|source| ArchiveError::BadScope { id: id.clone(), source })?;
     let seconds = result.report.decode_seconds().map_err(malformed)?;
     let key = result.archive_key();
     let document = serde_json::to_vec(&result).map_err(malformed)?;
@@ -155,7 +166,7 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
     let now = deps.clock.now().timestamp();
     let mark = deps
         .ledger
-        .record_archived(&result.test_id, &result.call_id, counts, result.region.as_deref(), now)
+        .record_archived(&call, counts, result.region.as_deref(), now)
         .await
         .map_err(aws(&id, "counting the result"))?;
     let publish = !matches!(
@@ -165,11 +176,12 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
         }
     );
     if publish {
-        let data = metrics_for(&result.test_id, result.region.as_deref(), &seconds);
-        publish_once(deps, &id, &result.call_id, &data).await?;
+        let data = metrics_for(&call.test, result.region.as_deref(), &seconds);
+        publish_once(deps, &id, &call, &data).await?;
     }
     tracing::info!(
-        test_id = %result.test_id, call_id = %result.call_id, key = %key, requests = counts.requests,
+        organisation_id = %result.organisation_id, test_id = %result.test_id, call_id = %result.call_id,
+        key = %key, requests = counts.requests,
         first_delivery = matches!(mark, ArchiveMark::Fresh), metrics_published = publish, "result archived"
     );
     Ok(())
@@ -184,13 +196,13 @@ pub const METRICS_LEASE_SECONDS: i64 = 120;
 /// so an overlapping duplicate delivery publishes nothing twice, and a redelivery after a crash publishes only
 /// the batches not marked. Only a publisher killed between a PutMetricData and its mark repeats that one
 /// batch. A batch another delivery holds fails this record, to be retried once that delivery is done.
-async fn publish_once(deps: &Deps, id: &str, call_id: &str, data: &[MetricDatum]) -> Result<(), ArchiveError> {
+async fn publish_once(deps: &Deps, id: &str, call: &CallScope, data: &[MetricDatum]) -> Result<(), ArchiveError> {
     let mut held_elsewhere = Vec::new();
     for (batch, datums) in (0u32..).zip(data.chunks(DATUMS_PER_BATCH)) {
         let now = deps.clock.now().timestamp();
         let claim = deps
             .ledger
-            .claim_metrics_batch(call_id, batch, now, now + METRICS_LEASE_SECONDS)
+            .claim_metrics_batch(call, batch, now, now + METRICS_LEASE_SECONDS)
             .await
             .map_err(aws(id, "claiming a metrics batch"))?;
         match claim {
@@ -200,7 +212,7 @@ async fn publish_once(deps: &Deps, id: &str, call_id: &str, data: &[MetricDatum]
                     .await
                     .map_err(aws(id, "publishing metrics"))?;
                 deps.ledger
-                    .finish_metrics_batch(call_id, batch)
+                    .finish_metrics_batch(call, batch)
                     .await
                     .map_err(aws(id, "marking a metrics batch published"))?;
             }
@@ -215,7 +227,7 @@ async fn publish_once(deps: &Deps, id: &str, call_id: &str, data: &[MetricDatum]
         });
     }
     deps.ledger
-        .mark_metrics_published(call_id)
+        .mark_metrics_published(call)
         .await
         .map_err(aws(id, "marking metrics published"))
 }
@@ -247,6 +259,7 @@ impl ArchiveError {
         match self {
             Self::NoBody(..) => "NoBody",
             Self::Malformed { .. } => "Malformed",
+            Self::BadScope { .. } => "BadScope",
             Self::MissingStored { .. } => "MissingStored",
             Self::Aws { .. } => "Aws",
             Self::MetricsInProgress { .. } => "MetricsInProgress",

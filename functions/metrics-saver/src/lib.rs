@@ -7,8 +7,8 @@
 //! call ends, up to 15 minutes after the seconds it measured: the re-read items replace themselves, so a
 //! second run adds nothing, and a run cut off midway leaves the watermark where the data is complete.
 //!
-//! A direct invoke `{"testId": "...", "from": "...", "to": "..."}` saves one test's window on demand (RFC
-//! 3339 times or Unix seconds) and answers how many seconds it saved.
+//! A direct invoke `{"organisationId": "...", "testId": "...", "from": "...", "to": "..."}` saves one test's
+//! window on demand (RFC 3339 times or Unix seconds) and answers how many seconds it saved.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,9 +21,9 @@ use volley_core::adapters::cloudwatch::CloudWatchMetricsSource;
 use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::model::identifier::check_identifier;
 use volley_core::model::payload::{self, PayloadError};
 use volley_core::model::saved_metrics::{ActiveTest, CLOUDWATCH_HIGH_RES_RETENTION_SECONDS, SavedSecond, Series};
+use volley_core::model::scope::TestScope;
 use volley_core::ports::{MetricsSource, SavedMetricsStore, StoreError, TestActivity};
 
 /// How a run paces itself.
@@ -139,21 +139,18 @@ pub enum SaveError {
     /// The payload is neither a scheduled event nor a window request.
     #[error("bad request: {0}")]
     BadRequest(String),
-    #[error("test {0:?} has no results, so it has no metrics to save")]
-    UnknownTest(String),
-    #[error("test {test_id}: {what} failed")]
+    #[error("test {:?} of organisation {:?} has no results, so it has no metrics to save", .0.test_id, .0.organisation_id)]
+    UnknownTest(TestScope),
+    /// `test` is the test's key (`org#test`), or `(all)`.
+    #[error("test {test}: {what} failed")]
     Aws {
-        test_id: String,
+        test: String,
         what: &'static str,
         #[source]
         source: StoreError,
     },
-    #[error("test {test_id}: {items} items were still unprocessed after {attempts} retries")]
-    Unprocessed {
-        test_id: String,
-        items: usize,
-        attempts: u32,
-    },
+    #[error("test {test}: {items} items were still unprocessed after {attempts} retries")]
+    Unprocessed { test: String, items: usize, attempts: u32 },
     /// Some tests of a sweep failed; the others were saved (their report is in the log).
     #[error("{failed} of {tests} tests were not saved; the first: {first}")]
     Sweep { failed: usize, tests: usize, first: String },
@@ -207,6 +204,7 @@ impl Time {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WindowRequest {
+    organisation_id: String,
     test_id: String,
     from: Time,
     to: Time,
@@ -218,11 +216,12 @@ pub enum Request {
     /// Save every active test's new seconds.
     Sweep,
     /// Save one test's `[from, to)` (Unix seconds).
-    Window { test_id: String, from: i64, to: i64 },
+    Window { test: TestScope, from: i64, to: i64 },
 }
 
 const EXPECTED: &str = "expected {\"action\": \"sweep\"}, an EventBridge \"Scheduled Event\", or \
-                        {\"testId\": ..., \"from\": ..., \"to\": ...} to save one test's window";
+                        {\"organisationId\": ..., \"testId\": ..., \"from\": ..., \"to\": ...} to save one \
+                        test's window";
 
 /// `{"action": "sweep"}`: a sweep asked for by hand.
 #[derive(Debug, Deserialize)]
@@ -262,27 +261,26 @@ pub fn parse_request(payload: &Value) -> Result<Request, SaveError> {
         })?;
         return Ok(Request::Sweep);
     }
-    if !fields.contains_key("testId") {
+    if !fields.contains_key("testId") && !fields.contains_key("organisationId") {
         return Err(SaveError::BadRequest(EXPECTED.into()));
     }
     let request: WindowRequest = payload::parse(payload).map_err(bad_payload)?;
-    check_identifier(&request.test_id).map_err(|e| SaveError::BadRequest(format!("testId: {e}")))?;
+    let test = TestScope::checked(&request.organisation_id, &request.test_id)
+        .map_err(|e| SaveError::BadRequest(e.to_string()))?;
     let (from, to) = (request.from.seconds("from")?, request.to.seconds("to")?);
     if from >= to {
         return Err(SaveError::BadRequest(format!("from ({from}) must be before to ({to})")));
     }
-    Ok(Request::Window {
-        test_id: request.test_id,
-        from,
-        to,
-    })
+    Ok(Request::Window { test, from, to })
 }
 
 /// What was saved of one test.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Saved {
-    pub test_id: String,
+    /// `organisationId` and `testId`.
+    #[serde(flatten)]
+    pub test: TestScope,
     /// The window read, `[from, to)` in Unix seconds.
     pub from: i64,
     pub to: i64,
@@ -301,7 +299,7 @@ pub struct SweepReport {
 }
 
 /// Writes `seconds` in batches, retrying what the store leaves unprocessed, with doubling pauses.
-async fn write_all(deps: &Deps, test_id: &str, seconds: &[SavedSecond]) -> Result<(), SaveError> {
+async fn write_all(deps: &Deps, test: &TestScope, seconds: &[SavedSecond]) -> Result<(), SaveError> {
     for batch in seconds.chunks(deps.store.batch_limit().max(1)) {
         let mut pending = batch.to_vec();
         let mut attempt = 0;
@@ -311,7 +309,7 @@ async fn write_all(deps: &Deps, test_id: &str, seconds: &[SavedSecond]) -> Resul
                 .write_batch(&pending)
                 .await
                 .map_err(|source| SaveError::Aws {
-                    test_id: test_id.to_owned(),
+                    test: test.to_string(),
                     what: "writing saved seconds",
                     source,
                 })?;
@@ -320,14 +318,15 @@ async fn write_all(deps: &Deps, test_id: &str, seconds: &[SavedSecond]) -> Resul
             }
             if attempt == deps.settings.retry_attempts {
                 return Err(SaveError::Unprocessed {
-                    test_id: test_id.to_owned(),
+                    test: test.to_string(),
                     items: left.len(),
                     attempts: attempt,
                 });
             }
             let pause = deps.settings.retry_base.saturating_mul(1 << attempt.min(16));
             tracing::warn!(
-                test_id,
+                organisation_id = %test.organisation_id,
+                test_id = %test.test_id,
                 unprocessed = left.len(),
                 attempt,
                 ?pause,
@@ -344,11 +343,15 @@ async fn write_all(deps: &Deps, test_id: &str, seconds: &[SavedSecond]) -> Resul
 /// Saves `[from, to)` of `test`, then moves its watermark; `from_is_floor` when nothing older is kept.
 async fn save(deps: &Deps, test: &ActiveTest, from: i64, to: i64, from_is_floor: bool) -> Result<Saved, SaveError> {
     let aws = |what| {
-        let test_id = test.test_id.clone();
-        move |source| SaveError::Aws { test_id, what, source }
+        let key = test.test.to_string();
+        move |source| SaveError::Aws {
+            test: key,
+            what,
+            source,
+        }
     };
     let series = if test.series.is_empty() {
-        vec![Series::new(&test.test_id, None)]
+        vec![Series::new(&test.test, None)]
     } else {
         test.series.clone()
     };
@@ -357,15 +360,23 @@ async fn save(deps: &Deps, test: &ActiveTest, from: i64, to: i64, from_is_floor:
         .seconds(&series, from, to)
         .await
         .map_err(aws("reading CloudWatch"))?;
-    write_all(deps, &test.test_id, &seconds).await?;
+    write_all(deps, &test.test, &seconds).await?;
     let watermark_moved = deps
         .activity
-        .advance_watermark(&test.test_id, (!from_is_floor).then_some(from), to)
+        .advance_watermark(&test.test, (!from_is_floor).then_some(from), to)
         .await
         .map_err(aws("moving the watermark"))?;
-    tracing::info!(test_id = %test.test_id, from, to, seconds = seconds.len(), watermark_moved, "saved");
+    tracing::info!(
+        organisation_id = %test.test.organisation_id,
+        test_id = %test.test.test_id,
+        from,
+        to,
+        seconds = seconds.len(),
+        watermark_moved,
+        "saved"
+    );
     Ok(Saved {
-        test_id: test.test_id.clone(),
+        test: test.test.clone(),
         from,
         to,
         seconds_saved: seconds.len(),
@@ -391,11 +402,11 @@ pub async fn sweep(deps: &Deps, deadline_ms: Option<i64>) -> Result<SweepReport,
         .active_since(floor, now)
         .await
         .map_err(|source| SaveError::Aws {
-            test_id: "(all)".into(),
+            test: "(all)".into(),
             what: "finding active tests",
             source,
         })?;
-    tests.sort_by_key(|t| (t.saved_through, t.test_id.clone()));
+    tests.sort_by_key(|t| (t.saved_through, t.test.clone()));
     let mut report = SweepReport {
         saved: Vec::new(),
         seconds_saved: 0,
@@ -425,7 +436,7 @@ pub async fn sweep(deps: &Deps, deadline_ms: Option<i64>) -> Result<SweepReport,
                 report.saved.push(saved);
             }
             Err(error) => {
-                tracing::error!(test_id = %test.test_id, error = %volley_core::error_chain(&error), "test not saved");
+                tracing::error!(organisation_id = %test.test.organisation_id, test_id = %test.test.test_id, error = %volley_core::error_chain(&error), "test not saved");
                 failures.push(volley_core::error_chain(&error));
             }
         }
@@ -441,7 +452,7 @@ pub async fn sweep(deps: &Deps, deadline_ms: Option<i64>) -> Result<SweepReport,
 }
 
 /// Saves one test's window on demand, clamped to what CloudWatch still has at 1 second.
-pub async fn save_window(deps: &Deps, test_id: &str, from: i64, to: i64) -> Result<Saved, SaveError> {
+pub async fn save_window(deps: &Deps, test: &TestScope, from: i64, to: i64) -> Result<Saved, SaveError> {
     let (floor, readable_to) = readable(deps);
     let (from, to) = (from.max(floor), to.min(readable_to));
     if from >= to {
@@ -451,17 +462,17 @@ pub async fn save_window(deps: &Deps, test_id: &str, from: i64, to: i64) -> Resu
             deps.settings.ingestion_delay
         )));
     }
-    let test = deps
+    let active = deps
         .activity
-        .test(test_id)
+        .test(test)
         .await
         .map_err(|source| SaveError::Aws {
-            test_id: test_id.to_owned(),
+            test: test.to_string(),
             what: "reading the test",
             source,
         })?
-        .ok_or_else(|| SaveError::UnknownTest(test_id.to_owned()))?;
-    save(deps, &test, from, to, from == floor).await
+        .ok_or_else(|| SaveError::UnknownTest(test.clone()))?;
+    save(deps, &active, from, to, from == floor).await
 }
 
 /// Handles one invocation: a sweep or a window.
@@ -469,7 +480,7 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
     let deadline = i64::try_from(event.context.deadline).ok().filter(|d| *d > 0);
     let answer = match parse_request(&event.payload)? {
         Request::Sweep => serde_json::to_value(sweep(deps, deadline).await?),
-        Request::Window { test_id, from, to } => serde_json::to_value(save_window(deps, &test_id, from, to).await?),
+        Request::Window { test, from, to } => serde_json::to_value(save_window(deps, &test, from, to).await?),
     };
     answer.map_err(|e| SaveError::BadRequest(format!("the answer could not be written: {e}")))
 }
@@ -491,12 +502,12 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(
             parse(&format!(
-                r#"{{"testId": "t1", "from": "2026-11-23T09:00:00+00:00", "to": {}}}"#,
+                r#"{{"organisationId": "acme", "testId": "t1", "from": "2026-11-23T09:00:00+00:00", "to": {}}}"#,
                 nine + 60
             ))
             .ok(),
             Some(Request::Window {
-                test_id: "t1".into(),
+                test: TestScope::new("acme", "t1"),
                 from: nine,
                 to: nine + 60
             }),
@@ -507,11 +518,31 @@ mod tests {
             ("{}", "expected"),
             (r#"{"action": "run"}"#, "action"),
             (r#"{"action": "sweep", "x": 1}"#, "x: unknown field `x`"),
-            (r#"{"testId": "t1", "to": 5}"#, "from"),
-            (r#"{"testId": "t1", "from": "yesterday", "to": 5}"#, "RFC 3339"),
-            (r#"{"testId": "t1", "from": 9, "to": 5}"#, "before"),
-            (r#"{"testId": "", "from": 1, "to": 5}"#, "testId"),
-            (r#"{"testId": "t1", "from": 1, "to": 5, "extra": true}"#, "extra"),
+            (r#"{"organisationId": "acme", "testId": "t1", "to": 5}"#, "from"),
+            (
+                r#"{"organisationId": "acme", "testId": "t1", "from": "yesterday", "to": 5}"#,
+                "RFC 3339",
+            ),
+            (
+                r#"{"organisationId": "acme", "testId": "t1", "from": 9, "to": 5}"#,
+                "before",
+            ),
+            (
+                r#"{"organisationId": "acme", "testId": "", "from": 1, "to": 5}"#,
+                "testId",
+            ),
+            (
+                r#"{"organisationId": "a b", "testId": "t1", "from": 1, "to": 5}"#,
+                "organisationId",
+            ),
+            (
+                r#"{"testId": "t1", "from": 1, "to": 5}"#,
+                "organisationId: missing field",
+            ),
+            (
+                r#"{"organisationId": "acme", "testId": "t1", "from": 1, "to": 5, "extra": true}"#,
+                "extra",
+            ),
         ] {
             let error = parse(text).err().map(|e| e.to_string()).unwrap_or_default();
             assert!(error.contains(needle), "{text}: {error:?} should name {needle:?}");

@@ -1,6 +1,7 @@
 //! The orchestrator: starts a test in several regions at the same instant.
 //!
-//! Invoked directly with `{"type": ..., "testId": ..., ...}`:
+//! Invoked directly with `{"type": ..., "organisationId": ..., "testId": ..., ...}`; a test is one
+//! organisation's (`model::scope`), so two organisations' tests of the same id are kept apart:
 //! - `test-reset` `{"regions": [...], "bufferSeconds": 100}` sets the regions the test needs (1 to
 //!   [`MAX_REGIONS`]) and clears its state; the buffer is at most [`MAX_BUFFER_SECONDS`];
 //! - `agg-record` `{"region": ...}` records that region's aggregator as ready; the call that completes the
@@ -21,9 +22,9 @@ use thiserror::Error;
 use volley_core::adapters::dynamodb::orchestration::DynamoOrchestrationStore;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
-use volley_core::model::identifier::check_identifier;
 use volley_core::model::orchestration::{RegionMark, TestState, is_region_name};
 use volley_core::model::payload;
+use volley_core::model::scope::TestScope;
 use volley_core::ports::{OrchestrationStore, RegionRecorded, StoreError};
 
 /// The longest buffer between the last region's readiness and the start. A worker given the start must wait
@@ -81,11 +82,15 @@ impl Deps {
 pub enum OrchestratorError {
     #[error("bad request: {0}")]
     BadRequest(String),
-    #[error("test {0:?} is unknown: send a test-reset with its regions first")]
-    UnknownTest(String),
-    #[error("region {region:?} is not one test {test_id:?} requires ({required})")]
+    #[error(
+        "test {:?} of organisation {:?} is unknown: send a test-reset with its regions first",
+        .0.test_id,
+        .0.organisation_id
+    )]
+    UnknownTest(TestScope),
+    #[error("region {region:?} is not one test {:?} of organisation {:?} requires ({required})", .test.test_id, .test.organisation_id)]
     RegionNotRequired {
-        test_id: String,
+        test: TestScope,
         region: String,
         required: String,
     },
@@ -120,19 +125,58 @@ impl From<OrchestratorError> for lambda_runtime::Diagnostic {
 pub enum Request {
     #[serde(rename_all = "camelCase")]
     TestReset {
+        organisation_id: String,
         test_id: String,
         regions: Vec<String>,
         #[serde(default = "default_buffer")]
         buffer_seconds: u32,
     },
     #[serde(rename_all = "camelCase")]
-    AggRecord { test_id: String, region: String },
+    AggRecord {
+        organisation_id: String,
+        test_id: String,
+        region: String,
+    },
     #[serde(rename_all = "camelCase")]
-    TestInit { test_id: String },
+    TestInit { organisation_id: String, test_id: String },
     #[serde(rename_all = "camelCase")]
-    TestEnd { test_id: String, region: String },
+    TestEnd {
+        organisation_id: String,
+        test_id: String,
+        region: String,
+    },
     #[serde(rename_all = "camelCase")]
-    Status { test_id: String },
+    Status { organisation_id: String, test_id: String },
+}
+
+impl Request {
+    /// The test the request is about (its ids unchecked: [`parse_request`] checks them).
+    pub fn test(&self) -> TestScope {
+        let (Self::TestReset {
+            organisation_id,
+            test_id,
+            ..
+        }
+        | Self::AggRecord {
+            organisation_id,
+            test_id,
+            ..
+        }
+        | Self::TestInit {
+            organisation_id,
+            test_id,
+        }
+        | Self::TestEnd {
+            organisation_id,
+            test_id,
+            ..
+        }
+        | Self::Status {
+            organisation_id,
+            test_id,
+        }) = self;
+        TestScope::new(organisation_id, test_id)
+    }
 }
 
 fn default_buffer() -> u32 {
@@ -162,14 +206,8 @@ pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
             bad(e.to_string())
         }
     })?;
-    let test_id = match &request {
-        Request::TestReset { test_id, .. }
-        | Request::AggRecord { test_id, .. }
-        | Request::TestInit { test_id }
-        | Request::TestEnd { test_id, .. }
-        | Request::Status { test_id } => test_id,
-    };
-    check_identifier(test_id).map_err(|e| bad(format!("testId: {e}")))?;
+    let test = request.test();
+    TestScope::checked(&test.organisation_id, &test.test_id).map_err(|e| bad(e.to_string()))?;
     match &request {
         Request::TestReset {
             regions,
@@ -205,7 +243,9 @@ pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Recorded {
-    pub test_id: String,
+    /// `organisationId` and `testId`.
+    #[serde(flatten)]
+    pub test: TestScope,
     pub region: String,
     pub ready_regions: BTreeSet<String>,
     pub required_regions: BTreeSet<String>,
@@ -228,7 +268,9 @@ pub struct Init {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Ended {
-    pub test_id: String,
+    /// `organisationId` and `testId`.
+    #[serde(flatten)]
+    pub test: TestScope,
     pub region: String,
     pub completed_regions: BTreeSet<String>,
     pub all_done: bool,
@@ -239,20 +281,20 @@ fn store(e: StoreError) -> OrchestratorError {
     OrchestratorError::Store(e)
 }
 
-async fn state(deps: &Deps, test_id: &str) -> Result<TestState, OrchestratorError> {
+async fn state(deps: &Deps, test: &TestScope) -> Result<TestState, OrchestratorError> {
     deps.store
-        .get(test_id)
+        .get(test)
         .await
         .map_err(store)?
-        .ok_or_else(|| OrchestratorError::UnknownTest(test_id.to_owned()))
+        .ok_or_else(|| OrchestratorError::UnknownTest(test.clone()))
 }
 
-async fn add(deps: &Deps, test_id: &str, mark: RegionMark, region: &str) -> Result<TestState, OrchestratorError> {
-    match deps.store.add_region(test_id, mark, region).await.map_err(store)? {
+async fn add(deps: &Deps, test: &TestScope, mark: RegionMark, region: &str) -> Result<TestState, OrchestratorError> {
+    match deps.store.add_region(test, mark, region).await.map_err(store)? {
         RegionRecorded::Recorded(state) => Ok(state),
-        RegionRecorded::UnknownTest => Err(OrchestratorError::UnknownTest(test_id.to_owned())),
+        RegionRecorded::UnknownTest => Err(OrchestratorError::UnknownTest(test.clone())),
         RegionRecorded::NotRequired(state) => Err(OrchestratorError::RegionNotRequired {
-            test_id: test_id.to_owned(),
+            test: test.clone(),
             region: region.to_owned(),
             required: state.required_regions.into_iter().collect::<Vec<_>>().join(", "),
         }),
@@ -260,17 +302,18 @@ async fn add(deps: &Deps, test_id: &str, mark: RegionMark, region: &str) -> Resu
 }
 
 /// Records a region's aggregator as ready; flips the start once when every required region is.
-pub async fn agg_record(deps: &Deps, test_id: &str, region: &str) -> Result<Recorded, OrchestratorError> {
-    let mut state = add(deps, test_id, RegionMark::Ready, region).await?;
+pub async fn agg_record(deps: &Deps, test: &TestScope, region: &str) -> Result<Recorded, OrchestratorError> {
+    let mut state = add(deps, test, RegionMark::Ready, region).await?;
     let mut flipped = false;
     if state.all_ready() && !state.started {
         let start_at = deps.clock.now().timestamp_millis() + i64::from(state.buffer_seconds) * 1000;
-        flipped = deps.store.start(test_id, start_at).await.map_err(store)?;
+        flipped = deps.store.start(test, start_at).await.map_err(store)?;
         // Read back either way: another call may have flipped it first, with its own timestamp.
-        state = self::state(deps, test_id).await?;
+        state = self::state(deps, test).await?;
     }
     tracing::info!(
-        test_id,
+        organisation_id = %test.organisation_id,
+        test_id = %test.test_id,
         region,
         ready = state.ready_regions.len(),
         required = state.required_regions.len(),
@@ -279,7 +322,7 @@ pub async fn agg_record(deps: &Deps, test_id: &str, region: &str) -> Result<Reco
         "aggregator ready"
     );
     Ok(Recorded {
-        test_id: test_id.to_owned(),
+        test: test.clone(),
         region: region.to_owned(),
         ready_regions: state.ready_regions,
         required_regions: state.required_regions,
@@ -290,16 +333,22 @@ pub async fn agg_record(deps: &Deps, test_id: &str, region: &str) -> Result<Reco
 }
 
 /// Records a region as completed; marks the test completed once when every required region is.
-pub async fn test_end(deps: &Deps, test_id: &str, region: &str) -> Result<Ended, OrchestratorError> {
-    let mut state = add(deps, test_id, RegionMark::Completed, region).await?;
+pub async fn test_end(deps: &Deps, test: &TestScope, region: &str) -> Result<Ended, OrchestratorError> {
+    let mut state = add(deps, test, RegionMark::Completed, region).await?;
     if state.all_completed() && !state.completed {
         let now = deps.clock.now().timestamp_millis();
-        deps.store.complete(test_id, now).await.map_err(store)?;
-        state = self::state(deps, test_id).await?;
+        deps.store.complete(test, now).await.map_err(store)?;
+        state = self::state(deps, test).await?;
     }
-    tracing::info!(test_id, region, completed = state.completed, "region completed");
+    tracing::info!(
+        organisation_id = %test.organisation_id,
+        test_id = %test.test_id,
+        region,
+        completed = state.completed,
+        "region completed"
+    );
     Ok(Ended {
-        test_id: test_id.to_owned(),
+        test: test.clone(),
         region: region.to_owned(),
         all_done: state.completed,
         completed_regions: state.completed_regions,
@@ -309,37 +358,39 @@ pub async fn test_end(deps: &Deps, test_id: &str, region: &str) -> Result<Ended,
 
 /// Handles one request.
 pub async fn handle(deps: &Deps, request: Request) -> Result<Value, OrchestratorError> {
+    let test = request.test();
     let answer = match request {
         Request::TestReset {
-            test_id,
             regions,
             buffer_seconds,
+            ..
         } => {
             let fresh = TestState::new(
-                &test_id,
+                &test,
                 regions.into_iter().collect(),
                 buffer_seconds,
                 deps.clock.now().timestamp_millis(),
             );
             deps.store.reset(&fresh).await.map_err(store)?;
             tracing::info!(
-                test_id,
+                organisation_id = %test.organisation_id,
+                test_id = %test.test_id,
                 regions = fresh.required_regions.len(),
                 buffer_seconds,
                 "test reset"
             );
             serde_json::to_value(fresh)
         }
-        Request::AggRecord { test_id, region } => serde_json::to_value(agg_record(deps, &test_id, &region).await?),
-        Request::TestInit { test_id } => {
-            let state = state(deps, &test_id).await?;
+        Request::AggRecord { region, .. } => serde_json::to_value(agg_record(deps, &test, &region).await?),
+        Request::TestInit { .. } => {
+            let state = state(deps, &test).await?;
             serde_json::to_value(Init {
                 state: state.started,
                 timestamp: state.start_at,
             })
         }
-        Request::TestEnd { test_id, region } => serde_json::to_value(test_end(deps, &test_id, &region).await?),
-        Request::Status { test_id } => serde_json::to_value(state(deps, &test_id).await?),
+        Request::TestEnd { region, .. } => serde_json::to_value(test_end(deps, &test, &region).await?),
+        Request::Status { .. } => serde_json::to_value(state(deps, &test).await?),
     };
     answer.map_err(|e| bad(format!("the answer could not be written: {e}")))
 }

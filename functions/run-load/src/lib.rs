@@ -297,9 +297,10 @@ fn summarise(stats: &RunStats, seconds: f64) -> RunSummary {
     }
 }
 
-/// The baseline of `kind` from the stored runs with `tag` and `shape`, if any.
+/// The baseline of `kind` from `organisation`'s stored runs with `tag` and `shape`, if any.
 async fn baseline(
     deps: &Deps,
+    organisation: &str,
     kind: CompareType,
     tag: &str,
     shape: &str,
@@ -309,7 +310,7 @@ async fn baseline(
     let take = if kind == CompareType::Previous { 1 } else { limit };
     let entries = deps
         .index
-        .latest(tag, shape, take)
+        .latest(organisation, tag, shape, take)
         .await
         .map_err(store("reading the run index"))?;
     let mut merged = TaskStats::default();
@@ -365,7 +366,14 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
         .organisation_id
         .clone()
         .or_else(|| deps.organisation_id.clone())
-        .unwrap_or_default();
+        .ok_or_else(|| {
+            RunError::BadRequest(
+                "organisation_id: name the organisation the run is for (in the payload, or the function's \
+                 ORGANISATION_ID): the host must be one of its validated domains, and its runs are stored and \
+                 compared apart from other organisations'"
+                    .into(),
+            )
+        })?;
     let target = deps
         .guard
         .vet(&organisation, &request.host)
@@ -399,7 +407,7 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
     }
     let (mut findings, mut base, mut notes) = (Vec::new(), None, Vec::new());
     if let Some((kind, tag, limit)) = &request.compare {
-        match baseline(deps, *kind, tag, &shape, *limit).await? {
+        match baseline(deps, &organisation, *kind, tag, &shape, *limit).await? {
             None => notes.push(format!(
                 "no baseline: no stored run with tag {tag:?} and this shape ({shape}); nothing was compared"
             )),
@@ -438,13 +446,17 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
             source: StoreError::Corrupt(e.to_string()),
         })?;
         for tag in &request.store_tags {
-            let key = format!("runs/tag={tag}/dt={}/{run_id}.json", now.format("%Y-%m-%d"));
+            let key = format!(
+                "runs/org={organisation}/tag={tag}/dt={}/{run_id}.json",
+                now.format("%Y-%m-%d")
+            );
             let store = |what| move |source| RunError::Store { what, source };
             deps.archive
                 .put(&key, document.clone())
                 .await
                 .map_err(store("storing the run"))?;
             let entry = RunEntry {
+                organisation_id: organisation.clone(),
                 tag: tag.clone(),
                 shape: shape.clone(),
                 started_at: run.started_at,

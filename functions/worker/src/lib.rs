@@ -37,6 +37,8 @@ pub const DEFAULT_MAX_IN_FLIGHT: u64 = MAX_IN_FLIGHT;
 pub struct Config {
     /// `CALLS_TABLE`: claims, so a duplicate delivery runs once.
     pub calls_table: String,
+    /// `TESTS_TABLE`: where a lost call is counted, in its test's counters.
+    pub tests_table: String,
     /// `DOMAINS_TABLE`: each organisation's validated domains.
     pub domains_table: String,
     /// `RESULTS_QUEUE_URL`.
@@ -57,6 +59,7 @@ impl Config {
     /// Reads the settings through `env` (the process environment, or a map in the deploy tests).
     pub fn from_reader(env: &mut EnvReader) -> Result<Self, ConfigError> {
         let calls_table = env.required("CALLS_TABLE");
+        let tests_table = env.required("TESTS_TABLE");
         let domains_table = env.required("DOMAINS_TABLE");
         let results_queue_url = env.required("RESULTS_QUEUE_URL");
         let results_bucket = env.required("RESULTS_BUCKET");
@@ -67,6 +70,7 @@ impl Config {
         env.finish()?;
         Ok(Self {
             calls_table,
+            tests_table,
             domains_table,
             results_queue_url,
             results_bucket,
@@ -103,7 +107,11 @@ impl Deps {
         let domains = Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table));
         Ok(Self {
             guard: config.guard.guard(domains)?,
-            claims: Arc::new(DynamoCallClaims::new(sdk_config, &config.calls_table)),
+            claims: Arc::new(DynamoCallClaims::new(
+                sdk_config,
+                &config.calls_table,
+                &config.tests_table,
+            )),
             queue: Arc::new(SqsResultQueue::new(sdk_config, &config.results_queue_url)),
             archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
             clock: Arc::new(SystemClock),
@@ -185,9 +193,9 @@ pub fn attack_for(call: &ValidCall, target: volley_engine::guard::VettedTarget, 
 /// Sends the stored result of a call that already ran (its first delivery may have failed after storing
 /// it): a pointer to it on the queue. Fires nothing.
 async fn redeliver(deps: &Deps, call: &ValidCall, key: String) -> Result<WorkerOutcome, WorkerError> {
-    let (test_id, call_id) = (&call.call.test_id, &call.call.call_id);
+    let (organisation_id, test_id, call_id) = (&call.call.organisation_id, &call.call.test_id, &call.call.call_id);
     send_pointer(deps, call, key).await?;
-    tracing::warn!(test_id = %test_id, call_id = %call_id, "repeated delivery; the stored result was sent again, the call not fired");
+    tracing::warn!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, "repeated delivery; the stored result was sent again, the call not fired");
     Ok(WorkerOutcome {
         call_id: call_id.clone(),
         status: "redelivered",
@@ -227,7 +235,7 @@ pub async fn function_handler(
         // Too late to fire, but a retry of a call that already ran still delivers its stored result.
         return match deps
             .claims
-            .stored(&call.call.call_id)
+            .stored(&call.call.scope())
             .await
             .map_err(WorkerError::Ledger)?
         {
@@ -238,6 +246,7 @@ pub async fn function_handler(
     let test_id = call.call.test_id.clone();
     let organisation_id = call.call.organisation_id.clone();
     let call_id = call.call.call_id.clone();
+    let scope = call.call.scope();
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
     // The claim is held until this invocation's deadline: no other invocation fires the call before then.
     let lease_until = i64::try_from(context.deadline.div_ceil(1000)).unwrap_or(i64::MAX);
@@ -251,30 +260,30 @@ pub async fn function_handler(
     };
     match deps
         .claims
-        .claim(&test_id, &call_id, now.timestamp(), lease_until)
+        .claim(&scope, now.timestamp(), lease_until)
         .await
         .map_err(WorkerError::Ledger)?
     {
         Claim::Fresh => {}
         Claim::Stored { key } => return redeliver(deps, &call, key).await,
         Claim::Running { lease_until } => {
-            tracing::warn!(test_id = %test_id, call_id = %call_id, lease_until, "repeated delivery; the call is running in another invocation");
+            tracing::warn!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, lease_until, "repeated delivery; the call is running in another invocation");
             return Ok(not_fired("running"));
         }
         Claim::Lost => {
-            tracing::error!(test_id = %test_id, call_id = %call_id, "the call's invocation ended without a result; marked lost, not fired again");
+            tracing::error!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, "the call's invocation ended without a result; marked lost, not fired again");
             return Ok(not_fired("lost"));
         }
     }
     let deadline = stop_by(stop_at, deps.clock.now().into());
-    tracing::info!(test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.schedule.total(), "volley starting");
+    tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.schedule.total(), "volley starting");
     let report = engine::run(
         &attack_for(&call, target.clone(), Some(deadline)),
         Arc::new(Progress::default()),
     )
     .await?;
     let (requests, dropped, truncated) = (report.total.requests, report.total.dropped, report.truncated);
-    tracing::info!(test_id = %test_id, call_id = %call_id, requests, dropped, truncated, "volley finished");
+    tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, requests, dropped, truncated, "volley finished");
     let result = CallResult {
         test_id: test_id.clone(),
         organisation_id: organisation_id.clone(),
@@ -293,7 +302,7 @@ pub async fn function_handler(
         .await
         .map_err(WorkerError::Delivery)?;
     deps.claims
-        .mark_stored(&call_id, &key)
+        .mark_stored(&scope, &key)
         .await
         .map_err(WorkerError::Ledger)?;
     let delivered_via = if body.len() <= deps.inline_limit {

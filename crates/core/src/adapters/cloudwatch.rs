@@ -104,12 +104,9 @@ fn parse_query_id(id: &str) -> Option<(usize, usize)> {
 
 /// A query for one statistic of one metric of `series`, at a 1-second period.
 pub fn metric_query(id: String, series: &Series, metric_name: &str, statistic: &str) -> MetricDataQuery {
-    let mut metric = Metric::builder()
-        .namespace(NAMESPACE)
-        .metric_name(metric_name)
-        .dimensions(Dimension::builder().name("TestId").value(&series.test_id).build());
-    if let Some(region) = &series.region {
-        metric = metric.dimensions(Dimension::builder().name("Region").value(region).build());
+    let mut metric = Metric::builder().namespace(NAMESPACE).metric_name(metric_name);
+    for (name, value) in series.dimensions() {
+        metric = metric.dimensions(Dimension::builder().name(name).value(value).build());
     }
     MetricDataQuery::builder()
         .id(id)

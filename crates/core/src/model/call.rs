@@ -23,6 +23,7 @@ use thiserror::Error;
 
 use crate::model::identifier::check_identifier;
 use crate::model::payload;
+use crate::model::scope::{CallScope, TestScope};
 use volley_engine::load::schedule::Schedule;
 
 /// The detail-type of the EventBridge events that start a worker.
@@ -162,6 +163,11 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 impl UserCall {
+    /// The call's scope: its organisation, test and call id (every key of its data is scoped by it).
+    pub fn scope(&self) -> CallScope {
+        TestScope::new(&self.organisation_id, &self.test_id).call(&self.call_id)
+    }
+
     /// Parses an event detail, naming the field at fault.
     pub fn from_json(detail: &serde_json::Value) -> Result<Self, CallError> {
         payload::parse(detail).map_err(|e| CallError {

@@ -1,8 +1,12 @@
 //! The high-resolution metrics a call's result becomes: per second, `ResponseTime` as the latency
 //! histogram's values and counts (so CloudWatch computes exact-enough percentiles across workers), and the
-//! sums `Requests`, `Errors` and `Dropped`. Dimensions: `TestId`, and `Region` when the call named one.
+//! sums `Requests`, `Errors` and `Dropped`. Dimensions: `OrganisationId` and `TestId` (a test id is only unique
+//! within its organisation), and `Region` when the call named one.
 
 use volley_engine::load::stats::SecondStats;
+
+use crate::model::saved_metrics::Series;
+use crate::model::scope::TestScope;
 
 /// Datums per batch, which is one PutMetricData call: CloudWatch takes up to 1,000 datums and 1 MB; a datum
 /// of 150 values is about 3 KB, so 250 stays well inside both. The archiver publishes and marks a result's
@@ -35,11 +39,8 @@ pub struct MetricDatum {
 }
 
 /// The datums for one call's per-second buckets.
-pub fn metrics_for(test_id: &str, region: Option<&str>, seconds: &[SecondStats]) -> Vec<MetricDatum> {
-    let mut dimensions = vec![("TestId", test_id.to_owned())];
-    if let Some(region) = region {
-        dimensions.push(("Region", region.to_owned()));
-    }
+pub fn metrics_for(test: &TestScope, region: Option<&str>, seconds: &[SecondStats]) -> Vec<MetricDatum> {
+    let dimensions = Series::new(test, region).dimensions();
     let mut data = Vec::new();
     for bucket in seconds {
         let stats = &bucket.stats;
@@ -100,7 +101,11 @@ mod tests {
 
     #[test]
     fn each_second_gives_its_histogram_and_sums() {
-        let data = metrics_for("t1", Some("eu-west-1"), &[bucket(100, [10, 10, 20, 950])]);
+        let data = metrics_for(
+            &TestScope::new("acme", "t1"),
+            Some("eu-west-1"),
+            &[bucket(100, [10, 10, 20, 950])],
+        );
         let names: Vec<_> = data.iter().map(|d| d.name).collect();
         assert_eq!(names, ["ResponseTime", "Requests", "Errors", "Dropped"]);
         let response = &data[0];
@@ -112,13 +117,17 @@ mod tests {
         assert_eq!(data[2].values, [1.0]);
         assert_eq!(
             response.dimensions,
-            vec![("TestId", "t1".into()), ("Region", "eu-west-1".into())]
+            vec![
+                ("OrganisationId", "acme".into()),
+                ("TestId", "t1".into()),
+                ("Region", "eu-west-1".into())
+            ]
         );
     }
 
     #[test]
     fn wide_histograms_are_split_within_cloudwatchs_value_limit() {
-        let data = metrics_for("t1", None, &[bucket(7, 1..=400)]);
+        let data = metrics_for(&TestScope::new("acme", "t1"), None, &[bucket(7, 1..=400)]);
         let response: Vec<_> = data.iter().filter(|d| d.name == "ResponseTime").collect();
         assert!(response.len() >= 3, "{} datums", response.len());
         assert!(
@@ -130,6 +139,9 @@ mod tests {
             response.iter().map(|d| d.counts.iter().sum::<f64>()).sum::<f64>(),
             400.0
         );
-        assert_eq!(data[0].dimensions, vec![("TestId", "t1".into())]);
+        assert_eq!(
+            data[0].dimensions,
+            vec![("OrganisationId", "acme".into()), ("TestId", "t1".into())]
+        );
     }
 }

@@ -10,3 +10,4 @@ pub mod payload;
 pub mod result;
 pub mod run;
 pub mod saved_metrics;
+pub mod scope;

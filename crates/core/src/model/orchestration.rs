@@ -6,11 +6,15 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
+use crate::model::scope::TestScope;
+
 /// One test's orchestration state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TestState {
-    pub test_id: String,
+    /// `organisationId` and `testId`.
+    #[serde(flatten)]
+    pub test: TestScope,
     /// The regions whose aggregators must be ready before the start.
     pub required_regions: BTreeSet<String>,
     pub ready_regions: BTreeSet<String>,
@@ -31,9 +35,9 @@ pub struct TestState {
 
 impl TestState {
     /// A fresh state, as `test-reset` leaves it.
-    pub fn new(test_id: &str, required_regions: BTreeSet<String>, buffer_seconds: u32, reset_at: i64) -> Self {
+    pub fn new(test: &TestScope, required_regions: BTreeSet<String>, buffer_seconds: u32, reset_at: i64) -> Self {
         Self {
-            test_id: test_id.to_owned(),
+            test: test.clone(),
             required_regions,
             ready_regions: BTreeSet::new(),
             completed_regions: BTreeSet::new(),
@@ -113,7 +117,7 @@ mod tests {
     #[test]
     fn readiness_and_completion_are_about_the_required_regions() {
         let required = ["a-b-1", "c-d-2"].map(String::from).into();
-        let mut state = TestState::new("t", required, 100, 0);
+        let mut state = TestState::new(&TestScope::new("acme", "t"), required, 100, 0);
         assert!(!state.all_ready());
         state.ready_regions.insert("a-b-1".into());
         state.ready_regions.insert("c-d-2".into());

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use volley_engine::load::report::Report;
 
+use crate::model::scope::{CallScope, ScopeError, TestScope};
+
 /// The largest message body the worker sends inline (SQS allows 256 KiB; this leaves room for attributes).
 pub const MAX_INLINE_BYTES: usize = 240 * 1024;
 
@@ -28,6 +30,12 @@ pub struct CallResult {
 }
 
 impl CallResult {
+    /// The call's scope: its organisation, test and call id, each checked against the identifier rule
+    /// (they key everything the archiver writes).
+    pub fn scope(&self) -> Result<CallScope, ScopeError> {
+        TestScope::checked(&self.organisation_id, &self.test_id)?.checked_call(&self.call_id)
+    }
+
     /// Where the archiver keeps it: deterministic, so a redelivery rewrites the same object.
     pub fn archive_key(&self) -> String {
         archive_key(&self.organisation_id, &self.test_id, &self.call_id)

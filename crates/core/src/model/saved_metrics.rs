@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::model::scope::TestScope;
+
 /// How long CloudWatch keeps 1-second data points.
 pub const CLOUDWATCH_HIGH_RES_RETENTION_SECONDS: i64 = 3 * 3600;
 
@@ -11,34 +13,48 @@ pub const CLOUDWATCH_HIGH_RES_RETENTION_SECONDS: i64 = 3 * 3600;
 /// hold an empty string).
 pub const NO_REGION: &str = "-";
 
-/// One metric series: a test's metrics under the dimensions the archiver published them with (`TestId`,
-/// and `Region` when the results named one).
+/// One metric series: a test's metrics under the dimensions the archiver published them with
+/// (`OrganisationId` and `TestId`, and `Region` when the results named one).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Series {
-    #[serde(rename = "testId")]
-    pub test_id: String,
+    #[serde(flatten)]
+    pub test: TestScope,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
 }
 
 impl Series {
-    pub fn new(test_id: impl Into<String>, region: Option<&str>) -> Self {
+    pub fn new(test: &TestScope, region: Option<&str>) -> Self {
         Self {
-            test_id: test_id.into(),
+            test: test.clone(),
             region: region.map(str::to_owned),
         }
     }
 
     /// The series of a test from one entry of its `metricRegions` set.
-    pub fn from_region_mark(test_id: &str, mark: &str) -> Self {
-        Self::new(test_id, (mark != NO_REGION).then_some(mark))
+    pub fn from_region_mark(test: &TestScope, mark: &str) -> Self {
+        Self::new(test, (mark != NO_REGION).then_some(mark))
     }
 
-    /// The storage key: the test id, then `#region` when there is one (test ids cannot hold `#`).
+    /// The CloudWatch dimensions its datums carry, in this order: `OrganisationId`, `TestId` (a test id is
+    /// only unique within its organisation), and `Region` when the series has one.
+    pub fn dimensions(&self) -> Vec<(&'static str, String)> {
+        let mut dimensions = vec![
+            ("OrganisationId", self.test.organisation_id.clone()),
+            ("TestId", self.test.test_id.clone()),
+        ];
+        if let Some(region) = &self.region {
+            dimensions.push(("Region", region.clone()));
+        }
+        dimensions
+    }
+
+    /// The storage key: the test's key (`org#test`), then `#region` when there is one (identifiers cannot
+    /// hold `#`).
     pub fn key(&self) -> String {
         match &self.region {
-            Some(region) => format!("{}#{region}", self.test_id),
-            None => self.test_id.clone(),
+            Some(region) => format!("{}#{region}", self.test.key()),
+            None => self.test.key(),
         }
     }
 }
@@ -156,7 +172,7 @@ impl Statistic {
 /// A test whose metrics the saver looks after, as the tests table knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveTest {
-    pub test_id: String,
+    pub test: TestScope,
     /// Every series its results were published under.
     pub series: Vec<Series>,
     /// Unix seconds of the last archived result.
@@ -169,20 +185,31 @@ pub struct ActiveTest {
 mod tests {
     use super::*;
 
+    fn t(test_id: &str) -> TestScope {
+        TestScope::new("acme", test_id)
+    }
+
     #[test]
     fn series_keys_and_region_marks() {
-        assert_eq!(Series::new("t1", None).key(), "t1");
-        assert_eq!(Series::new("t1", Some("eu-west-1")).key(), "t1#eu-west-1");
-        assert_eq!(Series::from_region_mark("t1", NO_REGION), Series::new("t1", None));
+        assert_eq!(Series::new(&t("t1"), None).key(), "acme#t1");
+        assert_eq!(Series::new(&t("t1"), Some("eu-west-1")).key(), "acme#t1#eu-west-1");
+        assert_ne!(
+            Series::new(&TestScope::new("globex", "t1"), None).key(),
+            Series::new(&t("t1"), None).key()
+        );
         assert_eq!(
-            Series::from_region_mark("t1", "us-east-1"),
-            Series::new("t1", Some("us-east-1"))
+            Series::from_region_mark(&t("t1"), NO_REGION),
+            Series::new(&t("t1"), None)
+        );
+        assert_eq!(
+            Series::from_region_mark(&t("t1"), "us-east-1"),
+            Series::new(&t("t1"), Some("us-east-1"))
         );
     }
 
     #[test]
     fn statistics_fill_a_second() {
-        let mut second = SavedSecond::empty(Series::new("t", None), 5);
+        let mut second = SavedSecond::empty(Series::new(&t("t"), None), 5);
         for (i, statistic) in Statistic::ALL.iter().enumerate() {
             statistic.set(&mut second, i as f64 + 1.0);
         }
@@ -194,8 +221,9 @@ mod tests {
 
     #[test]
     fn a_saved_second_serialises_flat() {
-        let second = SavedSecond::empty(Series::new("t", Some("eu-west-1")), 5);
+        let second = SavedSecond::empty(Series::new(&t("t"), Some("eu-west-1")), 5);
         let json = serde_json::to_value(&second).unwrap_or_default();
+        assert_eq!(json["organisationId"], "acme");
         assert_eq!(json["testId"], "t");
         assert_eq!(json["region"], "eu-west-1");
         assert_eq!(json["second"], 5);

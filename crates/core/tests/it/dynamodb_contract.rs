@@ -19,9 +19,15 @@ async fn dynamodb_birthday_store_meets_the_contract() {
 #[tokio::test]
 async fn dynamodb_call_claims_meet_the_contract() {
     let config = emulator::sdk_config().await;
-    let calls = emulator::unique("calls-contract-");
+    let (calls, tests) = (emulator::unique("calls-contract-"), emulator::unique("tests-contract-"));
     fixtures::create_calls_table(&config, &calls).await;
-    volley_contracts::call_claims_contract(&DynamoCallClaims::new(&config, &calls), &emulator::unique("")).await;
+    fixtures::create_tests_table(&config, &tests).await;
+    volley_contracts::call_claims_contract(
+        &DynamoCallClaims::new(&config, &calls, &tests),
+        &DynamoResultLedger::new(&config, &calls, &tests),
+        &emulator::unique(""),
+    )
+    .await;
 }
 
 #[tokio::test]

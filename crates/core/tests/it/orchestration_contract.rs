@@ -11,7 +11,7 @@ use volley_testkit::fixtures;
 async fn dynamodb_orchestration_store_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("orchestration-contract-");
-    fixtures::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
+    fixtures::create_table(&config, &table, orchestration_schema::TEST_KEY, None).await;
     orchestration::orchestration_store_contract(&DynamoOrchestrationStore::new(&config, &table), &emulator::unique(""))
         .await;
 }
@@ -20,6 +20,6 @@ async fn dynamodb_orchestration_store_meets_the_contract() {
 async fn dynamodb_run_index_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("runs-contract-");
-    fixtures::create_table(&config, &table, runs_schema::TAG, Some(runs_schema::RUN)).await;
+    fixtures::create_table(&config, &table, runs_schema::TAG_KEY, Some(runs_schema::RUN)).await;
     orchestration::run_index_contract(&DynamoRunIndex::new(&config, &table), &emulator::unique("")).await;
 }

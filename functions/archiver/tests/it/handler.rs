@@ -10,12 +10,18 @@ use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{MemoryMetricsSink, MemoryResultArchive, MemoryResultLedger};
 use volley_core::clock::SystemClock;
 use volley_core::model::result::{CallResult, ResultMessage};
-use volley_core::ports::{ResultArchive, ResultLedger, StoreError};
+use volley_core::model::scope::TestScope;
+use volley_core::ports::{ResultArchive, ResultLedger, StoreError, TestCounters};
 use volley_engine::load::attack::Progress;
 use volley_engine::load::engine;
 use volley_testkit::target::{Behaviour, get_attack, start};
 
 use archiver::{Deps, function_handler};
+
+/// The test every result here belongs to.
+fn checkout() -> TestScope {
+    TestScope::new("acme", "checkout")
+}
 
 /// A real result: 20 requests at 20 rps against a server on loopback.
 async fn real_result(call_id: &str) -> CallResult {
@@ -41,6 +47,19 @@ struct World {
     ledger: Arc<MemoryResultLedger>,
     archive: Arc<MemoryResultArchive>,
     metrics: Arc<MemoryMetricsSink>,
+}
+
+impl World {
+    /// The keys of every object in the archive.
+    fn objects(&self) -> Vec<String> {
+        self.archive
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
 }
 
 fn world() -> World {
@@ -110,20 +129,19 @@ async fn a_poison_message_fails_only_its_record() {
         .map(|f| f.item_identifier.as_str())
         .collect();
     assert_eq!(failed, ["3f1c9a52-0000-4000-8000-000000000002"]);
-    let objects = w
-        .archive
-        .objects
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .keys()
-        .cloned()
-        .collect::<Vec<_>>();
+    let objects = w.objects();
     assert!(
         objects.contains(&"results/acme/checkout/call-1.json".to_owned())
             && objects.contains(&"results/acme/checkout/call-2.json".to_owned()),
         "{objects:?}"
     );
-    let counters = w.ledger.counters("checkout").await.ok().flatten().unwrap_or_default();
+    let counters = w
+        .ledger
+        .counters(&checkout())
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| TestCounters::new(checkout()));
     assert_eq!((counters.requests, counters.results_archived), (40, 2));
 }
 
@@ -175,7 +193,13 @@ async fn a_redelivered_result_is_counted_and_published_once() {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(response.batch_item_failures.is_empty());
     }
-    let counters = w.ledger.counters("checkout").await.ok().flatten().unwrap_or_default();
+    let counters = w
+        .ledger
+        .counters(&checkout())
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| TestCounters::new(checkout()));
     assert_eq!((counters.requests, counters.results_archived), (20, 1));
     let requests: f64 = w
         .metrics
@@ -187,6 +211,49 @@ async fn a_redelivered_result_is_counted_and_published_once() {
         .map(|d| d.values[0])
         .sum();
     assert_eq!(requests, 20.0, "metrics published once");
+}
+
+/// The ids key everything the archiver writes: a result whose organisation, test or call id breaks the
+/// identifier rule (a `#` would make its keys another test's) fails its record, naming the field, before
+/// anything is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_result_whose_ids_break_the_identifier_rule_fails_before_anything_is_written() {
+    let w = world();
+    let mut bad = real_result("call-1").await;
+    bad.organisation_id = "acme#checkout".into();
+    bad.test_id = "x".into();
+    let good = real_result("call-2").await;
+    let response = function_handler(&w.deps, only_good(batch(&[inline(bad), inline(good)])))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["good-0"], "only the bad record fails");
+    let objects = w.objects();
+    assert_eq!(
+        objects,
+        ["results/acme/checkout/call-2.json"],
+        "nothing of the bad one is stored"
+    );
+    let counters = w.ledger.counters(&checkout()).await.ok().flatten();
+    assert_eq!(
+        counters.map(|c| (c.requests, c.results_archived)),
+        Some((20, 1)),
+        "and nothing of it counted"
+    );
+    let error = archiver::function_handler(&w.deps, {
+        let mut bad = real_result("call-3").await;
+        bad.call_id = "call#3".into();
+        only_good(batch(&[inline(bad)]))
+    })
+    .await
+    .err()
+    .map(|e| volley_core::error_chain(&e))
+    .unwrap_or_default();
+    assert!(error.contains("callId: \"call#3\" must be 1 to 128"), "{error}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,7 +309,7 @@ async fn a_transient_failure_fails_the_record_for_a_retry_and_counts_nothing() {
         "a batch that wholly failed fails the invocation"
     );
     assert_eq!(
-        w.ledger.counters("checkout").await.ok().flatten(),
+        w.ledger.counters(&checkout()).await.ok().flatten(),
         None,
         "nothing counted before the result is stored"
     );
@@ -259,7 +326,11 @@ async fn a_batch_another_delivery_holds_is_left_to_it_and_the_record_retried() {
     let w = world();
     let now = volley_core::clock::Clock::now(&SystemClock).timestamp();
     // Another delivery claimed the result's only batch a moment ago and is publishing it.
-    let held = w.ledger.claim_metrics_batch("call-1", 0, now, now + 120).await.ok();
+    let held = w
+        .ledger
+        .claim_metrics_batch(&checkout().call("call-1"), 0, now, now + 120)
+        .await
+        .ok();
     assert_eq!(held, Some(BatchClaim::Claimed));
     let body = inline(real_result("call-1").await);
     let other = real_result("call-2").await;
@@ -282,12 +353,18 @@ async fn a_batch_another_delivery_holds_is_left_to_it_and_the_record_retried() {
         other_datums,
         "nothing of call-1 published beside its holder"
     );
-    let counters = w.ledger.counters("checkout").await.ok().flatten().unwrap_or_default();
+    let counters = w
+        .ledger
+        .counters(&checkout())
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| TestCounters::new(checkout()));
     assert_eq!(counters.results_archived, 2, "but both results are stored and counted");
 
     // The holder finishes; the retried record then finds the batch published and publishes nothing.
     w.ledger
-        .finish_metrics_batch("call-1", 0)
+        .finish_metrics_batch(&checkout().call("call-1"), 0)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     let response = function_handler(&w.deps, only_good(batch(&[body])))
@@ -309,7 +386,12 @@ async fn a_batch_whose_holder_died_is_published_by_the_next_delivery() {
     // A delivery claimed the batch long ago and died before publishing it: its lease has passed.
     let held = w
         .ledger
-        .claim_metrics_batch("call-1", 0, now - 1_000, now - 1_000 + archiver::METRICS_LEASE_SECONDS)
+        .claim_metrics_batch(
+            &checkout().call("call-1"),
+            0,
+            now - 1_000,
+            now - 1_000 + archiver::METRICS_LEASE_SECONDS,
+        )
         .await
         .ok();
     assert_eq!(held, Some(BatchClaim::Claimed));

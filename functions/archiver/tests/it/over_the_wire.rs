@@ -12,6 +12,7 @@ use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::model::result::{CallResult, ResultMessage};
+use volley_core::model::scope::TestScope;
 use volley_engine::load::attack::Progress;
 use volley_engine::load::engine;
 use volley_testkit::target::{Behaviour, get_attack, start};
@@ -111,7 +112,7 @@ async fn overlapping_duplicate_deliveries_publish_each_result_once() {
 
     let counters = deps
         .ledger
-        .counters(&test_id)
+        .counters(&TestScope::new("acme", &test_id))
         .await
         .unwrap_or_else(|e| panic!("{e:?}"))
         .unwrap_or_else(|| panic!("no counters for {test_id}"));
@@ -129,11 +130,19 @@ async fn overlapping_duplicate_deliveries_publish_each_result_once() {
             let config = config.clone();
             let test_id = test_id.clone();
             async move {
-                let sum: f64 = fixtures::metric(&config, &test_id, Some(REGION), "Requests", "Sum", from, to)
-                    .await
-                    .iter()
-                    .map(|(_, v)| v)
-                    .sum();
+                let sum: f64 = fixtures::metric(
+                    &config,
+                    &TestScope::new("acme", &test_id),
+                    Some(REGION),
+                    "Requests",
+                    "Sum",
+                    from,
+                    to,
+                )
+                .await
+                .iter()
+                .map(|(_, v)| v)
+                .sum();
                 (sum > 0.0).then_some(sum)
             }
         },

@@ -13,10 +13,17 @@ use volley_core::adapters::memory::{MemoryMetricsSink, MemoryResultLedger, Memor
 use volley_core::clock::FixedClock;
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
+use volley_core::model::scope::TestScope;
 use volley_core::ports::{MetricsSink, ResultCounts, ResultLedger, TestActivity};
 use volley_engine::load::stats::{Outcome, Sample, SecondStats, Stats};
 
+const ORG: &str = "acme";
 const TEST: &str = "checkout-load";
+
+/// The test the events in testdata/events/metrics-saver name.
+fn test() -> TestScope {
+    TestScope::new(ORG, TEST)
+}
 
 fn at(text: &str) -> i64 {
     DateTime::parse_from_rfc3339(text)
@@ -77,18 +84,18 @@ impl World {
             dropped: 0,
         };
         self.ledger
-            .record_archived(TEST, call, counts, region, archived_at)
+            .record_archived(&test().call(call), counts, region, archived_at)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         self.sink
-            .publish(&metrics_for(TEST, region, &buckets))
+            .publish(&metrics_for(&test(), region, &buckets))
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
     }
 
     async fn watermark(&self) -> Option<i64> {
         self.ledger
-            .test(TEST)
+            .test(&test())
             .await
             .ok()
             .flatten()
@@ -134,8 +141,8 @@ async fn a_sweep_saves_every_second_of_every_series_then_moves_the_watermark() {
 
     let items = world.store.all();
     let expected: Vec<i64> = (start..start + 40).collect();
-    assert_eq!(seconds_of(&items, &Series::new(TEST, None)), expected);
-    assert_eq!(seconds_of(&items, &Series::new(TEST, Some("eu-west-1"))), expected);
+    assert_eq!(seconds_of(&items, &Series::new(&test(), None)), expected);
+    assert_eq!(seconds_of(&items, &Series::new(&test(), Some("eu-west-1"))), expected);
     let first = &items[0];
     assert_eq!((first.requests, first.errors, first.dropped), (10, 1, 0));
     let p50 = first.p50.unwrap_or_default();
@@ -180,7 +187,7 @@ async fn unprocessed_items_are_retried_until_written() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(world.store.unprocessed_answered.load(Ordering::SeqCst), 30);
     assert_eq!(
-        seconds_of(&world.store.all(), &Series::new(TEST, None)),
+        seconds_of(&world.store.all(), &Series::new(&test(), None)),
         (now - 300..now - 240).collect::<Vec<_>>(),
         "every second written in the end"
     );
@@ -233,7 +240,7 @@ async fn a_sweep_cut_off_midway_resumes_without_a_gap() {
     let later = world.deps(now + 600);
     run(&later, "sweep.json").await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        seconds_of(&world.store.all(), &Series::new(TEST, None)),
+        seconds_of(&world.store.all(), &Series::new(&test(), None)),
         seconds.collect::<Vec<_>>(),
         "no gap, no duplicate"
     );
@@ -257,7 +264,7 @@ async fn a_late_result_is_saved_by_the_next_run() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(
-        seconds_of(&world.store.all(), &Series::new(TEST, Some("us-east-1"))),
+        seconds_of(&world.store.all(), &Series::new(&test(), Some("us-east-1"))),
         (now - 700..now - 690).collect::<Vec<_>>()
     );
     assert_eq!(world.store.all().len(), 20);
@@ -318,6 +325,7 @@ async fn a_window_is_saved_on_demand() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(answer["testId"], TEST);
+    assert_eq!(answer["organisationId"], ORG);
     assert_eq!(answer["secondsSaved"], 10, "only the window's seconds: {answer}");
     assert_eq!(answer["from"], at("2026-11-23T10:30:00Z"));
     assert_eq!(
@@ -356,7 +364,7 @@ async fn bad_requests_are_refused_by_name() {
     }
     let unknown = run(&deps, "save-window.json").await.err();
     assert!(
-        matches!(&unknown, Some(SaveError::UnknownTest(t)) if t == TEST),
+        matches!(&unknown, Some(SaveError::UnknownTest(t)) if *t == test()),
         "{unknown:?}"
     );
 

@@ -15,6 +15,7 @@ use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::dynamodb::{metrics::DynamoSavedMetrics, tests::DynamoTestActivity};
 use volley_core::model::metrics::metrics_for;
 use volley_core::model::saved_metrics::{SavedSecond, Series};
+use volley_core::model::scope::TestScope;
 use volley_core::ports::{MetricsSink, ResultCounts, ResultLedger, SavedMetricsStore, StoreError, TestActivity};
 use volley_engine::load::stats::{Outcome, Sample, SecondStats, Stats};
 use volley_testkit::emulator;
@@ -44,7 +45,7 @@ fn buckets(seconds: std::ops::Range<i64>) -> Vec<SecondStats> {
 }
 
 /// Archives a result as the archiver does: counted in `ledger`, published to CloudWatch.
-async fn archive(ledger: &dyn ResultLedger, test: &str, region: Option<&str>, seconds: std::ops::Range<i64>) {
+async fn archive(ledger: &dyn ResultLedger, test: &TestScope, region: Option<&str>, seconds: std::ops::Range<i64>) {
     let config = emulator::sdk_config().await;
     let buckets = buckets(seconds);
     let counts = ResultCounts {
@@ -53,7 +54,7 @@ async fn archive(ledger: &dyn ResultLedger, test: &str, region: Option<&str>, se
         dropped: 0,
     };
     ledger
-        .record_archived(test, &emulator::unique("call-"), counts, region, now())
+        .record_archived(&test.call(emulator::unique("call-")), counts, region, now())
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     CloudWatchMetricsSink::new(&config)
@@ -125,7 +126,7 @@ fn sweep() -> LambdaEvent<serde_json::Value> {
 #[tokio::test]
 async fn recent_metrics_become_items_and_a_second_run_adds_nothing() {
     let t = tables().await;
-    let test = emulator::unique("saver-");
+    let test = TestScope::new("acme", emulator::unique("saver-"));
     let start = now() - 300;
     archive(&t.ledger, &test, None, start..start + 30).await;
     archive(&t.ledger, &test, Some("eu-west-1"), start + 10..start + 20).await;
@@ -177,7 +178,7 @@ async fn recent_metrics_become_items_and_a_second_run_adds_nothing() {
 #[tokio::test]
 async fn a_run_cut_off_midway_resumes_without_a_gap() {
     let t = tables().await;
-    let test = emulator::unique("cutoff-");
+    let test = TestScope::new("acme", emulator::unique("cutoff-"));
     let start = now() - 600;
     archive(&t.ledger, &test, None, start..start + 70).await;
 
@@ -223,11 +224,11 @@ async fn the_deployed_function_saves_a_window_on_demand() {
         emulator::stack_output("CallsTableName"),
         emulator::stack_output("TestsTableName"),
     );
-    let test = emulator::unique("deployed-saver-");
+    let test = TestScope::new("acme", emulator::unique("deployed-saver-"));
     let start = now() - 400;
     archive(&ledger, &test, None, start..start + 12).await;
     let function = emulator::stack_output("MetricsSaverFunctionName");
-    let payload = serde_json::json!({"testId": test, "from": start - 60, "to": start + 100});
+    let payload = serde_json::json!({"organisationId": test.organisation_id, "testId": test.test_id, "from": start - 60, "to": start + 100});
     let answer = fixtures::invoke(&config, &function, &payload)
         .await
         .unwrap_or_else(|e| panic!("{function} failed: {e}"));
@@ -239,13 +240,14 @@ async fn the_deployed_function_saves_a_window_on_demand() {
         .unwrap_or_default();
     assert_eq!(saved.len(), 12);
 
-    let nobody = serde_json::json!({"testId": emulator::unique("nobody-"), "from": start, "to": start + 10});
+    let nobody = serde_json::json!({"organisationId": "acme", "testId": emulator::unique("nobody-"),
+                                     "from": start, "to": start + 10});
     let unknown = fixtures::invoke(&config, &function, &nobody)
         .await
         .err()
         .unwrap_or_default();
     assert_eq!(unknown["errorType"], "UnknownTest", "{unknown}");
-    let reversed = serde_json::json!({"testId": test, "from": start + 10, "to": start});
+    let reversed = serde_json::json!({"organisationId": test.organisation_id, "testId": test.test_id, "from": start + 10, "to": start});
     let bad = fixtures::invoke(&config, &function, &reversed)
         .await
         .err()

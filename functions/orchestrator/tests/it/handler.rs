@@ -107,11 +107,11 @@ async fn a_two_region_test_starts_once_at_now_plus_the_buffer_and_completes() {
 #[tokio::test]
 async fn the_buffer_defaults_to_100_seconds() {
     let deps = deps();
-    let reset = json!({"type": "test-reset", "testId": "t", "regions": ["eu-west-1"]});
+    let reset = json!({"type": "test-reset", "organisationId": "acme", "testId": "t", "regions": ["eu-west-1"]});
     function_handler(&deps, LambdaEvent::new(reset, Context::default()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
-    let record = json!({"type": "agg-record", "testId": "t", "region": "eu-west-1"});
+    let record = json!({"type": "agg-record", "organisationId": "acme", "testId": "t", "region": "eu-west-1"});
     let answer = function_handler(&deps, LambdaEvent::new(record, Context::default()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -126,7 +126,8 @@ async fn a_test_of_the_most_regions_and_the_longest_buffer_starts_once_all_are_r
     assert_eq!(regions.len(), orchestrator::MAX_REGIONS);
     let mut last = Value::Null;
     for region in &regions {
-        let record = json!({"type": "agg-record", "testId": "checkout-load", "region": region});
+        let record =
+            json!({"type": "agg-record", "organisationId": "acme", "testId": "checkout-load", "region": region});
         last = function_handler(&deps, LambdaEvent::new(record, Context::default()))
             .await
             .unwrap_or_else(|e| panic!("{region}: {e}"));
@@ -168,7 +169,7 @@ async fn bad_payloads_are_refused_naming_what_is_wrong() {
     }
     let unknown = call(&deps, "test-init.json").await.err();
     assert!(
-        matches!(&unknown, Some(OrchestratorError::UnknownTest(t)) if t == "checkout-load"),
+        matches!(&unknown, Some(OrchestratorError::UnknownTest(t)) if t.test_id == "checkout-load" && t.organisation_id == "acme"),
         "{unknown:?}"
     );
     let unknown = call(&deps, "agg-record-eu-west-1.json").await.err();
@@ -182,7 +183,7 @@ async fn bad_payloads_are_refused_naming_what_is_wrong() {
     let message = refused.as_ref().map(ToString::to_string).unwrap_or_default();
     assert!(
         matches!(refused, Some(OrchestratorError::RegionNotRequired { .. }))
-            && message.contains("\"ap-south-1\" is not one test \"checkout-load\" requires (eu-west-1, us-east-1)"),
+            && message.contains("\"ap-south-1\" is not one test \"checkout-load\" of organisation \"acme\" requires (eu-west-1, us-east-1)"),
         "{message}"
     );
     let status = ok(&deps, "status.json").await;

@@ -15,7 +15,7 @@ use volley_testkit::fixtures;
 async fn over_a_table_of_its_own() -> Arc<Deps> {
     let config = emulator::sdk_config().await;
     let table = emulator::unique("orchestration-");
-    fixtures::create_table(&config, &table, orchestration_schema::TEST_ID, None).await;
+    fixtures::create_table(&config, &table, orchestration_schema::TEST_KEY, None).await;
     Arc::new(Deps::from_aws(
         &config,
         &Config {
@@ -41,7 +41,7 @@ async fn the_most_regions_a_test_may_require_start_and_one_more_is_refused() {
         .map(|i| format!("eu-{}-{i:02}", "a".repeat(26)))
         .collect();
     let test_id = emulator::unique("regions-");
-    let too_many = json!({"type": "test-reset", "testId": test_id, "regions": regions});
+    let too_many = json!({"type": "test-reset", "organisationId": "acme", "testId": test_id, "regions": regions});
     let refused = function_handler(&deps, LambdaEvent::new(too_many, Context::default()))
         .await
         .err();
@@ -49,7 +49,7 @@ async fn the_most_regions_a_test_may_require_start_and_one_more_is_refused() {
         matches!(&refused, Some(orchestrator::OrchestratorError::BadRequest(m)) if m.contains("more than 64")),
         "{refused:?}"
     );
-    let status = json!({"type": "status", "testId": test_id});
+    let status = json!({"type": "status", "organisationId": "acme", "testId": test_id});
     let unknown = function_handler(&deps, LambdaEvent::new(status, Context::default()))
         .await
         .err();
@@ -61,25 +61,37 @@ async fn the_most_regions_a_test_may_require_start_and_one_more_is_refused() {
     let regions = &regions[..orchestrator::MAX_REGIONS];
     call(
         &deps,
-        json!({"type": "test-reset", "testId": test_id, "regions": regions, "bufferSeconds": 600}),
+        json!({"type": "test-reset", "organisationId": "acme", "testId": test_id, "regions": regions, "bufferSeconds": 600}),
     )
     .await;
     let mut flips = 0;
     for region in regions {
         let answer = call(
             &deps,
-            json!({"type": "agg-record", "testId": test_id, "region": region}),
+            json!({"type": "agg-record", "organisationId": "acme", "testId": test_id, "region": region}),
         )
         .await;
         flips += usize::from(answer["flipped"] == true);
     }
     assert_eq!(flips, 1);
-    let init = call(&deps, json!({"type": "test-init", "testId": test_id})).await;
+    let init = call(
+        &deps,
+        json!({"type": "test-init", "organisationId": "acme", "testId": test_id}),
+    )
+    .await;
     assert_eq!(init["state"], true, "{init}");
     for region in regions {
-        call(&deps, json!({"type": "test-end", "testId": test_id, "region": region})).await;
+        call(
+            &deps,
+            json!({"type": "test-end", "organisationId": "acme", "testId": test_id, "region": region}),
+        )
+        .await;
     }
-    let status = call(&deps, json!({"type": "status", "testId": test_id})).await;
+    let status = call(
+        &deps,
+        json!({"type": "status", "organisationId": "acme", "testId": test_id}),
+    )
+    .await;
     assert_eq!(status["completed"], true, "{status}");
 }
 
@@ -92,7 +104,7 @@ async fn sixty_four_concurrent_records_for_sixteen_regions_start_once_with_one_t
         let test_id = emulator::unique(&format!("trial{trial}-"));
         call(
             &deps,
-            json!({"type": "test-reset", "testId": test_id, "regions": regions, "bufferSeconds": 30}),
+            json!({"type": "test-reset", "organisationId": "acme", "testId": test_id, "regions": regions, "bufferSeconds": 30}),
         )
         .await;
         let records: Vec<_> = regions
@@ -102,7 +114,7 @@ async fn sixty_four_concurrent_records_for_sixteen_regions_start_once_with_one_t
             .map(|region| {
                 let (deps, payload) = (
                     deps.clone(),
-                    json!({"type": "agg-record", "testId": test_id, "region": region}),
+                    json!({"type": "agg-record", "organisationId": "acme", "testId": test_id, "region": region}),
                 );
                 tokio::spawn(async move { call(&deps, payload).await })
             })
@@ -116,7 +128,10 @@ async fn sixty_four_concurrent_records_for_sixteen_regions_start_once_with_one_t
 
         let inits: Vec<_> = (0..64)
             .map(|_| {
-                let (deps, payload) = (deps.clone(), json!({"type": "test-init", "testId": test_id}));
+                let (deps, payload) = (
+                    deps.clone(),
+                    json!({"type": "test-init", "organisationId": "acme", "testId": test_id}),
+                );
                 tokio::spawn(async move { call(&deps, payload).await })
             })
             .collect();
@@ -141,7 +156,11 @@ async fn sixty_four_concurrent_records_for_sixteen_regions_start_once_with_one_t
             "trial {trial}: the flipping call's timestamp"
         );
 
-        let status = call(&deps, json!({"type": "status", "testId": test_id})).await;
+        let status = call(
+            &deps,
+            json!({"type": "status", "organisationId": "acme", "testId": test_id}),
+        )
+        .await;
         let ready: Vec<String> = serde_json::from_value(status["readyRegions"].clone()).unwrap_or_default();
         let mut expected = regions.clone();
         expected.sort();
@@ -158,26 +177,28 @@ async fn the_deployed_function_runs_a_two_region_start() {
         let (config, function) = (config.clone(), function.clone());
         async move { fixtures::invoke(&config, &function, &payload).await }
     };
-    let reset =
-        json!({"type": "test-reset", "testId": test_id, "regions": ["eu-west-1", "us-east-1"], "bufferSeconds": 5});
+    let reset = json!({"type": "test-reset", "organisationId": "acme", "testId": test_id, "regions": ["eu-west-1", "us-east-1"], "bufferSeconds": 5});
     invoke(reset).await.unwrap_or_else(|e| panic!("reset: {e}"));
-    let first = invoke(json!({"type": "agg-record", "testId": test_id, "region": "eu-west-1"})).await;
+    let first =
+        invoke(json!({"type": "agg-record", "organisationId": "acme", "testId": test_id, "region": "eu-west-1"})).await;
     assert_eq!(first.ok().map(|a| a["state"].clone()), Some(json!(false)));
-    let last = invoke(json!({"type": "agg-record", "testId": test_id, "region": "us-east-1"}))
-        .await
-        .unwrap_or_else(|e| panic!("{e}"));
+    let last =
+        invoke(json!({"type": "agg-record", "organisationId": "acme", "testId": test_id, "region": "us-east-1"}))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(last["state"], true, "{last}");
-    let init = invoke(json!({"type": "test-init", "testId": test_id}))
+    let init = invoke(json!({"type": "test-init", "organisationId": "acme", "testId": test_id}))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(init, json!({"state": true, "timestamp": last["timestamp"]}));
 
-    let refused = invoke(json!({"type": "agg-record", "testId": test_id, "region": "ap-south-1"}))
-        .await
-        .err()
-        .unwrap_or_default();
+    let refused =
+        invoke(json!({"type": "agg-record", "organisationId": "acme", "testId": test_id, "region": "ap-south-1"}))
+            .await
+            .err()
+            .unwrap_or_default();
     assert_eq!(refused["errorType"], "RegionNotRequired", "{refused}");
-    let unknown = invoke(json!({"type": "launch", "testId": test_id}))
+    let unknown = invoke(json!({"type": "launch", "organisationId": "acme", "testId": test_id}))
         .await
         .err()
         .unwrap_or_default();

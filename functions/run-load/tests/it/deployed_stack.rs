@@ -14,7 +14,8 @@ async fn the_deployed_function_runs_the_greeter_suite_and_compares() {
     let tag = emulator::unique("deployed-");
     let payload = json!({
         "suite": "greeter", "host": host, "spawn_rate": 4, "users": 2, "spawned_runtime": "3s",
-        "only_summary": false, "compare": {"type": "previous", "tag": tag}, "store": {"tags": [tag]}
+        "only_summary": false, "compare": {"type": "previous", "tag": tag}, "store": {"tags": [tag]},
+        "organisation_id": "acme"
     });
     let first = fixtures::invoke(&config, &function, &payload)
         .await

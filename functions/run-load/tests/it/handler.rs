@@ -155,10 +155,50 @@ async fn a_first_run_succeeds_says_it_has_no_baseline_and_is_stored() {
     }
     assert_eq!(answer["log_group_name"], "/aws/lambda/volley-run-load");
     let key = answer["stored"][0].as_str().unwrap_or_default();
-    assert!(key.starts_with("runs/tag=ci/dt=") && key.ends_with(".json"), "{key}");
+    assert!(
+        key.starts_with("runs/org=acme/tag=ci/dt=") && key.ends_with(".json"),
+        "{key}"
+    );
     let stored = world.archive.get(key).await.ok().flatten().unwrap_or_default();
     let stored: Value = serde_json::from_slice(&stored).unwrap_or_default();
     assert_eq!(stored["total"]["requests"], total["requests"]);
+}
+
+#[tokio::test]
+async fn runs_are_kept_per_organisation_and_a_run_for_none_is_refused() {
+    let world = world().await;
+    // acme (the function's ORGANISATION_ID) stores a run tagged nightly; globex's first run of the same tag
+    // finds no baseline, and is stored apart.
+    ok(&world, json!({"store": {"tags": ["nightly"]}})).await;
+    let theirs = ok(
+        &world,
+        json!({"organisation_id": "globex", "compare": {"type": "previous", "tag": "nightly"},
+               "store": {"tags": ["nightly"]}}),
+    )
+    .await;
+    let message = theirs["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("no baseline"),
+        "another organisation's runs of the same tag are not a baseline: {message}"
+    );
+    let key = theirs["stored"][0].as_str().unwrap_or_default();
+    assert!(key.starts_with("runs/org=globex/tag=nightly/"), "{key}");
+    let ours = ok(&world, json!({"compare": {"type": "previous", "tag": "nightly"}})).await;
+    assert_eq!(
+        ours["baseline"]["runs"].as_array().map(Vec::len),
+        Some(1),
+        "acme's baseline is its own run: {ours}"
+    );
+
+    let mut anonymous = world.deps.clone();
+    anonymous.organisation_id = None;
+    let refused = function_handler(&anonymous, LambdaEvent::new(payload(&world, json!({})), in_a_minute()))
+        .await
+        .err();
+    assert!(
+        matches!(&refused, Some(RunError::BadRequest(m)) if m.starts_with("organisation_id: name the organisation")),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

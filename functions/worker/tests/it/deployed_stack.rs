@@ -6,11 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use volley_core::adapters::dynamodb::metrics::DynamoSavedMetrics;
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::model::result::{CallResult, ResultMessage, archive_key};
-use volley_core::ports::{ResultArchive, ResultLedger, ResultQueue, TestCounters};
+use volley_core::model::saved_metrics::Series;
+use volley_core::model::scope::TestScope;
+use volley_core::ports::{ResultArchive, ResultLedger, ResultQueue, SavedMetricsStore, TestCounters};
 use volley_engine::load::attack::Progress;
 use volley_engine::load::engine;
 use volley_testkit::emulator;
@@ -42,8 +45,12 @@ async fn greeter_user(greeter: &str) -> String {
 }
 
 fn call(test_id: &str, call_id: &str, url: &str, rate: u32, seconds: u32) -> serde_json::Value {
+    org_call("acme", test_id, call_id, url, rate, seconds)
+}
+
+fn org_call(organisation: &str, test_id: &str, call_id: &str, url: &str, rate: u32, seconds: u32) -> serde_json::Value {
     serde_json::json!({
-        "testId": test_id, "organisationId": "acme", "callId": call_id,
+        "testId": test_id, "organisationId": organisation, "callId": call_id,
         "request": {"method": "GET", "url": url, "headers": {"accept": "application/json"}},
         "rate": rate, "duration": format!("{seconds}s"), "timeout": "10s", "region": "local"
     })
@@ -83,8 +90,9 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
         emulator::stack_output("CallsTableName"),
         emulator::stack_output("TestsTableName"),
     );
+    let test = TestScope::new("acme", &test_id);
     let counters = ledger
-        .counters(&test_id)
+        .counters(&test)
         .await
         .ok()
         .flatten()
@@ -97,10 +105,9 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
     // 1-second metrics in CloudWatch: p99 of ResponseTime at a 1 s period.
     let p99 = eventually("ResponseTime p99 in CloudWatch", Duration::from_secs(30), || {
         let config = config.clone();
-        let test_id = test_id.clone();
+        let test = test.clone();
         async move {
-            let points =
-                fixtures::response_time(&config, &test_id, Some("local"), "p99", started - 10, now() + 10).await;
+            let points = fixtures::response_time(&config, &test, Some("local"), "p99", started - 10, now() + 10).await;
             (!points.is_empty()).then_some(points)
         }
     })
@@ -120,12 +127,156 @@ async fn a_user_call_on_the_bus_is_fired_archived_measured_and_counted_once() {
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let again: TestCounters = ledger.counters(&test_id).await.ok().flatten().unwrap_or_default();
+    let again: TestCounters = ledger
+        .counters(&test)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| TestCounters::new(test.clone()));
     assert_eq!(
         (again.requests, again.results_archived),
         (30, 1),
         "counted once: {again:?}"
     );
+}
+
+/// Two organisations that choose the same test id and the same call id run two tests: both calls fire (a
+/// claim is the organisation's), and each is counted, measured and saved in its own organisation's test:
+/// the archive, the live counters, CloudWatch's series, the metrics-saver's saved seconds and the
+/// orchestrator's start state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_organisations_with_the_same_test_and_call_ids_both_fire_and_are_counted_apart_everywhere() {
+    let config = emulator::sdk_config().await;
+    let url = greeter_user(&emulator::stack_output("GreeterLocalUrl")).await;
+    let test_id = emulator::unique("orgs-");
+    let call_id = format!("{test_id}-a");
+    let started = now();
+    // Different rates, so each organisation's numbers are told apart: 10 a second and 5 a second for 2 s.
+    let organisations = [("acme", 10, 20), ("globex", 5, 10)];
+    let bus = emulator::stack_output("EventBusName");
+    for (organisation, rate, _) in organisations {
+        fixtures::put_user_call(
+            &config,
+            &bus,
+            &org_call(organisation, &test_id, &call_id, &url, rate, 2),
+        )
+        .await;
+    }
+
+    let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
+    let ledger = DynamoResultLedger::new(
+        &config,
+        emulator::stack_output("CallsTableName"),
+        emulator::stack_output("TestsTableName"),
+    );
+    for (organisation, _, requests) in organisations {
+        let key = archive_key(organisation, &test_id, &call_id);
+        let stored = eventually(
+            &format!("{organisation}'s result in S3"),
+            Duration::from_secs(90),
+            || {
+                let archive = archive.clone();
+                let key = key.clone();
+                async move { archive.get(&key).await.ok().flatten() }
+            },
+        )
+        .await;
+        let result: CallResult = serde_json::from_slice(&stored).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (result.organisation_id.as_str(), result.report.total.requests),
+            (organisation, requests),
+            "{organisation}'s call fired, at its own rate"
+        );
+        let test = TestScope::new(organisation, &test_id);
+        let counters = eventually(&format!("{organisation}'s counters"), Duration::from_secs(30), || {
+            let (ledger, test) = (ledger.clone(), test.clone());
+            async move { ledger.counters(&test).await.ok().flatten() }
+        })
+        .await;
+        assert_eq!(
+            (counters.requests, counters.results_archived, counters.calls_lost),
+            (requests, 1, 0),
+            "{organisation}'s counters hold its own call only"
+        );
+        let sum = eventually(
+            &format!("{organisation}'s Requests in CloudWatch"),
+            Duration::from_secs(30),
+            || {
+                let (config, test) = (config.clone(), test.clone());
+                async move {
+                    let points = fixtures::metric(
+                        &config,
+                        &test,
+                        Some("local"),
+                        "Requests",
+                        "Sum",
+                        started - 10,
+                        now() + 10,
+                    )
+                    .await;
+                    let sum: f64 = points.iter().map(|(_, v)| v).sum();
+                    (sum >= requests as f64).then_some(sum)
+                }
+            },
+        )
+        .await;
+        assert_eq!(
+            sum, requests as f64,
+            "{organisation}'s series holds its own requests only"
+        );
+    }
+
+    // The metrics-saver saves each organisation's test as its own series.
+    let (from, to) = (started - 5, now() + 1);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let saved = DynamoSavedMetrics::new(&config, emulator::stack_output("MetricsTableName"));
+    for (organisation, _, requests) in organisations {
+        let answer = fixtures::invoke(
+            &config,
+            &emulator::stack_output("MetricsSaverFunctionName"),
+            &serde_json::json!({"organisationId": organisation, "testId": test_id, "from": from, "to": to}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{organisation}'s window: {e:?}"));
+        assert_eq!(answer["organisationId"], organisation, "{answer}");
+        let test = TestScope::new(organisation, &test_id);
+        let seconds = saved
+            .read(&Series::new(&test, Some("local")), 0, i64::MAX)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(
+            seconds.iter().map(|s| s.requests).sum::<u64>(),
+            requests,
+            "{organisation}'s saved seconds hold its own requests only: {seconds:?}"
+        );
+    }
+
+    // The orchestrator keeps each organisation's start state apart.
+    let orchestrator = emulator::stack_output("OrchestratorFunctionName");
+    for (organisation, region) in [("acme", "eu-west-1"), ("globex", "us-east-1")] {
+        fixtures::invoke(
+            &config,
+            &orchestrator,
+            &serde_json::json!({"type": "test-reset", "organisationId": organisation, "testId": test_id,
+                                "regions": [region]}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{organisation}'s reset: {e:?}"));
+    }
+    for (organisation, region) in [("acme", "eu-west-1"), ("globex", "us-east-1")] {
+        let status = fixtures::invoke(
+            &config,
+            &orchestrator,
+            &serde_json::json!({"type": "status", "organisationId": organisation, "testId": test_id}),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{organisation}'s status: {e:?}"));
+        assert_eq!(
+            (status["organisationId"].as_str(), status["requiredRegions"].clone()),
+            (Some(organisation), serde_json::json!([region])),
+            "{status}"
+        );
+    }
 }
 
 /// A real result, measured here against the deployed greeter.

@@ -7,9 +7,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
-use volley_core::adapters::memory::{MemoryCallClaims, MemoryDomainStore, MemoryResultArchive, MemoryResultQueue};
+use volley_core::adapters::memory::{
+    MemoryCallClaims, MemoryDomainStore, MemoryResultArchive, MemoryResultLedger, MemoryResultQueue,
+};
 use volley_core::clock::{FixedClock, SystemClock};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
+use volley_core::model::scope::{CallScope, TestScope};
+use volley_core::ports::ResultLedger;
 use volley_engine::guard::{AllowList, DnsResolver, TargetGuard};
 use volley_testkit::target::{Behaviour, TestTarget, start};
 use worker::{Deps, WorkerError, function_handler};
@@ -24,12 +28,20 @@ struct World {
     queue: Arc<MemoryResultQueue>,
     archive: Arc<MemoryResultArchive>,
     claims: Arc<MemoryCallClaims>,
+    /// Where the claims count lost calls (the tests table's twin).
+    ledger: Arc<MemoryResultLedger>,
+}
+
+/// A call of the test user-call.json names, in its organisation.
+fn call(call_id: &str) -> CallScope {
+    TestScope::new("acme", "checkout-2026-11-23").call(call_id)
 }
 
 fn world(allow: SocketAddr) -> World {
     let queue = Arc::new(MemoryResultQueue::default());
     let archive = Arc::new(MemoryResultArchive::default());
-    let claims = Arc::new(MemoryCallClaims::new());
+    let ledger = Arc::new(MemoryResultLedger::new());
+    let claims = Arc::new(MemoryCallClaims::sharing(ledger.clone()));
     // No name is resolved in these tests (targets are allow-listed literal addresses); the resolver is
     // pointed at a closed port so an accidental lookup fails fast instead of leaving the machine.
     let resolver = DnsResolver::with_nameservers(
@@ -56,6 +68,7 @@ fn world(allow: SocketAddr) -> World {
         queue,
         archive,
         claims,
+        ledger,
     }
 }
 
@@ -167,7 +180,11 @@ async fn invalid_events_fail_naming_the_field_and_claim_nothing() {
         function_handler(&w.deps, event("wrong-detail-type.json", None)).await,
         Err(WorkerError::WrongDetailType(_))
     ));
-    assert_eq!(w.claims.get("checkout-2026-11-23-eu-1"), None, "nothing was claimed");
+    assert_eq!(
+        w.claims.get(&call("checkout-2026-11-23-eu-1")),
+        None,
+        "nothing was claimed"
+    );
 }
 
 /// Every number is bounded before anything is claimed: a call over a bound fails naming the field and the
@@ -233,7 +250,11 @@ async fn calls_beyond_a_bound_fail_naming_the_field_and_claim_nothing() {
     }
     assert!(hits.arrivals().is_empty(), "nothing was sent");
     assert!(sent(&w.queue).is_empty());
-    assert_eq!(w.claims.get("checkout-2026-11-23-eu-1"), None, "nothing was claimed");
+    assert_eq!(
+        w.claims.get(&call("checkout-2026-11-23-eu-1")),
+        None,
+        "nothing was claimed"
+    );
 }
 
 #[tokio::test]
@@ -354,7 +375,7 @@ async fn a_retry_within_the_lease_says_the_call_is_running_and_one_after_it_says
     // Another invocation holds the call until its deadline, a minute from now.
     let held = w
         .claims
-        .claim("checkout-2026-11-23", "checkout-2026-11-23-eu-1", now, now + 60)
+        .claim(&call("checkout-2026-11-23-eu-1"), now, now + 60)
         .await
         .ok();
     assert_eq!(held, Some(Claim::Fresh));
@@ -366,12 +387,7 @@ async fn a_retry_within_the_lease_says_the_call_is_running_and_one_after_it_says
     // A call whose holder's lease passed with no result stored is lost, not fired late.
     let gone = w
         .claims
-        .claim(
-            "checkout-2026-11-23",
-            "checkout-2026-11-23-eu-2",
-            now - 1_000,
-            now - 100,
-        )
+        .claim(&call("checkout-2026-11-23-eu-2"), now - 1_000, now - 100)
         .await
         .ok();
     assert_eq!(gone, Some(Claim::Fresh));
@@ -379,7 +395,13 @@ async fn a_retry_within_the_lease_says_the_call_is_running_and_one_after_it_says
     e.payload.detail["callId"] = "checkout-2026-11-23-eu-2".into();
     let outcome = function_handler(&w.deps, e).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((outcome.status, outcome.requests), ("lost", 0));
-    assert_eq!(w.claims.get("checkout-2026-11-23-eu-2"), Some(Claim::Lost));
+    assert_eq!(w.claims.get(&call("checkout-2026-11-23-eu-2")), Some(Claim::Lost));
+    let counters = w.ledger.counters(&call("x").test).await.ok().flatten();
+    assert_eq!(
+        counters.map(|c| (c.calls_lost, c.results_archived)),
+        Some((1, 0)),
+        "the lost call shows in its test's counters"
+    );
     assert!(hits.arrivals().is_empty(), "neither delivery fired");
     assert!(sent(&w.queue).is_empty());
 }
@@ -396,14 +418,10 @@ async fn a_late_retry_of_a_call_that_ran_delivers_its_stored_result_and_one_that
     }
     // Had its first delivery run and stored the result (then failed to send it), the late retry sends it.
     let key = "overflow/acme/checkout-2026-11-23/checkout-2026-11-23-eu-1.json";
-    let claimed = w
-        .claims
-        .claim("checkout-2026-11-23", "checkout-2026-11-23-eu-1", 0, 60)
-        .await
-        .ok();
+    let claimed = w.claims.claim(&call("checkout-2026-11-23-eu-1"), 0, 60).await.ok();
     assert_eq!(claimed, Some(volley_core::ports::Claim::Fresh));
     w.claims
-        .mark_stored("checkout-2026-11-23-eu-1", key)
+        .mark_stored(&call("checkout-2026-11-23-eu-1"), key)
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     let outcome = function_handler(&w.deps, event("invalid-start-at-past.json", None))

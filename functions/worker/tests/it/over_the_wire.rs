@@ -44,12 +44,14 @@ fn user_call(url: &str, call_id: &str) -> LambdaEvent<EventBridgeEvent<serde_jso
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_delivery_is_redelivered_from_s3_by_the_retry_and_the_call_fires_once() {
     let config = emulator::sdk_config().await;
-    let (calls, bucket, queue) = (
+    let (calls, tests, bucket, queue) = (
         emulator::unique("calls-"),
+        emulator::unique("tests-"),
         emulator::unique("results-"),
         emulator::unique("results-"),
     );
     fixtures::create_calls_table(&config, &calls).await;
+    fixtures::create_tests_table(&config, &tests).await;
     fixtures::create_bucket(&config, &bucket).await;
     let queue_url = fixtures::create_queue(&config, &queue).await;
 
@@ -67,7 +69,7 @@ async fn a_failed_delivery_is_redelivered_from_s3_by_the_retry_and_the_call_fire
             AllowList::new([target.address]),
             None,
         ),
-        claims: Arc::new(DynamoCallClaims::new(&config, &calls)),
+        claims: Arc::new(DynamoCallClaims::new(&config, &calls, &tests)),
         queue: Arc::new(FailsFirst {
             inner: Arc::new(SqsResultQueue::new(&config, &queue_url)),
             failed: Default::default(),

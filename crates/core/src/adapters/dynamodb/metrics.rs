@@ -6,14 +6,16 @@ use aws_sdk_dynamodb::types::{AttributeValue, PutRequest, WriteRequest};
 
 use super::{Item, n, query_all, unavailable};
 use crate::model::saved_metrics::{SavedSecond, Series};
+use crate::model::scope::TestScope;
 use crate::ports::{SavedMetricsStore, StoreError};
 
-/// The metrics table: partition key `series` (S: the test id, then `#region` when there is one), sort key
-/// `second` (N, Unix seconds); attributes `testId`, `region`, `p50`, `p90`, `p95`, `p99`, `max`, `avg`
+/// The metrics table: partition key `series` (S: the test's key `<org>#<test>`, then `#region` when there
+/// is one), sort key `second` (N, Unix seconds); attributes `organisationId`, `testId`, `region`, `p50`, `p90`, `p95`, `p99`, `max`, `avg`
 /// (milliseconds, absent when nothing was measured), `requests`, `errors`, `dropped`.
 pub mod schema {
     pub const SERIES: &str = "series";
     pub const SECOND: &str = "second";
+    pub const ORGANISATION_ID: &str = "organisationId";
     pub const TEST_ID: &str = "testId";
     pub const REGION: &str = "region";
 }
@@ -26,7 +28,14 @@ fn item_of(second: &SavedSecond) -> Item {
     let mut item = Item::from([
         (SERIES.to_owned(), AttributeValue::S(second.series.key())),
         (SECOND.to_owned(), n(second.second)),
-        (TEST_ID.to_owned(), AttributeValue::S(second.series.test_id.clone())),
+        (
+            ORGANISATION_ID.to_owned(),
+            AttributeValue::S(second.series.test.organisation_id.clone()),
+        ),
+        (
+            TEST_ID.to_owned(),
+            AttributeValue::S(second.series.test.test_id.clone()),
+        ),
         ("requests".to_owned(), n(second.requests)),
         ("errors".to_owned(), n(second.errors)),
         ("dropped".to_owned(), n(second.dropped)),
@@ -58,11 +67,12 @@ fn second_of(item: &Item) -> Result<SavedSecond, StoreError> {
             .and_then(|v| v.parse::<f64>().ok())
     };
     let count = |name: &str| float(name).map_or(0, |v| v as u64);
-    let test_id = text(TEST_ID).ok_or_else(|| StoreError::Corrupt(format!("a saved second has no {TEST_ID}")))?;
+    let part = |name: &str| text(name).ok_or_else(|| StoreError::Corrupt(format!("a saved second has no {name}")));
+    let test = TestScope::new(part(ORGANISATION_ID)?, part(TEST_ID)?);
     let second = float(SECOND).ok_or_else(|| StoreError::Corrupt(format!("a saved second has no {SECOND}")))?;
     Ok(SavedSecond {
         series: Series {
-            test_id,
+            test,
             region: text(REGION),
         },
         second: second as i64,

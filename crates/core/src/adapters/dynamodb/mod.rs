@@ -3,8 +3,10 @@
 //!
 //! A table's file holds its schema (the attribute names, shared with deploy/ and template.yaml), its
 //! adapters and their IAM actions (`*_ACTIONS`). Table files import only this file, never each other. The
-//! one table written from two files is the calls table (the worker's claims in `calls.rs`, the archiver's
-//! marks in `tests.rs`, in one transaction with the counters), so its schema is here, in `calls_schema`.
+//! two tables written from two files have their schemas here: the calls table (the worker's claims in
+//! `calls.rs`, the archiver's marks in `tests.rs`, in one transaction with the counters), `calls_schema`, and
+//! the tests table (the archiver's counters in `tests.rs`, the worker's lost calls in `calls.rs`),
+//! `tests_schema`.
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -25,23 +27,28 @@ pub mod orchestration;
 pub mod runs;
 pub mod tests;
 
-/// The calls table: partition key `pk` (S). Claim items `claim#<callId>` (the worker's, `calls.rs`), archive
-/// marks `archived#<callId>` with `metricsPublished` and metrics batches `metrics#<callId>#<n>` with `state`
-/// and `leaseUntil` (the archiver's, `tests.rs`), all with an `expiresAt` TTL (30 days).
+/// The calls table: partition key `pk` (S), every key scoped by the call's organisation and test
+/// (`model::scope`). Claim items `claim#<org>#<test>#<call>` (the worker's, `calls.rs`), archive marks
+/// `archived#<org>#<test>#<call>` with `metricsPublished` and metrics batches
+/// `metrics#<org>#<test>#<call>#<n>` with `state` and `leaseUntil` (the archiver's, `tests.rs`), all with
+/// `testKey` (`<org>#<test>`) and an `expiresAt` TTL (30 days).
 pub mod calls_schema {
+    use crate::model::scope::CallScope;
+
     pub const PARTITION_KEY: &str = "pk";
-    pub const TEST_ID: &str = "testId";
+    /// The test the item belongs to, `<org>#<test>`.
+    pub const TEST_KEY: &str = "testKey";
     pub const EXPIRES_AT: &str = "expiresAt";
     pub const METRICS_PUBLISHED: &str = "metricsPublished";
     /// How long claims and archive marks are kept.
     pub const RETENTION_SECONDS: i64 = 30 * 24 * 3600;
-    /// The key of the claim of `call_id`.
-    pub fn claim_key(call_id: &str) -> String {
-        format!("claim#{call_id}")
+    /// The key of the claim of `call`.
+    pub fn claim_key(call: &CallScope) -> String {
+        format!("claim#{}", call.key())
     }
-    /// The key of the archive mark of `call_id`.
-    pub fn archived_key(call_id: &str) -> String {
-        format!("archived#{call_id}")
+    /// The key of the archive mark of `call`.
+    pub fn archived_key(call: &CallScope) -> String {
+        format!("archived#{}", call.key())
     }
     /// A claim's state: `running` (held until `leaseUntil`), `stored` (its result at `resultKey`) or `lost`.
     pub const CLAIM_STATE: &str = "state";
@@ -54,10 +61,33 @@ pub mod calls_schema {
     pub const LEASE_UNTIL: &str = "leaseUntil";
     pub const PUBLISHING: &str = "publishing";
     pub const PUBLISHED: &str = "published";
-    /// The key of batch `batch` of `call_id`'s metrics.
-    pub fn metrics_batch_key(call_id: &str, batch: u32) -> String {
-        format!("metrics#{call_id}#{batch}")
+    /// The key of batch `batch` of `call`'s metrics.
+    pub fn metrics_batch_key(call: &CallScope, batch: u32) -> String {
+        format!("metrics#{}", call.piece_key(batch))
     }
+}
+
+/// The tests table (written from two files: the archiver's counters in `tests.rs`, the worker's count of
+/// lost calls in `calls.rs`): partition key `testKey` (S, `<org>#<test>`, `model::scope`) with
+/// `organisationId` and `testId`; the archiver's counters `requests`, `errors`, `dropped`, `resultsArchived`
+/// and `lastResultAt` (Unix seconds); the worker's `callsLost`; the series its results named,
+/// `metricRegions` (SS); the metrics-saver's watermark `metricsSavedThrough` (N). The global secondary index
+/// `byActiveDay` (partition `activeDay`, the UTC date of the last result; sort `lastResultAt`) finds the
+/// recently active tests without a scan.
+pub mod tests_schema {
+    pub const TEST_KEY: &str = "testKey";
+    pub const ORGANISATION_ID: &str = "organisationId";
+    pub const TEST_ID: &str = "testId";
+    pub const REQUESTS: &str = "requests";
+    pub const ERRORS: &str = "errors";
+    pub const DROPPED: &str = "dropped";
+    pub const RESULTS_ARCHIVED: &str = "resultsArchived";
+    pub const LAST_RESULT_AT: &str = "lastResultAt";
+    pub const CALLS_LOST: &str = "callsLost";
+    pub const ACTIVE_DAY_INDEX: &str = "byActiveDay";
+    pub const ACTIVE_DAY: &str = "activeDay";
+    pub const METRIC_REGIONS: &str = "metricRegions";
+    pub const SAVED_THROUGH: &str = "metricsSavedThrough";
 }
 
 /// An item as the SDK holds it.

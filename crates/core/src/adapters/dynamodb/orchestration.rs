@@ -7,12 +7,16 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 
 use super::{Item, conditional, flag, get_by_key, n, number, s, string_set, text, unavailable};
 use crate::model::orchestration::{RegionMark, TestState};
+use crate::model::scope::TestScope;
 use crate::ports::{OrchestrationStore, RegionRecorded, StoreError};
 
-/// The orchestration table: partition key `testId` (S); string sets `requiredRegions`, `readyRegions`,
+/// The orchestration table: partition key `testKey` (S, `<org>#<test>`, `model::scope`) with
+/// `organisationId` and `testId`; string sets `requiredRegions`, `readyRegions`,
 /// `completedRegions` (absent while empty: DynamoDB has no empty sets); `bufferSeconds` (N), `started` and
 /// `completed` (BOOL), `startAt`, `completedAt` and `resetAt` (N, Unix ms).
 pub mod schema {
+    pub const TEST_KEY: &str = "testKey";
+    pub const ORGANISATION_ID: &str = "organisationId";
     pub const TEST_ID: &str = "testId";
     pub const REQUIRED: &str = "requiredRegions";
     pub const READY: &str = "readyRegions";
@@ -30,10 +34,13 @@ use schema::*;
 pub const ORCHESTRATION_STORE_ACTIONS: &[&str] = &["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"];
 
 fn state_of(item: &Item) -> Result<TestState, StoreError> {
-    let test_id = text(item, TEST_ID)
-        .map(str::to_owned)
-        .ok_or_else(|| StoreError::Corrupt(format!("an orchestration item has no {TEST_ID}")))?;
+    let part = |name: &str| {
+        text(item, name)
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Corrupt(format!("an orchestration item has no {name}")))
+    };
     Ok(TestState {
+        test: TestScope::new(part(ORGANISATION_ID)?, part(TEST_ID)?),
         required_regions: string_set(item, REQUIRED),
         ready_regions: string_set(item, READY),
         completed_regions: string_set(item, COMPLETED_REGIONS),
@@ -45,7 +52,6 @@ fn state_of(item: &Item) -> Result<TestState, StoreError> {
         completed: flag(item, COMPLETED),
         completed_at: number(item, COMPLETED_AT),
         reset_at: number(item, RESET_AT).unwrap_or(0),
-        test_id,
     })
 }
 
@@ -65,16 +71,16 @@ impl DynamoOrchestrationStore {
     }
 
     /// Sets `flag` and `at` unless the flag is already set: true when this call set it.
-    async fn flip(&self, test_id: &str, flag: &str, at_name: &str, at: i64) -> Result<bool, StoreError> {
+    async fn flip(&self, test: &TestScope, flag: &str, at_name: &str, at: i64) -> Result<bool, StoreError> {
         // dynamodb:UpdateItem (conditional)
         let update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(TEST_ID, s(test_id))
+            .key(TEST_KEY, s(&test.key()))
             .update_expression("SET #f = :t, #at = :at")
             .condition_expression("attribute_exists(#id) AND #f = :f")
-            .expression_attribute_names("#id", TEST_ID)
+            .expression_attribute_names("#id", TEST_KEY)
             .expression_attribute_names("#f", flag)
             .expression_attribute_names("#at", at_name)
             .expression_attribute_values(":t", AttributeValue::Bool(true))
@@ -93,7 +99,9 @@ impl OrchestrationStore for DynamoOrchestrationStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(TEST_ID, s(&state.test_id))
+            .item(TEST_KEY, s(&state.test.key()))
+            .item(ORGANISATION_ID, s(&state.test.organisation_id))
+            .item(TEST_ID, s(&state.test.test_id))
             .item(BUFFER_SECONDS, n(state.buffer_seconds))
             .item(STARTED, AttributeValue::Bool(false))
             .item(COMPLETED, AttributeValue::Bool(false))
@@ -109,12 +117,12 @@ impl OrchestrationStore for DynamoOrchestrationStore {
         Ok(())
     }
 
-    async fn get(&self, test_id: &str) -> Result<Option<TestState>, StoreError> {
-        let item = get_by_key(&self.client, &self.table, TEST_ID, test_id).await?;
+    async fn get(&self, test: &TestScope) -> Result<Option<TestState>, StoreError> {
+        let item = get_by_key(&self.client, &self.table, TEST_KEY, &test.key()).await?;
         item.as_ref().map(state_of).transpose()
     }
 
-    async fn add_region(&self, test_id: &str, mark: RegionMark, region: &str) -> Result<RegionRecorded, StoreError> {
+    async fn add_region(&self, test: &TestScope, mark: RegionMark, region: &str) -> Result<RegionRecorded, StoreError> {
         let target = match mark {
             RegionMark::Ready => READY,
             RegionMark::Completed => COMPLETED_REGIONS,
@@ -125,10 +133,10 @@ impl OrchestrationStore for DynamoOrchestrationStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(TEST_ID, s(test_id))
+            .key(TEST_KEY, s(&test.key()))
             .update_expression("ADD #set :region")
             .condition_expression("attribute_exists(#id) AND contains(#required, :name)")
-            .expression_attribute_names("#id", TEST_ID)
+            .expression_attribute_names("#id", TEST_KEY)
             .expression_attribute_names("#set", target)
             .expression_attribute_names("#required", REQUIRED)
             .expression_attribute_values(":region", AttributeValue::Ss(vec![region.to_owned()]))
@@ -138,18 +146,18 @@ impl OrchestrationStore for DynamoOrchestrationStore {
             .await;
         match conditional(update.map_err(|e| e.into_service_error()))? {
             Ok(out) => Ok(RegionRecorded::Recorded(state_of(&out.attributes.unwrap_or_default())?)),
-            Err(_) => Ok(match self.get(test_id).await? {
+            Err(_) => Ok(match self.get(test).await? {
                 None => RegionRecorded::UnknownTest,
                 Some(state) => RegionRecorded::NotRequired(state),
             }),
         }
     }
 
-    async fn start(&self, test_id: &str, start_at: i64) -> Result<bool, StoreError> {
-        self.flip(test_id, STARTED, START_AT, start_at).await
+    async fn start(&self, test: &TestScope, start_at: i64) -> Result<bool, StoreError> {
+        self.flip(test, STARTED, START_AT, start_at).await
     }
 
-    async fn complete(&self, test_id: &str, at: i64) -> Result<bool, StoreError> {
-        self.flip(test_id, COMPLETED, COMPLETED_AT, at).await
+    async fn complete(&self, test: &TestScope, at: i64) -> Result<bool, StoreError> {
+        self.flip(test, COMPLETED, COMPLETED_AT, at).await
     }
 }

@@ -1,6 +1,7 @@
-//! The run index in DynamoDB: partition key `tag` (S), sort key `run` (S): the shape, the start (Unix ms,
-//! zero-padded so text order is time order) and the run id, joined by `|`. Newest first is a descending
-//! query on `begins_with(run, shape|)`.
+//! The run index in DynamoDB: partition key `tagKey` (S): the organisation and the tag, `<org>#<tag>` (runs
+//! are compared within one organisation), sort key `run` (S): the shape, the start (Unix ms, zero-padded so
+//! text order is time order) and the run id, joined by `|`. Newest first is a descending query on
+//! `begins_with(run, shape|)`.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
@@ -10,6 +11,8 @@ use crate::ports::{RunEntry, RunIndex, StoreError};
 
 /// The runs table's attribute names.
 pub mod schema {
+    pub const TAG_KEY: &str = "tagKey";
+    pub const ORGANISATION_ID: &str = "organisationId";
     pub const TAG: &str = "tag";
     pub const RUN: &str = "run";
     pub const SHAPE: &str = "shape";
@@ -38,6 +41,11 @@ impl DynamoRunIndex {
     }
 }
 
+/// `<org>#<tag>` (neither holds `#`: both are identifiers).
+fn tag_key(organisation_id: &str, tag: &str) -> String {
+    format!("{organisation_id}#{tag}")
+}
+
 fn sort_key(entry: &RunEntry) -> String {
     format!("{}|{:015}|{}", entry.shape, entry.started_at.max(0), entry.run_id)
 }
@@ -49,6 +57,8 @@ impl RunIndex for DynamoRunIndex {
         self.client
             .put_item()
             .table_name(&self.table)
+            .item(TAG_KEY, s(&tag_key(&entry.organisation_id, &entry.tag)))
+            .item(ORGANISATION_ID, s(&entry.organisation_id))
             .item(TAG, s(&entry.tag))
             .item(RUN, s(&sort_key(entry)))
             .item(SHAPE, s(&entry.shape))
@@ -61,16 +71,22 @@ impl RunIndex for DynamoRunIndex {
         Ok(())
     }
 
-    async fn latest(&self, tag: &str, shape: &str, limit: usize) -> Result<Vec<RunEntry>, StoreError> {
+    async fn latest(
+        &self,
+        organisation_id: &str,
+        tag: &str,
+        shape: &str,
+        limit: usize,
+    ) -> Result<Vec<RunEntry>, StoreError> {
         // dynamodb:Query (one page: `limit` is small)
         let out = self
             .client
             .query()
             .table_name(&self.table)
             .key_condition_expression("#t = :t AND begins_with(#r, :shape)")
-            .expression_attribute_names("#t", TAG)
+            .expression_attribute_names("#t", TAG_KEY)
             .expression_attribute_names("#r", RUN)
-            .expression_attribute_values(":t", s(tag))
+            .expression_attribute_values(":t", s(&tag_key(organisation_id, tag)))
             .expression_attribute_values(":shape", s(&format!("{shape}|")))
             .scan_index_forward(false)
             .limit(i32::try_from(limit).unwrap_or(i32::MAX).max(1))
@@ -88,6 +104,7 @@ impl RunIndex for DynamoRunIndex {
                         .ok_or_else(|| StoreError::Corrupt(format!("a run item has no {name}")))
                 };
                 Ok(RunEntry {
+                    organisation_id: required(ORGANISATION_ID)?,
                     tag: required(TAG)?,
                     shape: required(SHAPE)?,
                     started_at: number(item, STARTED_AT).unwrap_or(0),

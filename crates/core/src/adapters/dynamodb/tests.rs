@@ -11,25 +11,10 @@ use chrono::DateTime;
 use super::calls_schema as calls;
 use super::{Item, conditional, flag, get_by_key, n, number, query_all, s, string_set, text, unavailable};
 use crate::model::saved_metrics::{ActiveTest, Series};
+use crate::model::scope::{CallScope, TestScope};
 use crate::ports::{ArchiveMark, BatchClaim, ResultCounts, ResultLedger, StoreError, TestActivity, TestCounters};
 
-/// The tests table: partition key `testId` (S); the archiver's counters `requests`, `errors`, `dropped`,
-/// `resultsArchived` and `lastResultAt` (Unix seconds); the series its results named, `metricRegions` (SS);
-/// the metrics-saver's watermark `metricsSavedThrough` (N). The global secondary index `byActiveDay`
-/// (partition `activeDay`, the UTC date of the last result; sort `lastResultAt`) finds the recently active
-/// tests without a scan.
-pub mod schema {
-    pub const TEST_ID: &str = "testId";
-    pub const REQUESTS: &str = "requests";
-    pub const ERRORS: &str = "errors";
-    pub const DROPPED: &str = "dropped";
-    pub const RESULTS_ARCHIVED: &str = "resultsArchived";
-    pub const LAST_RESULT_AT: &str = "lastResultAt";
-    pub const ACTIVE_DAY_INDEX: &str = "byActiveDay";
-    pub const ACTIVE_DAY: &str = "activeDay";
-    pub const METRIC_REGIONS: &str = "metricRegions";
-    pub const SAVED_THROUGH: &str = "metricsSavedThrough";
-}
+pub use super::tests_schema as schema;
 use schema::*;
 
 /// The IAM actions `DynamoResultLedger` calls: `record_archived` (a transaction of a put and an update, with
@@ -77,8 +62,7 @@ impl DynamoResultLedger {
 impl ResultLedger for DynamoResultLedger {
     async fn record_archived(
         &self,
-        test_id: &str,
-        call_id: &str,
+        call: &CallScope,
         counts: ResultCounts,
         region: Option<&str>,
         now: i64,
@@ -87,8 +71,8 @@ impl ResultLedger for DynamoResultLedger {
         let to_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
         let mark = Put::builder()
             .table_name(&self.calls_table)
-            .item(calls::PARTITION_KEY, s(&calls::archived_key(call_id)))
-            .item(calls::TEST_ID, s(test_id))
+            .item(calls::PARTITION_KEY, s(&calls::archived_key(call)))
+            .item(calls::TEST_KEY, s(&call.test.key()))
             .item(calls::METRICS_PUBLISHED, AttributeValue::Bool(false))
             .item(calls::EXPIRES_AT, n(now + calls::RETENTION_SECONDS))
             .condition_expression("attribute_not_exists(#pk)")
@@ -97,8 +81,12 @@ impl ResultLedger for DynamoResultLedger {
             .map_err(to_error)?;
         let count = Update::builder()
             .table_name(&self.tests_table)
-            .key(TEST_ID, s(test_id))
-            .update_expression("ADD #r :r, #e :e, #d :d, #a :one, #mr :mr SET #l = :now, #ad = :day")
+            .key(TEST_KEY, s(&call.test.key()))
+            .update_expression("ADD #r :r, #e :e, #d :d, #a :one, #mr :mr SET #l = :now, #ad = :day, #o = :o, #t = :t")
+            .expression_attribute_names("#o", ORGANISATION_ID)
+            .expression_attribute_names("#t", TEST_ID)
+            .expression_attribute_values(":o", s(&call.test.organisation_id))
+            .expression_attribute_values(":t", s(&call.test.test_id))
             .expression_attribute_names("#r", REQUESTS)
             .expression_attribute_names("#e", ERRORS)
             .expression_attribute_names("#d", DROPPED)
@@ -136,7 +124,7 @@ impl ResultLedger for DynamoResultLedger {
                     &self.client,
                     &self.calls_table,
                     calls::PARTITION_KEY,
-                    &calls::archived_key(call_id),
+                    &calls::archived_key(call),
                 )
                 .await?
                 .ok_or_else(|| unavailable(cancelled))?;
@@ -147,12 +135,12 @@ impl ResultLedger for DynamoResultLedger {
         }
     }
 
-    async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError> {
+    async fn mark_metrics_published(&self, call: &CallScope) -> Result<(), StoreError> {
         // dynamodb:UpdateItem
         self.client
             .update_item()
             .table_name(&self.calls_table)
-            .key(calls::PARTITION_KEY, s(&calls::archived_key(call_id)))
+            .key(calls::PARTITION_KEY, s(&calls::archived_key(call)))
             .update_expression("SET #m = :t")
             .expression_attribute_names("#m", calls::METRICS_PUBLISHED)
             .expression_attribute_values(":t", AttributeValue::Bool(true))
@@ -164,12 +152,12 @@ impl ResultLedger for DynamoResultLedger {
 
     async fn claim_metrics_batch(
         &self,
-        call_id: &str,
+        call: &CallScope,
         batch: u32,
         now: i64,
         lease_until: i64,
     ) -> Result<BatchClaim, StoreError> {
-        let key = calls::metrics_batch_key(call_id, batch);
+        let key = calls::metrics_batch_key(call, batch);
         // dynamodb:UpdateItem: free, or held by a publisher whose lease passed (it died before finishing).
         let claimed = self
             .client
@@ -199,12 +187,12 @@ impl ResultLedger for DynamoResultLedger {
         })
     }
 
-    async fn finish_metrics_batch(&self, call_id: &str, batch: u32) -> Result<(), StoreError> {
+    async fn finish_metrics_batch(&self, call: &CallScope, batch: u32) -> Result<(), StoreError> {
         // dynamodb:UpdateItem
         self.client
             .update_item()
             .table_name(&self.calls_table)
-            .key(calls::PARTITION_KEY, s(&calls::metrics_batch_key(call_id, batch)))
+            .key(calls::PARTITION_KEY, s(&calls::metrics_batch_key(call, batch)))
             .update_expression("SET #st = :published REMOVE #lu")
             .expression_attribute_names("#st", calls::BATCH_STATE)
             .expression_attribute_names("#lu", calls::LEASE_UNTIL)
@@ -215,16 +203,17 @@ impl ResultLedger for DynamoResultLedger {
         Ok(())
     }
 
-    async fn counters(&self, test_id: &str) -> Result<Option<TestCounters>, StoreError> {
-        let item = get_by_key(&self.client, &self.tests_table, TEST_ID, test_id).await?;
+    async fn counters(&self, test: &TestScope) -> Result<Option<TestCounters>, StoreError> {
+        let item = get_by_key(&self.client, &self.tests_table, TEST_KEY, &test.key()).await?;
         let count = |item: &Item, name: &str| number(item, name).unwrap_or(0);
         Ok(item.map(|item| TestCounters {
-            test_id: test_id.to_owned(),
+            test: test.clone(),
             requests: count(&item, REQUESTS) as u64,
             errors: count(&item, ERRORS) as u64,
             dropped: count(&item, DROPPED) as u64,
             results_archived: count(&item, RESULTS_ARCHIVED) as u64,
             last_result_at: count(&item, LAST_RESULT_AT),
+            calls_lost: count(&item, CALLS_LOST) as u64,
         }))
     }
 }
@@ -246,17 +235,17 @@ impl DynamoTestActivity {
 }
 
 fn active_test_of(item: &Item) -> Result<ActiveTest, StoreError> {
-    let test_id = text(item, TEST_ID)
-        .map(str::to_owned)
-        .ok_or_else(|| StoreError::Corrupt(format!("a test item has no {TEST_ID}")))?;
+    let part = |name: &str| {
+        text(item, name)
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Corrupt(format!("a test item has no {name}")))
+    };
+    let test = TestScope::new(part(ORGANISATION_ID)?, part(TEST_ID)?);
     // Sorted: a string set.
     let marks = string_set(item, METRIC_REGIONS);
     Ok(ActiveTest {
-        series: marks
-            .iter()
-            .map(|mark| Series::from_region_mark(&test_id, mark))
-            .collect(),
-        test_id,
+        series: marks.iter().map(|mark| Series::from_region_mark(&test, mark)).collect(),
+        test,
         last_result_at: number(item, LAST_RESULT_AT).unwrap_or(0),
         saved_through: number(item, SAVED_THROUGH),
     })
@@ -287,26 +276,30 @@ impl TestActivity for DynamoTestActivity {
         Ok(tests)
     }
 
-    async fn test(&self, test_id: &str) -> Result<Option<ActiveTest>, StoreError> {
-        let item = get_by_key(&self.client, &self.table, TEST_ID, test_id).await?;
-        item.as_ref().map(active_test_of).transpose()
+    async fn test(&self, test: &TestScope) -> Result<Option<ActiveTest>, StoreError> {
+        let item = get_by_key(&self.client, &self.table, TEST_KEY, &test.key()).await?;
+        // A test with lost calls and no result yet has no series to save.
+        item.filter(|item| item.contains_key(LAST_RESULT_AT))
+            .as_ref()
+            .map(active_test_of)
+            .transpose()
     }
 
-    async fn advance_watermark(&self, test_id: &str, from: Option<i64>, to: i64) -> Result<bool, StoreError> {
+    async fn advance_watermark(&self, test: &TestScope, from: Option<i64>, to: i64) -> Result<bool, StoreError> {
         let condition = match from {
-            None => "attribute_exists(#t) AND (attribute_not_exists(#w) OR #w < :to)",
-            Some(_) => "attribute_exists(#t) AND #w >= :from AND #w < :to",
+            None => "attribute_exists(#l) AND (attribute_not_exists(#w) OR #w < :to)",
+            Some(_) => "attribute_exists(#l) AND #w >= :from AND #w < :to",
         };
         // dynamodb:UpdateItem (conditional)
         let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
-            .key(TEST_ID, s(test_id))
+            .key(TEST_KEY, s(&test.key()))
             .update_expression("SET #w = :to")
             .condition_expression(condition)
             .expression_attribute_names("#w", SAVED_THROUGH)
-            .expression_attribute_names("#t", TEST_ID)
+            .expression_attribute_names("#l", LAST_RESULT_AT)
             .expression_attribute_values(":to", n(to));
         if let Some(from) = from {
             update = update.expression_attribute_values(":from", n(from));

@@ -33,10 +33,7 @@ impl MetricsSink for MemoryMetricsSink {
 
 /// Whether `datum` was published under exactly the dimensions of `series`.
 fn belongs_to(datum: &MetricDatum, series: &Series) -> bool {
-    let mut expected = vec![("TestId", series.test_id.as_str())];
-    if let Some(region) = &series.region {
-        expected.push(("Region", region.as_str()));
-    }
+    let expected = series.dimensions();
     datum.dimensions.len() == expected.len()
         && expected
             .iter()

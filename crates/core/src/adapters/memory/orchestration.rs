@@ -7,12 +7,13 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::model::orchestration::{RegionMark, TestState};
+use crate::model::scope::TestScope;
 use crate::ports::{OrchestrationStore, RegionRecorded, StoreError};
 
 /// An `OrchestrationStore` in memory.
 #[derive(Debug, Default)]
 pub struct MemoryOrchestrationStore {
-    tests: Mutex<HashMap<String, TestState>>,
+    tests: Mutex<HashMap<TestScope, TestState>>,
 }
 
 impl MemoryOrchestrationStore {
@@ -20,7 +21,7 @@ impl MemoryOrchestrationStore {
         Self::default()
     }
 
-    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<String, TestState>>, StoreError> {
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<TestScope, TestState>>, StoreError> {
         self.tests
             .lock()
             .map_err(|_| StoreError::Corrupt("the in-memory orchestration lock was poisoned".into()))
@@ -30,17 +31,17 @@ impl MemoryOrchestrationStore {
 #[async_trait]
 impl OrchestrationStore for MemoryOrchestrationStore {
     async fn reset(&self, state: &TestState) -> Result<(), StoreError> {
-        self.lock()?.insert(state.test_id.clone(), state.clone());
+        self.lock()?.insert(state.test.clone(), state.clone());
         Ok(())
     }
 
-    async fn get(&self, test_id: &str) -> Result<Option<TestState>, StoreError> {
-        Ok(self.lock()?.get(test_id).cloned())
+    async fn get(&self, test: &TestScope) -> Result<Option<TestState>, StoreError> {
+        Ok(self.lock()?.get(test).cloned())
     }
 
-    async fn add_region(&self, test_id: &str, mark: RegionMark, region: &str) -> Result<RegionRecorded, StoreError> {
+    async fn add_region(&self, test: &TestScope, mark: RegionMark, region: &str) -> Result<RegionRecorded, StoreError> {
         let mut tests = self.lock()?;
-        let Some(state) = tests.get_mut(test_id) else {
+        let Some(state) = tests.get_mut(test) else {
             return Ok(RegionRecorded::UnknownTest);
         };
         if !state.required_regions.contains(region) {
@@ -53,9 +54,9 @@ impl OrchestrationStore for MemoryOrchestrationStore {
         Ok(RegionRecorded::Recorded(state.clone()))
     }
 
-    async fn start(&self, test_id: &str, start_at: i64) -> Result<bool, StoreError> {
+    async fn start(&self, test: &TestScope, start_at: i64) -> Result<bool, StoreError> {
         let mut tests = self.lock()?;
-        match tests.get_mut(test_id) {
+        match tests.get_mut(test) {
             Some(state) if !state.started => {
                 state.started = true;
                 state.start_at = Some(start_at);
@@ -65,9 +66,9 @@ impl OrchestrationStore for MemoryOrchestrationStore {
         }
     }
 
-    async fn complete(&self, test_id: &str, at: i64) -> Result<bool, StoreError> {
+    async fn complete(&self, test: &TestScope, at: i64) -> Result<bool, StoreError> {
         let mut tests = self.lock()?;
-        match tests.get_mut(test_id) {
+        match tests.get_mut(test) {
             Some(state) if !state.completed => {
                 state.completed = true;
                 state.completed_at = Some(at);

@@ -19,19 +19,27 @@ impl crate::ports::RunIndex for MemoryRunIndex {
             .entries
             .lock()
             .map_err(|_| StoreError::Corrupt("poisoned".into()))?;
-        entries.retain(|e| !(e.tag == entry.tag && e.run_id == entry.run_id));
+        entries.retain(|e| {
+            !(e.organisation_id == entry.organisation_id && e.tag == entry.tag && e.run_id == entry.run_id)
+        });
         entries.push(entry.clone());
         Ok(())
     }
 
-    async fn latest(&self, tag: &str, shape: &str, limit: usize) -> Result<Vec<crate::ports::RunEntry>, StoreError> {
+    async fn latest(
+        &self,
+        organisation_id: &str,
+        tag: &str,
+        shape: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::ports::RunEntry>, StoreError> {
         let entries = self
             .entries
             .lock()
             .map_err(|_| StoreError::Corrupt("poisoned".into()))?;
         let mut matching: Vec<_> = entries
             .iter()
-            .filter(|e| e.tag == tag && e.shape == shape)
+            .filter(|e| e.organisation_id == organisation_id && e.tag == tag && e.shape == shape)
             .cloned()
             .collect();
         matching.sort_by(|a, b| (b.started_at, &b.run_id).cmp(&(a.started_at, &a.run_id)));

@@ -7,7 +7,8 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::ports::StoreError;
+use crate::model::scope::{CallScope, TestScope};
+use crate::ports::{StoreError, TestCounters};
 
 /// A `ResultLedger` in maps, and the `TestActivity` that reads what it wrote (as `DynamoResultLedger` and
 /// `DynamoTestActivity` share the tests table).
@@ -18,12 +19,12 @@ pub struct MemoryResultLedger {
 
 #[derive(Debug, Default)]
 struct LedgerState {
-    archived: HashMap<String, bool>,
+    archived: HashMap<CallScope, bool>,
     /// Metrics batches: (call, batch) → published, or held until a lease.
-    batches: HashMap<(String, u32), Batch>,
-    counters: HashMap<String, crate::ports::TestCounters>,
+    batches: HashMap<(CallScope, u32), Batch>,
+    counters: HashMap<TestScope, TestCounters>,
     /// Per test: the metric series' region marks, and the metrics-saver's watermark.
-    activity: HashMap<String, (std::collections::BTreeSet<String>, Option<i64>)>,
+    activity: HashMap<TestScope, (std::collections::BTreeSet<String>, Option<i64>)>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -42,52 +43,64 @@ impl MemoryResultLedger {
             .lock()
             .map_err(|_| StoreError::Corrupt("the in-memory ledger's lock was poisoned".into()))
     }
+
+    /// Counts one lost call of `test` (`MemoryCallClaims` calls this, as `DynamoCallClaims` adds to the
+    /// tests table).
+    pub fn count_lost(&self, test: &TestScope) -> Result<(), StoreError> {
+        self.lock()?
+            .counters
+            .entry(test.clone())
+            .or_insert_with(|| TestCounters::new(test.clone()))
+            .calls_lost += 1;
+        Ok(())
+    }
 }
 
 #[async_trait]
 impl crate::ports::ResultLedger for MemoryResultLedger {
     async fn record_archived(
         &self,
-        test_id: &str,
-        call_id: &str,
+        call: &CallScope,
         counts: crate::ports::ResultCounts,
         region: Option<&str>,
         now: i64,
     ) -> Result<crate::ports::ArchiveMark, StoreError> {
         let mut state = self.lock()?;
-        if let Some(published) = state.archived.get(call_id) {
+        if let Some(published) = state.archived.get(call) {
             return Ok(crate::ports::ArchiveMark::Seen {
                 metrics_published: *published,
             });
         }
-        state.archived.insert(call_id.to_owned(), false);
-        let counters = state.counters.entry(test_id.to_owned()).or_default();
-        counters.test_id = test_id.to_owned();
+        state.archived.insert(call.clone(), false);
+        let counters = state
+            .counters
+            .entry(call.test.clone())
+            .or_insert_with(|| TestCounters::new(call.test.clone()));
         counters.requests += counts.requests;
         counters.errors += counts.errors;
         counters.dropped += counts.dropped;
         counters.results_archived += 1;
         counters.last_result_at = now;
         let mark = region.unwrap_or(crate::model::saved_metrics::NO_REGION).to_owned();
-        state.activity.entry(test_id.to_owned()).or_default().0.insert(mark);
+        state.activity.entry(call.test.clone()).or_default().0.insert(mark);
         Ok(crate::ports::ArchiveMark::Fresh)
     }
 
-    async fn mark_metrics_published(&self, call_id: &str) -> Result<(), StoreError> {
-        self.lock()?.archived.insert(call_id.to_owned(), true);
+    async fn mark_metrics_published(&self, call: &CallScope) -> Result<(), StoreError> {
+        self.lock()?.archived.insert(call.clone(), true);
         Ok(())
     }
 
     async fn claim_metrics_batch(
         &self,
-        call_id: &str,
+        call: &CallScope,
         batch: u32,
         now: i64,
         lease_until: i64,
     ) -> Result<crate::ports::BatchClaim, StoreError> {
         use crate::ports::BatchClaim;
         let mut state = self.lock()?;
-        let key = (call_id.to_owned(), batch);
+        let key = (call.clone(), batch);
         Ok(match state.batches.get(&key) {
             Some(Batch::Published) => BatchClaim::Published,
             Some(Batch::Publishing { lease_until: held }) if *held >= now => BatchClaim::InProgress,
@@ -98,29 +111,26 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
         })
     }
 
-    async fn finish_metrics_batch(&self, call_id: &str, batch: u32) -> Result<(), StoreError> {
-        self.lock()?
-            .batches
-            .insert((call_id.to_owned(), batch), Batch::Published);
+    async fn finish_metrics_batch(&self, call: &CallScope, batch: u32) -> Result<(), StoreError> {
+        self.lock()?.batches.insert((call.clone(), batch), Batch::Published);
         Ok(())
     }
 
-    async fn counters(&self, test_id: &str) -> Result<Option<crate::ports::TestCounters>, StoreError> {
-        Ok(self.lock()?.counters.get(test_id).cloned())
+    async fn counters(&self, test: &TestScope) -> Result<Option<TestCounters>, StoreError> {
+        Ok(self.lock()?.counters.get(test).cloned())
     }
 }
 
 impl MemoryResultLedger {
-    fn active_test(state: &LedgerState, test_id: &str) -> Option<crate::model::saved_metrics::ActiveTest> {
+    /// The test as the metrics-saver sees it: only once a result was archived (a test with only lost calls
+    /// has nothing to save).
+    fn active_test(state: &LedgerState, test: &TestScope) -> Option<crate::model::saved_metrics::ActiveTest> {
         use crate::model::saved_metrics::{ActiveTest, Series};
-        let counters = state.counters.get(test_id)?;
-        let (marks, saved_through) = state.activity.get(test_id).cloned().unwrap_or_default();
+        let counters = state.counters.get(test).filter(|c| c.results_archived > 0)?;
+        let (marks, saved_through) = state.activity.get(test).cloned().unwrap_or_default();
         Some(ActiveTest {
-            test_id: test_id.to_owned(),
-            series: marks
-                .iter()
-                .map(|mark| Series::from_region_mark(test_id, mark))
-                .collect(),
+            test: test.clone(),
+            series: marks.iter().map(|mark| Series::from_region_mark(test, mark)).collect(),
             last_result_at: counters.last_result_at,
             saved_through,
         })
@@ -139,22 +149,22 @@ impl crate::ports::TestActivity for MemoryResultLedger {
             .counters
             .values()
             .filter(|c| c.last_result_at >= since)
-            .filter_map(|c| Self::active_test(&state, &c.test_id))
+            .filter_map(|c| Self::active_test(&state, &c.test))
             .collect();
-        tests.sort_by(|a, b| a.test_id.cmp(&b.test_id));
+        tests.sort_by(|a, b| a.test.cmp(&b.test));
         Ok(tests)
     }
 
-    async fn test(&self, test_id: &str) -> Result<Option<crate::model::saved_metrics::ActiveTest>, StoreError> {
-        Ok(Self::active_test(&*self.lock()?, test_id))
+    async fn test(&self, test: &TestScope) -> Result<Option<crate::model::saved_metrics::ActiveTest>, StoreError> {
+        Ok(Self::active_test(&*self.lock()?, test))
     }
 
-    async fn advance_watermark(&self, test_id: &str, from: Option<i64>, to: i64) -> Result<bool, StoreError> {
+    async fn advance_watermark(&self, test: &TestScope, from: Option<i64>, to: i64) -> Result<bool, StoreError> {
         let mut state = self.lock()?;
-        if !state.counters.contains_key(test_id) {
+        if Self::active_test(&state, test).is_none() {
             return Ok(false);
         }
-        let watermark = &mut state.activity.entry(test_id.to_owned()).or_default().1;
+        let watermark = &mut state.activity.entry(test.clone()).or_default().1;
         let allowed = match (from, *watermark) {
             (None, None) => true,
             (None, Some(w)) => w < to,
