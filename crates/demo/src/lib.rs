@@ -24,7 +24,7 @@ use volley_core::adapters::dynamodb::metrics::DynamoSavedMetrics;
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::model::result::{CallResult, archive_key};
-use volley_core::model::run::{CompareRequest, CompareType, DEFAULT_LOAD_LIMIT, RunAnswer, RunRequest, StoreRequest};
+use volley_core::model::run::{CompareRequest, CompareType, RunAnswer, RunRequest, StoreRequest};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
 use volley_core::model::scope::TestScope;
 use volley_core::ports::{ResultArchive, ResultLedger, SavedMetricsStore, StoreError, TestCounters};
@@ -601,7 +601,7 @@ async fn run_load(options: &Options, stack: &Stack) -> Result<RunAnswer, DemoErr
         compare: Some(CompareRequest {
             kind: CompareType::Previous,
             tag: options.tag.clone(),
-            load_limit: DEFAULT_LOAD_LIMIT,
+            load_limit: None,
         }),
         store: Some(StoreRequest {
             tags: vec![options.tag.clone()],

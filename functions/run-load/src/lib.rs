@@ -226,16 +226,24 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
         None => None,
         Some(c) => {
             check_identifier_field("compare.tag", &c.tag)?;
-            if c.load_limit < 1 || c.load_limit > MAX_LOAD_LIMIT as i64 {
+            let limit = c.load_limit();
+            if limit < 1 || limit > MAX_LOAD_LIMIT as i64 {
                 return Err(bad(format!(
-                    "compare.load_limit: {} must be from 1 to {MAX_LOAD_LIMIT}",
-                    c.load_limit
+                    "compare.load_limit: {limit} must be from 1 to {MAX_LOAD_LIMIT}"
                 )));
             }
-            Some((c.kind, c.tag, c.load_limit as usize))
+            Some((c.kind, c.tag, limit as usize))
         }
     };
-    let store_tags = p.store.map(|s| s.tags).unwrap_or_default();
+    let store_tags = match p.store {
+        Some(store) if store.tags.is_empty() => {
+            return Err(bad(
+                "store.tags: name at least one tag to store the run under (or leave store out)",
+            ));
+        }
+        Some(store) => store.tags,
+        None => Vec::new(),
+    };
     for (i, tag) in store_tags.iter().enumerate() {
         check_identifier_field(&format!("store.tags[{i}]"), tag)?;
     }

@@ -74,17 +74,20 @@ pub struct CompareRequest {
     #[serde(rename = "type")]
     pub kind: CompareType,
     pub tag: String,
-    /// How many runs `average` merges.
-    #[serde(default = "default_load_limit")]
-    pub load_limit: i64,
+    /// How many runs `average` merges; absent or `null` means [`DEFAULT_LOAD_LIMIT`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load_limit: Option<i64>,
 }
 
-/// The number of runs `average` merges when the request does not say.
+impl CompareRequest {
+    /// How many runs `average` merges: the request's number, or the default.
+    pub fn load_limit(&self) -> i64 {
+        self.load_limit.unwrap_or(DEFAULT_LOAD_LIMIT)
+    }
+}
+
+/// The number of runs `average` merges when the request does not say (or says `null`).
 pub const DEFAULT_LOAD_LIMIT: i64 = 5;
-
-fn default_load_limit() -> i64 {
-    DEFAULT_LOAD_LIMIT
-}
 
 /// Store the run under each tag.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,7 +370,18 @@ mod tests {
         let request: Result<RunRequest, _> = payload::parse(&typed);
         let request = request.unwrap_or_else(|e| panic!("{e}"));
         assert!(!request.only_summary && request.store.is_none() && request.organisation_id.is_none());
-        assert_eq!(request.compare.as_ref().map(|c| c.load_limit), Some(DEFAULT_LOAD_LIMIT));
+        assert_eq!(
+            request.compare.as_ref().map(CompareRequest::load_limit),
+            Some(DEFAULT_LOAD_LIMIT)
+        );
+        let null: Result<RunRequest, _> = payload::parse(&json!({"suite": "greeter", "host": "http://h/",
+            "spawn_rate": 5, "users": 10, "spawned_runtime": "30s",
+            "compare": {"type": "average", "tag": "ci", "load_limit": null}}));
+        assert_eq!(
+            null.ok().and_then(|r| r.compare).map(|c| c.load_limit()),
+            Some(DEFAULT_LOAD_LIMIT),
+            "null is the default, as the contract says"
+        );
         let written = serde_json::to_value(&request).unwrap_or_default();
         assert_eq!(written.get("store"), None, "an absent option is not written as null");
         assert_eq!(payload::parse::<RunRequest>(&written).ok(), Some(request));

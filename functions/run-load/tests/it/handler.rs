@@ -262,6 +262,16 @@ async fn the_average_merges_the_last_runs_of_the_same_shape() {
         Some(1),
         "another shape is another baseline"
     );
+    let null = ok(
+        &world,
+        json!({"compare": {"type": "average", "tag": "avg", "load_limit": null}}),
+    )
+    .await;
+    assert_eq!(
+        null["baseline"]["runs"].as_array().map(Vec::len),
+        Some(3),
+        "load_limit null is the default (5): all three runs of the shape: {null}"
+    );
 }
 
 #[tokio::test]
@@ -316,6 +326,7 @@ async fn bad_payloads_are_refused_naming_the_field() {
             "compare.load_limit",
         ),
         (json!({"store": {"tags": ["no spaces"]}}), "store.tags[0]"),
+        (json!({"store": {"tags": []}}), "store.tags: name at least one tag"),
         (json!({"colour": "red"}), "colour: unknown field `colour`"),
         (
             json!({"compare": {"type": "previous", "tag": "x", "limit": 3}}),
