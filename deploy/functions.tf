@@ -97,7 +97,7 @@ locals {
         DEADLINE_MARGIN        = "10s"
       }
       statements = [
-        { actions = ["dynamodb:GetItem", "dynamodb:PutItem"], resources = [aws_dynamodb_table.domains.arn] },
+        { actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"], resources = [aws_dynamodb_table.domains.arn] },
         { actions = ["dynamodb:Query"], resources = ["${aws_dynamodb_table.domains.arn}/index/status-dueAt"] },
       ]
     }

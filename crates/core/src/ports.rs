@@ -40,6 +40,16 @@ pub trait DomainRegistry: DomainStore {
         record: &crate::model::domain::DomainRecord,
         expected_version: u64,
     ) -> Result<bool, StoreError>;
+    /// Every record of `organisation`, by domain name (reads its partition, never the whole table).
+    async fn list(&self, organisation: &str) -> Result<Vec<crate::model::domain::DomainRecord>, StoreError>;
+    /// Deletes the record of `domain` for `organisation`, whatever its status, and answers it (None when
+    /// there was none): the guard refuses the domain from the next call, and a sweep that read the record
+    /// before cannot write it back (its `replace` finds no version to match).
+    async fn remove(
+        &self,
+        organisation: &str,
+        domain: &str,
+    ) -> Result<Option<crate::model::domain::DomainRecord>, StoreError>;
     /// Up to `limit` records of `status` due at or before `as_of`, least recently due first, after
     /// `after` (the previous page's cursor). Reads an index, never the whole table.
     async fn due(

@@ -6,11 +6,16 @@
 //! ```json
 //! {"action": "register", "organisationId": "acme", "domain": "Example.COM."}
 //! {"action": "check", "organisationId": "acme", "domain": "example.com"}
+//! {"action": "list", "organisationId": "acme"}
+//! {"action": "remove", "organisationId": "acme", "domain": "example.com"}
 //! ```
 //!
-//! Both answer the domain's record, with the TXT record to publish:
+//! `register` and `check` answer the domain's record, with the TXT record to publish:
 //! `{"organisationId": "acme", "domain": "example.com", "status": "pending", "txtRecord": {"name":
-//! "_volley-challenge.example.com", "value": "volley-verification=<token>"}, ...}`. The schedule sends
+//! "_volley-challenge.example.com", "value": "volley-verification=<token>"}, ...}`; `list` answers
+//! `{"organisationId": "acme", "domains": [<record>, ...]}`, every status, by name; `remove` deletes the
+//! record (the guard refuses the domain from the next call, and no sweep checks it again) and answers
+//! `{"organisationId": "acme", "domain": "example.com", "removed": <the record as it was>}`. The schedule sends
 //! `{"action": "sweep"}` (an EventBridge "Scheduled Event" does the same) and gets counts back.
 //! The rules (normalisation, the life cycle) are in `volley_core::model::domain`.
 
@@ -86,6 +91,13 @@ pub enum Request {
         organisation_id: String,
         domain: DomainName,
     },
+    List {
+        organisation_id: String,
+    },
+    Remove {
+        organisation_id: String,
+        domain: DomainName,
+    },
     Sweep,
 }
 
@@ -100,6 +112,15 @@ enum Payload {
     },
     #[serde(rename_all = "camelCase")]
     Check {
+        organisation_id: String,
+        domain: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    List {
+        organisation_id: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Remove {
         organisation_id: String,
         domain: String,
     },
@@ -145,6 +166,20 @@ impl Request {
                     domain,
                 }
             }
+            Payload::List { organisation_id } => {
+                check_identifier(&organisation_id).map_err(|e| bad("organisationId", e.to_string()))?;
+                Self::List { organisation_id }
+            }
+            Payload::Remove {
+                organisation_id,
+                domain,
+            } => {
+                let (organisation_id, domain) = owned(organisation_id, &domain)?;
+                Self::Remove {
+                    organisation_id,
+                    domain,
+                }
+            }
             Payload::Sweep {} => Self::Sweep,
         })
     }
@@ -170,6 +205,9 @@ pub struct DomainAnswer {
     pub validated_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<String>,
+    /// When the next check is due (none once final).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<String>,
     /// For a pending record: when it expires unless validated.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
@@ -198,6 +236,7 @@ impl DomainAnswer {
             created_at: rfc3339(record.created_at),
             validated_at: record.validated_at.map(rfc3339),
             checked_at: record.checked_at.map(rfc3339),
+            due_at: record.due_at.map(rfc3339),
             expires_at: (record.status == DomainStatus::Pending).then(|| rfc3339(record.expires_at(policy))),
             attempts: record.attempts,
             consecutive_misses: record.misses,
@@ -211,7 +250,26 @@ impl DomainAnswer {
 #[serde(untagged)]
 pub enum Answer {
     Domain(DomainAnswer),
+    List(ListAnswer),
+    Removed(RemovedAnswer),
     Sweep(SweepAnswer),
+}
+
+/// `list`'s answer: every domain of the organisation, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListAnswer {
+    pub organisation_id: String,
+    pub domains: Vec<DomainAnswer>,
+}
+
+/// `remove`'s answer: the record as it was when it was removed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RemovedAnswer {
+    pub organisation_id: String,
+    pub domain: String,
+    pub removed: DomainAnswer,
 }
 
 /// Registers `domain` for `organisation`: a new pending record with a fresh token, or the current one while
@@ -279,6 +337,32 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
                 })?;
             let checked = check_record(deps, record).await?;
             Ok(Answer::Domain(DomainAnswer::of(&checked.after, policy)))
+        }
+        Request::List { organisation_id } => {
+            let records = deps.registry.list(&organisation_id).await?;
+            Ok(Answer::List(ListAnswer {
+                organisation_id,
+                domains: records.iter().map(|r| DomainAnswer::of(r, policy)).collect(),
+            }))
+        }
+        Request::Remove {
+            organisation_id,
+            domain,
+        } => {
+            let removed = deps
+                .registry
+                .remove(&organisation_id, domain.as_str())
+                .await?
+                .ok_or_else(|| ValidatorError::NotRegistered {
+                    organisation: organisation_id.clone(),
+                    domain: domain.to_string(),
+                })?;
+            tracing::info!(organisation = %organisation_id, domain = %domain, status = %removed.status, "domain removed");
+            Ok(Answer::Removed(RemovedAnswer {
+                organisation_id,
+                domain: domain.to_string(),
+                removed: DomainAnswer::of(&removed, policy),
+            }))
         }
         Request::Sweep => {
             // 0 means no deadline is known (a test's context); Lambda always sets one.

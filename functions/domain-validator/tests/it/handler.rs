@@ -9,6 +9,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::{Value, json};
 use volley_core::adapters::memory::MemoryDomainStore;
 use volley_core::clock::{Clock, SystemClock};
+use volley_core::model::domain::DomainStatus;
 use volley_core::ports::{DomainRegistry, DomainStore};
 use volley_engine::guard::{AllowList, DnsResolver, Refusal, TargetGuard};
 use volley_localdns::{Answer as Dns, LocalDns};
@@ -190,6 +191,7 @@ async fn bad_requests_are_refused_naming_the_field_and_the_reason() {
         ("register-unknown-field", "token", "unknown field `token`"),
         ("unknown-action", "action", "unknown variant `delete`"),
         ("sweep-with-unknown-field", "dryRun", "unknown field `dryRun`"),
+        ("list-with-a-domain", "domain", "unknown field `domain`"),
     ];
     for (name, field, says) in cases {
         match invoke(&w, event(name)).await {
@@ -232,6 +234,61 @@ async fn a_published_token_validates_a_pending_domain() {
         (again.status.as_str(), &again.txt_record),
         ("validated", &registered.txt_record),
         "registering a validated domain answers it as it is"
+    );
+}
+
+#[tokio::test]
+async fn list_answers_the_organisations_domains_and_remove_withdraws_one_at_once() {
+    let w = world().await;
+    let shop = register(&w, "shop.example.com").await;
+    register(&w, "api.example.org").await;
+    domain(&w, event_for("register", "globex", "other.example.net")).await;
+    publish(&w, &shop);
+    check(&w, "shop.example.com").await;
+    assert!(guard_allows(&w, "shop.example.com").await);
+
+    let Ok(Answer::List(list)) = invoke(&w, event("list")).await else {
+        panic!("expected a list");
+    };
+    let listed: Vec<(&str, &str)> = list
+        .domains
+        .iter()
+        .map(|d| (d.domain.as_str(), d.status.as_str()))
+        .collect();
+    assert_eq!(
+        (list.organisation_id.as_str(), listed),
+        (
+            "acme",
+            vec![("api.example.org", "pending"), ("shop.example.com", "validated")]
+        ),
+        "every domain of the organisation, by name, and no other's"
+    );
+    assert!(
+        list.domains.iter().all(|d| d.due_at.is_some()),
+        "with when each is next due: {list:?}"
+    );
+
+    let Ok(Answer::Removed(removed)) = invoke(&w, event("remove")).await else {
+        panic!("expected a removal");
+    };
+    assert_eq!(
+        (removed.domain.as_str(), removed.removed.status.as_str()),
+        ("shop.example.com", "validated")
+    );
+    assert!(
+        !guard_allows(&w, "shop.example.com").await,
+        "the guard refuses it from the next call"
+    );
+    let due = w
+        .store
+        .due(DomainStatus::Validated, i64::MAX / 2, None, 10)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    assert!(due.records.is_empty(), "and no sweep checks it again: {due:?}");
+    let again = invoke(&w, event("remove")).await;
+    assert!(
+        matches!(again, Err(ValidatorError::NotRegistered { .. })),
+        "removing it again: {again:?}"
     );
 }
 

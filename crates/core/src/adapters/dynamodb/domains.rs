@@ -17,7 +17,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
-use super::{Item, conditional, n, s, unavailable};
+use super::{Item, conditional, n, query_all, s, unavailable};
 use crate::model::domain::{DomainName, DomainRecord, DomainStatus};
 use crate::ports::{DomainRegistry, DomainStore, DueCursor, DuePage, StoreError};
 
@@ -44,8 +44,14 @@ use schema::*;
 /// The IAM actions `DynamoDomainStore` calls as a `DomainStore` (the worker's guard).
 pub const DOMAIN_STORE_ACTIONS: &[&str] = &["dynamodb:GetItem"];
 /// The IAM actions it calls as a `DomainRegistry` (the domain-validator): `get` GetItem, `create` and
-/// `replace` PutItem (conditional), `due` Query on the `status-dueAt` index.
-pub const DOMAIN_REGISTRY_ACTIONS: &[&str] = &["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"];
+/// `replace` PutItem (conditional), `list` Query on the table, `remove` DeleteItem, `due` Query on the
+/// `status-dueAt` index.
+pub const DOMAIN_REGISTRY_ACTIONS: &[&str] = &[
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+];
 
 /// The domains table.
 #[derive(Debug, Clone)]
@@ -212,6 +218,40 @@ impl DomainRegistry for DynamoDomainStore {
             .send()
             .await;
         Ok(conditional(put.map_err(|e| e.into_service_error()))?.is_ok())
+    }
+
+    async fn list(&self, organisation: &str) -> Result<Vec<DomainRecord>, StoreError> {
+        // dynamodb:Query on the table, by partition (every page)
+        self.count();
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("#o = :o")
+            .expression_attribute_names("#o", ORGANISATION_ID)
+            .expression_attribute_values(":o", s(organisation))
+            .consistent_read(true);
+        query_all(query).await?.iter().map(from_item).collect()
+    }
+
+    async fn remove(&self, organisation: &str, domain: &str) -> Result<Option<DomainRecord>, StoreError> {
+        // dynamodb:DeleteItem, answering what it deleted
+        self.count();
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(ORGANISATION_ID, s(organisation))
+            .key(DOMAIN, s(domain))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        out.attributes
+            .filter(|a| !a.is_empty())
+            .as_ref()
+            .map(from_item)
+            .transpose()
     }
 
     async fn due(

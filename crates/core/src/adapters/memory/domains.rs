@@ -97,6 +97,21 @@ impl DomainRegistry for MemoryDomainStore {
         }
     }
 
+    async fn list(&self, organisation: &str) -> Result<Vec<DomainRecord>, StoreError> {
+        let mut records: Vec<DomainRecord> = self
+            .lock()?
+            .values()
+            .filter(|r| r.organisation_id == organisation)
+            .cloned()
+            .collect();
+        records.sort_by(|a, b| a.domain.as_str().cmp(b.domain.as_str()));
+        Ok(records)
+    }
+
+    async fn remove(&self, organisation: &str, domain: &str) -> Result<Option<DomainRecord>, StoreError> {
+        Ok(self.lock()?.remove(&key(organisation, domain)))
+    }
+
     async fn due(
         &self,
         status: DomainStatus,
