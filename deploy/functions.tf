@@ -126,9 +126,9 @@ locals {
         ALLOWED_TARGETS = join(",", var.allowed_targets)
       }
       statements = [
-        { actions = ["dynamodb:PutItem", "dynamodb:Query"], resources = [aws_dynamodb_table.runs.arn] },
+        { actions = ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [aws_dynamodb_table.runs.arn] },
         { actions = ["dynamodb:GetItem"], resources = [aws_dynamodb_table.domains.arn] },
-        { actions = ["s3:PutObject", "s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/runs/*"] },
+        { actions = ["s3:PutObject", "s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/runs/*", "${aws_s3_bucket.results.arn}/run-answers/*"] },
       ]
     }
   }

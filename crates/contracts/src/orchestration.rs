@@ -1,4 +1,4 @@
-//! The contracts of `OrchestrationStore` and `RunIndex`, run against the memory twins here and against DynamoDB in MiniStack
+//! The contracts of `OrchestrationStore`, `RunIndex` and `RunClaims`, run against the memory twins here and against DynamoDB in MiniStack
 //! by `tests/orchestration_contract.rs`.
 
 use std::collections::BTreeSet;
@@ -183,12 +183,74 @@ pub async fn run_index_contract(index: &dyn volley_core::ports::RunIndex, unique
     );
 }
 
+/// Every behaviour a `RunClaims` must have: a run id is run once per organisation, its answer found again,
+/// a live claim said to be running, a dead one lost, and another request under the same id refused.
+pub async fn run_claims_contract(claims: &dyn volley_core::ports::RunClaims, unique: &str) {
+    use volley_core::ports::RunClaim;
+    let org = format!("acme-{unique}");
+    let claim = |org: String, run: &'static str, request: &'static str, now: i64| async move {
+        claims
+            .claim(&org, run, request, now, now + 900)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"))
+    };
+    assert_eq!(
+        claim(org.clone(), "r1", "fp-a", 1_000).await,
+        RunClaim::Fresh,
+        "the first claim wins"
+    );
+    assert_eq!(
+        claim(org.clone(), "r1", "fp-a", 1_001).await,
+        RunClaim::Running { lease_until: 1_900 },
+        "a retry within the lease finds it running"
+    );
+    assert_eq!(
+        claim(org.clone(), "r1", "fp-b", 1_002).await,
+        RunClaim::OtherRequest,
+        "the same id for another request is refused"
+    );
+    assert_eq!(
+        claim(format!("globex-{unique}"), "r1", "fp-b", 1_002).await,
+        RunClaim::Fresh,
+        "another organisation's run of the same id is its own"
+    );
+    claims
+        .answered(&org, "r1", "run-answers/org=acme/r1.json")
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let answered = RunClaim::Answered {
+        key: "run-answers/org=acme/r1.json".into(),
+    };
+    assert_eq!(
+        claim(org.clone(), "r1", "fp-a", 1_003).await,
+        answered,
+        "a retry finds the answer"
+    );
+    assert_eq!(
+        claim(org.clone(), "r1", "fp-a", 99_999).await,
+        answered,
+        "answered is final, lease or not"
+    );
+    assert_eq!(claim(org.clone(), "r2", "fp-a", 2_000).await, RunClaim::Fresh);
+    assert_eq!(
+        claim(org.clone(), "r2", "fp-a", 2_901).await,
+        RunClaim::Lost,
+        "a lease that passed with no answer: lost, never run again"
+    );
+    assert_eq!(claim(org, "r2", "fp-a", 2_902).await, RunClaim::Lost, "and stays lost");
+}
+
 #[cfg(test)]
 mod tests {
     #[tokio::test]
     async fn memory_orchestration_store_meets_the_contract() {
         let store = volley_core::adapters::memory::MemoryOrchestrationStore::new();
         super::orchestration_store_contract(&store, "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_run_claims_meet_the_contract() {
+        super::run_claims_contract(&volley_core::adapters::memory::MemoryRunClaims::default(), "x").await;
     }
 
     #[tokio::test]

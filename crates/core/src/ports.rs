@@ -301,6 +301,40 @@ pub trait OrchestrationStore: Send + Sync + std::fmt::Debug {
     async fn complete(&self, test: &TestScope, at: i64) -> Result<bool, StoreError>;
 }
 
+/// What a claim of a caller's run id found ([`RunClaims::claim`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunClaim {
+    /// Claimed now, until the lease asked for: run it, store the answer, then [`RunClaims::answered`].
+    Fresh,
+    /// The run finished; its answer is stored at `key`: answer that, never run again.
+    Answered { key: String },
+    /// Another invocation holds the run until `lease_until` (Unix seconds).
+    Running { lease_until: i64 },
+    /// The holder's lease passed with no answer stored: the run is lost (its invocation was cut off).
+    Lost,
+    /// The id was claimed for another request (another fingerprint).
+    OtherRequest,
+}
+
+/// Run-load's claims of caller-supplied run ids, per organisation: a run is run once however often its
+/// synchronous invoke is retried (a client that times out retries as a new invocation).
+#[async_trait]
+pub trait RunClaims: Send + Sync + std::fmt::Debug {
+    /// Claims `run_id` of `organisation` for the request whose fingerprint is `request`, until
+    /// `lease_until` (Unix seconds), or says how it stands; a claim whose lease passed before `now` with
+    /// no answer is marked lost.
+    async fn claim(
+        &self,
+        organisation: &str,
+        run_id: &str,
+        request: &str,
+        now: i64,
+        lease_until: i64,
+    ) -> Result<RunClaim, StoreError>;
+    /// Records that the run's answer is stored at `key`.
+    async fn answered(&self, organisation: &str, run_id: &str, key: &str) -> Result<(), StoreError>;
+}
+
 /// One stored run-load run, as the run index lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunEntry {

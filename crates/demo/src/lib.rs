@@ -607,6 +607,7 @@ async fn run_load(options: &Options, stack: &Stack) -> Result<RunAnswer, DemoErr
             tags: vec![options.tag.clone()],
         }),
         organisation_id: Some(options.organisation.clone()),
+        run_id: None,
     };
     let payload = serde_json::to_value(&request).map_err(|e| DemoError::Unexpected(e.to_string()))?;
     let answer = stack.invoke("RunLoadFunctionName", payload).await?;

@@ -17,16 +17,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
-use volley_core::adapters::dynamodb::runs::DynamoRunIndex;
+use volley_core::adapters::dynamodb::runs::{DynamoRunClaims, DynamoRunIndex};
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::identifier::check_identifier;
 use volley_core::model::payload;
 use volley_core::model::run::{
-    Baseline, CompareType, Level, NamedSummary, RunAnswer, RunRequest, RunResult, RunSummary, Summary,
+    Baseline, CompareType, Level, NamedSummary, RunAnswer, RunRequest, RunResult, RunSummary, Summary, fingerprint,
 };
-use volley_core::ports::{ResultArchive, RunEntry, RunIndex, StoreError};
+use volley_core::ports::{ResultArchive, RunClaim, RunClaims, RunEntry, RunIndex, StoreError};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 
 use crate::compare::summary_of;
@@ -94,6 +94,7 @@ impl Config {
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
 pub const IAM_ACTIONS: &[&[&str]] = &[
     volley_core::adapters::dynamodb::runs::RUN_INDEX_ACTIONS,
+    volley_core::adapters::dynamodb::runs::RUN_CLAIMS_ACTIONS,
     volley_core::adapters::dynamodb::domains::DOMAIN_STORE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_GET_ACTIONS,
@@ -105,6 +106,8 @@ pub struct Deps {
     pub guard: TargetGuard,
     pub archive: Arc<dyn ResultArchive>,
     pub index: Arc<dyn RunIndex>,
+    /// Claims of callers' run ids (the runs table).
+    pub claims: Arc<dyn RunClaims>,
     pub clock: Arc<dyn Clock>,
     pub organisation_id: Option<String>,
     pub log_group_name: String,
@@ -125,6 +128,7 @@ impl Deps {
                 .guard(Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table)))?,
             archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
             index: Arc::new(DynamoRunIndex::new(sdk_config, &config.runs_table)),
+            claims: Arc::new(DynamoRunClaims::new(sdk_config, &config.runs_table)),
             clock: Arc::new(SystemClock),
             organisation_id: config.organisation_id.clone(),
             log_group_name: config.log_group_name.clone(),
@@ -153,6 +157,16 @@ pub enum RunError {
     },
     #[error("the HTTP client could not be built")]
     Client(#[source] volley_engine::load::attack::AttackError),
+    #[error(
+        "run {run_id:?} is running in another invocation (its lease ends {until}): ask again with the same run_id once it is done for its answer"
+    )]
+    RunInProgress { run_id: String, until: String },
+    #[error(
+        "run {run_id:?} ended without an answer (its invocation was cut off before it finished): it is not run again; use a new run_id"
+    )]
+    RunLost { run_id: String },
+    #[error("run_id: {run_id:?} was used for another request: a run id names one request, so use a new run_id")]
+    RunIdReused { run_id: String },
 }
 
 impl RunError {
@@ -164,6 +178,9 @@ impl RunError {
             Self::Refused(..) => "TargetRefused",
             Self::Store { .. } => "Store",
             Self::Client(..) => "Client",
+            Self::RunInProgress { .. } => "RunInProgress",
+            Self::RunLost { .. } => "RunLost",
+            Self::RunIdReused { .. } => "RunIdReused",
         }
     }
 }
@@ -187,6 +204,10 @@ pub struct Request {
     pub compare: Option<(CompareType, String, usize)>,
     pub store_tags: Vec<String>,
     pub organisation_id: Option<String>,
+    /// The caller's run id: run once, however often the invoke is retried.
+    pub run_id: Option<String>,
+    /// The payload's fingerprint (`model::run::fingerprint`): a run id reused for another request is refused.
+    pub fingerprint: String,
 }
 
 fn bad(message: impl Into<String>) -> RunError {
@@ -253,6 +274,9 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
     if let Some(org) = &p.organisation_id {
         check_identifier_field("organisation_id", org)?;
     }
+    if let Some(run_id) = &p.run_id {
+        check_identifier_field("run_id", run_id)?;
+    }
     Ok(Request {
         suite: Suite::packaged(&p.suite)?,
         host: p.host,
@@ -265,6 +289,8 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
         compare,
         store_tags,
         organisation_id: p.organisation_id,
+        run_id: p.run_id,
+        fingerprint: fingerprint(payload),
     })
 }
 
@@ -388,7 +414,49 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
         .await
         .map_err(RunError::Refused)?;
     let shape = shape_key(&request.suite.name, target.url.as_str(), request.shape.users);
-    let run_id = format!("{}-{:04x}", now.format("%Y%m%dT%H%M%S%.3fZ"), fastrand::u16(..));
+    // A caller's run id is claimed (after every check, so a refused request claims nothing) for as long as
+    // this invocation may run: a retry finds the answer, or that the run is under way, and never runs it.
+    if let Some(run_id) = &request.run_id {
+        let lease_until = deadline_ms.map_or(now.timestamp() + 900, |d| d.div_euclid(1000) + 1);
+        let claim = deps
+            .claims
+            .claim(
+                &organisation,
+                run_id,
+                &request.fingerprint,
+                now.timestamp(),
+                lease_until,
+            )
+            .await
+            .map_err(|source| RunError::Store {
+                what: "claiming the run id",
+                source,
+            })?;
+        match claim {
+            RunClaim::Fresh => {}
+            RunClaim::Answered { key } => {
+                tracing::warn!(
+                    run_id,
+                    key,
+                    "a retried run: its stored answer is answered again, nothing runs"
+                );
+                return stored_answer(deps, &key).await;
+            }
+            RunClaim::Running { lease_until } => {
+                return Err(RunError::RunInProgress {
+                    run_id: run_id.clone(),
+                    until: chrono::DateTime::from_timestamp(lease_until, 0)
+                        .map_or_else(|| lease_until.to_string(), |t| t.to_rfc3339()),
+                });
+            }
+            RunClaim::Lost => return Err(RunError::RunLost { run_id: run_id.clone() }),
+            RunClaim::OtherRequest => return Err(RunError::RunIdReused { run_id: run_id.clone() }),
+        }
+    }
+    let run_id = request
+        .run_id
+        .clone()
+        .unwrap_or_else(|| format!("{}-{:04x}", now.format("%Y%m%dT%H%M%S%.3fZ"), fastrand::u16(..)));
 
     tracing::info!(run_id, suite = %request.suite.name, host = %target.url, users = request.shape.users,
         spawn_rate = request.shape.spawn_rate, runtime = ?request.shape.spawned_runtime, "run starting");
@@ -484,7 +552,7 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
     );
     let message = [vec![headline], problems, notes].concat().join("; ");
     tracing::info!(run_id, failed, summary = ?summary.total, %message, "run finished");
-    Ok(RunAnswer {
+    let answer = RunAnswer {
         result: if failed { RunResult::Failed } else { RunResult::Success },
         message,
         log_stream_name: deps.log_stream_name.clone(),
@@ -494,7 +562,48 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
         baseline: base,
         findings,
         stored,
-    })
+    };
+    if request.run_id.is_some() {
+        // The answer, kept for a retry: stored, then the claim marked.
+        let key = answer_key(&organisation, &answer.run_id);
+        let store = |what| move |source| RunError::Store { what, source };
+        let document = serde_json::to_vec(&answer).map_err(|e| RunError::Store {
+            what: "writing the answer",
+            source: StoreError::Corrupt(e.to_string()),
+        })?;
+        deps.archive
+            .put(&key, document)
+            .await
+            .map_err(store("storing the answer"))?;
+        deps.claims
+            .answered(&organisation, &answer.run_id, &key)
+            .await
+            .map_err(store("marking the run answered"))?;
+    }
+    Ok(answer)
+}
+
+/// Where the answer of a run with a caller's run id is kept: `run-answers/org=<org>/<runId>.json`.
+pub fn answer_key(organisation: &str, run_id: &str) -> String {
+    format!("run-answers/org={organisation}/{run_id}.json")
+}
+
+/// The stored answer of a run that already ran.
+async fn stored_answer(deps: &Deps, key: &str) -> Result<RunAnswer, RunError> {
+    let corrupt = |what: String| RunError::Store {
+        what: "reading the stored answer",
+        source: StoreError::Corrupt(what),
+    };
+    let bytes = deps
+        .archive
+        .get(key)
+        .await
+        .map_err(|source| RunError::Store {
+            what: "reading the stored answer",
+            source,
+        })?
+        .ok_or_else(|| corrupt(format!("{key} is marked answered but not in the bucket")))?;
+    serde_json::from_slice(&bytes).map_err(|e| corrupt(format!("{key}: {e}")))
 }
 
 /// The Lambda handler.

@@ -8,7 +8,7 @@
 //! {"suite": "greeter", "host": "https://api.acme.example", "users": 10, "spawn_rate": 5,
 //!  "spawned_runtime": "1m", "only_summary": true,
 //!  "compare": {"type": "previous", "tag": "nightly", "load_limit": 5}, "store": {"tags": ["nightly"]},
-//!  "organisation_id": "acme"}
+//!  "organisation_id": "acme", "run_id": "nightly-2026-11-23"}
 //! ```
 //!
 //! Unknown fields are refused (read it with [`crate::model::payload::parse`]); the answer's readers accept
@@ -39,6 +39,19 @@ pub struct RunRequest {
     /// Whose validated domains the host must belong to; run-load's `ORGANISATION_ID` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub organisation_id: Option<String>,
+    /// The caller's id for this run (an identifier): a retry with the same id answers the first run's
+    /// answer (or that it is running) and never runs again. Without one, every invoke is a new run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+}
+
+/// A request's fingerprint: the SHA-256 (hex) of its payload as JSON with its keys in order, so the same
+/// request written in another order has the same fingerprint, and a run id reused for another request is
+/// told apart.
+pub fn fingerprint(payload: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    // serde_json's maps keep their keys sorted (no `preserve_order`), so this text is canonical.
+    hex::encode(Sha256::digest(payload.to_string().as_bytes()))
 }
 
 /// Which baseline to compare with.
@@ -361,6 +374,20 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(metric).ok(), Some(json!(metric.as_str())));
         }
+    }
+
+    #[test]
+    fn the_fingerprint_is_the_requests_whatever_the_order_of_its_fields() {
+        let one = json!({"suite": "greeter", "users": 2, "compare": {"type": "previous", "tag": "ci"}});
+        let same: serde_json::Value =
+            serde_json::from_str(r#"{"compare": {"tag": "ci", "type": "previous"}, "users": 2, "suite": "greeter"}"#)
+                .unwrap_or_default();
+        assert_eq!(fingerprint(&one), fingerprint(&same));
+        assert_ne!(
+            fingerprint(&one),
+            fingerprint(&json!({"suite": "greeter", "users": 3, "compare": {"type": "previous", "tag": "ci"}}))
+        );
+        assert_eq!(fingerprint(&one).len(), 64);
     }
 
     #[test]

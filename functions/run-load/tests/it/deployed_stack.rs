@@ -49,3 +49,52 @@ async fn the_deployed_function_runs_the_greeter_suite_and_compares() {
     .unwrap_or_default();
     assert_eq!(bad["errorType"], "BadRequest", "{bad}");
 }
+
+/// A client that times out and retries (the AWS CLI's default read timeout is 60 s) sends the same request
+/// again: with a `run_id`, the deployed function answers the first run's answer and runs nothing.
+#[tokio::test]
+async fn a_retried_run_id_runs_once() {
+    let config = emulator::sdk_config().await;
+    let function = emulator::stack_output("RunLoadFunctionName");
+    let run_id = emulator::unique("retried-");
+    let tag = emulator::unique("once-");
+    let payload = json!({
+        "suite": "greeter", "host": emulator::stack_output("GreeterLocalUrl"), "spawn_rate": 4, "users": 2,
+        "spawned_runtime": "2s", "only_summary": true, "store": {"tags": [tag]}, "organisation_id": "acme",
+        "run_id": run_id
+    });
+    let first = fixtures::invoke(&config, &function, &payload)
+        .await
+        .unwrap_or_else(|e| panic!("{function} failed: {e}"));
+    assert_eq!(first["run_id"], run_id.as_str(), "{first}");
+    let retried = fixtures::invoke(&config, &function, &payload)
+        .await
+        .unwrap_or_else(|e| panic!("{function} failed: {e}"));
+    assert_eq!(
+        retried, first,
+        "the retry answers the first run's answer, field for field"
+    );
+    // Had it run again, a second run would be stored under the tag: an average over the tag finds one.
+    let mut compare = payload.clone();
+    if let Some(fields) = compare.as_object_mut() {
+        fields.remove("run_id");
+        fields.remove("store");
+    }
+    compare["compare"] = json!({"type": "average", "tag": tag, "load_limit": 10});
+    let compared = fixtures::invoke(&config, &function, &compare)
+        .await
+        .unwrap_or_else(|e| panic!("{function} failed: {e}"));
+    assert_eq!(
+        compared["baseline"]["runs"],
+        json!([run_id]),
+        "one run stored under the tag: {compared}"
+    );
+
+    let mut other = payload.clone();
+    other["users"] = 3.into();
+    let reused = fixtures::invoke(&config, &function, &other)
+        .await
+        .err()
+        .unwrap_or_else(|| panic!("the same run_id for another request is refused"));
+    assert_eq!(reused["errorType"], "RunIdReused", "{reused}");
+}

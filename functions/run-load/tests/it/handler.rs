@@ -12,7 +12,9 @@ use chrono::NaiveDate;
 use lambda_runtime::{Context, LambdaEvent};
 use run_load::{Deps, RunError, function_handler};
 use serde_json::{Value, json};
-use volley_core::adapters::memory::{MemoryBirthdayStore, MemoryDomainStore, MemoryResultArchive, MemoryRunIndex};
+use volley_core::adapters::memory::{
+    MemoryBirthdayStore, MemoryDomainStore, MemoryResultArchive, MemoryRunClaims, MemoryRunIndex,
+};
 use volley_core::clock::SystemClock;
 use volley_core::model::birthday::Username;
 use volley_core::ports::{BirthdayStore, ResultArchive, StoreError};
@@ -71,6 +73,7 @@ async fn world() -> World {
     });
     tokio::spawn(greeter::local::serve(greeter, listener));
     let archive = Arc::new(MemoryResultArchive::default());
+    let claims = Arc::new(MemoryRunClaims::default());
     let resolver = DnsResolver::with_nameservers(
         &["127.0.0.1:9".parse().unwrap_or_else(|e| panic!("{e}"))],
         Duration::from_secs(1),
@@ -85,6 +88,7 @@ async fn world() -> World {
         ),
         archive: archive.clone(),
         index: Arc::new(MemoryRunIndex::default()),
+        claims: claims.clone(),
         clock: Arc::new(SystemClock),
         organisation_id: Some("acme".into()),
         log_group_name: "/aws/lambda/volley-run-load".into(),
@@ -198,6 +202,61 @@ async fn runs_are_kept_per_organisation_and_a_run_for_none_is_refused() {
     assert!(
         matches!(&refused, Some(RunError::BadRequest(m)) if m.starts_with("organisation_id: name the organisation")),
         "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_retried_run_id_answers_the_first_run_and_never_runs_again() {
+    let world = world().await;
+    let once = json!({"run_id": "nightly-1", "store": {"tags": ["once"]}});
+    let first = ok(&world, once.clone()).await;
+    assert_eq!(first["run_id"], "nightly-1", "the caller's id names the run");
+    let retried = ok(&world, once.clone()).await;
+    assert_eq!(
+        retried, first,
+        "a retry answers the first run's answer, field for field"
+    );
+    let stored: Vec<String> = world
+        .archive
+        .objects
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .keys()
+        .filter(|k| k.starts_with("runs/org=acme/tag=once/"))
+        .cloned()
+        .collect();
+    assert_eq!(stored.len(), 1, "the run was run and stored once: {stored:?}");
+
+    // The same id for another request is refused; another organisation's same id is its own run.
+    let other = run(&world, json!({"run_id": "nightly-1", "users": 2})).await.err();
+    assert!(matches!(&other, Some(RunError::RunIdReused { .. })), "{other:?}");
+    let theirs = ok(&world, json!({"run_id": "nightly-1", "organisation_id": "globex"})).await;
+    assert_eq!(theirs["run_id"], "nightly-1");
+    assert_ne!(theirs["summary"], first["summary"], "a run of its own");
+
+    // A run under way in another invocation, and one whose invocation died, are never run again.
+    let now = chrono::Utc::now().timestamp();
+    let payload_of = |run_id: &str| payload(&world, json!({"run_id": run_id}));
+    let live = volley_core::model::run::fingerprint(&payload_of("live"));
+    let claims = &world.deps.claims;
+    let held = claims.claim("acme", "live", &live, now, now + 600).await.ok();
+    assert_eq!(held, Some(volley_core::ports::RunClaim::Fresh));
+    let running = run(&world, json!({"run_id": "live"})).await.err();
+    assert!(
+        matches!(&running, Some(RunError::RunInProgress { run_id, .. }) if run_id == "live"),
+        "{running:?}"
+    );
+    let dead = volley_core::model::run::fingerprint(&payload_of("dead"));
+    claims
+        .claim("acme", "dead", &dead, now - 2_000, now - 1_000)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let lost = run(&world, json!({"run_id": "dead"})).await.err();
+    assert!(matches!(&lost, Some(RunError::RunLost { .. })), "{lost:?}");
+    let bad = run(&world, json!({"run_id": "no spaces"})).await.err();
+    assert!(
+        matches!(&bad, Some(RunError::BadRequest(m)) if m.starts_with("run_id: ")),
+        "{bad:?}"
     );
 }
 

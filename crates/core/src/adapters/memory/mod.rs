@@ -19,7 +19,7 @@ pub use cloudwatch::MemoryMetricsSink;
 pub use domains::MemoryDomainStore;
 pub use metrics::MemorySavedMetrics;
 pub use orchestration::MemoryOrchestrationStore;
-pub use runs::MemoryRunIndex;
+pub use runs::{MemoryRunClaims, MemoryRunIndex};
 pub use s3::MemoryResultArchive;
 pub use sqs::MemoryResultQueue;
 pub use tests::MemoryResultLedger;
