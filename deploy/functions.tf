@@ -129,6 +129,8 @@ locals {
         { actions = ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [aws_dynamodb_table.runs.arn] },
         { actions = ["dynamodb:GetItem"], resources = [aws_dynamodb_table.domains.arn] },
         { actions = ["s3:PutObject", "s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/runs/*", "${aws_s3_bucket.results.arn}/run-answers/*"] },
+        # Suites (and their data files) stored in the bucket, read only.
+        { actions = ["s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/suites/*"] },
       ]
     }
   }

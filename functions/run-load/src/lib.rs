@@ -24,13 +24,14 @@ use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::identifier::check_identifier;
 use volley_core::model::payload;
 use volley_core::model::run::{
-    Baseline, CompareType, Level, NamedSummary, RunAnswer, RunRequest, RunResult, RunSummary, Summary, fingerprint,
+    Baseline, CompareType, Level, NamedSummary, RunAnswer, RunRequest, RunResult, RunSummary, SuiteRef, Summary,
+    fingerprint,
 };
 use volley_core::ports::{ResultArchive, RunClaim, RunClaims, RunEntry, RunIndex, StoreError};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 
 use crate::compare::summary_of;
-use crate::suite::{Suite, SuiteError};
+use crate::suite::{Source, SuiteError};
 use crate::users::{RunStats, Shape, TaskStats};
 
 /// The most simulated users one invocation runs.
@@ -108,6 +109,8 @@ pub struct Deps {
     pub index: Arc<dyn RunIndex>,
     /// Claims of callers' run ids (the runs table).
     pub claims: Arc<dyn RunClaims>,
+    /// The results bucket's name: stored suites are keys in it, and an `s3://` URL must name it.
+    pub results_bucket: String,
     pub clock: Arc<dyn Clock>,
     pub organisation_id: Option<String>,
     pub log_group_name: String,
@@ -129,6 +132,7 @@ impl Deps {
             archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
             index: Arc::new(DynamoRunIndex::new(sdk_config, &config.runs_table)),
             claims: Arc::new(DynamoRunClaims::new(sdk_config, &config.runs_table)),
+            results_bucket: config.results_bucket.clone(),
             clock: Arc::new(SystemClock),
             organisation_id: config.organisation_id.clone(),
             log_group_name: config.log_group_name.clone(),
@@ -174,7 +178,8 @@ impl RunError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::BadRequest(..) => "BadRequest",
-            Self::Suite(..) => "UnknownSuite",
+            Self::Suite(SuiteError::Unknown { .. }) => "UnknownSuite",
+            Self::Suite(..) => "InvalidSuite",
             Self::Refused(..) => "TargetRefused",
             Self::Store { .. } => "Store",
             Self::Client(..) => "Client",
@@ -197,7 +202,8 @@ impl From<RunError> for lambda_runtime::Diagnostic {
 /// A checked request.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub suite: Suite,
+    /// Which suite: read (and checked) once the organisation is known.
+    pub suite: SuiteRef,
     pub host: String,
     pub shape: Shape,
     pub only_summary: bool,
@@ -278,7 +284,7 @@ pub fn parse_request(payload: &Value) -> Result<Request, RunError> {
         check_identifier_field("run_id", run_id)?;
     }
     Ok(Request {
-        suite: Suite::packaged(&p.suite)?,
+        suite: p.suite,
         host: p.host,
         shape: Shape {
             users: p.users as u32,
@@ -413,7 +419,10 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
         .vet(&organisation, &request.host)
         .await
         .map_err(RunError::Refused)?;
-    let shape = shape_key(&request.suite.name, target.url.as_str(), request.shape.users);
+    let suite = Source::of(&request.suite, &organisation, &deps.results_bucket)?
+        .load(deps.archive.as_ref())
+        .await?;
+    let shape = shape_key(&suite.name, target.url.as_str(), request.shape.users);
     // A caller's run id is claimed (after every check, so a refused request claims nothing) for as long as
     // this invocation may run: a retry finds the answer, or that the run is under way, and never runs it.
     if let Some(run_id) = &request.run_id {
@@ -458,11 +467,11 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
         .clone()
         .unwrap_or_else(|| format!("{}-{:04x}", now.format("%Y%m%dT%H%M%S%.3fZ"), fastrand::u16(..)));
 
-    tracing::info!(run_id, suite = %request.suite.name, host = %target.url, users = request.shape.users,
+    tracing::info!(run_id, suite = %suite.name, host = %target.url, users = request.shape.users,
         spawn_rate = request.shape.spawn_rate, runtime = ?request.shape.spawned_runtime, "run starting");
     let log_every = (!request.only_summary).then_some(deps.stats_every);
     let stats = users::run(
-        &request.suite,
+        &suite,
         &target,
         request.shape,
         deps.request_timeout,
@@ -475,10 +484,10 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
 
     let mut problems = Vec::new();
     let failure_percent = summary.total.failure_percent();
-    if failure_percent > request.suite.failure_limit_percent {
+    if failure_percent > suite.failure_limit_percent {
         problems.push(format!(
             "failure ratio {failure_percent:.2}% is above the suite's limit of {}%",
-            request.suite.failure_limit_percent
+            suite.failure_limit_percent
         ));
     }
     let (mut findings, mut base, mut notes) = (Vec::new(), None, Vec::new());
@@ -488,7 +497,7 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
                 "no baseline: no stored run with tag {tag:?} and this shape ({shape}); nothing was compared"
             )),
             Some(b) => {
-                findings = compare::compare(&b.total, &summary.total, &request.suite.thresholds);
+                findings = compare::compare(&b.total, &summary.total, &suite.thresholds);
                 notes.push(
                     format!("compared with the {kind:?} of {} run(s) tagged {tag:?}", b.runs.len()).to_lowercase(),
                 );
@@ -507,7 +516,7 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
     if !request.store_tags.is_empty() {
         let run = StoredRun {
             run_id: run_id.clone(),
-            suite: request.suite.name.clone(),
+            suite: suite.name.clone(),
             host: target.url.to_string(),
             users: request.shape.users,
             spawn_rate: request.shape.spawn_rate,

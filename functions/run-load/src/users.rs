@@ -15,7 +15,7 @@ use volley_engine::load::request::RequestSpec;
 use volley_engine::load::stats::Latencies;
 use volley_engine::load::transport::{Connection, Endpoint};
 
-use crate::suite::{Suite, letters, render};
+use crate::suite::{Suite, Vars, letters, render};
 
 /// How many users, how fast they arrive, and how long they all run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -126,12 +126,23 @@ pub async fn run(
             let username = letters(&mut rng, 12);
             let mut next = suite.on_start;
             let mut connection = None;
+            let mut step = 0;
             while Instant::now() < end {
                 let index = next.take().unwrap_or_else(|| suite.pick(&mut rng));
                 let task = &suite.tasks[index];
-                let path = render(&task.path, &username, today, &mut rng);
-                let body = task.body.as_deref().map(|b| render(b, &username, today, &mut rng));
-                let outcome = send(&endpoint, &mut connection, &base, task, &path, body, timeout).await;
+                // This user's next own row of the feeder, if the suite has one.
+                let row = suite
+                    .data
+                    .as_ref()
+                    .map(|data| (data, data.row_of(i as usize, shape.users as usize, step)));
+                step += 1;
+                let vars = Vars {
+                    username: &username,
+                    today,
+                    row,
+                };
+                let rendered = Rendered::of(task, &vars, &mut rng);
+                let outcome = send(&endpoint, &mut connection, &base, rendered, timeout).await;
                 if let Ok(mut tasks) = stats.lock() {
                     let record = &mut tasks[index];
                     record.requests += 1;
@@ -157,32 +168,52 @@ pub async fn run(
     })
 }
 
+/// One task's request, its templates filled.
+struct Rendered {
+    method: http::Method,
+    path: String,
+    headers: http::HeaderMap,
+    body: Option<String>,
+}
+
+impl Rendered {
+    /// `task` for one request of a user, its templates filled from `vars`. A header the template makes
+    /// invalid is left out (the suite's check refuses invalid names and values before the run).
+    fn of(task: &crate::suite::Task, vars: &Vars<'_>, rng: &mut fastrand::Rng) -> Self {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in &task.headers {
+            let value = render(value, vars, rng);
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name.as_bytes()),
+                http::HeaderValue::from_str(&value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+        Self {
+            method: http::Method::from_bytes(task.method.as_bytes()).unwrap_or(http::Method::GET),
+            path: render(&task.path, vars, rng),
+            headers,
+            body: task.body.as_deref().map(|b| render(b, vars, rng)),
+        }
+    }
+}
+
 /// Sends one task's request: (failed, latency). A failure is a transport error or a status of 400 or more.
 async fn send(
     endpoint: &Endpoint,
     connection: &mut Option<Connection>,
     base: &str,
-    task: &crate::suite::Task,
-    path: &str,
-    body: Option<String>,
+    rendered: Rendered,
     timeout: Duration,
 ) -> (bool, Duration) {
     let began = std::time::Instant::now();
-    let mut headers = http::HeaderMap::new();
-    for (name, value) in &task.headers {
-        if let (Ok(name), Ok(value)) = (
-            http::HeaderName::from_bytes(name.as_bytes()),
-            http::HeaderValue::from_str(value),
-        ) {
-            headers.insert(name, value);
-        }
-    }
     let spec = RequestSpec {
-        method: http::Method::from_bytes(task.method.as_bytes()).unwrap_or(http::Method::GET),
-        headers,
-        body: body.map(bytes::Bytes::from).unwrap_or_default(),
+        method: rendered.method,
+        headers: rendered.headers,
+        body: rendered.body.map(bytes::Bytes::from).unwrap_or_default(),
     };
-    let Ok(request) = endpoint.sibling(spec, &format!("{base}{path}")) else {
+    let Ok(request) = endpoint.sibling(spec, &format!("{base}{}", rendered.path)) else {
         return (true, began.elapsed());
     };
     let failed = match tokio::time::timeout(timeout, request.exchange(connection)).await {

@@ -20,8 +20,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunRequest {
-    /// A packaged suite's name (`suites/<name>.toml`).
-    pub suite: String,
+    /// Which suite to run: a packaged suite's name (`greeter`), a key in the results bucket under
+    /// `suites/<organisation>/` (or its `s3://<bucket>/...` URL), or the suite itself, inline, as a JSON
+    /// object with the TOML file's fields.
+    pub suite: SuiteRef,
     /// The base URL the suite's paths are joined to.
     pub host: String,
     /// Users started a second.
@@ -52,6 +54,20 @@ pub fn fingerprint(payload: &serde_json::Value) -> String {
     use sha2::{Digest, Sha256};
     // serde_json's maps keep their keys sorted (no `preserve_order`), so this text is canonical.
     hex::encode(Sha256::digest(payload.to_string().as_bytes()))
+}
+
+/// A suite, as a request names it: by name, key or URL (text), or inline (an object).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SuiteRef {
+    Named(String),
+    Inline(serde_json::Map<String, serde_json::Value>),
+}
+
+impl From<&str> for SuiteRef {
+    fn from(name: &str) -> Self {
+        Self::Named(name.to_owned())
+    }
 }
 
 /// Which baseline to compare with.

@@ -3,6 +3,8 @@
 //! Gateway, then again compared with the first run.
 
 use serde_json::json;
+use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::ports::ResultArchive;
 use volley_testkit::emulator;
 use volley_testkit::fixtures;
 
@@ -97,4 +99,52 @@ async fn a_retried_run_id_runs_once() {
         .err()
         .unwrap_or_else(|| panic!("the same run_id for another request is refused"));
     assert_eq!(reused["errorType"], "RunIdReused", "{reused}");
+}
+
+/// A suite of an organisation's own, stored in the results bucket with a CSV file beside it: the deployed
+/// function reads both and sends each row's values (the greeter then knows every row's user).
+#[tokio::test]
+async fn the_deployed_function_runs_a_stored_suite_fed_from_its_csv() {
+    let config = emulator::sdk_config().await;
+    let function = emulator::stack_output("RunLoadFunctionName");
+    let greeter = emulator::stack_output("GreeterLocalUrl");
+    let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
+    let folder = format!("suites/acme/{}", emulator::unique("feeder-"));
+    let names: Vec<String> = (0..4).map(|_| emulator::unique("Row")).collect();
+    let csv: String = std::iter::once("name,born\n".to_owned())
+        .chain(names.iter().map(|n| format!("{n},1990-01-05\n")))
+        .collect();
+    let suite = include_str!("../../../../testdata/suites/people.toml");
+    for (file, text) in [("suite.toml", suite.to_owned()), ("people.csv", csv)] {
+        archive
+            .put(&format!("{folder}/{file}"), text.into_bytes())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    let answer = fixtures::invoke(
+        &config,
+        &function,
+        &json!({"suite": format!("{folder}/suite.toml"), "host": greeter, "spawn_rate": 4, "users": 2,
+                "spawned_runtime": "2s", "only_summary": true, "organisation_id": "acme"}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{function} failed: {e}"));
+    assert_eq!(answer["result"], "success", "{answer}");
+    for name in &names {
+        let status = reqwest::get(format!("{greeter}/hello/{name}"))
+            .await
+            .map(|r| r.status().as_u16())
+            .unwrap_or_default();
+        assert_eq!(status, 200, "{name}'s row was sent");
+    }
+    let refused = fixtures::invoke(
+        &config,
+        &function,
+        &json!({"suite": "suites/globex/x.toml", "host": greeter, "spawn_rate": 4, "users": 2,
+                "spawned_runtime": "2s", "organisation_id": "acme"}),
+    )
+    .await
+    .err()
+    .unwrap_or_default();
+    assert_eq!(refused["errorType"], "InvalidSuite", "{refused}");
 }

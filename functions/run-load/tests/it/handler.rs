@@ -89,6 +89,7 @@ async fn world() -> World {
         archive: archive.clone(),
         index: Arc::new(MemoryRunIndex::default()),
         claims: claims.clone(),
+        results_bucket: "results".into(),
         clock: Arc::new(SystemClock),
         organisation_id: Some("acme".into()),
         log_group_name: "/aws/lambda/volley-run-load".into(),
@@ -260,6 +261,128 @@ async fn a_retried_run_id_answers_the_first_run_and_never_runs_again() {
     );
 }
 
+/// A suite that only stores each row's birthday, fed from a CSV file: 2 users, 8 rows, each user walking
+/// its own 4 in turn; every task is a PUT, so every row is sent within the run.
+const FEEDER: &str = include_str!("../../../../testdata/suites/people.toml");
+
+/// Every row of the packaged example's CSV, as (name, date of birth).
+fn people() -> Vec<(String, NaiveDate)> {
+    include_str!("../../suites/greeter-users.csv")
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_once(','))
+        .map(|(name, born)| (name.to_owned(), born.parse().unwrap_or_default()))
+        .collect()
+}
+
+/// Asserts the greeter holds every row's birthday: each row's values were sent.
+async fn every_row_was_sent(world: &World) {
+    for (name, born) in people() {
+        let user = Username::parse(&name).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            world.store.inner.get(&user).await.ok().flatten(),
+            Some(born),
+            "{name}'s row was sent"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_suite_from_the_bucket_runs_fed_from_the_csv_beside_it() {
+    let world = world().await;
+    for (key, text) in [
+        ("suites/acme/people/suite.toml", FEEDER),
+        (
+            "suites/acme/people/people.csv",
+            include_str!("../../suites/greeter-users.csv"),
+        ),
+    ] {
+        world
+            .archive
+            .put(key, text.as_bytes().to_vec())
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+    }
+    let answer = ok(
+        &world,
+        json!({"suite": "s3://results/suites/acme/people/suite.toml", "users": 2, "spawn_rate": 10}),
+    )
+    .await;
+    assert_eq!(answer["result"], "success", "{answer}");
+    every_row_was_sent(&world).await;
+
+    // Another organisation's key, another bucket, a missing key: refused naming the suite.
+    for (suite, kind, says) in [
+        (
+            "suites/globex/people/suite.toml",
+            "InvalidSuite",
+            "a key under suites/acme/",
+        ),
+        (
+            "s3://elsewhere/suites/acme/people/suite.toml",
+            "InvalidSuite",
+            "in the results bucket",
+        ),
+        ("suites/acme/none.toml", "InvalidSuite", "is not in the results bucket"),
+        ("checkout", "UnknownSuite", "greeter, greeter-feeder"),
+    ] {
+        let error = run(&world, json!({"suite": suite})).await.err();
+        let message = error.as_ref().map(ToString::to_string).unwrap_or_default();
+        assert_eq!(error.map(|e| e.kind()), Some(kind), "{suite}: {message}");
+        assert!(
+            message.starts_with("suite") && message.contains(says),
+            "{suite}: {message}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_inline_suite_runs_and_a_bad_one_is_refused_naming_the_field() {
+    let world = world().await;
+    let suite: toml::Value =
+        toml::from_str(&FEEDER.replace("people.csv", "suites/acme/feed.csv")).unwrap_or_else(|e| panic!("{e}"));
+    world
+        .archive
+        .put(
+            "suites/acme/feed.csv",
+            include_str!("../../suites/greeter-users.csv").as_bytes().to_vec(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let inline = serde_json::to_value(&suite).unwrap_or_default();
+    let answer = ok(&world, json!({"suite": inline.clone(), "users": 2, "spawn_rate": 10})).await;
+    assert_eq!(answer["result"], "success", "{answer}");
+    every_row_was_sent(&world).await;
+
+    let mut bad = inline.clone();
+    bad["tasks"][0]["weight"] = json!("heavy");
+    let error = run(&world, json!({"suite": bad})).await.err();
+    let message = error.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert!(
+        message.contains("is invalid: tasks[0].weight: invalid type: string \"heavy\""),
+        "{message}"
+    );
+    let mut unknown = inline.clone();
+    unknown["wait"]["mean"] = json!("1s");
+    let message = run(&world, json!({"suite": unknown}))
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(message.contains("wait.mean: unknown field `mean`"), "{message}");
+    let mut no_column = inline;
+    no_column["tasks"][0]["path"] = json!("/hello/{{data.surname}}");
+    let message = run(&world, json!({"suite": no_column}))
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(
+        message.contains("{{data.surname}} names no column of the data file (it has name, born)"),
+        "{message}"
+    );
+}
+
 #[tokio::test]
 async fn a_slowed_target_is_caught_as_a_regression_with_its_numbers() {
     let world = world().await;
@@ -353,7 +476,7 @@ async fn bad_payloads_are_refused_naming_the_field() {
         (json!({"users": -3}), "users: -3 must be from 1"),
         (
             json!({"suite": "checkout"}),
-            "suite \"checkout\" is unknown; the packaged suites are: greeter",
+            "suite: \"checkout\" is unknown; the packaged suites are greeter, greeter-feeder",
         ),
         (
             json!({"spawned_runtime": "10x"}),
