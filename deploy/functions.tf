@@ -2,7 +2,12 @@
 # dist/<function>.zip. Each function's settings, environment and permissions are in `local.functions`; the
 # consistency test (each function's tests/it/deploy.rs) holds them against the code.
 
+data "aws_partition" "current" {}
+
 locals {
+  # Where each organisation's header secrets live: /<prefix>/<organisation>/<name> (SecureStrings).
+  secrets_parameters = "arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/${var.prefix}/*"
+
   functions = {
     greeter = {
       description = "The birthday REST API: Volley's demo target and deployment canary."
@@ -26,6 +31,7 @@ locals {
         RESULTS_QUEUE_URL = aws_sqs_queue.results.url
         RESULTS_BUCKET    = aws_s3_bucket.results.bucket
         ALLOWED_TARGETS   = join(",", var.allowed_targets)
+        SECRETS_ROOT      = "/${var.prefix}"
       }
       statements = [
         { actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [aws_dynamodb_table.calls.arn] },
@@ -34,6 +40,8 @@ locals {
         { actions = ["dynamodb:GetItem"], resources = [aws_dynamodb_table.domains.arn] },
         { actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.results.arn, aws_sqs_queue.worker_dlq.arn] },
         { actions = ["s3:PutObject"], resources = ["${aws_s3_bucket.results.arn}/overflow/*"] },
+        # Header secrets by reference: each organisation's parameters under /<prefix>/<organisation>/, nothing else.
+        { actions = ["ssm:GetParameter"], resources = [local.secrets_parameters] },
       ]
     }
     archiver = {
@@ -124,6 +132,7 @@ locals {
         RUNS_TABLE      = aws_dynamodb_table.runs.name
         DOMAINS_TABLE   = aws_dynamodb_table.domains.name
         ALLOWED_TARGETS = join(",", var.allowed_targets)
+        SECRETS_ROOT    = "/${var.prefix}"
       }
       statements = [
         { actions = ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [aws_dynamodb_table.runs.arn] },
@@ -131,6 +140,8 @@ locals {
         { actions = ["s3:PutObject", "s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/runs/*", "${aws_s3_bucket.results.arn}/run-answers/*"] },
         # Suites (and their data files) stored in the bucket, read only.
         { actions = ["s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/suites/*"] },
+        # Header secrets by reference: each organisation's parameters under /<prefix>/<organisation>/, nothing else.
+        { actions = ["ssm:GetParameter"], resources = [local.secrets_parameters] },
       ]
     }
   }

@@ -22,7 +22,7 @@ use volley_engine::guard::{
 use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
 use volley_engine::load::engine;
 use volley_engine::load::report::Report;
-use volley_engine::load::request::RequestSpec;
+use volley_engine::load::request::{RequestSpec, Sensitive};
 use volley_engine::load::schedule::Schedule;
 
 /// Files kept open besides connections (stdio, the runtime, DNS sockets, log files).
@@ -231,16 +231,21 @@ fn request(args: &AttackArgs) -> Result<RequestSpec, CliError> {
     let method = http::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| CliError::Usage(format!("-X {:?} is not an HTTP method", args.method)))?;
     let mut headers = http::HeaderMap::new();
-    for header in &args.headers {
+    // Errors name the header, never a credential's value (`Sensitive`).
+    let sensitive = Sensitive::default();
+    for (i, header) in args.headers.iter().enumerate() {
+        // Not echoed: without its ':' there is no telling which part is a credential.
         let (name, value) = header
             .split_once(':')
-            .ok_or_else(|| CliError::Usage(format!("-H {header:?} must be \"Name: value\"")))?;
+            .ok_or_else(|| CliError::Usage(format!("-H (the {}. one) must be \"Name: value\"", i + 1)))?;
+        let shown = format!("{}: {}", name.trim(), sensitive.shown(name, value.trim()));
         let name = http::HeaderName::from_bytes(name.trim().as_bytes())
-            .map_err(|_| CliError::Usage(format!("-H {header:?}: {:?} is not a header name", name.trim())))?;
+            .map_err(|_| CliError::Usage(format!("-H {shown:?}: {:?} is not a header name", name.trim())))?;
         let value = http::HeaderValue::from_str(value.trim())
-            .map_err(|_| CliError::Usage(format!("-H {header:?}: the value is not a valid header value")))?;
+            .map_err(|_| CliError::Usage(format!("-H {shown:?}: the value is not a valid header value")))?;
         headers.append(name, value);
     }
+    sensitive.mark(&mut headers);
     let body = match args.body.as_deref() {
         None => Bytes::new(),
         Some(text) => match text.strip_prefix('@') {

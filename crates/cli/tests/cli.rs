@@ -231,6 +231,34 @@ fn bad_usage_exits_2_with_a_clear_message() {
     }
 }
 
+/// A credential given with -H is never echoed by an error: a header without its ':' is not shown at all,
+/// and a sensitive header's value is shown redacted.
+#[test]
+fn header_errors_never_show_a_credential() {
+    for header in [
+        "Authorization Bearer s3cr3t-token",
+        "authorization: Bearer s3cr3t-token\u{7f}",
+    ] {
+        let args = [
+            "attack",
+            "http://127.0.0.1:1/",
+            "--rate",
+            "10",
+            "--duration",
+            "1s",
+            "-H",
+            header,
+        ];
+        let out = volley(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains("-H") && !stderr.contains("s3cr3t"),
+            "{header:?}: {stderr}"
+        );
+    }
+}
+
 /// A proxy would bypass the guard's pinning, so the client ignores HTTP(S)_PROXY and friends: with a dead
 /// proxy configured, the requests still go straight to the vetted address.
 #[test]

@@ -128,3 +128,23 @@ pub fn guard_settings(env: &mut EnvReader) -> volley_engine::guard::GuardSetting
         dns_servers: env.parsed("DNS_SERVERS", socket_addrs).unwrap_or_default(),
     }
 }
+
+/// How header secrets are handled, read the same way by every function that sends a customer's headers:
+/// `SECRETS_ROOT` (required: the folder of every organisation's parameters, `/<prefix>`) and
+/// `SENSITIVE_HEADERS` (optional: more header names, comma-separated, whose values are never written down
+/// beside `volley_engine::load::request::SENSITIVE_HEADERS`).
+#[derive(Debug, Clone)]
+pub struct SecretSettings {
+    pub root: String,
+    pub sensitive: volley_engine::load::request::Sensitive,
+}
+
+/// Reads [`SecretSettings`].
+pub fn secret_settings(env: &mut EnvReader) -> SecretSettings {
+    SecretSettings {
+        root: env.required("SECRETS_ROOT"),
+        sensitive: env
+            .parsed("SENSITIVE_HEADERS", volley_engine::load::request::Sensitive::parse)
+            .unwrap_or_default(),
+    }
+}

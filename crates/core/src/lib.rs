@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod model;
 pub mod ports;
+pub mod secrets;
 pub mod telemetry;
 
 /// An error and all its sources, one after another: "outer: cause: root cause". For logs and for the

@@ -196,6 +196,14 @@ pub trait ResultLedger: Send + Sync + std::fmt::Debug {
     async fn counters(&self, test: &TestScope) -> Result<Option<TestCounters>, StoreError>;
 }
 
+/// Where secrets are kept (SSM Parameter Store SecureStrings): a header value may name one instead of
+/// holding it (`model::secrets`).
+#[async_trait]
+pub trait SecretStore: Send + Sync + std::fmt::Debug {
+    /// The decrypted value of the parameter at `path`, if there is one.
+    async fn get(&self, path: &str) -> Result<Option<String>, StoreError>;
+}
+
 /// Where workers send their results (a queue the archiver drains).
 #[async_trait]
 pub trait ResultQueue: Send + Sync + std::fmt::Debug {

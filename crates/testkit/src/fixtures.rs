@@ -287,3 +287,17 @@ pub async fn invoke(
         .unwrap_or_else(|e| panic!("invoke {function}: {e:?}"))
         .map_err(|e| e.answer)
 }
+
+/// Puts `value` at `path` in SSM Parameter Store as a SecureString (replacing any), as an organisation
+/// would store a secret its calls name by reference.
+pub async fn put_secret(sdk_config: &aws_config::SdkConfig, path: &str, value: &str) {
+    aws_sdk_ssm::Client::new(sdk_config)
+        .put_parameter()
+        .name(path)
+        .value(value)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .overwrite(true)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put parameter {path}: {:?}", e.into_service_error()));
+}

@@ -42,6 +42,8 @@ pub struct TestTarget {
     pub address: SocketAddr,
     pub behaviour: Arc<Mutex<Behaviour>>,
     arrivals: Arc<Mutex<Vec<(Instant, http::Version)>>>,
+    /// Each request's `authorization` header, if it had one, in arrival order.
+    authorizations: Arc<Mutex<Vec<Option<String>>>>,
     connections: Arc<AtomicUsize>,
 }
 
@@ -54,6 +56,11 @@ impl TestTarget {
     /// The HTTP version of each request, in arrival order.
     pub fn versions(&self) -> Vec<http::Version> {
         lock(&self.arrivals).iter().map(|(_, version)| *version).collect()
+    }
+
+    /// Each request's `authorization` header (None when it had none), in arrival order.
+    pub fn authorizations(&self) -> Vec<Option<String>> {
+        lock(&self.authorizations).clone()
     }
 
     /// Connections accepted (over TLS: handshakes completed).
@@ -85,12 +92,21 @@ async fn serve(listener: tokio::net::TcpListener, target: TestTarget, serving: S
         tokio::spawn(async move {
             let behaviour = Arc::clone(&target.behaviour);
             let arrivals = Arc::clone(&target.arrivals);
+            let authorizations = Arc::clone(&target.authorizations);
             let service = service_fn(move |request: hyper::Request<hyper::body::Incoming>| {
                 let behaviour = Arc::clone(&behaviour);
                 let arrivals = Arc::clone(&arrivals);
+                let authorizations = Arc::clone(&authorizations);
                 async move {
                     let now = Instant::now();
                     lock(&arrivals).push((now, request.version()));
+                    lock(&authorizations).push(
+                        request
+                            .headers()
+                            .get(hyper::header::AUTHORIZATION)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
+                    );
                     let b = lock(&behaviour).clone();
                     if let Some((from, until)) = b.stall
                         && now >= from
@@ -137,6 +153,7 @@ async fn listen(behaviour: Behaviour, serving: Serving) -> TestTarget {
         address,
         behaviour: Arc::new(Mutex::new(behaviour)),
         arrivals: Arc::default(),
+        authorizations: Arc::default(),
         connections: Arc::default(),
     };
     tokio::spawn(serve(listener, target.clone(), serving));

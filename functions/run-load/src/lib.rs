@@ -19,8 +19,9 @@ use thiserror::Error;
 use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
 use volley_core::adapters::dynamodb::runs::{DynamoRunClaims, DynamoRunIndex};
 use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::adapters::ssm::SsmSecretStore;
 use volley_core::clock::{Clock, SystemClock};
-use volley_core::config::{ConfigError, EnvReader};
+use volley_core::config::{ConfigError, EnvReader, SecretSettings};
 use volley_core::model::identifier::check_identifier;
 use volley_core::model::payload;
 use volley_core::model::run::{
@@ -28,7 +29,9 @@ use volley_core::model::run::{
     fingerprint,
 };
 use volley_core::ports::{ResultArchive, RunClaim, RunClaims, RunEntry, RunIndex, StoreError};
+use volley_core::secrets::{SecretError, Secrets};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
+use volley_engine::load::request::Sensitive;
 
 use crate::compare::summary_of;
 use crate::suite::{Source, SuiteError};
@@ -62,6 +65,9 @@ pub struct Config {
     /// `AWS_LAMBDA_LOG_GROUP_NAME` and `AWS_LAMBDA_LOG_STREAM_NAME`, set by Lambda: where the run's logs are.
     pub log_group_name: String,
     pub log_stream_name: String,
+    /// `SECRETS_ROOT` and `SENSITIVE_HEADERS`: a suite's header secrets by reference, and which headers are
+    /// never written down.
+    pub secrets: SecretSettings,
 }
 
 impl Config {
@@ -78,6 +84,7 @@ impl Config {
         let organisation_id = env.optional("ORGANISATION_ID");
         let log_group_name = env.optional("AWS_LAMBDA_LOG_GROUP_NAME").unwrap_or_default();
         let log_stream_name = env.optional("AWS_LAMBDA_LOG_STREAM_NAME").unwrap_or_default();
+        let secrets = volley_core::config::secret_settings(env);
         env.finish()?;
         Ok(Self {
             results_bucket,
@@ -87,6 +94,7 @@ impl Config {
             organisation_id,
             log_group_name,
             log_stream_name,
+            secrets,
         })
     }
 }
@@ -99,6 +107,7 @@ pub const IAM_ACTIONS: &[&[&str]] = &[
     volley_core::adapters::dynamodb::domains::DOMAIN_STORE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_GET_ACTIONS,
+    volley_core::adapters::ssm::SECRET_STORE_ACTIONS,
 ];
 
 /// Everything an invocation needs, built once.
@@ -111,6 +120,10 @@ pub struct Deps {
     pub claims: Arc<dyn RunClaims>,
     /// The results bucket's name: stored suites are keys in it, and an `s3://` URL must name it.
     pub results_bucket: String,
+    /// Where `{{ssm:...}}` references in a suite's header values resolve.
+    pub secrets: Secrets,
+    /// Which headers' values are credentials (marked sensitive, never written down).
+    pub sensitive: Sensitive,
     pub clock: Arc<dyn Clock>,
     pub organisation_id: Option<String>,
     pub log_group_name: String,
@@ -133,6 +146,11 @@ impl Deps {
             index: Arc::new(DynamoRunIndex::new(sdk_config, &config.runs_table)),
             claims: Arc::new(DynamoRunClaims::new(sdk_config, &config.runs_table)),
             results_bucket: config.results_bucket.clone(),
+            secrets: Secrets {
+                store: Arc::new(SsmSecretStore::new(sdk_config)),
+                root: config.secrets.root.clone(),
+            },
+            sensitive: config.secrets.sensitive.clone(),
             clock: Arc::new(SystemClock),
             organisation_id: config.organisation_id.clone(),
             log_group_name: config.log_group_name.clone(),
@@ -159,6 +177,13 @@ pub enum RunError {
         #[source]
         source: StoreError,
     },
+    /// `place` is where the reference stands: `suite "<name>": task "<task>": headers.<name>`.
+    #[error("{place}: {source}")]
+    Secret {
+        place: String,
+        #[source]
+        source: Box<SecretError>,
+    },
     #[error("the HTTP client could not be built")]
     Client(#[source] volley_engine::load::attack::AttackError),
     #[error(
@@ -183,6 +208,8 @@ impl RunError {
             Self::Refused(..) => "TargetRefused",
             Self::Store { .. } => "Store",
             Self::Client(..) => "Client",
+            Self::Secret { source, .. } if matches!(**source, SecretError::Store { .. }) => "SecretUnavailable",
+            Self::Secret { .. } => "InvalidSuite",
             Self::RunInProgress { .. } => "RunInProgress",
             Self::RunLost { .. } => "RunLost",
             Self::RunIdReused { .. } => "RunIdReused",
@@ -419,9 +446,23 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
         .vet(&organisation, &request.host)
         .await
         .map_err(RunError::Refused)?;
-    let suite = Source::of(&request.suite, &organisation, &deps.results_bucket)?
+    let mut suite = Source::of(&request.suite, &organisation, &deps.results_bucket)?
         .load(deps.archive.as_ref())
         .await?;
+    // Secrets by reference in the suite's header values, resolved for this organisation only, before
+    // anything is claimed or sent.
+    for task in &mut suite.tasks {
+        for (header, value) in &mut task.headers {
+            *value = deps
+                .secrets
+                .resolve(value, &organisation)
+                .await
+                .map_err(|source| RunError::Secret {
+                    place: format!("suite {:?}: task {:?}: headers.{header}", suite.name, task.name),
+                    source: Box::new(source),
+                })?;
+        }
+    }
     let shape = shape_key(&suite.name, target.url.as_str(), request.shape.users);
     // A caller's run id is claimed (after every check, so a refused request claims nothing) for as long as
     // this invocation may run: a retry finds the answer, or that the run is under way, and never runs it.
@@ -477,6 +518,7 @@ pub async fn run_load(deps: &Deps, request: Request, deadline_ms: Option<i64>) -
         deps.request_timeout,
         now.date_naive(),
         log_every,
+        &deps.sensitive,
     )
     .await
     .map_err(RunError::Client)?;

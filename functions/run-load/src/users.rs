@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use tokio::time::Instant;
 use volley_engine::guard::VettedTarget;
 use volley_engine::load::attack::AttackError;
-use volley_engine::load::request::RequestSpec;
+use volley_engine::load::request::{RequestSpec, Sensitive};
 use volley_engine::load::stats::Latencies;
 use volley_engine::load::transport::{Connection, Endpoint};
 
@@ -90,6 +90,7 @@ pub async fn run(
     timeout: Duration,
     today: NaiveDate,
     log_every: Option<Duration>,
+    sensitive: &Sensitive,
 ) -> Result<RunStats, AttackError> {
     // Each user keeps one connection of its own, as a browser tab would; every request is a sibling of the
     // target's (same origin and connections, its own path, method, headers and body).
@@ -120,6 +121,7 @@ pub async fn run(
     for i in 0..shape.users {
         let arrive = start + Duration::from_secs_f64(f64::from(i) / shape.spawn_rate);
         let (endpoint, stats, suite, base) = (endpoint.clone(), stats.clone(), suite.clone(), base.clone());
+        let sensitive = sensitive.clone();
         users.push(tokio::spawn(async move {
             tokio::time::sleep_until(arrive).await;
             let mut rng = fastrand::Rng::new();
@@ -141,7 +143,7 @@ pub async fn run(
                     today,
                     row,
                 };
-                let rendered = Rendered::of(task, &vars, &mut rng);
+                let rendered = Rendered::of(task, &vars, &mut rng, &sensitive);
                 let outcome = send(&endpoint, &mut connection, &base, rendered, timeout).await;
                 if let Ok(mut tasks) = stats.lock() {
                     let record = &mut tasks[index];
@@ -179,7 +181,7 @@ struct Rendered {
 impl Rendered {
     /// `task` for one request of a user, its templates filled from `vars`. A header the template makes
     /// invalid is left out (the suite's check refuses invalid names and values before the run).
-    fn of(task: &crate::suite::Task, vars: &Vars<'_>, rng: &mut fastrand::Rng) -> Self {
+    fn of(task: &crate::suite::Task, vars: &Vars<'_>, rng: &mut fastrand::Rng, sensitive: &Sensitive) -> Self {
         let mut headers = http::HeaderMap::new();
         for (name, value) in &task.headers {
             let value = render(value, vars, rng);
@@ -190,6 +192,7 @@ impl Rendered {
                 headers.insert(name, value);
             }
         }
+        sensitive.mark(&mut headers);
         Self {
             method: http::Method::from_bytes(task.method.as_bytes()).unwrap_or(http::Method::GET),
             path: render(&task.path, vars, rng),

@@ -18,15 +18,17 @@ use thiserror::Error;
 use volley_core::adapters::dynamodb::{calls::DynamoCallClaims, domains::DynamoDomainStore};
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
+use volley_core::adapters::ssm::SsmSecretStore;
 use volley_core::clock::{Clock, SystemClock};
-use volley_core::config::{ConfigError, EnvReader};
+use volley_core::config::{ConfigError, EnvReader, SecretSettings};
 use volley_core::model::call::{CallError, MAX_IN_FLIGHT, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
 use volley_core::ports::{CallClaims, Claim, ResultArchive, ResultQueue, StoreError};
+use volley_core::secrets::{SecretError, Secrets};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
 use volley_engine::load::engine;
-use volley_engine::load::request::RequestSpec;
+use volley_engine::load::request::{RequestSpec, Sensitive};
 
 /// The default `maxInFlight`, which is also its bound (`model::call::MAX_IN_FLIGHT`): Lambda's open-file
 /// limit is 1,024; connections get that less a reserve.
@@ -49,6 +51,9 @@ pub struct Config {
     pub guard: GuardSettings,
     /// `DEADLINE_MARGIN`: stop this long before the Lambda deadline (default 5s).
     pub deadline_margin: Duration,
+    /// `SECRETS_ROOT` and `SENSITIVE_HEADERS`: header secrets by reference, and which headers are never
+    /// written down.
+    pub secrets: SecretSettings,
 }
 
 impl Config {
@@ -64,6 +69,7 @@ impl Config {
         let results_queue_url = env.required("RESULTS_QUEUE_URL");
         let results_bucket = env.required("RESULTS_BUCKET");
         let guard = volley_core::config::guard_settings(env);
+        let secrets = volley_core::config::secret_settings(env);
         let deadline_margin = env
             .parsed("DEADLINE_MARGIN", volley_core::config::duration)
             .unwrap_or(Duration::from_secs(5));
@@ -76,6 +82,7 @@ impl Config {
             results_bucket,
             guard,
             deadline_margin,
+            secrets,
         })
     }
 }
@@ -87,6 +94,7 @@ pub const IAM_ACTIONS: &[&[&str]] = &[
     volley_core::adapters::dynamodb::domains::DOMAIN_STORE_ACTIONS,
     volley_core::adapters::sqs::RESULT_QUEUE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
+    volley_core::adapters::ssm::SECRET_STORE_ACTIONS,
 ];
 
 /// Everything an invocation needs, built once.
@@ -100,6 +108,10 @@ pub struct Deps {
     pub deadline_margin: Duration,
     /// Results larger than this many bytes go to S3, with a pointer on the queue.
     pub inline_limit: usize,
+    /// Where `{{ssm:...}}` references in header values resolve.
+    pub secrets: Secrets,
+    /// Which headers' values are credentials (marked sensitive, never written down).
+    pub sensitive: Sensitive,
 }
 
 impl Deps {
@@ -117,6 +129,11 @@ impl Deps {
             clock: Arc::new(SystemClock),
             deadline_margin: config.deadline_margin,
             inline_limit: MAX_INLINE_BYTES,
+            secrets: Secrets {
+                store: Arc::new(SsmSecretStore::new(sdk_config)),
+                root: config.secrets.root.clone(),
+            },
+            sensitive: config.secrets.sensitive.clone(),
         })
     }
 }
@@ -131,6 +148,14 @@ pub enum WorkerError {
     InvalidCall(#[from] CallError),
     #[error(transparent)]
     Refused(#[from] Refusal),
+    #[error("invalid User Call: request.headers.{header}: {source}")]
+    Secret {
+        header: String,
+        #[source]
+        source: SecretError,
+    },
+    #[error("invalid User Call: request.headers.{0}: the secret's value is not a valid header value")]
+    SecretValue(String),
     #[error("the call could not be claimed")]
     Ledger(#[source] StoreError),
     #[error("the result could not be delivered")]
@@ -166,6 +191,30 @@ fn stop_by_time(deadline_ms: u64, margin: Duration) -> SystemTime {
 /// The instant to stop by, on this machine's monotonic clock.
 fn stop_by(stop_by: SystemTime, now: SystemTime) -> Instant {
     Instant::now() + stop_by.duration_since(now).unwrap_or_default()
+}
+
+/// The call's headers to send: every `{{ssm:...}}` reference resolved for the call's organisation, and
+/// the values of sensitive headers marked so (never printed, never indexed by HPACK).
+async fn request_headers(deps: &Deps, call: &ValidCall) -> Result<http::HeaderMap, WorkerError> {
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in &call.call.request.headers {
+        let resolved = deps
+            .secrets
+            .resolve(value, &call.call.organisation_id)
+            .await
+            .map_err(|source| WorkerError::Secret {
+                header: name.clone(),
+                source,
+            })?;
+        // The name was checked by `validate`; the value is checked again now that it is resolved.
+        let header_name =
+            http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| WorkerError::SecretValue(name.clone()))?;
+        let header_value =
+            http::HeaderValue::from_str(&resolved).map_err(|_| WorkerError::SecretValue(name.clone()))?;
+        headers.append(header_name, header_value);
+    }
+    deps.sensitive.mark(&mut headers);
+    Ok(headers)
 }
 
 /// The attack a valid, vetted call describes.
@@ -226,7 +275,7 @@ pub async fn function_handler(
     if event.detail_type != USER_CALL_DETAIL_TYPE {
         return Err(WorkerError::WrongDetailType(event.detail_type));
     }
-    let call = UserCall::from_json(&event.detail)?.validate()?;
+    let mut call = UserCall::from_json(&event.detail)?.validate()?;
     let now = deps.clock.now();
     let stop_at = stop_by_time(context.deadline, deps.deadline_margin);
     // The event's time (when it was put) is the start bound's reference, so a retry is judged as the first
@@ -248,6 +297,8 @@ pub async fn function_handler(
     let call_id = call.call.call_id.clone();
     let scope = call.call.scope();
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
+    // Secrets by reference, resolved for this organisation only, before anything is claimed.
+    call.headers = request_headers(deps, &call).await?;
     // The claim is held until this invocation's deadline: no other invocation fires the call before then.
     let lease_until = i64::try_from(context.deadline.div_ceil(1000)).unwrap_or(i64::MAX);
     let not_fired = |status| WorkerOutcome {
@@ -329,6 +380,11 @@ impl WorkerError {
             Self::WrongDetailType(..) => "WrongDetailType",
             Self::InvalidCall(..) => "InvalidCall",
             Self::Refused(..) => "Refused",
+            Self::Secret {
+                source: SecretError::Store { .. },
+                ..
+            } => "SecretUnavailable",
+            Self::Secret { .. } | Self::SecretValue(..) => "InvalidCall",
             Self::Ledger(..) => "Ledger",
             Self::Delivery(..) => "Delivery",
             Self::Attack(..) => "Attack",

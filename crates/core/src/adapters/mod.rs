@@ -8,3 +8,4 @@ pub mod dynamodb;
 pub mod memory;
 pub mod s3;
 pub mod sqs;
+pub mod ssm;

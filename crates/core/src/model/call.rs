@@ -55,8 +55,9 @@ pub const START_TOLERANCE: Duration = Duration::from_secs(10);
 /// Measured from the event's time, not the clock, so a call refused once is refused on every retry.
 pub const MAX_CALL_REACH: Duration = Duration::from_secs(15 * 60);
 
-/// The request to fire.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The request to fire. Its `Debug` redacts the values of sensitive headers
+/// (`volley_engine::load::request::SENSITIVE_HEADERS`), so no log of a call shows a credential.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallRequest {
     #[serde(default = "default_method")]
@@ -66,6 +67,23 @@ pub struct CallRequest {
     pub headers: BTreeMap<String, String>,
     #[serde(default)]
     pub body: Option<String>,
+}
+
+impl std::fmt::Debug for CallRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let sensitive = volley_engine::load::request::Sensitive::default();
+        let headers: BTreeMap<&str, &str> = self
+            .headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), sensitive.shown(name, value)))
+            .collect();
+        f.debug_struct("CallRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 fn default_method() -> String {
@@ -254,6 +272,9 @@ impl UserCall {
             })?;
             headers.append(header_name, header_value);
         }
+        // Credentials are never printed, even in a Debug of the call (the worker marks its configured list
+        // again once references are resolved).
+        volley_engine::load::request::Sensitive::default().mark(&mut headers);
         if self.request.body.as_ref().is_some_and(|b| b.len() > MAX_BODY_BYTES) {
             return Err(bad("request.body", format!("must be at most {MAX_BODY_BYTES} bytes")));
         }

@@ -11,3 +11,4 @@ pub mod result;
 pub mod run;
 pub mod saved_metrics;
 pub mod scope;
+pub mod secrets;

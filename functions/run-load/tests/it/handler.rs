@@ -13,13 +13,15 @@ use lambda_runtime::{Context, LambdaEvent};
 use run_load::{Deps, RunError, function_handler};
 use serde_json::{Value, json};
 use volley_core::adapters::memory::{
-    MemoryBirthdayStore, MemoryDomainStore, MemoryResultArchive, MemoryRunClaims, MemoryRunIndex,
+    MemoryBirthdayStore, MemoryDomainStore, MemoryResultArchive, MemoryRunClaims, MemoryRunIndex, MemorySecretStore,
 };
 use volley_core::clock::SystemClock;
 use volley_core::model::birthday::Username;
 use volley_core::ports::{BirthdayStore, ResultArchive, StoreError};
+use volley_core::secrets::Secrets;
 use volley_engine::guard::resolve::DnsResolver;
 use volley_engine::guard::{AllowList, TargetGuard};
+use volley_engine::load::request::Sensitive;
 
 /// The greeter's store, slowed by `delay` on every call: a slow target without touching the greeter.
 #[derive(Debug, Default)]
@@ -90,6 +92,14 @@ async fn world() -> World {
         index: Arc::new(MemoryRunIndex::default()),
         claims: claims.clone(),
         results_bucket: "results".into(),
+        secrets: Secrets {
+            store: Arc::new(MemorySecretStore::with([
+                ("/volley/acme/greeter-token", "s3cr3t"),
+                ("/volley/globex/greeter-token", "theirs"),
+            ])),
+            root: "/volley".into(),
+        },
+        sensitive: Sensitive::default(),
         clock: Arc::new(SystemClock),
         organisation_id: Some("acme".into()),
         log_group_name: "/aws/lambda/volley-run-load".into(),
@@ -531,4 +541,60 @@ async fn bad_payloads_are_refused_naming_the_field() {
             .unwrap_or_default();
         assert!(error.contains(needle), "{extra}: {error:?} should say {needle:?}");
     }
+}
+
+#[tokio::test]
+async fn a_suites_secret_reference_resolves_for_its_own_organisation_and_is_refused_for_anothers() {
+    let world = world().await;
+    let target = volley_testkit::target::start(volley_testkit::target::Behaviour::default()).await;
+    let mut deps = world.deps.clone();
+    deps.guard = TargetGuard::new(
+        Arc::new(MemoryDomainStore::new()),
+        Arc::new(
+            DnsResolver::with_nameservers(
+                &["127.0.0.1:9".parse().unwrap_or_else(|e| panic!("{e}"))],
+                Duration::from_secs(1),
+            )
+            .unwrap_or_else(|e| panic!("{e}")),
+        ),
+        AllowList::new([target.address]),
+        None,
+    );
+    let suite = |reference: &str| {
+        json!({"description": "with a token", "wait": {"min": "20ms", "max": "50ms"},
+               "tasks": [{"name": "get", "method": "GET", "path": "/",
+                          "headers": {"authorization": format!("Bearer {{{{ssm:{reference}}}}}")}}]})
+    };
+    let payload = |suite: Value| {
+        json!({"suite": suite, "host": format!("http://{}", target.address), "spawn_rate": 1, "users": 1,
+               "spawned_runtime": "1s", "only_summary": true})
+    };
+    let answer = function_handler(
+        &deps,
+        LambdaEvent::new(payload(suite("/volley/acme/greeter-token")), in_a_minute()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(answer["result"], "success", "{answer}");
+    let sent = target.authorizations();
+    assert!(
+        !sent.is_empty() && sent.iter().all(|a| a.as_deref() == Some("Bearer s3cr3t")),
+        "every request carried the resolved secret: {sent:?}"
+    );
+    assert!(!answer.to_string().contains("s3cr3t"), "the answer holds no secret");
+
+    let refused = function_handler(
+        &deps,
+        LambdaEvent::new(payload(suite("/volley/globex/greeter-token")), in_a_minute()),
+    )
+    .await
+    .err();
+    let message = refused.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert_eq!(refused.map(|e| e.kind()), Some("InvalidSuite"), "{message}");
+    assert!(
+        message.contains("headers.authorization: {{ssm:/volley/globex/greeter-token}} is outside /volley/acme/"),
+        "{message}"
+    );
+    assert!(!message.contains("theirs"), "{message}");
+    assert_eq!(target.authorizations().len(), sent.len(), "nothing was sent");
 }

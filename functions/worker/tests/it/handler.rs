@@ -8,13 +8,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{
-    MemoryCallClaims, MemoryDomainStore, MemoryResultArchive, MemoryResultLedger, MemoryResultQueue,
+    MemoryCallClaims, MemoryDomainStore, MemoryResultArchive, MemoryResultLedger, MemoryResultQueue, MemorySecretStore,
 };
 use volley_core::clock::{FixedClock, SystemClock};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
 use volley_core::model::scope::{CallScope, TestScope};
 use volley_core::ports::ResultLedger;
+use volley_core::secrets::Secrets;
 use volley_engine::guard::{AllowList, DnsResolver, TargetGuard};
+use volley_engine::load::request::Sensitive;
 use volley_testkit::target::{Behaviour, TestTarget, start};
 use worker::{Deps, WorkerError, function_handler};
 
@@ -62,6 +64,14 @@ fn world(allow: SocketAddr) -> World {
         clock: Arc::new(SystemClock),
         deadline_margin: Duration::from_secs(1),
         inline_limit: MAX_INLINE_BYTES,
+        secrets: Secrets {
+            store: Arc::new(MemorySecretStore::with([
+                ("/volley/acme/api-token", "s3cr3t"),
+                ("/volley/globex/api-token", "theirs"),
+            ])),
+            root: "/volley".into(),
+        },
+        sensitive: Sensitive::default(),
     };
     World {
         deps,
@@ -434,4 +444,72 @@ async fn a_late_retry_of_a_call_that_ran_delivers_its_stored_result_and_one_that
         "{messages:?}"
     );
     assert!(hits.arrivals().is_empty(), "nothing fired");
+}
+
+#[tokio::test]
+async fn a_secret_reference_resolves_for_its_own_organisation_and_is_refused_for_anothers() {
+    let (address, hits) = target().await;
+    let w = world(address);
+    let url = Some(format!("http://{address}/"));
+    let mut own = event("user-call.json", url.clone());
+    own.payload.detail["request"]["headers"]["authorization"] = "Bearer {{ssm:/volley/acme/api-token}}".into();
+    let outcome = function_handler(&w.deps, own).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.status, "completed");
+    let sent = hits.authorizations();
+    assert!(!sent.is_empty(), "the call fired");
+    assert!(
+        sent.iter().all(|a| a.as_deref() == Some("Bearer s3cr3t")),
+        "every request carried the resolved secret: {:?}",
+        sent.first()
+    );
+    let stored = String::from_utf8(
+        w.archive
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default();
+    assert!(!stored.contains("s3cr3t"), "the result holds no secret");
+
+    let mut theirs = event("user-call.json", url);
+    theirs.payload.detail["callId"] = "checkout-2026-11-23-eu-9".into();
+    theirs.payload.detail["request"]["headers"]["authorization"] = "Bearer {{ssm:/volley/globex/api-token}}".into();
+    let refused = function_handler(&w.deps, theirs).await.err();
+    let message = refused.as_ref().map(ToString::to_string).unwrap_or_default();
+    assert_eq!(refused.map(|e| e.kind()), Some("InvalidCall"), "{message}");
+    assert!(
+        message.contains("request.headers.authorization: {{ssm:/volley/globex/api-token}} is outside /volley/acme/"),
+        "{message}"
+    );
+    assert!(!message.contains("theirs"), "no value in the message: {message}");
+    assert_eq!(
+        w.claims.get(&call("checkout-2026-11-23-eu-9")),
+        None,
+        "a refused reference claims nothing"
+    );
+    assert_eq!(hits.authorizations().len(), sent.len(), "and fires nothing");
+}
+
+#[test]
+fn a_validated_calls_credentials_are_never_printed() {
+    let path = format!(
+        "{}/../../testdata/events/worker/user-call.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let event: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
+    let mut detail = event["detail"].clone();
+    detail["request"]["headers"]["x-api-key"] = "k3y-value".into();
+    let call = volley_core::model::call::UserCall::from_json(&detail)
+        .and_then(volley_core::model::call::UserCall::validate)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let printed = format!("{call:?}");
+    assert!(
+        printed.contains("x-api-key") && !printed.contains("k3y-value"),
+        "{printed}"
+    );
 }

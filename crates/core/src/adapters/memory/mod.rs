@@ -1,6 +1,6 @@
 //! In-memory twins of the AWS adapters, for handler tests, one file per twin mirroring the AWS side (a
-//! table's twin is named after the table, as in `dynamodb/`; `cloudwatch.rs`, `s3.rs` and `sqs.rs` after
-//! the service). They pass the same contract suites. Every twin is re-exported here: `memory::MemoryX`.
+//! table's twin is named after the table, as in `dynamodb/`; `cloudwatch.rs`, `s3.rs`, `sqs.rs` and `ssm.rs`
+//! after the service). They pass the same contract suites. Every twin is re-exported here: `memory::MemoryX`.
 
 mod birthdays;
 mod calls;
@@ -11,6 +11,7 @@ mod orchestration;
 mod runs;
 mod s3;
 mod sqs;
+mod ssm;
 mod tests;
 
 pub use birthdays::MemoryBirthdayStore;
@@ -22,4 +23,5 @@ pub use orchestration::MemoryOrchestrationStore;
 pub use runs::{MemoryRunClaims, MemoryRunIndex};
 pub use s3::MemoryResultArchive;
 pub use sqs::MemoryResultQueue;
+pub use ssm::MemorySecretStore;
 pub use tests::MemoryResultLedger;
