@@ -3,7 +3,10 @@
 //!
 //! The payload (`RunRequest`) and the answer (`RunAnswer`) are defined once, in `volley_core::model::run`,
 //! where the demo driver reads them too. The payload's `organisation_id`, whose validated domains the host
-//! must belong to, defaults to `ORGANISATION_ID`.
+//! must belong to, defaults to `ORGANISATION_ID`; a run for no organisation is refused (runs are stored and
+//! compared per organisation). A caller's `run_id` makes the run happen once however often the invoke is
+//! retried (`RunClaims`). The suite is packaged, the organisation's own in the results bucket, or inline
+//! (`suite::Source`); `{{ssm:...}}` references in its header values resolve before anything is claimed.
 
 pub mod compare;
 pub mod suite;
@@ -204,6 +207,7 @@ impl RunError {
         match self {
             Self::BadRequest(..) => "BadRequest",
             Self::Suite(SuiteError::Unknown { .. }) => "UnknownSuite",
+            Self::Suite(SuiteError::Store { .. }) => "Store",
             Self::Suite(..) => "InvalidSuite",
             Self::Refused(..) => "TargetRefused",
             Self::Store { .. } => "Store",
