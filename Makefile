@@ -39,7 +39,7 @@ stack-deploy: ## deploy template.yaml into the running local stack
 	@scripts/stack.sh deploy
 
 env: ## print the exports that point the AWS CLI and SDKs at the local stack
-	@source scripts/lib.sh && for v in AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION; do echo "export $$v=$${!v}"; done
+	@source scripts/lib.sh && use_local_stack && for v in AWS_ENDPOINT_URL AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_REGION AWS_DEFAULT_REGION; do echo "export $$v=$${!v}"; done
 
 terraform-backend: ## create the Terraform state bucket and lock table (AWS CLI) when missing
 	@scripts/terraform.sh backend

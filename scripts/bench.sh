@@ -5,6 +5,7 @@
 # go to bench.py (--quick, --soak SECONDS).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+use_local_stack
 cd "$ROOT"
 
 OHA_VERSION=1.16.0

@@ -13,6 +13,7 @@
 # Terraform does not redeploy it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+use_local_stack
 
 host=$(uname -m)
 case "${ARCH:-$host}" in

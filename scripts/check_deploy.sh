@@ -5,6 +5,7 @@
 #  2. checkov finds no failed check (skips are written in-line, next to the resource, with the reason).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+use_local_stack
 cd "$ROOT"
 mkdir -p target/deploy
 say "parsing deploy/*.tf (bc-python-hcl2) and template.yaml into target/deploy/"

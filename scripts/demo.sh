@@ -11,6 +11,7 @@
 #   make demo DEMO_ARGS="--rate 25 --duration 60s"
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+use_local_stack
 
 setup=()
 # Runs a set-up step and keeps its wall time for the report.

@@ -1,5 +1,8 @@
-# Shared settings for every script: sourced, never run. Paths, the emulator's address, and the standard AWS
-# variables that point every SDK and CLI at it (dummy credentials; nothing project-specific).
+# Shared settings for every script: sourced, never run. Paths, the emulator's address, and two ways to aim
+# the AWS CLI and SDKs: `use_local_stack` (the local verbs: stack-*, demo, test, bench, env) points them at
+# the emulator with dummy credentials; `use_aws` (the AWS verbs: terraform-backend, infra-init, preview,
+# deploy, check-deployment) leaves the standard credential chain untouched and refuses an endpoint left
+# pointing at this machine. Nothing is exported by sourcing this file alone.
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV="$ROOT/.venv"
 # Where cargo puts what it builds: CARGO_TARGET_DIR when set, as cargo itself does.
@@ -13,15 +16,41 @@ PREFIX=${PREFIX:-volley}
 # from the emulator's port so that stacks on other ports (CI, another checkout) do not collide.
 VALIDATOR_DNS=${VALIDATOR_DNS:-127.0.0.1:$((MINISTACK_PORT + 10000))}
 
-export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://$MINISTACK_HOST:$MINISTACK_PORT}
-export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}
-export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
-export AWS_REGION=${AWS_REGION:-us-east-1}
-export AWS_DEFAULT_REGION=$AWS_REGION
 export AWS_PAGER=""
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# The local verbs: the standard AWS variables point every SDK and CLI at the emulator (dummy credentials;
+# nothing project-specific). What the caller set already wins.
+use_local_stack() {
+  export AWS_ENDPOINT_URL=${AWS_ENDPOINT_URL:-http://$MINISTACK_HOST:$MINISTACK_PORT}
+  export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-test}
+  export AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-test}
+  export AWS_REGION=${AWS_REGION:-us-east-1}
+  export AWS_DEFAULT_REGION=$AWS_REGION
+}
+
+# The AWS verbs: the standard credential chain (AWS_PROFILE, OIDC web identity, instance roles), untouched.
+# An AWS_ENDPOINT_URL* left pointing at this machine (the local stack's exports from `make env`) would send
+# a real deploy to the emulator: refused, naming the variable, unless REHEARSE=local asks to rehearse the
+# verb against the local stack.
+use_aws() {
+  if [ "${REHEARSE:-}" = local ]; then
+    use_local_stack
+    say "rehearsing against the local stack at $AWS_ENDPOINT_URL (REHEARSE=local)"
+    return
+  fi
+  local name value
+  for name in $(compgen -e | grep '^AWS_ENDPOINT_URL' || true); do
+    value=${!name}
+    case "$value" in
+      *://127.* | *://localhost* | *://\[::1\]* | *://0.0.0.0*)
+        die "$name=$value points at this machine (the local stack's setting): unset it to aim at AWS, or set REHEARSE=local to rehearse against the local stack" ;;
+    esac
+  done
+  return 0
+}
 
 # Seconds from $EPOCHREALTIME $1 to $2 (default: now), with one decimal.
 seconds_since() { python3 -c 'import sys; print(f"{float(sys.argv[2]) - float(sys.argv[1]):.1f}")' "$1" "${2:-$EPOCHREALTIME}"; }
@@ -51,8 +80,15 @@ quietly() {
   fi
 }
 
-# The AWS CLI from the project's own pinned virtualenv.
-awscli() { "$VENV/tools/bin/aws" "$@"; }
+# The seams: the AWS CLI and terraform every verb calls. AWS_CLI, when set, wins (a test's recording fake);
+# else the project's own pinned CLI when installed, else `aws` on PATH. TERRAFORM likewise, else
+# `terraform` on PATH.
+awscli() {
+  if [ -n "${AWS_CLI:-}" ]; then "$AWS_CLI" "$@"
+  elif [ -x "$VENV/tools/bin/aws" ]; then "$VENV/tools/bin/aws" "$@"
+  else aws "$@"; fi
+}
+terraform_() { "${TERRAFORM:-terraform}" "$@"; }
 
 # One output of the deployed local stack (target/local-stack/outputs.json, written by `stack.sh deploy`).
 stack_output() {

@@ -3,6 +3,7 @@
 # template.yaml (also SAM-expanded).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+use_local_stack
 cd "$ROOT"
 "$ROOT/scripts/tools.sh"
 say "cargo fmt --check"

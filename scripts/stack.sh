@@ -6,6 +6,7 @@
 #   stack.sh deploy   package template.yaml with the built zips and deploy it; write the outputs
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+use_local_stack
 
 PIDFILE="$STATE/ministack.pid"
 LOG="$STATE/ministack.log"

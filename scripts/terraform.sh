@@ -7,47 +7,50 @@
 #   terraform.sh apply     terraform apply (make deploy)
 # Settings: AWS_REGION (the region to deploy to), HOME_REGION (the orchestrator's, default AWS_REGION),
 # PREFIX (default volley), TF_STATE_BUCKET and TF_LOCK_TABLE (defaults derived from the account).
+# Credentials: the standard chain (AWS_PROFILE, OIDC, roles); an endpoint left at this machine is refused
+# (`use_aws` in lib.sh; REHEARSE=local rehearses against the local stack). AWS_CLI and TERRAFORM name the
+# commands called.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+use_aws
 
 region=${AWS_REGION:?set AWS_REGION to the region to deploy to}
 home_region=${HOME_REGION:-$region}
 
-aws_() { if [ -x "$VENV/tools/bin/aws" ]; then awscli "$@"; else aws "$@"; fi; }
-account() { aws_ sts get-caller-identity --query Account --output text; }
+account() { awscli sts get-caller-identity --query Account --output text; }
 state_bucket() { echo "${TF_STATE_BUCKET:-$PREFIX-tfstate-$(account)-$region}"; }
 lock_table() { echo "${TF_LOCK_TABLE:-$PREFIX-tflock}"; }
 
 backend() {
   local bucket table
   bucket=$(state_bucket); table=$(lock_table)
-  if aws_ s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
+  if awscli s3api head-bucket --bucket "$bucket" >/dev/null 2>&1; then
     say "state bucket $bucket exists"
   else
     say "creating state bucket $bucket"
     if [ "$region" = us-east-1 ]; then
-      aws_ s3api create-bucket --bucket "$bucket" >/dev/null
+      awscli s3api create-bucket --bucket "$bucket" >/dev/null
     else
-      aws_ s3api create-bucket --bucket "$bucket" --create-bucket-configuration "LocationConstraint=$region" >/dev/null
+      awscli s3api create-bucket --bucket "$bucket" --create-bucket-configuration "LocationConstraint=$region" >/dev/null
     fi
-    aws_ s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled
-    aws_ s3api put-bucket-encryption --bucket "$bucket" \
+    awscli s3api put-bucket-versioning --bucket "$bucket" --versioning-configuration Status=Enabled
+    awscli s3api put-bucket-encryption --bucket "$bucket" \
       --server-side-encryption-configuration '{"Rules":[{"ApplyServerSideEncryptionByDefault":{"SSEAlgorithm":"AES256"}}]}'
-    aws_ s3api put-public-access-block --bucket "$bucket" --public-access-block-configuration \
+    awscli s3api put-public-access-block --bucket "$bucket" --public-access-block-configuration \
       BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true
   fi
-  if aws_ dynamodb describe-table --table-name "$table" >/dev/null 2>&1; then
+  if awscli dynamodb describe-table --table-name "$table" >/dev/null 2>&1; then
     say "lock table $table exists"
   else
     say "creating lock table $table"
-    aws_ dynamodb create-table --table-name "$table" --billing-mode PAY_PER_REQUEST \
+    awscli dynamodb create-table --table-name "$table" --billing-mode PAY_PER_REQUEST \
       --attribute-definitions AttributeName=LockID,AttributeType=S --key-schema AttributeName=LockID,KeyType=HASH \
       --sse-specification Enabled=true >/dev/null
-    aws_ dynamodb wait table-exists --table-name "$table"
+    awscli dynamodb wait table-exists --table-name "$table"
   fi
 }
 
-tf() { terraform -chdir="$ROOT/deploy" "$@"; }
+tf() { terraform_ -chdir="$ROOT/deploy" "$@"; }
 vars() { echo -var "region=$region" -var "home_region=$home_region" -var "prefix=$PREFIX"; }
 
 case "${1:-}" in

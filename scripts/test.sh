@@ -6,6 +6,7 @@
 # with each phase's wall time (the build budget in docs/benchmarks.md).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+use_local_stack
 cd "$ROOT"
 
 phases=()

@@ -1,0 +1,155 @@
+//! The AWS verbs aim at AWS and the local verbs at the local stack. Each verb runs through `make` with fake
+//! `aws` and `terraform` commands (the scripts' `AWS_CLI` and `TERRAFORM` seams) that record every call
+//! and the AWS settings it saw, so what a real deploy would send is read back, with no account needed.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A folder of its own with the fakes and the log they write.
+struct Fakes {
+    dir: PathBuf,
+}
+
+impl Fakes {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("volley-verbs-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        // Each call: one line of the command, its arguments and the AWS settings it saw. `sts
+        // get-caller-identity` answers an account; a head or describe of what does not exist fails, so the
+        // backend is created; everything else succeeds.
+        let script = |command: &str| {
+            format!(
+                "#!/usr/bin/env bash\n\
+                 echo \"{command} $* | endpoint=${{AWS_ENDPOINT_URL:-}} endpoint_s3=${{AWS_ENDPOINT_URL_S3:-}} \
+                 profile=${{AWS_PROFILE:-}} key=${{AWS_ACCESS_KEY_ID:-}} region=${{AWS_REGION:-}}\" >> {log}\n\
+                 case \"$*\" in\n\
+                   *get-caller-identity*) echo 123456789012 ;;\n\
+                   *head-bucket*|*describe-table*) exit 1 ;;\n\
+                 esac\n",
+                log = dir.join("calls.log").display()
+            )
+        };
+        for command in ["aws", "terraform"] {
+            let path = dir.join(command);
+            std::fs::write(&path, script(command)).unwrap_or_else(|e| panic!("{e}"));
+            make_executable(&path);
+        }
+        Self { dir }
+    }
+
+    /// `make <verb>` with only the given AWS settings (every other AWS_* variable of this process removed).
+    fn make(&self, verb: &str, settings: &[(&str, &str)]) -> Output {
+        let mut command = Command::new("make");
+        command.arg("-s").arg(verb).current_dir(root());
+        for (name, _) in std::env::vars() {
+            if name.starts_with("AWS_") || name == "REHEARSE" {
+                command.env_remove(name);
+            }
+        }
+        command
+            .env("AWS_CLI", self.dir.join("aws"))
+            .env("TERRAFORM", self.dir.join("terraform"))
+            .envs(settings.iter().copied());
+        command.output().unwrap_or_else(|e| panic!("make {verb}: {e}"))
+    }
+
+    fn calls(&self) -> Vec<String> {
+        std::fs::read_to_string(self.dir.join("calls.log"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Fakes {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[cfg(unix)]
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn the_aws_verbs_call_with_the_profile_and_no_emulator_endpoint() {
+    let fakes = Fakes::new("aws");
+    let profile = [("AWS_PROFILE", "prod"), ("AWS_REGION", "eu-west-1")];
+    for verb in ["terraform-backend", "preview"] {
+        let out = fakes.make(verb, &profile);
+        assert!(out.status.success(), "make {verb}: {}", text(&out.stderr));
+    }
+    let calls = fakes.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.starts_with("aws s3api create-bucket --bucket volley-tfstate-123456789012-eu-west-1"))
+            && calls
+                .iter()
+                .any(|c| c.starts_with("terraform -chdir=") && c.contains(" plan ")),
+        "the backend was created and the plan made: {calls:#?}"
+    );
+    for call in &calls {
+        assert!(
+            call.ends_with("| endpoint= endpoint_s3= profile=prod key= region=eu-west-1"),
+            "every call with the profile, no endpoint and no dummy key: {call}"
+        );
+    }
+}
+
+#[test]
+fn an_endpoint_left_at_this_machine_is_refused_naming_the_variable_unless_rehearsing() {
+    let fakes = Fakes::new("refused");
+    for (name, value) in [
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+        ("AWS_ENDPOINT_URL_S3", "http://localhost:4566"),
+    ] {
+        let out = fakes.make("preview", &[("AWS_REGION", "eu-west-1"), (name, value)]);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{name}: refused");
+        assert!(
+            stderr.contains(&format!("{name}={value} points at this machine")) && stderr.contains("REHEARSE=local"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(fakes.calls(), Vec::<String>::new(), "nothing was called");
+
+    // Asked to rehearse, the verb goes to the local stack with its dummy credentials.
+    let out = fakes.make("terraform-backend", &[("REHEARSE", "local")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let calls = fakes.calls();
+    assert!(!calls.is_empty());
+    for call in &calls {
+        assert!(
+            call.contains("| endpoint=http://127.0.0.1:") && call.contains(" key=test "),
+            "{call}"
+        );
+    }
+}
+
+#[test]
+fn the_local_verbs_still_point_at_the_local_stack() {
+    let fakes = Fakes::new("local");
+    let out = fakes.make("env", &[]);
+    let exports = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for line in [
+        "export AWS_ENDPOINT_URL=http://127.0.0.1:",
+        "export AWS_ACCESS_KEY_ID=test",
+        "export AWS_REGION=us-east-1",
+    ] {
+        assert!(exports.contains(line), "{exports}");
+    }
+}
