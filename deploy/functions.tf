@@ -161,7 +161,8 @@ resource "aws_lambda_function" "function" {
   memory_size      = each.value.memory
   timeout          = each.value.timeout
 
-  reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, 10)
+  # None unless set (-1 is the provider's "unreserved"): see var.reserved_concurrency.
+  reserved_concurrent_executions = lookup(var.reserved_concurrency, each.key, -1)
 
   environment {
     variables = each.value.environment

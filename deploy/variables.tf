@@ -61,16 +61,13 @@ variable "allowed_targets" {
 }
 
 variable "reserved_concurrency" {
-  description = "Reserved concurrency per function, so one runaway test cannot take the account's whole limit."
+  description = "Reserved concurrency per function (its name to a number), none by default: a new account's quota can be far below what reservations would take, and AWS keeps 100 unreserved. make preview prints what the stack reserves against the account's quota and stops beyond it. Example: { worker = 200, greeter = 50 }."
   type        = map(number)
-  default = {
-    greeter          = 50
-    worker           = 200
-    archiver         = 20
-    metrics-saver    = 1
-    domain-validator = 1
-    orchestrator     = 20
-    run-load         = 5
+  default     = {}
+
+  validation {
+    condition     = alltrue([for name, n in var.reserved_concurrency : n >= 0 && contains(["greeter", "worker", "archiver", "metrics-saver", "domain-validator", "orchestrator", "run-load"], name)])
+    error_message = "reserved_concurrency maps a function's name (greeter, worker, archiver, metrics-saver, domain-validator, orchestrator, run-load) to a number of executions, 0 or more."
   }
 }
 

@@ -51,6 +51,32 @@ backend() {
 }
 
 tf() { terraform_ -chdir="$ROOT/deploy" "$@"; }
+
+# What the plan reserves (the sum of its functions' reserved concurrency; -1 is unreserved) against the
+# account's concurrency quota (lambda:GetAccountSettings). AWS keeps 100 executions unreserved, so a plan
+# reserving more than the quota less 100 would fail at apply: it stops here, and its plan file is removed so
+# `make deploy` cannot apply it.
+check_quota() {
+  local plan=$1 reserved quota
+  mkdir -p "$ROOT/target"
+  reserved=$(tf show -json "$plan" | python3 -c '
+import json, sys
+plan = json.load(sys.stdin)
+def resources(module):
+    yield from module.get("resources", [])
+    for child in module.get("child_modules", []):
+        yield from resources(child)
+print(sum(max(r.get("values", {}).get("reserved_concurrent_executions") or 0, 0)
+          for r in resources(plan.get("planned_values", {}).get("root_module", {}))
+          if r.get("type") == "aws_lambda_function"))') || die "reading the plan ($plan) failed"
+  quota=$(awscli lambda get-account-settings --query AccountLimit.ConcurrentExecutions --output text) ||
+    die "asking the account's concurrency quota (lambda:GetAccountSettings) failed"
+  say "the stack reserves $reserved concurrent executions of the account's $quota (AWS keeps 100 unreserved)"
+  if [ "$reserved" -gt $((quota - 100)) ]; then
+    rm -f "$plan"
+    die "the reservations ($reserved) exceed the account's quota less the 100 AWS keeps unreserved ($((quota - 100))): lower reserved_concurrency, or ask AWS to raise the quota (Service Quotas, Lambda concurrent executions); the plan was removed"
+  fi
+}
 vars() { echo -var "region=$region" -var "home_region=$home_region" -var "prefix=$PREFIX"; }
 
 case "${1:-}" in
@@ -60,7 +86,10 @@ case "${1:-}" in
       -backend-config="bucket=$(state_bucket)" -backend-config="key=$PREFIX/$region/terraform.tfstate" \
       -backend-config="region=$region" -backend-config="dynamodb_table=$(lock_table)"
     ;;
-  plan) tf plan -input=false $(vars) -out="$ROOT/target/terraform-$region.plan" ;;
+  plan)
+    tf plan -input=false $(vars) -out="$ROOT/target/terraform-$region.plan"
+    check_quota "$ROOT/target/terraform-$region.plan"
+    ;;
   apply)
     if [ -f "$ROOT/target/terraform-$region.plan" ] && [ "${FRESH_PLAN:-no}" = no ]; then
       tf apply -input=false "$ROOT/target/terraform-$region.plan"

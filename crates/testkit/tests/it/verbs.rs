@@ -29,9 +29,12 @@ impl Fakes {
                  profile=${{AWS_PROFILE:-}} key=${{AWS_ACCESS_KEY_ID:-}} region=${{AWS_REGION:-}}\" >> {log}\n\
                  case \"$*\" in\n\
                    *get-caller-identity*) echo 123456789012 ;;\n\
+                   *get-account-settings*) echo 1000 ;;\n\
                    *head-bucket*|*describe-table*) exit 1 ;;\n\
+                   *'show -json'*) cat {plan} 2>/dev/null || echo '{{}}' ;;\n\
                  esac\n",
-                log = dir.join("calls.log").display()
+                log = dir.join("calls.log").display(),
+                plan = dir.join("plan.json").display()
             )
         };
         for command in ["aws", "terraform"] {
@@ -44,6 +47,11 @@ impl Fakes {
 
     /// `make <verb>` with only the given AWS settings (every other AWS_* variable of this process removed).
     fn make(&self, verb: &str, settings: &[(&str, &str)]) -> Output {
+        self.make_with(verb, settings, true)
+    }
+
+    /// The same, with the real AWS CLI (the project's) when `fake_aws` is false.
+    fn make_with(&self, verb: &str, settings: &[(&str, &str)], fake_aws: bool) -> Output {
         let mut command = Command::new("make");
         command.arg("-s").arg(verb).current_dir(root());
         for (name, _) in std::env::vars() {
@@ -51,11 +59,32 @@ impl Fakes {
                 command.env_remove(name);
             }
         }
+        if fake_aws {
+            command.env("AWS_CLI", self.dir.join("aws"));
+        } else {
+            command.env_remove("AWS_CLI");
+        }
         command
-            .env("AWS_CLI", self.dir.join("aws"))
             .env("TERRAFORM", self.dir.join("terraform"))
             .envs(settings.iter().copied());
         command.output().unwrap_or_else(|e| panic!("make {verb}: {e}"))
+    }
+
+    /// The plan `terraform show -json` answers: one function per (name, reserved concurrency).
+    fn plan(&self, reservations: &[(&str, i64)]) {
+        let resources: Vec<String> = reservations
+            .iter()
+            .map(|(name, n)| {
+                format!(
+                    r#"{{"type": "aws_lambda_function", "name": "function", "index": "{name}", "values": {{"reserved_concurrent_executions": {n}}}}}"#
+                )
+            })
+            .collect();
+        let json = format!(
+            r#"{{"planned_values": {{"root_module": {{"resources": [{}]}}}}}}"#,
+            resources.join(", ")
+        );
+        std::fs::write(self.dir.join("plan.json"), json).unwrap_or_else(|e| panic!("{e}"));
     }
 
     fn calls(&self) -> Vec<String> {
@@ -152,4 +181,61 @@ fn the_local_verbs_still_point_at_the_local_stack() {
     ] {
         assert!(exports.contains(line), "{exports}");
     }
+}
+
+#[test]
+fn preview_prints_what_the_stack_reserves_and_stops_beyond_the_quota_less_100() {
+    let fakes = Fakes::new("quota");
+    let region = [("AWS_PROFILE", "prod"), ("AWS_REGION", "eu-west-1")];
+    fakes.plan(&[("worker", 200), ("greeter", 97), ("archiver", -1)]);
+    let out = fakes.make("preview", &region);
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the stack reserves 297 concurrent executions of the account's 1000"),
+        "{stderr}"
+    );
+
+    fakes.plan(&[("worker", 800), ("greeter", 101)]);
+    let out = fakes.make("preview", &region);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "901 of 1000 is beyond the quota less 100");
+    assert!(
+        stderr.contains("the reservations (901) exceed the account's quota less the 100 AWS keeps unreserved (900)"),
+        "{stderr}"
+    );
+    assert!(
+        fakes
+            .calls()
+            .iter()
+            .any(|c| c.starts_with("aws lambda get-account-settings")),
+        "the quota was asked of the account"
+    );
+}
+
+/// The same stop, with the account's quota asked of the local stack (MiniStack answers GetAccountSettings)
+/// through the project's real AWS CLI: `REHEARSE=local make preview`.
+#[test]
+fn preview_asks_the_quota_of_the_local_stack_when_rehearsing() {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL is not set: this test asks the local stack. Run it through `make test`.")
+    });
+    let fakes = Fakes::new("rehearsed-quota");
+    let local = [
+        ("REHEARSE", "local"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+    ];
+    fakes.plan(&[("worker", 100_000)]);
+    let out = fakes.make_with("preview", &local, false);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the stack reserves 100000 concurrent executions of the account's")
+            && stderr.contains("exceed the account's quota less the 100 AWS keeps unreserved"),
+        "{stderr}"
+    );
+    fakes.plan(&[("worker", 1)]);
+    let out = fakes.make_with("preview", &local, false);
+    assert!(out.status.success(), "{}", text(&out.stderr));
 }
