@@ -24,6 +24,7 @@ use volley_engine::load::engine;
 use volley_engine::load::report::Report;
 use volley_engine::load::request::{RequestSpec, Sensitive};
 use volley_engine::load::schedule::Schedule;
+use volley_engine::load::threshold::{self, Threshold};
 
 /// Files kept open besides connections (stdio, the runtime, DNS sockets, log files).
 pub const FD_RESERVE: u64 = 64;
@@ -66,7 +67,7 @@ impl Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Send requests at an exact rate (or, with --closed, over N busy connections) and report what happened.
-    Attack(AttackArgs),
+    Attack(Box<AttackArgs>),
     /// Say whether the target guard allows a URL, and why, without sending it any request.
     Vet(VetArgs),
 }
@@ -130,9 +131,15 @@ pub struct AttackArgs {
     /// A PEM file of CA certificates to trust for an HTTPS target, besides the system's (a private CA).
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
-    /// Print the report as JSON, with the serialised histograms, so runs merge and compare.
+    /// Print the report as JSON: the summary as numbers (vegeta's shape: latencies in ns under `latencies`,
+    /// `rate`, `throughput`, `success`, `statusCodes`, ...) beside the serialised histograms, so runs merge
+    /// and compare.
     #[arg(long)]
     pub json: bool,
+    /// A threshold the run must meet (repeatable), such as `p99<300ms`, `success>=99.9%`, `rate>=4.9`,
+    /// `errors==0`, `dropped==0`, `late<1%`, `service.p99<200ms`: exit status 3 when any fails.
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
     #[command(flatten)]
     pub guard: GuardArgs,
 }
@@ -315,7 +322,8 @@ fn load(args: &AttackArgs) -> Result<(Load, u64), CliError> {
     ))
 }
 
-/// What `volley attack --json` prints.
+/// What `volley attack --json` prints: the target, the summary as numbers, the thresholds held, and the
+/// report with its histograms.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttackOutput {
@@ -324,7 +332,115 @@ pub struct AttackOutput {
     pub max_in_flight: Option<u64>,
     pub connections: Option<u64>,
     #[serde(flatten)]
+    pub summary: Summary,
+    /// Each `--fail-if`, held against the run.
+    pub thresholds: Vec<threshold::Verdict>,
+    #[serde(flatten)]
     pub report: Report,
+}
+
+impl AttackOutput {
+    /// The output of `report`, its summary computed, no threshold held.
+    pub fn new(
+        url: String,
+        addresses: Vec<SocketAddr>,
+        max_in_flight: Option<u64>,
+        connections: Option<u64>,
+        report: Report,
+    ) -> Self {
+        Self {
+            url,
+            addresses,
+            max_in_flight,
+            connections,
+            summary: Summary::of(&report),
+            thresholds: Vec::new(),
+            report,
+        }
+    }
+
+    /// Whether every threshold held.
+    pub fn passed(&self) -> bool {
+        self.thresholds.iter().all(|v| v.passed)
+    }
+}
+
+/// Latency figures in nanoseconds, as vegeta's JSON report writes them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LatencySummary {
+    pub min: u128,
+    pub mean: u128,
+    #[serde(rename = "50th")]
+    pub p50: u128,
+    #[serde(rename = "90th")]
+    pub p90: u128,
+    #[serde(rename = "95th")]
+    pub p95: u128,
+    #[serde(rename = "99th")]
+    pub p99: u128,
+    pub max: u128,
+}
+
+impl LatencySummary {
+    fn of(latencies: &volley_engine::load::stats::Latencies) -> Self {
+        Self {
+            min: latencies.min().as_nanos(),
+            mean: latencies.mean().as_nanos(),
+            p50: latencies.quantile(0.5).as_nanos(),
+            p90: latencies.quantile(0.9).as_nanos(),
+            p95: latencies.quantile(0.95).as_nanos(),
+            p99: latencies.quantile(0.99).as_nanos(),
+            max: latencies.max().as_nanos(),
+        }
+    }
+}
+
+/// The run's figures as numbers: `jq '.latencies["99th"]'` reads the p99 in nanoseconds.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub requests: u64,
+    /// Requests sent per second of attack.
+    pub rate: f64,
+    /// Successful requests per second, counting the wait for the last answers.
+    pub throughput: f64,
+    /// 2xx and 3xx over all requests, 0 to 1 (vegeta's `success`).
+    pub success: f64,
+    /// From the intended send time (free of coordinated omission), ns.
+    pub latencies: LatencySummary,
+    /// From the actual send, ns.
+    pub service_times: LatencySummary,
+    pub status_codes: std::collections::BTreeMap<String, u64>,
+    /// Requests that failed: a transport error, or a 4xx or 5xx status.
+    pub errors: u64,
+    pub dropped: u64,
+    pub late: u64,
+}
+
+impl Summary {
+    pub fn of(report: &Report) -> Self {
+        let total = &report.total;
+        Self {
+            requests: total.requests,
+            rate: report.rate(),
+            throughput: report.throughput(),
+            success: total.success_ratio(),
+            latencies: LatencySummary::of(&total.latency),
+            service_times: LatencySummary::of(&total.service_time),
+            status_codes: total.statuses.iter().map(|(code, n)| (code.to_string(), *n)).collect(),
+            errors: total.failures(),
+            dropped: total.dropped,
+            late: total.late,
+        }
+    }
+}
+
+/// Reads every `--fail-if` before anything is sent: a bad one is a usage error.
+fn thresholds(args: &AttackArgs) -> Result<Vec<Threshold>, CliError> {
+    args.fail_if
+        .iter()
+        .map(|expression| Threshold::parse(expression).map_err(|e| CliError::Usage(format!("--fail-if {e}"))))
+        .collect()
 }
 
 fn progress_bar(load: &Load) -> indicatif::ProgressBar {
@@ -345,6 +461,7 @@ fn progress_bar(load: &Load) -> indicatif::ProgressBar {
 
 /// `volley attack`: vets the target, runs the attack with a progress bar, and returns the output.
 pub async fn attack(args: &AttackArgs) -> Result<AttackOutput, CliError> {
+    let thresholds = thresholds(args)?;
     let spec = request(args)?;
     let (load, cap) = load(args)?;
     let guard = guard(&args.guard)?;
@@ -383,11 +500,13 @@ pub async fn attack(args: &AttackArgs) -> Result<AttackOutput, CliError> {
         Load::Open { .. } => (Some(cap), None),
         Load::Closed { .. } => (None, Some(cap)),
     };
-    Ok(AttackOutput {
-        url: target.url.to_string(),
-        addresses: target.addresses,
+    let mut output = AttackOutput::new(
+        target.url.to_string(),
+        target.addresses,
         max_in_flight,
         connections,
         report,
-    })
+    );
+    output.thresholds = thresholds.iter().map(|t| t.check(&output.report)).collect();
+    Ok(output)
 }

@@ -41,7 +41,14 @@ async fn run(cli: &Cli) -> ExitCode {
             } else {
                 print!("{}", volley::report::text(&output));
             }
-            Ok(ExitCode::SUCCESS)
+            if output.passed() {
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for verdict in output.thresholds.iter().filter(|v| !v.passed) {
+                    eprintln!("volley: threshold failed: {}", verdict.line());
+                }
+                Ok(ExitCode::from(3))
+            }
         }),
     };
     result.unwrap_or_else(|error: CliError| {

@@ -124,6 +124,12 @@ pub fn text(output: &AttackOutput) -> String {
     for (kind, n) in &total.errors {
         let _ = writeln!(out, "{kind}: {n}");
     }
+    if !output.thresholds.is_empty() {
+        let _ = writeln!(out, "Thresholds:");
+        for verdict in &output.thresholds {
+            let _ = writeln!(out, "{}", verdict.line());
+        }
+    }
     out
 }
 

@@ -308,3 +308,101 @@ fn https_with_a_private_ca_needs_cacert() {
     assert!(text(&bad.stderr).contains("--cacert"), "{}", text(&bad.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--fail-if`: thresholds held against the run. All met: exit 0 and each is reported; one missed: exit 3,
+/// saying which and by how much; a bad expression: a usage error (2) before anything is sent.
+#[test]
+fn thresholds_pass_fail_with_exit_3_or_are_refused_with_exit_2() {
+    let target = start_target(None);
+    let met = attack_20(
+        &target,
+        "http",
+        &[
+            "--fail-if",
+            "p99<2s",
+            "--fail-if",
+            "success>=100%",
+            "--fail-if",
+            "errors==0",
+            "--fail-if",
+            "dropped==0",
+        ],
+    )
+    .output()
+    .unwrap_or_else(|e| panic!("{e}"));
+    let json = report(&met);
+    let verdicts = json["thresholds"].as_array().cloned().unwrap_or_default();
+    assert_eq!(verdicts.len(), 4, "{json}");
+    assert!(verdicts.iter().all(|v| v["passed"] == true), "{verdicts:?}");
+
+    let missed = attack_20(&target, "http", &["--fail-if", "p50<1ns", "--fail-if", "errors==0"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = text(&missed.stderr);
+    assert_eq!(missed.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("threshold failed: FAIL  p50<1ns:") && stderr.contains("off by"),
+        "which threshold, and by how much: {stderr}"
+    );
+    assert!(!stderr.contains("errors==0"), "only the failed one: {stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&missed.stdout).unwrap_or_default();
+    assert_eq!(json["thresholds"][0]["passed"], false, "{json}");
+
+    let arrivals = target.arrivals().len();
+    let bad = attack_20(&target, "http", &["--fail-if", "p99<300"])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad.stderr));
+    assert!(
+        text(&bad.stderr).contains("--fail-if \"p99<300\": \"300\" is not a duration"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert_eq!(target.arrivals().len(), arrivals, "nothing was sent");
+}
+
+/// The `--json` summary, as vegeta's JSON report has it: numbers, latencies in nanoseconds, so
+/// `jq '.latencies["99th"]'` reads the p99.
+#[test]
+fn the_json_report_carries_the_summary_as_numbers() {
+    let target = start_target(None);
+    let json = report(
+        &attack_20(&target, "http", &[])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}")),
+    );
+    for (field, check) in [
+        ("requests", json["requests"].as_u64() == Some(20)),
+        ("rate", json["rate"].as_f64().is_some_and(|r| r > 15.0)),
+        ("throughput", json["throughput"].as_f64().is_some_and(|r| r > 0.0)),
+        ("success", json["success"].as_f64() == Some(1.0)),
+        ("statusCodes", json["statusCodes"]["200"].as_u64() == Some(20)),
+        ("errors", json["errors"].as_u64() == Some(0)),
+        ("dropped", json["dropped"].as_u64() == Some(0)),
+        ("late", json["late"].as_u64().is_some()),
+        ("thresholds", json["thresholds"].as_array().is_some_and(Vec::is_empty)),
+    ] {
+        assert!(check, "{field}: {json}");
+    }
+    for latencies in ["latencies", "serviceTimes"] {
+        let l = &json[latencies];
+        let get = |k: &str| l[k].as_u64().unwrap_or_else(|| panic!("{latencies}.{k}: {l}"));
+        let (min, p50, p90, p95, p99, max) = (
+            get("min"),
+            get("50th"),
+            get("90th"),
+            get("95th"),
+            get("99th"),
+            get("max"),
+        );
+        assert!(
+            0 < min && min <= p50 && p50 <= p90 && p90 <= p95 && p95 <= p99 && p99 <= max && get("mean") > 0,
+            "{latencies} in ns, in order: {l}"
+        );
+        assert!(p99 < 2_000_000_000, "nanoseconds, not seconds: {l}");
+    }
+    assert!(
+        json["total"]["latency"].is_object() || json["total"]["latency"].is_string(),
+        "the histograms stay: {json}"
+    );
+}

@@ -14,4 +14,5 @@ pub mod request;
 mod run;
 pub mod schedule;
 pub mod stats;
+pub mod threshold;
 pub mod transport;
