@@ -56,7 +56,7 @@ deploy: ## terraform apply for AWS_REGION (the plan from make preview, if there 
 version-build: ## bump the build number in VERSION (0.1.0+7 -> 0.1.0+8)
 	@scripts/version.sh
 
-check-deployment: ## PUT and GET the deployed greeter at 5 rps for 60 s: make check-deployment URL=https://…
+check-deployment: ## the canary: PUT, then PUT and GET the greeter at 5 rps for 60 s, exit 3 below its thresholds: make check-deployment URL=https://…
 	@scripts/check-deployment.sh "$(URL)"
 
 clean: ## remove build outputs and the local stack's state

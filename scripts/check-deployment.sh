@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Hits the deployed greeter with Volley's own engine while a deployment runs, and prints a report in
-# vegeta's shape for each: PUT /hello/<user> and GET /hello/<user>, each at 5 requests per second for 60 s
-# (RATE and DURATION override). Any downtime shows as non-2xx statuses or errors in the report.
+# The deployment canary: hits the deployed greeter with Volley's own engine and fails when it misbehaves.
+# One PUT /hello/<user> first (so the GETs find the user), then PUT and GET /hello/<user> together, each at
+# 5 requests per second for 60 s (RATE and DURATION override), each printed as a report in vegeta's shape
+# and held to thresholds (`volley attack --fail-if`): success at least MIN_SUCCESS (99%) and p99 under
+# MAX_P99 (2s). Exit 0 when all held, 3 when a threshold failed, anything else when the check could not run.
 #   scripts/check-deployment.sh https://<api-id>.execute-api.<region>.amazonaws.com
 # The host is validated for the run by name (--validated); ALLOW adds address:port pairs for local stacks.
+# VOLLEY names the binary to run (default: target/release/volley, built when missing).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -14,24 +17,36 @@ duration=${DURATION:-60s}
 host=$(python3 -c 'import sys, urllib.parse; print(urllib.parse.urlsplit(sys.argv[1]).hostname or "")' "$base")
 [ -n "$host" ] || die "$base is not a URL"
 
-volley="$CARGO_OUT/release/volley"
+volley=${VOLLEY:-$CARGO_OUT/release/volley}
 [ -x "$volley" ] || cargo build --release --locked -p volley --manifest-path "$ROOT/Cargo.toml"
 
 user=Canary$(LC_ALL=C tr -dc 'a-z' < /dev/urandom | head -c 8 || true)
-guard=(--validated "$host")
+guard=()
+# A name is validated for the run; an address literal can only be allowed (ALLOW).
+python3 -c 'import ipaddress, sys; ipaddress.ip_address(sys.argv[1].strip("[]"))' "$host" 2>/dev/null ||
+  guard+=(--validated "$host")
 [ -n "${ALLOW:-}" ] && guard+=(--allow "$ALLOW")
+thresholds=(--fail-if "success>=${MIN_SUCCESS:-99}%" --fail-if "p99<${MAX_P99:-2s}")
+
+say "PUT $base/hello/$user once, so the GETs find the user"
+"$volley" attack "$base/hello/$user" -X PUT -H 'content-type: application/json' \
+  --body '{"dateOfBirth": "1990-05-17"}' --rate 1 --duration 1s "${guard[@]}" --fail-if 'success>=100%' >/dev/null ||
+  die "the first PUT to $base/hello/$user did not succeed (exit $?): the greeter is not answering"
 
 say "PUT and GET $base/hello/$user at $rate rps each for $duration"
 put_report=$(mktemp); get_report=$(mktemp)
 trap 'rm -f "$put_report" "$get_report"' EXIT
 "$volley" attack "$base/hello/$user" -X PUT -H 'content-type: application/json' \
-  --body '{"dateOfBirth": "1990-05-17"}' --rate "$rate" --duration "$duration" "${guard[@]}" >"$put_report" &
+  --body '{"dateOfBirth": "1990-05-17"}' --rate "$rate" --duration "$duration" "${guard[@]}" "${thresholds[@]}" \
+  >"$put_report" &
 put=$!
-"$volley" attack "$base/hello/$user" --rate "$rate" --duration "$duration" "${guard[@]}" >"$get_report" &
+"$volley" attack "$base/hello/$user" --rate "$rate" --duration "$duration" "${guard[@]}" "${thresholds[@]}" \
+  >"$get_report" &
 get=$!
 status=0
 wait "$put" || status=$?
 wait "$get" || status=$?
 echo "== PUT /hello/{username}"; cat "$put_report"
-echo; echo "== GET /hello/{username} (404 until the first PUT lands)"; cat "$get_report"
+echo; echo "== GET /hello/{username}"; cat "$get_report"
+[ "$status" = 0 ] || say "the canary failed (exit $status): see the thresholds above"
 exit "$status"

@@ -406,3 +406,48 @@ fn the_json_report_carries_the_summary_as_numbers() {
         "the histograms stay: {json}"
     );
 }
+
+/// The deployment canary (`make check-deployment`) can fail: against a target answering 200 it passes; one
+/// that misses a threshold (here a p99 no server meets) exits 3, the report saying which; one answering 500
+/// fails at its first PUT.
+#[test]
+fn the_deployment_canary_passes_a_healthy_target_and_fails_a_broken_one() {
+    let canary = |status: u16, max_p99: &str| {
+        let target = start_on_thread(Behaviour {
+            status,
+            ..Behaviour::default()
+        });
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = Command::new("bash")
+            .arg(root.join("scripts/check-deployment.sh"))
+            .arg(format!("http://{}", target.address))
+            .env("VOLLEY", env!("CARGO_BIN_EXE_volley"))
+            .env("ALLOW", target.address.to_string())
+            .env("RATE", "5")
+            .env("DURATION", "1s")
+            .env("MAX_P99", max_p99)
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        (out, target.arrivals().len())
+    };
+    let (healthy, sent) = canary(200, "2s");
+    assert!(healthy.status.success(), "{}", text(&healthy.stderr));
+    assert!(sent >= 11, "one PUT first, then PUT and GET at 5 rps for 1 s: {sent}");
+    assert!(
+        text(&healthy.stdout).contains("pass  success>=99%"),
+        "{}",
+        text(&healthy.stdout)
+    );
+
+    let (slow, _) = canary(200, "1ns");
+    assert_eq!(slow.status.code(), Some(3), "{}", text(&slow.stderr));
+    assert!(text(&slow.stdout).contains("FAIL  p99<1ns"), "{}", text(&slow.stdout));
+
+    let (broken, _) = canary(500, "2s");
+    let stderr = text(&broken.stderr);
+    assert_ne!(broken.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("the first PUT") && stderr.contains("did not succeed"),
+        "{stderr}"
+    );
+}
