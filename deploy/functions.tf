@@ -5,6 +5,10 @@
 data "aws_partition" "current" {}
 
 locals {
+  # The build deployed (VERSION, bumped by make version-build): in every function's description and the
+  # `version` tag of every resource.
+  version = trimspace(file("${path.module}/../VERSION"))
+
   # Where each organisation's header secrets live: /<prefix>/<organisation>/<name> (SecureStrings).
   secrets_parameters = "arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/${var.prefix}/*"
 
@@ -151,7 +155,7 @@ resource "aws_lambda_function" "function" {
   for_each = local.functions
 
   function_name    = "${var.prefix}-${each.key}"
-  description      = each.value.description
+  description      = "${each.value.description} (Volley ${local.version})"
   role             = aws_iam_role.function[each.key].arn
   runtime          = "provided.al2023"
   handler          = "bootstrap"

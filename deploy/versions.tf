@@ -23,6 +23,7 @@ provider "aws" {
       Project   = "volley"
       Prefix    = var.prefix
       ManagedBy = "terraform"
+      version   = trimspace(file("${path.module}/../VERSION"))
     }
   }
 }

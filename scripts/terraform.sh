@@ -5,6 +5,7 @@
 #   terraform.sh init      terraform init with that backend (one state per prefix and region)
 #   terraform.sh plan      terraform plan  (make preview)
 #   terraform.sh apply     terraform apply (make deploy)
+#   terraform.sh destroy   terraform destroy (make destroy; refused without CONFIRM=yes)
 # Settings: AWS_REGION (the region to deploy to), HOME_REGION (the orchestrator's, default AWS_REGION),
 # PREFIX (default volley), TF_STATE_BUCKET and TF_LOCK_TABLE (defaults derived from the account).
 # Credentials: the standard chain (AWS_PROFILE, OIDC, roles); an endpoint left at this machine is refused
@@ -97,5 +98,13 @@ case "${1:-}" in
       tf apply -input=false -auto-approve $(vars)
     fi
     ;;
-  *) die "usage: terraform.sh backend|init|plan|apply" ;;
+  destroy)
+    # Everything of the stack in this region goes: functions, tables (and their data), queues, the results
+    # bucket. Terraform refuses to delete a bucket that still holds objects (no force_destroy): empty it
+    # first (`aws s3 rm s3://<bucket> --recursive`) to keep nothing, or keep it by leaving it. The state
+    # bucket and lock table were made by `terraform.sh backend`, not by Terraform, and stay.
+    [ "${CONFIRM:-}" = yes ] || die "make destroy removes every resource of the $PREFIX stack in $region (functions, tables and their data, queues; the results bucket only once empty; the state bucket stays): run it again with CONFIRM=yes"
+    tf destroy -input=false -auto-approve $(vars)
+    ;;
+  *) die "usage: terraform.sh backend|init|plan|apply|destroy" ;;
 esac

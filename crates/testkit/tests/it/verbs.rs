@@ -239,3 +239,27 @@ fn preview_asks_the_quota_of_the_local_stack_when_rehearsing() {
     let out = fakes.make_with("preview", &local, false);
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn destroy_is_refused_without_confirmation_and_aims_at_aws_with_it() {
+    let fakes = Fakes::new("destroy");
+    let region = [("AWS_PROFILE", "prod"), ("AWS_REGION", "eu-west-1")];
+    let out = fakes.make("destroy", &region);
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "refused without CONFIRM=yes");
+    assert!(
+        stderr.contains("run it again with CONFIRM=yes") && stderr.contains("the state bucket stays"),
+        "{stderr}"
+    );
+    assert_eq!(fakes.calls(), Vec::<String>::new(), "nothing was called");
+
+    let out = fakes.make("destroy", &[region[0], region[1], ("CONFIRM", "yes")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let calls = fakes.calls();
+    assert!(
+        calls.iter().any(|c| c.starts_with("terraform -chdir=")
+            && c.contains(" destroy -input=false -auto-approve ")
+            && c.ends_with("| endpoint= endpoint_s3= profile=prod key= region=eu-west-1")),
+        "{calls:#?}"
+    );
+}
