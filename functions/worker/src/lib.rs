@@ -23,6 +23,7 @@ use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader, SecretSettings};
 use volley_core::model::call::{CallError, MAX_IN_FLIGHT, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
+use volley_core::model::secrets::references;
 use volley_core::ports::{CallClaims, Claim, ResultArchive, ResultQueue, StoreError};
 use volley_core::secrets::{SecretError, Secrets};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
@@ -196,22 +197,23 @@ fn stop_by(stop_by: SystemTime, now: SystemTime) -> Instant {
 /// The call's headers to send: every `{{ssm:...}}` reference resolved for the call's organisation, and
 /// the values of sensitive headers marked so (never printed, never indexed by HPACK).
 async fn request_headers(deps: &Deps, call: &ValidCall) -> Result<http::HeaderMap, WorkerError> {
-    let mut headers = http::HeaderMap::new();
-    for (name, value) in &call.call.request.headers {
+    // The validated map (`validate` checked every name and value once); only values holding a reference are
+    // rebuilt, and checked again now that they are resolved.
+    let mut headers = call.headers.clone();
+    for (name, value) in headers.iter_mut() {
+        let Ok(text) = value.to_str() else { continue };
+        if references(text).is_empty() {
+            continue;
+        }
         let resolved = deps
             .secrets
-            .resolve(value, &call.call.organisation_id)
+            .resolve(text, &call.call.organisation_id)
             .await
             .map_err(|source| WorkerError::Secret {
-                header: name.clone(),
+                header: name.to_string(),
                 source,
             })?;
-        // The name was checked by `validate`; the value is checked again now that it is resolved.
-        let header_name =
-            http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| WorkerError::SecretValue(name.clone()))?;
-        let header_value =
-            http::HeaderValue::from_str(&resolved).map_err(|_| WorkerError::SecretValue(name.clone()))?;
-        headers.append(header_name, header_value);
+        *value = http::HeaderValue::from_str(&resolved).map_err(|_| WorkerError::SecretValue(name.to_string()))?;
     }
     deps.sensitive.mark(&mut headers);
     Ok(headers)
