@@ -14,7 +14,7 @@ demo: ## a whole load test through all seven functions in the local stack, with 
 test: ## every test, against the local stack (starts and stops it when needed)
 	@scripts/test.sh
 
-lint: ## cargo fmt --check, clippy -D warnings, cfn-lint
+lint: ## cargo fmt --check, clippy -D warnings, the layers, terraform fmt, cfn-lint, zizmor and check-jsonschema over the workflow
 	@scripts/lint.sh
 
 bench: ## criterion, then volley against wrk, hey and oha (docs/benchmarks.md)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make lint`: formatting (Rust and Terraform), clippy with warnings as errors, and cfn-lint over
-# template.yaml (also SAM-expanded).
+# `make lint`: formatting (Rust and Terraform), clippy with warnings as errors, the house's layers, cfn-lint over
+# template.yaml (also SAM-expanded), and the CI workflow (zizmor, check-jsonschema).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 use_local_stack
@@ -46,3 +46,6 @@ say "cfn-lint template.yaml, as written and with its SAM resources expanded"
 mkdir -p target/lint
 "$VENV/ministack/bin/python" scripts/sam_translate.py template.yaml target/lint/template.expanded.json
 "$VENV/tools/bin/cfn-lint" template.yaml target/lint/template.expanded.json
+say "the CI workflow: zizmor (offline, every audit) and check-jsonschema's GitHub workflow schema"
+"$VENV/tools/bin/zizmor" --offline --persona=auditor .github/workflows
+"$VENV/tools/bin/check-jsonschema" --builtin-schema vendor.github-workflows .github/workflows/*.yml
