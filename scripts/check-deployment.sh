@@ -4,6 +4,7 @@
 # 5 requests per second for 60 s (RATE and DURATION override), each printed as a report in vegeta's shape
 # and held to thresholds (`volley attack --fail-if`): success at least MIN_SUCCESS (99%) and p99 under
 # MAX_P99 (2s). Exit 0 when all held, 3 when a threshold failed, anything else when the check could not run.
+# HTML_DIR, when set, gets each attack's page (`volley attack --html`): put.html and get.html.
 #   scripts/check-deployment.sh https://<api-id>.execute-api.<region>.amazonaws.com
 # The host is validated for the run by name (--validated); ALLOW adds address:port pairs for local stacks.
 # VOLLEY names the binary to run (default: target/release/volley, built when missing).
@@ -35,18 +36,24 @@ say "PUT $base/hello/$user once, so the GETs find the user"
 
 say "PUT and GET $base/hello/$user at $rate rps each for $duration"
 put_report=$(mktemp); get_report=$(mktemp)
+put_page=(); get_page=()
+if [ -n "${HTML_DIR:-}" ]; then
+  mkdir -p "$HTML_DIR"
+  put_page=(--html "$HTML_DIR/put.html"); get_page=(--html "$HTML_DIR/get.html")
+fi
 trap 'rm -f "$put_report" "$get_report"' EXIT
 "$volley" attack "$base/hello/$user" -X PUT -H 'content-type: application/json' \
   --body '{"dateOfBirth": "1990-05-17"}' --rate "$rate" --duration "$duration" "${guard[@]}" "${thresholds[@]}" \
-  >"$put_report" &
+  "${put_page[@]}" >"$put_report" &
 put=$!
 "$volley" attack "$base/hello/$user" --rate "$rate" --duration "$duration" "${guard[@]}" "${thresholds[@]}" \
-  >"$get_report" &
+  "${get_page[@]}" >"$get_report" &
 get=$!
 status=0
 wait "$put" || status=$?
 wait "$get" || status=$?
 echo "== PUT /hello/{username}"; cat "$put_report"
 echo; echo "== GET /hello/{username}"; cat "$get_report"
+[ -z "${HTML_DIR:-}" ] || say "the pages: $HTML_DIR/put.html, $HTML_DIR/get.html"
 [ "$status" = 0 ] || say "the canary failed (exit $status): see the thresholds above"
 exit "$status"

@@ -1,6 +1,7 @@
 //! `volley`: the load engine in one process (`volley attack`), and the target guard on its own
 //! (`volley vet`). Both go through the same guard as the Lambda worker: nothing is allowed by default.
 
+pub mod html;
 pub mod report;
 
 use std::io::IsTerminal;
@@ -140,6 +141,11 @@ pub struct AttackArgs {
     /// `errors==0`, `dropped==0`, `late<1%`, `service.p99<200ms`: exit status 3 when any fails.
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
+    /// Also write the run's HTML page to FILE: latency over time (p50, p95, p99 each second, like `vegeta
+    /// plot`), requests and errors per second, the latency histogram, the thresholds and the report. One
+    /// self-contained file: no script, nothing fetched.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub guard: GuardArgs,
 }
@@ -168,6 +174,12 @@ pub enum CliError {
     Attack(#[from] AttackError),
     #[error("could not print the report")]
     Output(#[from] serde_json::Error),
+    #[error("could not write the HTML page to {path}")]
+    Html {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl CliError {
@@ -459,9 +471,34 @@ fn progress_bar(load: &Load) -> indicatif::ProgressBar {
     bar
 }
 
+/// `--html FILE` is checked before anything is sent: its folder must exist, so a long run is not lost to a
+/// typo in the path.
+fn html_path(args: &AttackArgs) -> Result<(), CliError> {
+    let Some(path) = &args.html else { return Ok(()) };
+    let folder = match path.parent() {
+        Some(folder) if !folder.as_os_str().is_empty() => folder,
+        _ => std::path::Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(CliError::Usage(format!(
+            "--html {}: is a folder, not a file",
+            path.display()
+        )));
+    }
+    if !folder.is_dir() {
+        return Err(CliError::Usage(format!(
+            "--html {}: the folder {} does not exist",
+            path.display(),
+            folder.display()
+        )));
+    }
+    Ok(())
+}
+
 /// `volley attack`: vets the target, runs the attack with a progress bar, and returns the output.
 pub async fn attack(args: &AttackArgs) -> Result<AttackOutput, CliError> {
     let thresholds = thresholds(args)?;
+    html_path(args)?;
     let spec = request(args)?;
     let (load, cap) = load(args)?;
     let guard = guard(&args.guard)?;

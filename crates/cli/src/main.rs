@@ -41,6 +41,8 @@ async fn run(cli: &Cli) -> ExitCode {
             } else {
                 print!("{}", volley::report::text(&output));
             }
+            // After the report is out: a page that cannot be written loses nothing already printed.
+            volley::html::write(args, &output)?;
             if output.passed() {
                 Ok(ExitCode::SUCCESS)
             } else {

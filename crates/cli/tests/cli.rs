@@ -407,11 +407,78 @@ fn the_json_report_carries_the_summary_as_numbers() {
     );
 }
 
+/// `--html FILE` writes the run's page: self-contained, its three charts drawn (the latency series and the
+/// requests counted in the rendered pixels), the thresholds' verdict and the report on it. A path whose folder
+/// does not exist is refused before anything is sent.
+#[test]
+fn attack_writes_its_html_page_with_the_charts_drawn() {
+    let target = start_target(None);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let page_path = dir.join("attack.html");
+    let out = attack_20(
+        &target,
+        "http",
+        &[
+            "--html",
+            page_path.to_str().unwrap_or_default(),
+            "--fail-if",
+            "success>=99%",
+            "--fail-if",
+            "p99<1ns",
+        ],
+    )
+    .output()
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "the page is written when a threshold fails too: {}",
+        text(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&page_path).unwrap_or_else(|e| panic!("{}: {e}", page_path.display()));
+    assert_eq!(page.matches("<svg").count(), 3, "three charts");
+    for external in ["src=\"http", "href=\"http", "<script", "@import", "url("] {
+        assert!(!page.contains(external), "the page fetches nothing: {external}");
+    }
+    for needle in [
+        "volley attack: http://",
+        "FAILED",
+        "pass  success&gt;=99%",
+        "FAIL  p99&lt;1ns",
+        "Status Codes",
+        "<table id=\"seconds\">",
+    ] {
+        assert!(page.contains(needle), "{needle:?} on the page");
+    }
+    let series = [
+        ("p50", volley::html::P50),
+        ("p95", volley::html::P95),
+        ("p99", volley::html::P99),
+        ("requests", volley::html::REQUESTS),
+    ];
+    let counts = volley_testkit::svg::rendered_pixels(&page, &series.map(|(_, c)| (c.0, c.1, c.2)));
+    for ((name, _), n) in series.iter().zip(&counts) {
+        assert!(*n >= 30, "the {name} series is drawn: {n} pixels of its colour");
+    }
+
+    let arrivals = target.arrivals().len();
+    let nowhere = dir.join("no-such-folder").join("attack.html");
+    let out = attack_20(&target, "http", &["--html", nowhere.to_str().unwrap_or_default()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("does not exist"), "{}", text(&out.stderr));
+    assert_eq!(target.arrivals().len(), arrivals, "nothing was sent");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The deployment canary (`make check-deployment`) can fail: against a target answering 200 it passes; one
 /// that misses a threshold (here a p99 no server meets) exits 3, the report saying which; one answering 500
 /// fails at its first PUT.
 #[test]
 fn the_deployment_canary_passes_a_healthy_target_and_fails_a_broken_one() {
+    let pages = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("canary-{}", std::process::id()));
     let canary = |status: u16, max_p99: &str| {
         let target = start_on_thread(Behaviour {
             status,
@@ -426,6 +493,7 @@ fn the_deployment_canary_passes_a_healthy_target_and_fails_a_broken_one() {
             .env("RATE", "5")
             .env("DURATION", "1s")
             .env("MAX_P99", max_p99)
+            .env("HTML_DIR", &pages)
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
         (out, target.arrivals().len())
@@ -438,6 +506,12 @@ fn the_deployment_canary_passes_a_healthy_target_and_fails_a_broken_one() {
         "{}",
         text(&healthy.stdout)
     );
+
+    for page in ["put.html", "get.html"] {
+        let body = std::fs::read_to_string(pages.join(page)).unwrap_or_else(|e| panic!("HTML_DIR/{page}: {e}"));
+        assert_eq!(body.matches("<svg").count(), 3, "{page}: the attack's three charts");
+    }
+    let _ = std::fs::remove_dir_all(&pages);
 
     let (slow, _) = canary(200, "1ns");
     assert_eq!(slow.status.code(), Some(3), "{}", text(&slow.stderr));

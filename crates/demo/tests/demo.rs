@@ -5,9 +5,11 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use volley::html;
 use volley_core::model::run::{Level, Metric, RunAnswer, RunResult};
-use volley_demo::{Options, Outcome, Stack, StackOutputs, html, phases::Phases};
+use volley_demo::{Options, Outcome, Stack, StackOutputs, phases::Phases};
 use volley_testkit::emulator;
+use volley_testkit::svg::rendered_pixels;
 
 fn outputs_path() -> PathBuf {
     std::env::var("VOLLEY_STACK_OUTPUTS").map_or_else(
@@ -73,37 +75,6 @@ fn check_comparison(second: &RunAnswer, first: &RunAnswer) {
             "{finding} against the first run's {first_total:?}"
         );
     }
-}
-
-/// Rasterises each inline SVG chart of the page with resvg (no browser, no fonts: the charts' text is not
-/// drawn, their series are) and counts, over all charts, the pixels of each colour (within a small
-/// tolerance).
-fn rendered_pixels(page: &str, colours: &[plotters::style::RGBColor]) -> Vec<usize> {
-    let mut counts = vec![0; colours.len()];
-    let mut rest = page;
-    while let Some(start) = rest.find("<svg") {
-        let end = rest[start..]
-            .find("</svg>")
-            .map(|e| start + e + "</svg>".len())
-            .unwrap_or_else(|| panic!("an <svg> without its </svg>"));
-        let tree = resvg::usvg::Tree::from_str(&rest[start..end], &resvg::usvg::Options::default())
-            .unwrap_or_else(|e| panic!("a chart that is not valid SVG: {e}"));
-        let size = tree.size().to_int_size();
-        let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
-            .unwrap_or_else(|| panic!("a chart of no size: {size:?}"));
-        resvg::render(&tree, resvg::tiny_skia::Transform::default(), &mut pixmap.as_mut());
-        for pixel in pixmap.pixels() {
-            let pixel = pixel.demultiply();
-            for (count, colour) in counts.iter_mut().zip(colours) {
-                let near = pixel.red().abs_diff(colour.0) <= 8
-                    && pixel.green().abs_diff(colour.1) <= 8
-                    && pixel.blue().abs_diff(colour.2) <= 8;
-                *count += usize::from(near && pixel.alpha() > 200);
-            }
-        }
-        rest = &rest[end..];
-    }
-    counts
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -174,7 +145,7 @@ async fn the_demo_runs_through_every_function_and_its_second_run_compares_with_t
         ("p99", html::P99),
         ("requests", html::REQUESTS),
     ];
-    let counts = rendered_pixels(&body, &series.map(|(_, colour)| colour));
+    let counts = rendered_pixels(&body, &series.map(|(_, colour)| (colour.0, colour.1, colour.2)));
     for ((name, _), n) in series.iter().zip(&counts) {
         assert!(*n >= 30, "the {name} series is drawn: {n} pixels of its colour");
     }
