@@ -328,6 +328,7 @@ fn load(args: &AttackArgs) -> Result<(Load, u64), CliError> {
     Ok((
         Load::Open {
             schedule,
+            share: volley_engine::load::share::Share::whole(),
             max_in_flight: max_in_flight_usize,
         },
         max_in_flight,
@@ -501,6 +502,8 @@ pub async fn attack(args: &AttackArgs) -> Result<AttackOutput, CliError> {
     html_path(args)?;
     let spec = request(args)?;
     let (load, cap) = load(args)?;
+    let bar = progress_bar(&load);
+    let open = matches!(load, Load::Open { .. });
     let guard = guard(&args.guard)?;
     let target: VettedTarget = guard.vet(&args.guard.org, &args.url).await?;
     let attack = Attack {
@@ -513,7 +516,6 @@ pub async fn attack(args: &AttackArgs) -> Result<AttackOutput, CliError> {
         tls_roots: tls_roots(args.cacert.as_deref())?,
     };
     let progress = Arc::new(Progress::default());
-    let bar = progress_bar(&load);
     let ticker = {
         let progress = Arc::clone(&progress);
         let bar = bar.clone();
@@ -533,10 +535,7 @@ pub async fn attack(args: &AttackArgs) -> Result<AttackOutput, CliError> {
     ticker.abort();
     bar.finish_and_clear();
     let report = result?;
-    let (max_in_flight, connections) = match load {
-        Load::Open { .. } => (Some(cap), None),
-        Load::Closed { .. } => (None, Some(cap)),
-    };
+    let (max_in_flight, connections) = if open { (Some(cap), None) } else { (None, Some(cap)) };
     let mut output = AttackOutput::new(
         target.url.to_string(),
         target.addresses,

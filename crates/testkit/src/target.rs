@@ -202,6 +202,7 @@ pub fn get_attack(
         .unwrap_or_else(|e| panic!("{e}"));
     let load = volley_engine::load::attack::Load::Open {
         schedule,
+        share: volley_engine::load::share::Share::whole(),
         max_in_flight,
     };
     attack(address, url, load, Duration::from_secs(10))

@@ -230,7 +230,8 @@ pub fn attack_for(call: &ValidCall, target: volley_engine::guard::VettedTarget, 
             body: call.call.request.body.clone().map(Bytes::from).unwrap_or_default(),
         },
         load: Load::Open {
-            schedule: call.schedule,
+            schedule: call.schedule.clone(),
+            share: call.share.clone(),
             max_in_flight: usize::try_from(max_in_flight).unwrap_or(usize::MAX),
         },
         timeout: call.timeout,
@@ -329,7 +330,7 @@ pub async fn function_handler(
         }
     }
     let deadline = stop_by(stop_at, deps.clock.now().into());
-    tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.schedule.total(), "volley starting");
+    tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.share.count(call.schedule.total()), "volley starting");
     let report = engine::run(
         &attack_for(&call, target.clone(), Some(deadline)),
         Arc::new(Progress::default()),

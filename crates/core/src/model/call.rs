@@ -7,10 +7,16 @@
 //!  "rate": 100, "duration": "30s", "timeout": "10s", "maxInFlight": 500,
 //!  "startAt": "2026-11-23T09:00:00Z", "region": "eu-west-1"}
 //! ```
-//! `rate` (requests per second) or `ramp` (`{"from": 10, "to": 200}`), not both.
+//! The load is one of `rate` (requests per second), `ramp` (`{"from": 10, "to": 200}`), both with `duration`,
+//! or `stages` (`[{"duration": "30s", "ramp": {"from": 0, "to": 100}}, {"duration": "1m", "rate": 100}]`,
+//! each with its own duration, no top-level one). A worker of a fleet also gets its `share`
+//! (`{"period": 5, "offsets": [0, 2]}`): of the load's requests it fires those whose index modulo `period`
+//! is in `offsets`, each at the load's own intended time (`volley_engine::load::share`); without it, it
+//! fires them all.
 //!
-//! Every number has an upper bound, checked before the worker claims the call: `rate` and the ramp's ends
-//! at most [`MAX_RATE`], `duration` at most [`MAX_CALL_DURATION`], `timeout` at most [`MAX_TIMEOUT`],
+//! Every number has an upper bound, checked before the worker claims the call: the rates this worker fires
+//! (the load's rates times its share) at most [`MAX_RATE`], the whole duration at most [`MAX_CALL_DURATION`],
+//! at most [`MAX_STAGES`] stages, `timeout` at most [`MAX_TIMEOUT`],
 //! `maxInFlight` at most [`MAX_IN_FLIGHT`], and `startAt` ([`ValidCall::check_start`]) no more than
 //! [`START_TOLERANCE`] past, with the call's end within [`MAX_CALL_REACH`] of its event's time and before
 //! the worker's deadline.
@@ -25,6 +31,7 @@ use crate::model::identifier::check_identifier;
 use crate::model::payload;
 use crate::model::scope::{CallScope, TestScope};
 use volley_engine::load::schedule::Schedule;
+use volley_engine::load::share::Share;
 
 /// The detail-type of the EventBridge events that start a worker.
 pub const USER_CALL_DETAIL_TYPE: &str = "User Call";
@@ -33,6 +40,8 @@ pub const USER_CALL_SOURCE: &str = "volley";
 
 /// The longest a single call may run: a Lambda function runs at most 15 minutes.
 pub const MAX_CALL_DURATION: Duration = Duration::from_secs(15 * 60);
+/// The most stages a call's load may have.
+pub const MAX_STAGES: usize = 100;
 /// The largest request body a call may carry.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The highest arrival rate a call may ask, in requests a second (both ends of a ramp too). One worker paces
@@ -98,6 +107,18 @@ pub struct Ramp {
     pub to: f64,
 }
 
+/// One stage of a call's load: a constant `rate` or a `ramp`, for `duration`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallStage {
+    /// humantime: "30s", "1m30s".
+    pub duration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp: Option<Ramp>,
+}
+
 /// The `User Call` detail as it arrives, before validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -110,8 +131,11 @@ pub struct UserCall {
     pub rate: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ramp: Option<Ramp>,
-    /// humantime: "30s", "1m30s".
-    pub duration: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stages: Option<Vec<CallStage>>,
+    /// humantime: "30s", "1m30s". With `rate` or `ramp`; not with `stages`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
     /// humantime; default 30s.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
@@ -122,6 +146,9 @@ pub struct UserCall {
     pub start_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// This worker's part of the load, when a fleet fires it together; absent, all of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub share: Option<Share>,
 }
 
 /// A `User Call` that failed validation: the field, and what is wrong with it.
@@ -146,6 +173,8 @@ pub struct ValidCall {
     pub method: http::Method,
     pub headers: http::HeaderMap,
     pub schedule: Schedule,
+    /// Which of the schedule's requests this worker fires.
+    pub share: Share,
     pub timeout: Duration,
     pub start_at: Option<SystemTime>,
 }
@@ -157,16 +186,50 @@ fn identifier(field: &str, value: &str) -> Result<(), CallError> {
     check_identifier(value).map_err(|e| bad(field, e.to_string()))
 }
 
-fn at_most_max_rate(field: &str, rate: f64) -> Result<(), CallError> {
-    if rate > MAX_RATE {
+/// The rate this worker fires, `rate` times its share's fraction, is at most [`MAX_RATE`].
+fn at_most_max_rate(field: &str, rate: f64, fraction: f64) -> Result<(), CallError> {
+    if rate * fraction > MAX_RATE {
+        let of = if fraction < 1.0 {
+            format!(" ({:.1} for this worker's share)", rate * fraction)
+        } else {
+            String::new()
+        };
         Err(bad(
             field,
             format!(
-                "{rate} is above {MAX_RATE} requests a second, the most one call sends: split the load over more calls"
+                "{rate}{of} is above {MAX_RATE} requests a second, the most one call sends: split the load over more calls"
             ),
         ))
     } else {
         Ok(())
+    }
+}
+
+/// A duration above 0 and at most [`MAX_CALL_DURATION`].
+fn call_duration(field: &str, text: &str) -> Result<Duration, CallError> {
+    let duration = humantime::parse_duration(text)
+        .map_err(|e| bad(field, format!("{text:?} is not a duration such as \"30s\": {e}")))?;
+    if duration.is_zero() || duration > MAX_CALL_DURATION {
+        return Err(bad(field, format!("{text:?} must be above 0 and at most 15m")));
+    }
+    Ok(duration)
+}
+
+/// One load's rates: a constant `rate` or a `ramp`, not both; `field` prefixes the names in errors.
+fn rates(prefix: &str, rate: Option<f64>, ramp: Option<Ramp>, fraction: f64) -> Result<(f64, f64), CallError> {
+    let name = |field: &str| format!("{prefix}{field}");
+    match (rate, ramp) {
+        (Some(rate), None) => {
+            at_most_max_rate(&name("rate"), rate, fraction)?;
+            Ok((rate, rate))
+        }
+        (None, Some(ramp)) => {
+            at_most_max_rate(&name("ramp.from"), ramp.from, fraction)?;
+            at_most_max_rate(&name("ramp.to"), ramp.to, fraction)?;
+            Ok((ramp.from, ramp.to))
+        }
+        (Some(_), Some(_)) => Err(bad(&name("rate"), "give rate or ramp, not both")),
+        (None, None) => Err(bad(&name("rate"), "give rate (requests per second) or ramp")),
     }
 }
 
@@ -199,30 +262,52 @@ impl UserCall {
         identifier("testId", &self.test_id)?;
         identifier("organisationId", &self.organisation_id)?;
         identifier("callId", &self.call_id)?;
-        let duration = humantime::parse_duration(&self.duration).map_err(|e| {
-            bad(
-                "duration",
-                format!("{:?} is not a duration such as \"30s\": {e}", self.duration),
-            )
-        })?;
-        if duration.is_zero() || duration > MAX_CALL_DURATION {
-            return Err(bad(
-                "duration",
-                format!("{:?} must be above 0 and at most 15m", self.duration),
-            ));
-        }
-        let schedule = match (self.rate, self.ramp) {
-            (Some(rate), None) => {
-                at_most_max_rate("rate", rate)?;
-                Schedule::constant(rate, duration).map_err(|e| bad("rate", e.to_string()))?
+        let share = match &self.share {
+            None => Share::whole(),
+            Some(share) => share.clone().checked().map_err(|e| bad("share", e.to_string()))?,
+        };
+        let fraction = share.fraction();
+        let schedule = match &self.stages {
+            None => {
+                let text = self
+                    .duration
+                    .as_deref()
+                    .ok_or_else(|| bad("duration", "give the duration, such as \"30s\""))?;
+                let duration = call_duration("duration", text)?;
+                let (from, to) = rates("", self.rate, self.ramp, fraction)?;
+                let field = if self.rate.is_some() { "rate" } else { "ramp" };
+                Schedule::ramp(from, to, duration).map_err(|e| bad(field, e.to_string()))?
             }
-            (None, Some(ramp)) => {
-                at_most_max_rate("ramp.from", ramp.from)?;
-                at_most_max_rate("ramp.to", ramp.to)?;
-                Schedule::ramp(ramp.from, ramp.to, duration).map_err(|e| bad("ramp", e.to_string()))?
+            Some(stages) => {
+                if self.rate.is_some() || self.ramp.is_some() {
+                    return Err(bad("stages", "give rate, ramp or stages, only one"));
+                }
+                if self.duration.is_some() {
+                    return Err(bad("duration", "not with stages: each stage has its own"));
+                }
+                if stages.is_empty() || stages.len() > MAX_STAGES {
+                    return Err(bad("stages", format!("give from 1 to {MAX_STAGES} stages")));
+                }
+                let mut parts = Vec::with_capacity(stages.len());
+                let mut whole = Duration::ZERO;
+                for (i, stage) in stages.iter().enumerate() {
+                    let prefix = format!("stages[{i}].");
+                    let duration = call_duration(&format!("{prefix}duration"), &stage.duration)?;
+                    let (from, to) = rates(&prefix, stage.rate, stage.ramp, fraction)?;
+                    whole += duration;
+                    parts.push((from, to, duration));
+                }
+                if whole > MAX_CALL_DURATION {
+                    return Err(bad(
+                        "stages",
+                        format!(
+                            "together {} long, above the 15m a call may run",
+                            humantime::format_duration(whole)
+                        ),
+                    ));
+                }
+                Schedule::stages(parts).map_err(|e| bad("stages", e.to_string()))?
             }
-            (Some(_), Some(_)) => return Err(bad("rate", "give rate or ramp, not both")),
-            (None, None) => return Err(bad("rate", "give rate (requests per second) or ramp")),
         };
         let timeout = match &self.timeout {
             None => DEFAULT_TIMEOUT,
@@ -293,6 +378,7 @@ impl UserCall {
             method,
             headers,
             schedule,
+            share,
             timeout,
             start_at,
         })
@@ -454,6 +540,77 @@ mod tests {
             let e = error(detail);
             assert_eq!(e.field, field, "{e}");
         }
+    }
+
+    #[test]
+    fn stages_and_a_share_validate_and_their_faults_are_named() {
+        let mut detail = call();
+        detail.as_object_mut().map(|o| (o.remove("rate"), o.remove("duration")));
+        detail["stages"] = serde_json::json!([
+            {"duration": "2s", "ramp": {"from": 0, "to": 10}},
+            {"duration": "1s", "rate": 0},
+            {"duration": "1s", "rate": 20}
+        ]);
+        detail["share"] = serde_json::json!({"period": 5, "offsets": [0, 2, 4]});
+        let valid = UserCall::from_json(&detail)
+            .and_then(UserCall::validate)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(valid.schedule.total(), 30);
+        assert_eq!(valid.schedule.duration(), Duration::from_secs(4));
+        assert_eq!(valid.share.count(30), 18);
+
+        type Mutation = Box<dyn Fn(&mut serde_json::Value)>;
+        let cases: Vec<(&str, Mutation)> = vec![
+            ("duration", Box::new(|c| c["duration"] = "4s".into())),
+            ("stages", Box::new(|c| c["rate"] = 5.into())),
+            ("stages", Box::new(|c| c["stages"] = serde_json::json!([]))),
+            (
+                "stages[1].duration",
+                Box::new(|c| c["stages"][1]["duration"] = "soon".into()),
+            ),
+            (
+                "stages[2].rate",
+                Box::new(|c| c["stages"][2]["ramp"] = serde_json::json!({"from": 1, "to": 2})),
+            ),
+            (
+                "stages[0].ramp.to",
+                Box::new(|c| c["stages"][0]["ramp"]["to"] = 1e9.into()),
+            ),
+            ("stages", Box::new(|c| c["stages"][0]["duration"] = "15m".into())),
+            (
+                "stages",
+                Box::new(|c| c["stages"] = serde_json::json!([{"duration": "1s", "rate": 0}])),
+            ),
+            (
+                "stages[0].surprise",
+                Box::new(|c| c["stages"][0]["surprise"] = true.into()),
+            ),
+            ("share", Box::new(|c| c["share"]["offsets"] = serde_json::json!([0, 5]))),
+            ("share", Box::new(|c| c["share"]["period"] = 0.into())),
+            ("share.surprise", Box::new(|c| c["share"]["surprise"] = 1.into())),
+        ];
+        for (field, mutate) in cases {
+            let mut bad = detail.clone();
+            mutate(&mut bad);
+            let e = error(bad);
+            assert_eq!(e.field, field, "{e}");
+        }
+    }
+
+    /// A worker's share lets the load's rate go beyond what one worker sends: the limit is on its part.
+    #[test]
+    fn the_rate_limit_holds_for_the_workers_part_of_the_load() {
+        let mut detail = call();
+        detail["rate"] = (MAX_RATE * 4.0).into();
+        assert_eq!(error(detail.clone()).field, "rate");
+        detail["share"] = serde_json::json!({"period": 4, "offsets": [1]});
+        let valid = UserCall::from_json(&detail)
+            .and_then(UserCall::validate)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(valid.share.fraction(), 0.25);
+        detail["share"] = serde_json::json!({"period": 4, "offsets": [1, 2]});
+        let e = error(detail);
+        assert!(e.problem.contains("100000.0 for this worker's share"), "{e}");
     }
 
     #[test]

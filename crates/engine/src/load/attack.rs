@@ -8,6 +8,7 @@ use thiserror::Error;
 
 use super::request::RequestSpec;
 use super::schedule::Schedule;
+use super::share::Share;
 use super::transport::EndpointError;
 use crate::guard::VettedTarget;
 
@@ -17,10 +18,15 @@ use crate::guard::VettedTarget;
 pub const MAX_CONCURRENCY: usize = 1 << 20;
 
 /// How load is offered.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub enum Load {
-    /// Requests at the schedule's times, at most `max_in_flight` outstanding.
-    Open { schedule: Schedule, max_in_flight: usize },
+    /// The requests of `share` (all of them: [`Share::whole`]) at the schedule's times, at most
+    /// `max_in_flight` outstanding.
+    Open {
+        schedule: Schedule,
+        share: Share,
+        max_in_flight: usize,
+    },
     /// `connections` workers, each sending its next request when the last one is answered, for `duration`.
     Closed { connections: usize, duration: Duration },
 }

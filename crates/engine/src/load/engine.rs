@@ -32,9 +32,9 @@ use super::transport::Endpoint;
 
 /// Runs an attack to its end (or its deadline) and reports what it measured.
 pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, AttackError> {
-    let concurrency = match attack.load {
-        Load::Open { max_in_flight, .. } => max_in_flight,
-        Load::Closed { connections, .. } => connections,
+    let concurrency = match &attack.load {
+        Load::Open { max_in_flight, .. } => *max_in_flight,
+        Load::Closed { connections, .. } => *connections,
     };
     if concurrency == 0 {
         return Err(AttackError::NoConcurrency);
@@ -62,12 +62,13 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
         events: Recorder::default(),
         progress,
     };
-    let outcome = match attack.load {
+    let outcome = match &attack.load {
         Load::Open {
             schedule,
+            share,
             max_in_flight,
-        } => open(&run, schedule, max_in_flight).await,
-        Load::Closed { connections, duration } => closed(&run, connections, duration).await,
+        } => open(&run, schedule.clone(), share.clone(), *max_in_flight).await,
+        Load::Closed { connections, duration } => closed(&run, *connections, *duration).await,
     };
     let Run { clocks, events, .. } = run;
     let (seconds, total) = events.finish()?;

@@ -13,6 +13,7 @@ pub mod report;
 pub mod request;
 mod run;
 pub mod schedule;
+pub mod share;
 pub mod stats;
 pub mod threshold;
 pub mod transport;

@@ -1,5 +1,5 @@
-//! The open model (vegeta's pacer and attacker): request i is sent at its intended time whatever happened
-//! to earlier ones, as long as fewer than `max_in_flight` are outstanding; otherwise it is dropped, never
+//! The open model (vegeta's pacer and attacker): each request i of the share (all of them, for a worker
+//! alone) is sent at the schedule's intended time for i, whatever happened to earlier ones, as long as fewer than `max_in_flight` are outstanding; otherwise it is dropped, never
 //! queued.
 
 use std::sync::Arc;
@@ -11,16 +11,17 @@ use tokio::sync::Semaphore;
 use super::recorder::Event;
 use super::run::{Ran, Run, drain, measure};
 use super::schedule::Schedule;
+use super::share::Share;
 use super::transport::Pool;
 
 /// The open model. Pacing runs on a thread of its own with the operating system's sleep, which wakes within
 /// tens of microseconds, where the async timer wakes on whole milliseconds; it hands each request to the
 /// runtime as it falls due, so sending never waits for an answer.
-pub(super) async fn open(run: &Run<'_>, schedule: Schedule, max_in_flight: usize) -> Ran {
+pub(super) async fn open(run: &Run<'_>, schedule: Schedule, share: Share, max_in_flight: usize) -> Ran {
     let (start, clocks) = (run.start, run.clocks);
     let pool = Arc::new(Pool::new(Arc::clone(&run.endpoint)));
     let permits = Arc::new(Semaphore::new(max_in_flight));
-    let total = schedule.total();
+    let planned = share.count(schedule.total());
     let runtime = tokio::runtime::Handle::current();
     let pacer = {
         let permits = Arc::clone(&permits);
@@ -32,7 +33,7 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, max_in_flight: usize
             let mut first_sent = None;
             let mut truncated = false;
             let mut last_second = i64::MIN;
-            for i in 0..total {
+            for i in share.positions(schedule.total()) {
                 let intended = start + schedule.offset(i);
                 if deadline.is_some_and(|deadline| intended >= deadline) {
                     truncated = true;
@@ -75,7 +76,7 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, max_in_flight: usize
         truncated = true;
     }
     Ran {
-        planned: total,
+        planned,
         first_sent,
         last_send,
         finished: Instant::now(),

@@ -1,10 +1,12 @@
-//! When each request is meant to be sent: a constant arrival rate, or a linear ramp from one rate to another
-//! (vegeta's constant pacer, k6's constant- and ramping-arrival-rate).
+//! When each request is meant to be sent: a constant arrival rate, a linear ramp from one rate to another
+//! (vegeta's constant pacer, k6's constant- and ramping-arrival-rate), or stages of either, one after another
+//! (k6's stages).
 //!
-//! The i-th request (from 0) is due when the expected number of arrivals reaches i. With the rate
-//! r(t) = from + (to - from) * t / D, arrivals up to t are N(t) = from * t + (to - from) * t^2 / (2D);
-//! the schedule solves N(t) = i. Offsets are computed from i alone, so nothing accumulates rounding error
-//! however long the run.
+//! Within a stage, the i-th request (from 0) is due when the expected number of arrivals reaches i. With the
+//! rate r(t) = from + (to - from) * t / D, arrivals up to t are N(t) = from * t + (to - from) * t^2 / (2D);
+//! the schedule solves N(t) = i. A stage sends the whole number of arrivals within its duration, rounded up,
+//! from its own start. Offsets are computed from i alone, so nothing accumulates rounding error however
+//! long the run.
 
 use std::time::Duration;
 
@@ -19,24 +21,27 @@ pub enum ScheduleError {
     NothingToSend { from: f64, to: f64 },
     #[error("duration must be longer than 0")]
     ZeroDuration,
+    #[error("a schedule needs at least one stage")]
+    NoStages,
+    #[error("stage {stage}: {source}")]
+    Stage {
+        stage: usize,
+        #[source]
+        source: Box<ScheduleError>,
+    },
 }
 
-/// An open-model arrival schedule.
+/// One stretch of a schedule: a rate that moves linearly from `from` to `to` over `duration` (constant when
+/// they are equal; nothing sent when both are 0, a pause).
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Schedule {
+struct Stage {
     from: f64,
     to: f64,
     duration: Duration,
 }
 
-impl Schedule {
-    /// A constant `rate` (requests per second) for `duration`.
-    pub fn constant(rate: f64, duration: Duration) -> Result<Self, ScheduleError> {
-        Self::ramp(rate, rate, duration)
-    }
-
-    /// A rate that moves linearly from `from` to `to` over `duration`.
-    pub fn ramp(from: f64, to: f64, duration: Duration) -> Result<Self, ScheduleError> {
+impl Stage {
+    fn new(from: f64, to: f64, duration: Duration) -> Result<Self, ScheduleError> {
         for rate in [from, to] {
             if !rate.is_finite() || rate < 0.0 {
                 return Err(ScheduleError::BadRate(rate));
@@ -45,22 +50,10 @@ impl Schedule {
         if duration.is_zero() {
             return Err(ScheduleError::ZeroDuration);
         }
-        if from == 0.0 && to == 0.0 {
-            return Err(ScheduleError::NothingToSend { from, to });
-        }
         Ok(Self { from, to, duration })
     }
 
-    pub fn duration(&self) -> Duration {
-        self.duration
-    }
-
-    pub fn rates(&self) -> (f64, f64) {
-        (self.from, self.to)
-    }
-
-    /// How many requests the schedule sends: the whole number of arrivals within the duration.
-    pub fn total(&self) -> u64 {
+    fn total(&self) -> u64 {
         let seconds = self.duration.as_secs_f64();
         // Arrivals at t = 0, 1/r, 2/r, ... strictly before the end: N(D) of them, rounded up.
         // A whole number (1000 rps for 2 s) is exactly that many, at 0 .. 1.999 s; the epsilon keeps floating
@@ -69,8 +62,7 @@ impl Schedule {
         (expected - 1e-9).ceil().max(0.0) as u64
     }
 
-    /// When request `i` (from 0) is due, as an offset from the start.
-    pub fn offset(&self, i: u64) -> Duration {
+    fn offset(&self, i: u64) -> Duration {
         if i == 0 {
             return Duration::ZERO;
         }
@@ -89,6 +81,97 @@ impl Schedule {
         } else {
             self.duration
         }
+    }
+}
+
+/// An open-model arrival schedule: one or more stages, back to back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    stages: Vec<Stage>,
+    /// For each stage: its start (offset from the schedule's start) and the index of its first request.
+    starts: Vec<(Duration, u64)>,
+    total: u64,
+    duration: Duration,
+}
+
+impl Schedule {
+    /// A constant `rate` (requests per second) for `duration`.
+    pub fn constant(rate: f64, duration: Duration) -> Result<Self, ScheduleError> {
+        Self::ramp(rate, rate, duration)
+    }
+
+    /// A rate that moves linearly from `from` to `to` over `duration`.
+    pub fn ramp(from: f64, to: f64, duration: Duration) -> Result<Self, ScheduleError> {
+        let stage = Stage::new(from, to, duration)?;
+        if from == 0.0 && to == 0.0 {
+            return Err(ScheduleError::NothingToSend { from, to });
+        }
+        Ok(Self::of(vec![stage]))
+    }
+
+    /// Stages one after another, each `(from, to, duration)`: a constant rate where `from == to`, a pause
+    /// where both are 0. Something must be sent somewhere.
+    pub fn stages(stages: impl IntoIterator<Item = (f64, f64, Duration)>) -> Result<Self, ScheduleError> {
+        let stages = stages
+            .into_iter()
+            .enumerate()
+            .map(|(i, (from, to, duration))| {
+                Stage::new(from, to, duration).map_err(|e| ScheduleError::Stage {
+                    stage: i + 1,
+                    source: Box::new(e),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if stages.is_empty() {
+            return Err(ScheduleError::NoStages);
+        }
+        if stages.iter().all(|s| s.from == 0.0 && s.to == 0.0) {
+            return Err(ScheduleError::NothingToSend { from: 0.0, to: 0.0 });
+        }
+        Ok(Self::of(stages))
+    }
+
+    fn of(stages: Vec<Stage>) -> Self {
+        let (mut at, mut first) = (Duration::ZERO, 0);
+        let mut starts = Vec::with_capacity(stages.len());
+        for stage in &stages {
+            starts.push((at, first));
+            at += stage.duration;
+            first += stage.total();
+        }
+        Self {
+            stages,
+            starts,
+            total: first,
+            duration: at,
+        }
+    }
+
+    /// The whole schedule's length.
+    pub fn duration(&self) -> Duration {
+        self.duration
+    }
+
+    /// The highest rate anywhere in the schedule, in requests a second.
+    pub fn peak_rate(&self) -> f64 {
+        self.stages.iter().map(|s| s.from.max(s.to)).fold(0.0, f64::max)
+    }
+
+    /// How many requests the schedule sends: each stage's whole number of arrivals within it.
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// When request `i` (from 0) is due, as an offset from the start. At or beyond [`Schedule::total`], the
+    /// end of the schedule.
+    pub fn offset(&self, i: u64) -> Duration {
+        if i >= self.total {
+            return self.duration;
+        }
+        // The last stage that starts at or before request i and sends something.
+        let k = self.starts.partition_point(|&(_, first)| first <= i).saturating_sub(1);
+        let (at, first) = self.starts[k];
+        at + self.stages[k].offset(i - first)
     }
 }
 

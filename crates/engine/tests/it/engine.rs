@@ -29,6 +29,7 @@ fn open(rate: f64, seconds: u64, max_in_flight: usize) -> Load {
     let schedule = Schedule::constant(rate, Duration::from_secs(seconds)).unwrap_or_else(|e| panic!("{e}"));
     Load::Open {
         schedule,
+        share: volley_engine::load::share::Share::whole(),
         max_in_flight,
     }
 }
