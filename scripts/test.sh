@@ -58,9 +58,9 @@ stack() {
 }
 phase "stack (start MiniStack, deploy template.yaml)" stack
 
-# deploy/ cannot be planned here (no provider downloads): parse it, run checkov, and write it as JSON for
-# the consistency tests (each function's tests/it/deploy.rs).
-phase "static checks (parse deploy/ and template.yaml, checkov)" "$ROOT/scripts/check_deploy.sh"
+# deploy/ cannot be planned here (no provider downloads): parse it, run checkov, hold it to the AWS provider's
+# schema, and write it as JSON for the consistency tests (each function's tests/it/deploy.rs).
+phase "static checks (parse deploy/ and template.yaml, checkov, provider schema)" "$ROOT/scripts/check_deploy.sh"
 
 # Every test: unit, handler, over the wire, the deployed stack (schemathesis over the greeter's OpenAPI
 # document among them), the demo.
