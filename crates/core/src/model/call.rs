@@ -215,17 +215,20 @@ fn call_duration(field: &str, text: &str) -> Result<Duration, CallError> {
     Ok(duration)
 }
 
-/// One load's rates: a constant `rate` or a `ramp`, not both; `field` prefixes the names in errors.
-fn rates(prefix: &str, rate: Option<f64>, ramp: Option<Ramp>, fraction: f64) -> Result<(f64, f64), CallError> {
+/// A check of one rate, naming its field: the most a worker or a plan may ask.
+pub type RateLimit<'a> = &'a dyn Fn(&str, f64) -> Result<(), CallError>;
+
+/// One load's rates: a constant `rate` or a `ramp`, not both; `prefix` goes in front of the names in errors.
+fn rates(prefix: &str, rate: Option<f64>, ramp: Option<Ramp>, limit: RateLimit<'_>) -> Result<(f64, f64), CallError> {
     let name = |field: &str| format!("{prefix}{field}");
     match (rate, ramp) {
         (Some(rate), None) => {
-            at_most_max_rate(&name("rate"), rate, fraction)?;
+            limit(&name("rate"), rate)?;
             Ok((rate, rate))
         }
         (None, Some(ramp)) => {
-            at_most_max_rate(&name("ramp.from"), ramp.from, fraction)?;
-            at_most_max_rate(&name("ramp.to"), ramp.to, fraction)?;
+            limit(&name("ramp.from"), ramp.from)?;
+            limit(&name("ramp.to"), ramp.to)?;
             Ok((ramp.from, ramp.to))
         }
         (Some(_), Some(_)) => Err(bad(&name("rate"), "give rate or ramp, not both")),
@@ -240,6 +243,56 @@ fn rfc3339(time: SystemTime) -> String {
         Ok(since) if since.as_secs() < 253_402_300_800 => humantime::format_rfc3339_seconds(time).to_string(),
         Ok(since) => format!("{} s after the Unix epoch", since.as_secs()),
         Err(before) => format!("{} s before the Unix epoch", before.duration().as_secs()),
+    }
+}
+
+/// The schedule of a load written as a User Call (or a test plan) writes it: `rate` or `ramp` with
+/// `duration`, or `stages`; each rate held to `limit`. Errors name the field (`stages[1].ramp.to`).
+pub fn load_schedule(
+    rate: Option<f64>,
+    ramp: Option<Ramp>,
+    stages: Option<&[CallStage]>,
+    duration: Option<&str>,
+    limit: RateLimit<'_>,
+) -> Result<Schedule, CallError> {
+    match stages {
+        None => {
+            let text = duration.ok_or_else(|| bad("duration", "give the duration, such as \"30s\""))?;
+            let duration = call_duration("duration", text)?;
+            let (from, to) = rates("", rate, ramp, limit)?;
+            let field = if rate.is_some() { "rate" } else { "ramp" };
+            Schedule::ramp(from, to, duration).map_err(|e| bad(field, e.to_string()))
+        }
+        Some(stages) => {
+            if rate.is_some() || ramp.is_some() {
+                return Err(bad("stages", "give rate, ramp or stages, only one"));
+            }
+            if duration.is_some() {
+                return Err(bad("duration", "not with stages: each stage has its own"));
+            }
+            if stages.is_empty() || stages.len() > MAX_STAGES {
+                return Err(bad("stages", format!("give from 1 to {MAX_STAGES} stages")));
+            }
+            let mut parts = Vec::with_capacity(stages.len());
+            let mut whole = Duration::ZERO;
+            for (i, stage) in stages.iter().enumerate() {
+                let prefix = format!("stages[{i}].");
+                let duration = call_duration(&format!("{prefix}duration"), &stage.duration)?;
+                let (from, to) = rates(&prefix, stage.rate, stage.ramp, limit)?;
+                whole += duration;
+                parts.push((from, to, duration));
+            }
+            if whole > MAX_CALL_DURATION {
+                return Err(bad(
+                    "stages",
+                    format!(
+                        "together {} long, above the 15m a call may run",
+                        humantime::format_duration(whole)
+                    ),
+                ));
+            }
+            Schedule::stages(parts).map_err(|e| bad("stages", e.to_string()))
+        }
     }
 }
 
@@ -267,48 +320,14 @@ impl UserCall {
             Some(share) => share.clone().checked().map_err(|e| bad("share", e.to_string()))?,
         };
         let fraction = share.fraction();
-        let schedule = match &self.stages {
-            None => {
-                let text = self
-                    .duration
-                    .as_deref()
-                    .ok_or_else(|| bad("duration", "give the duration, such as \"30s\""))?;
-                let duration = call_duration("duration", text)?;
-                let (from, to) = rates("", self.rate, self.ramp, fraction)?;
-                let field = if self.rate.is_some() { "rate" } else { "ramp" };
-                Schedule::ramp(from, to, duration).map_err(|e| bad(field, e.to_string()))?
-            }
-            Some(stages) => {
-                if self.rate.is_some() || self.ramp.is_some() {
-                    return Err(bad("stages", "give rate, ramp or stages, only one"));
-                }
-                if self.duration.is_some() {
-                    return Err(bad("duration", "not with stages: each stage has its own"));
-                }
-                if stages.is_empty() || stages.len() > MAX_STAGES {
-                    return Err(bad("stages", format!("give from 1 to {MAX_STAGES} stages")));
-                }
-                let mut parts = Vec::with_capacity(stages.len());
-                let mut whole = Duration::ZERO;
-                for (i, stage) in stages.iter().enumerate() {
-                    let prefix = format!("stages[{i}].");
-                    let duration = call_duration(&format!("{prefix}duration"), &stage.duration)?;
-                    let (from, to) = rates(&prefix, stage.rate, stage.ramp, fraction)?;
-                    whole += duration;
-                    parts.push((from, to, duration));
-                }
-                if whole > MAX_CALL_DURATION {
-                    return Err(bad(
-                        "stages",
-                        format!(
-                            "together {} long, above the 15m a call may run",
-                            humantime::format_duration(whole)
-                        ),
-                    ));
-                }
-                Schedule::stages(parts).map_err(|e| bad("stages", e.to_string()))?
-            }
-        };
+        let limit = |field: &str, rate: f64| at_most_max_rate(field, rate, fraction);
+        let schedule = load_schedule(
+            self.rate,
+            self.ramp,
+            self.stages.as_deref(),
+            self.duration.as_deref(),
+            &limit,
+        )?;
         let timeout = match &self.timeout {
             None => DEFAULT_TIMEOUT,
             Some(text) => humantime::parse_duration(text)

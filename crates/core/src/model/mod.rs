@@ -7,6 +7,7 @@ pub mod identifier;
 pub mod metrics;
 pub mod orchestration;
 pub mod payload;
+pub mod plan;
 pub mod result;
 pub mod run;
 pub mod saved_metrics;
