@@ -256,7 +256,7 @@ impl TestPlan {
         };
         let max_worker_rate = match self.max_worker_rate {
             None => DEFAULT_MAX_WORKER_RATE,
-            Some(rate) if rate.is_finite() && rate >= 1.0 && rate <= MAX_RATE => rate,
+            Some(rate) if (1.0..=MAX_RATE).contains(&rate) => rate,
             Some(rate) => {
                 return Err(bad(
                     "maxWorkerRate",
