@@ -199,3 +199,61 @@ pub async fn domain_registry_contract(store: &dyn DomainRegistry, unique: &str) 
         "removing it again finds nothing"
     );
 }
+
+/// Every behaviour an `OrganisationLimitsStore` must have: the defaults until limits are set, then exactly
+/// what was set, for that organisation only; set again, replaced; and the organisation's domains listed
+/// without its limits beside them (one partition holds both in DynamoDB).
+pub async fn organisation_limits_contract<S>(store: &S, unique: &str)
+where
+    S: volley_core::ports::OrganisationLimitsStore + DomainRegistry,
+{
+    use std::time::Duration;
+    use volley_core::model::limits::OrganisationLimits;
+
+    let (org, other) = (format!("limits{unique}"), format!("other{unique}"));
+    let read = |org: String| async move { store.limits(&org).await.unwrap_or_else(|e| panic!("limits: {e:?}")) };
+    assert_eq!(
+        read(org.clone()).await,
+        OrganisationLimits::default(),
+        "none set: the defaults"
+    );
+    let set = OrganisationLimits {
+        max_rate: 1234.5,
+        max_workers: 7,
+        max_duration: Duration::from_secs(300),
+        max_concurrent_tests: 2,
+    };
+    store
+        .set_limits(&org, &set)
+        .await
+        .unwrap_or_else(|e| panic!("set_limits: {e:?}"));
+    assert_eq!(read(org.clone()).await, set, "read back exactly");
+    assert_eq!(
+        read(other).await,
+        OrganisationLimits::default(),
+        "another organisation's are its own"
+    );
+    let raised = OrganisationLimits {
+        max_rate: 20_000.0,
+        ..set
+    };
+    store
+        .set_limits(&org, &raised)
+        .await
+        .unwrap_or_else(|e| panic!("set_limits: {e:?}"));
+    assert_eq!(read(org.clone()).await, raised, "set again: replaced");
+
+    let domain = format!("example{unique}.com");
+    store
+        .create(&record(&org, &domain, "token", 1_000))
+        .await
+        .unwrap_or_else(|e| panic!("create: {e:?}"));
+    let listed: Vec<String> = store
+        .list(&org)
+        .await
+        .unwrap_or_else(|e| panic!("list: {e:?}"))
+        .iter()
+        .map(|r| r.domain.to_string())
+        .collect();
+    assert_eq!(listed, vec![domain], "the list holds domains only");
+}

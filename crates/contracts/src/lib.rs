@@ -368,7 +368,7 @@ pub async fn domain_store_contract(store: &dyn volley_core::ports::DomainStore, 
 }
 
 mod domains;
-pub use domains::domain_registry_contract;
+pub use domains::{domain_registry_contract, organisation_limits_contract};
 
 /// Every behaviour a `ResultArchive` must have.
 pub async fn result_archive_contract(archive: &dyn volley_core::ports::ResultArchive, unique: &str) {
@@ -424,6 +424,11 @@ mod tests {
     #[tokio::test]
     async fn memory_domain_registry_meets_the_contract() {
         super::domain_registry_contract(&volley_core::adapters::memory::MemoryDomainStore::new(), "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_organisation_limits_meet_the_contract() {
+        super::organisation_limits_contract(&volley_core::adapters::memory::MemoryDomainStore::new(), "x").await;
     }
 
     #[tokio::test]

@@ -18,6 +18,20 @@ pub trait BirthdayStore: Send + Sync + std::fmt::Debug {
     async fn get(&self, user: &Username) -> Result<Option<NaiveDate>, StoreError>;
 }
 
+/// An organisation's limits ([`crate::model::limits`]), kept with its record: the domains table's item of
+/// the organisation. The worker reads them for every call; the domain-validator sets them.
+#[async_trait]
+pub trait OrganisationLimitsStore: Send + Sync + std::fmt::Debug {
+    /// The limits set for `organisation`, or the defaults when none are.
+    async fn limits(&self, organisation: &str) -> Result<crate::model::limits::OrganisationLimits, StoreError>;
+    /// Sets `organisation`'s limits, replacing any.
+    async fn set_limits(
+        &self,
+        organisation: &str,
+        limits: &crate::model::limits::OrganisationLimits,
+    ) -> Result<(), StoreError>;
+}
+
 /// The domain-validator's side of the same store as [`DomainStore`] (one table, one source of truth): the
 /// whole records, and the index of those due for a check. Every adapter implements both traits.
 #[async_trait]

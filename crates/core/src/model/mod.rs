@@ -4,6 +4,7 @@ pub mod birthday;
 pub mod call;
 pub mod domain;
 pub mod identifier;
+pub mod limits;
 pub mod metrics;
 pub mod orchestration;
 pub mod payload;

@@ -61,6 +61,15 @@ async fn dynamodb_domain_registry_meets_the_contract() {
 }
 
 #[tokio::test]
+async fn dynamodb_organisation_limits_meet_the_contract() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("domains-limits-contract-");
+    fixtures::create_domains_table(&config, &table).await;
+    volley_contracts::organisation_limits_contract(&DynamoDomainStore::new(&config, &table), &emulator::unique(""))
+        .await;
+}
+
+#[tokio::test]
 async fn s3_result_archive_meets_the_contract() {
     let config = emulator::sdk_config().await;
     let bucket = emulator::unique("results-contract-");

@@ -5,6 +5,11 @@
 //! `status` (S: `pending`, `validated`, `expired`, `revoked`), `token` (S), `createdAt`, `validatedAt`,
 //! `checkedAt`, `dueAt` (N, Unix seconds), `attempts`, `misses`, `version` (N), `lastError` (S).
 //!
+//! The organisation's own item (its limits, `model::limits`) is in the same partition under the sort key
+//! [`schema::LIMITS`] (`#limits`: no domain name holds a `#`), with `maxRate`, `maxWorkers`,
+//! `maxDurationSeconds` and `maxConcurrentTests` (N); it has no `status`, so it is in no index, and `list`
+//! leaves it out.
+//!
 //! Global secondary index `status-dueAt`: partition key `status`, sort key `dueAt`, all attributes
 //! projected. It is sparse: final records (expired, revoked) have no `dueAt`, so the index holds only the
 //! work left to do, and a sweep reads it page by page in due order instead of scanning the table.
@@ -18,8 +23,10 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::{Item, conditional, n, query_all, s, unavailable};
+
 use crate::model::domain::{DomainName, DomainRecord, DomainStatus};
-use crate::ports::{DomainRegistry, DomainStore, DueCursor, DuePage, StoreError};
+use crate::model::limits::OrganisationLimits;
+use crate::ports::{DomainRegistry, DomainStore, DueCursor, DuePage, OrganisationLimitsStore, StoreError};
 
 /// The attribute and index names of the domains table, shared with deploy/ and template.yaml.
 pub mod schema {
@@ -38,11 +45,21 @@ pub mod schema {
     pub const LAST_ERROR: &str = "lastError";
     /// The sparse index of records due for a check: partition key `status`, sort key `dueAt`.
     pub const DUE_INDEX: &str = "status-dueAt";
+    /// The sort key of the organisation's own item, and its attributes.
+    pub const LIMITS: &str = "#limits";
+    pub const MAX_RATE: &str = "maxRate";
+    pub const MAX_WORKERS: &str = "maxWorkers";
+    pub const MAX_DURATION_SECONDS: &str = "maxDurationSeconds";
+    pub const MAX_CONCURRENT_TESTS: &str = "maxConcurrentTests";
 }
 use schema::*;
 
 /// The IAM actions `DynamoDomainStore` calls as a `DomainStore` (the worker's guard).
 pub const DOMAIN_STORE_ACTIONS: &[&str] = &["dynamodb:GetItem"];
+/// The IAM actions it calls as an `OrganisationLimitsStore`: `limits` GetItem (the worker), `set_limits`
+/// PutItem (the domain-validator).
+pub const LIMITS_READ_ACTIONS: &[&str] = &["dynamodb:GetItem"];
+pub const LIMITS_WRITE_ACTIONS: &[&str] = &["dynamodb:PutItem"];
 /// The IAM actions it calls as a `DomainRegistry` (the domain-validator): `get` GetItem, `create` and
 /// `replace` PutItem (conditional), `list` Query on the table, `remove` DeleteItem, `due` Query on the
 /// `status-dueAt` index.
@@ -165,6 +182,47 @@ fn from_item(item: &Item) -> Result<DomainRecord, StoreError> {
 }
 
 #[async_trait]
+impl OrganisationLimitsStore for DynamoDomainStore {
+    async fn limits(&self, organisation: &str) -> Result<OrganisationLimits, StoreError> {
+        let Some(item) = self.get_item(organisation, LIMITS).await? else {
+            return Ok(OrganisationLimits::default());
+        };
+        let number = |name: &str| -> Result<f64, StoreError> {
+            item.get(name)
+                .and_then(|v| v.as_n().ok())
+                .and_then(|n| n.parse().ok())
+                .ok_or_else(|| StoreError::Corrupt(format!("the limits of {organisation} have no number {name}")))
+        };
+        OrganisationLimits {
+            max_rate: number(MAX_RATE)?,
+            max_workers: number(MAX_WORKERS)? as u64,
+            max_duration: std::time::Duration::from_secs_f64(number(MAX_DURATION_SECONDS)?.max(0.0)),
+            max_concurrent_tests: number(MAX_CONCURRENT_TESTS)? as u64,
+        }
+        .checked()
+        .map_err(|e| StoreError::Corrupt(format!("the limits of {organisation}: {e}")))
+    }
+
+    async fn set_limits(&self, organisation: &str, limits: &OrganisationLimits) -> Result<(), StoreError> {
+        // dynamodb:PutItem
+        self.count();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item(ORGANISATION_ID, s(organisation))
+            .item(DOMAIN, s(LIMITS))
+            .item(MAX_RATE, n(limits.max_rate))
+            .item(MAX_WORKERS, n(limits.max_workers))
+            .item(MAX_DURATION_SECONDS, n(limits.max_duration.as_secs()))
+            .item(MAX_CONCURRENT_TESTS, n(limits.max_concurrent_tests))
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(())
+    }
+}
+
+#[async_trait]
 impl DomainStore for DynamoDomainStore {
     async fn is_validated(&self, organisation: &str, domain: &str) -> Result<bool, StoreError> {
         let item = self.get_item(organisation, domain).await?;
@@ -231,7 +289,12 @@ impl DomainRegistry for DynamoDomainStore {
             .expression_attribute_names("#o", ORGANISATION_ID)
             .expression_attribute_values(":o", s(organisation))
             .consistent_read(true);
-        query_all(query).await?.iter().map(from_item).collect()
+        query_all(query)
+            .await?
+            .iter()
+            .filter(|item| item.get(DOMAIN).and_then(|v| v.as_s().ok()).is_none_or(|d| d != LIMITS))
+            .map(from_item)
+            .collect()
     }
 
     async fn remove(&self, organisation: &str, domain: &str) -> Result<Option<DomainRecord>, StoreError> {

@@ -1,5 +1,6 @@
 //! The domains table's twin: `DomainStore` and `DomainRegistry` over one map, as
-//! `DynamoDomainStore` is both over one table. It passes the same contract suites.
+//! `DynamoDomainStore` is both over one table, and the organisations' limits (`OrganisationLimitsStore`)
+//! beside them. It passes the same contract suites.
 
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard};
@@ -7,7 +8,8 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use crate::model::domain::{DomainName, DomainRecord, DomainStatus};
-use crate::ports::{DomainRegistry, DomainStore, DueCursor, DuePage, StoreError};
+use crate::model::limits::OrganisationLimits;
+use crate::ports::{DomainRegistry, DomainStore, DueCursor, DuePage, OrganisationLimitsStore, StoreError};
 
 /// Records by (organisation, domain).
 type Records = BTreeMap<(String, String), DomainRecord>;
@@ -16,6 +18,7 @@ type Records = BTreeMap<(String, String), DomainRecord>;
 #[derive(Debug, Default)]
 pub struct MemoryDomainStore {
     records: Mutex<Records>,
+    limits: Mutex<BTreeMap<String, OrganisationLimits>>,
 }
 
 impl MemoryDomainStore {
@@ -57,6 +60,25 @@ impl MemoryDomainStore {
 
 fn key(organisation: &str, domain: &str) -> (String, String) {
     (organisation.to_owned(), domain.to_owned())
+}
+
+#[async_trait]
+impl OrganisationLimitsStore for MemoryDomainStore {
+    async fn limits(&self, organisation: &str) -> Result<OrganisationLimits, StoreError> {
+        let limits = self
+            .limits
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the in-memory limits' lock was poisoned".into()))?;
+        Ok(limits.get(organisation).cloned().unwrap_or_default())
+    }
+
+    async fn set_limits(&self, organisation: &str, limits: &OrganisationLimits) -> Result<(), StoreError> {
+        self.limits
+            .lock()
+            .map_err(|_| StoreError::Corrupt("the in-memory limits' lock was poisoned".into()))?
+            .insert(organisation.to_owned(), limits.clone());
+        Ok(())
+    }
 }
 
 #[async_trait]
