@@ -82,17 +82,24 @@ deploy() {
   say "deploying stack $STACK_NAME"
   quietly awscli cloudformation deploy --template-file "$packaged" --stack-name "$STACK_NAME" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
-    --parameter-overrides "Prefix=$PREFIX" "Architecture=$(local_architecture)" "AllowedTargets=$MINISTACK_HOST:$MINISTACK_PORT" \
+    --parameter-overrides "Prefix=$PREFIX" "Architecture=$(local_architecture)" "AllowedTargets=$MINISTACK_HOST:$MINISTACK_PORT,$(test_target)" \
       "DomainValidationSchedule=rate(1 minute)" "ValidatorDnsServers=$VALIDATOR_DNS" \
       "MetricsIngestionDelaySeconds=2"
   write_outputs
+}
+
+# The address a test's counting target listens on, allowed like the emulator's own: the fleet's tests count
+# every request there (the greeter, behind the emulated API Gateway, holds only about 70 a second).
+test_target() {
+  echo "127.0.0.1:${TEST_TARGET_PORT:-$((MINISTACK_PORT + 33))}"
 }
 
 local_architecture() {
   case "$(uname -m)" in aarch64|arm64) echo arm64 ;; *) echo x86_64 ;; esac
 }
 
-# target/local-stack/outputs.json: the stack's outputs, plus GreeterLocalUrl (the API through the emulator).
+# target/local-stack/outputs.json: the stack's outputs, plus GreeterLocalUrl (the API through the emulator) and
+# TestTargetAddress (test_target).
 write_outputs() {
   local out="$STATE/outputs.json"
   awscli cloudformation describe-stacks --stack-name "$STACK_NAME" --query 'Stacks[0].Outputs' --output json |
@@ -103,8 +110,9 @@ endpoint = sys.argv[1].rstrip("/")
 api = outputs.get("GreeterApiId")
 if api:
     outputs["GreeterLocalUrl"] = endpoint + "/_aws/execute-api/" + api
+outputs["TestTargetAddress"] = sys.argv[2]
 json.dump(outputs, sys.stdout, indent=2, sort_keys=True)
-print()' "$AWS_ENDPOINT_URL" >"$out"
+print()' "$AWS_ENDPOINT_URL" "$(test_target)" >"$out"
   say "stack outputs in ${out#$ROOT/}"
 }
 

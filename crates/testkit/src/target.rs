@@ -145,9 +145,13 @@ async fn serve(listener: tokio::net::TcpListener, target: TestTarget, serving: S
 }
 
 async fn listen(behaviour: Behaviour, serving: Serving) -> TestTarget {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    listen_on(SocketAddr::from(([127, 0, 0, 1], 0)), behaviour, serving).await
+}
+
+async fn listen_on(address: SocketAddr, behaviour: Behaviour, serving: Serving) -> TestTarget {
+    let listener = tokio::net::TcpListener::bind(address)
         .await
-        .unwrap_or_else(|e| panic!("bind: {e}"));
+        .unwrap_or_else(|e| panic!("bind {address}: {e} (another test, or another run, holds it)"));
     let address = listener.local_addr().unwrap_or_else(|e| panic!("{e}"));
     let target = TestTarget {
         address,
@@ -158,6 +162,12 @@ async fn listen(behaviour: Behaviour, serving: Serving) -> TestTarget {
     };
     tokio::spawn(serve(listener, target.clone(), serving));
     target
+}
+
+/// Starts a target on `address`, a fixed one: the local stack's allow-listed test target
+/// (`TestTargetAddress` among its outputs), for the deployed workers to load.
+pub async fn start_at(address: SocketAddr, behaviour: Behaviour) -> TestTarget {
+    listen_on(address, behaviour, Serving::Plain).await
 }
 
 /// Starts a target on the current Tokio runtime.

@@ -49,6 +49,7 @@ async fn run(domains: usize, publish: bool) -> Run {
         DnsResolver::with_nameservers(&[dns.address], Duration::from_secs(2)).unwrap_or_else(|e| panic!("{e}"));
     let deps = Deps {
         registry: Arc::new(store.clone()),
+        limits: Arc::new(store.clone()),
         txt: Arc::new(resolver),
         clock: Arc::new(SystemClock),
         settings: Settings::default(),

@@ -10,7 +10,7 @@ use volley_core::challenge::TxtLookup;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{self, ConfigError, EnvReader};
 use volley_core::model::domain::Policy;
-use volley_core::ports::DomainRegistry;
+use volley_core::ports::{DomainRegistry, OrganisationLimitsStore};
 use volley_engine::guard::{DnsResolver, ResolveError};
 
 /// How the validator behaves, apart from where its store and DNS are.
@@ -108,12 +108,18 @@ impl Config {
 
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
-pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb::domains::DOMAIN_REGISTRY_ACTIONS];
+pub const IAM_ACTIONS: &[&[&str]] = &[
+    volley_core::adapters::dynamodb::domains::DOMAIN_REGISTRY_ACTIONS,
+    volley_core::adapters::dynamodb::domains::LIMITS_READ_ACTIONS,
+    volley_core::adapters::dynamodb::domains::LIMITS_WRITE_ACTIONS,
+];
 
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub registry: Arc<dyn DomainRegistry>,
+    /// The organisations' limits, kept in the same table.
+    pub limits: Arc<dyn OrganisationLimitsStore>,
     pub txt: Arc<dyn TxtLookup>,
     pub clock: Arc<dyn Clock>,
     pub settings: Settings,
@@ -128,6 +134,7 @@ impl Deps {
         };
         Ok(Self {
             registry: Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table)),
+            limits: Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table)),
             txt: Arc::new(resolver),
             clock: Arc::new(SystemClock),
             settings: config.settings,

@@ -8,6 +8,9 @@
 //! {"action": "check", "organisationId": "acme", "domain": "example.com"}
 //! {"action": "list", "organisationId": "acme"}
 //! {"action": "remove", "organisationId": "acme", "domain": "example.com"}
+//! {"action": "limits", "organisationId": "acme"}
+//! {"action": "set-limits", "organisationId": "acme", "limits": {"maxRate": 10000, "maxWorkers": 50,
+//!  "maxDuration": "15m", "maxConcurrentTests": 3}}
 //! ```
 //!
 //! `register` and `check` answer the domain's record, with the TXT record to publish:
@@ -16,7 +19,10 @@
 //! `{"organisationId": "acme", "domains": [<record>, ...]}`, every status, by name; `remove` deletes the
 //! record (the guard refuses the domain from the next call, and no sweep checks it again) and answers
 //! `{"organisationId": "acme", "domain": "example.com", "removed": <the record as it was>}`. The schedule sends
-//! `{"action": "sweep"}` (an EventBridge "Scheduled Event" does the same) and gets counts back.
+//! `{"action": "sweep"}` (an EventBridge "Scheduled Event" does the same) and gets counts back. `limits`
+//! answers the organisation's limits (`volley_core::model::limits`: the defaults until some are set) and
+//! `set-limits` replaces them, all four given: `{"organisationId": "acme", "limits": {...}}` both. Only an
+//! administrator's role may invoke this function (README, "Trust").
 //! The rules (normalisation, the life cycle) are in `volley_core::model::domain`.
 
 mod check;
@@ -32,6 +38,7 @@ use volley_core::model::domain::{
     DomainName, DomainRecord, DomainStatus, Policy, TokenError, challenge_value, new_token,
 };
 use volley_core::model::identifier::check_identifier;
+use volley_core::model::limits::OrganisationLimits;
 use volley_core::model::payload;
 use volley_core::ports::StoreError;
 
@@ -81,7 +88,7 @@ fn bad(field: impl Into<String>, reason: impl Into<String>) -> ValidatorError {
 }
 
 /// What an invocation asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     Register {
         organisation_id: String,
@@ -98,12 +105,19 @@ pub enum Request {
         organisation_id: String,
         domain: DomainName,
     },
+    Limits {
+        organisation_id: String,
+    },
+    SetLimits {
+        organisation_id: String,
+        limits: OrganisationLimits,
+    },
     Sweep,
 }
 
 /// An invocation's payload as written: `{"action": ...}` and the action's fields, nothing else.
 #[derive(Debug, Deserialize)]
-#[serde(tag = "action", rename_all = "lowercase", deny_unknown_fields)]
+#[serde(tag = "action", rename_all = "kebab-case", deny_unknown_fields)]
 enum Payload {
     #[serde(rename_all = "camelCase")]
     Register {
@@ -123,6 +137,16 @@ enum Payload {
     Remove {
         organisation_id: String,
         domain: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Limits {
+        organisation_id: String,
+    },
+    // The limits are read on their own: inside a tagged enum serde loses the path of a nested field.
+    #[serde(rename_all = "camelCase")]
+    SetLimits {
+        organisation_id: String,
+        limits: Value,
     },
     Sweep {},
 }
@@ -178,6 +202,32 @@ impl Request {
                 Self::Remove {
                     organisation_id,
                     domain,
+                }
+            }
+            Payload::Limits { organisation_id } => {
+                check_identifier(&organisation_id).map_err(|e| bad("organisationId", e.to_string()))?;
+                Self::Limits { organisation_id }
+            }
+            Payload::SetLimits {
+                organisation_id,
+                limits,
+            } => {
+                check_identifier(&organisation_id).map_err(|e| bad("organisationId", e.to_string()))?;
+                let in_limits = |field: &str| format!("limits.{field}");
+                let limits = payload::parse::<OrganisationLimits>(&limits)
+                    .map_err(|e| {
+                        let field = if e.is_root() {
+                            "limits".to_owned()
+                        } else {
+                            in_limits(&e.field)
+                        };
+                        bad(field, e.problem)
+                    })?
+                    .checked()
+                    .map_err(|e| bad(in_limits(&e.field), e.problem))?;
+                Self::SetLimits {
+                    organisation_id,
+                    limits,
                 }
             }
             Payload::Sweep {} => Self::Sweep,
@@ -246,13 +296,22 @@ impl DomainAnswer {
 }
 
 /// What an invocation answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Answer {
     Domain(DomainAnswer),
     List(ListAnswer),
     Removed(RemovedAnswer),
+    Limits(LimitsAnswer),
     Sweep(SweepAnswer),
+}
+
+/// `limits`' and `set-limits`' answer: the organisation's limits as they now stand.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitsAnswer {
+    pub organisation_id: String,
+    pub limits: OrganisationLimits,
 }
 
 /// `list`'s answer: every domain of the organisation, by name.
@@ -337,6 +396,24 @@ pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<
                 })?;
             let checked = check_record(deps, record).await?;
             Ok(Answer::Domain(DomainAnswer::of(&checked.after, policy)))
+        }
+        Request::Limits { organisation_id } => {
+            let limits = deps.limits.limits(&organisation_id).await?;
+            Ok(Answer::Limits(LimitsAnswer {
+                organisation_id,
+                limits,
+            }))
+        }
+        Request::SetLimits {
+            organisation_id,
+            limits,
+        } => {
+            deps.limits.set_limits(&organisation_id, &limits).await?;
+            tracing::info!(organisation = %organisation_id, ?limits, "limits set");
+            Ok(Answer::Limits(LimitsAnswer {
+                organisation_id,
+                limits,
+            }))
         }
         Request::List { organisation_id } => {
             let records = deps.registry.list(&organisation_id).await?;

@@ -24,7 +24,7 @@ use volley_core::config::{ConfigError, EnvReader, SecretSettings};
 use volley_core::model::call::{CallError, MAX_IN_FLIGHT, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
 use volley_core::model::secrets::references;
-use volley_core::ports::{CallClaims, Claim, ResultArchive, ResultQueue, StoreError};
+use volley_core::ports::{CallClaims, Claim, OrganisationLimitsStore, ResultArchive, ResultQueue, StoreError};
 use volley_core::secrets::{SecretError, Secrets};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
@@ -93,6 +93,7 @@ impl Config {
 pub const IAM_ACTIONS: &[&[&str]] = &[
     volley_core::adapters::dynamodb::calls::CALL_CLAIMS_ACTIONS,
     volley_core::adapters::dynamodb::domains::DOMAIN_STORE_ACTIONS,
+    volley_core::adapters::dynamodb::domains::LIMITS_READ_ACTIONS,
     volley_core::adapters::sqs::RESULT_QUEUE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
     volley_core::adapters::ssm::SECRET_STORE_ACTIONS,
@@ -113,13 +114,16 @@ pub struct Deps {
     pub secrets: Secrets,
     /// Which headers' values are credentials (marked sensitive, never written down).
     pub sensitive: Sensitive,
+    /// Each organisation's limits (the domains table): a call beyond them is refused before it is claimed.
+    pub limits: Arc<dyn OrganisationLimitsStore>,
 }
 
 impl Deps {
     pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Result<Self, ResolveError> {
         let domains = Arc::new(DynamoDomainStore::new(sdk_config, &config.domains_table));
         Ok(Self {
-            guard: config.guard.guard(domains)?,
+            guard: config.guard.guard(Arc::clone(&domains) as _)?,
+            limits: domains,
             claims: Arc::new(DynamoCallClaims::new(
                 sdk_config,
                 &config.calls_table,
@@ -157,6 +161,8 @@ pub enum WorkerError {
     },
     #[error("invalid User Call: request.headers.{0}: the secret's value is not a valid header value")]
     SecretValue(String),
+    #[error("the organisation's limits could not be read")]
+    Limits(#[source] StoreError),
     #[error("the call could not be claimed")]
     Ledger(#[source] StoreError),
     #[error("the result could not be delivered")]
@@ -299,6 +305,12 @@ pub async fn function_handler(
     let organisation_id = call.call.organisation_id.clone();
     let call_id = call.call.call_id.clone();
     let scope = call.call.scope();
+    // The organisation's limits hold whoever put the event: the bus does not say who that was.
+    deps.limits
+        .limits(&organisation_id)
+        .await
+        .map_err(WorkerError::Limits)?
+        .check_call(&call)?;
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
     // Secrets by reference, resolved for this organisation only, before anything is claimed.
     call.headers = request_headers(deps, &call).await?;
@@ -388,6 +400,7 @@ impl WorkerError {
                 ..
             } => "SecretUnavailable",
             Self::Secret { .. } | Self::SecretValue(..) => "InvalidCall",
+            Self::Limits(..) => "Limits",
             Self::Ledger(..) => "Ledger",
             Self::Delivery(..) => "Delivery",
             Self::Attack(..) => "Attack",

@@ -25,6 +25,7 @@ async fn a_sweep_reads_the_due_index_and_writes_each_record_once() {
     let dns = LocalDns::start().await;
     let deps = Deps {
         registry: Arc::new(store.clone()),
+        limits: Arc::new(store.clone()),
         txt: Arc::new(
             DnsResolver::with_nameservers(&[dns.address], Duration::from_millis(500)).unwrap_or_else(|e| panic!("{e}")),
         ),

@@ -53,6 +53,7 @@ async fn world_with(settings: Settings) -> World {
     )));
     let deps = Deps {
         registry: store.clone(),
+        limits: store.clone(),
         txt: Arc::new(resolver),
         clock: clock.clone(),
         settings,
@@ -192,6 +193,12 @@ async fn bad_requests_are_refused_naming_the_field_and_the_reason() {
         ("unknown-action", "action", "unknown variant `delete`"),
         ("sweep-with-unknown-field", "dryRun", "unknown field `dryRun`"),
         ("list-with-a-domain", "domain", "unknown field `domain`"),
+        (
+            "set-limits-missing-max-workers",
+            "limits.maxWorkers",
+            "missing field `maxWorkers`",
+        ),
+        ("set-limits-zero-rate", "limits.maxRate", "at least 1 request a second"),
     ];
     for (name, field, says) in cases {
         match invoke(&w, event(name)).await {
@@ -289,6 +296,39 @@ async fn list_answers_the_organisations_domains_and_remove_withdraws_one_at_once
     assert!(
         matches!(again, Err(ValidatorError::NotRegistered { .. })),
         "removing it again: {again:?}"
+    );
+}
+
+/// An organisation's limits: the defaults until set, then what was set, for it alone; the worker reads the
+/// same store.
+#[tokio::test]
+async fn limits_answer_the_defaults_until_set_and_then_what_was_set() {
+    use volley_core::model::limits::OrganisationLimits;
+    let w = world().await;
+    let Ok(Answer::Limits(before)) = invoke(&w, event("limits")).await else {
+        panic!("expected limits");
+    };
+    assert_eq!(before.limits, OrganisationLimits::default());
+    let Ok(Answer::Limits(set)) = invoke(&w, event("set-limits")).await else {
+        panic!("expected limits");
+    };
+    assert_eq!(
+        serde_json::to_value(&set).unwrap_or_default(),
+        json!({"organisationId": "acme", "limits": {"maxRate": 2500.0, "maxWorkers": 10, "maxDuration": "10m", "maxConcurrentTests": 2}})
+    );
+    let Ok(Answer::Limits(after)) = invoke(&w, event("limits")).await else {
+        panic!("expected limits");
+    };
+    assert_eq!(after, set);
+    let mut other = event("limits");
+    other["organisationId"] = json!("globex");
+    let Ok(Answer::Limits(theirs)) = invoke(&w, other).await else {
+        panic!("expected limits");
+    };
+    assert_eq!(
+        theirs.limits,
+        OrganisationLimits::default(),
+        "another organisation's stay its own"
     );
 }
 

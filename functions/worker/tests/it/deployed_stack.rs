@@ -391,3 +391,79 @@ async fn an_invalid_user_call_ends_in_the_workers_dead_letter_queue_naming_the_f
         "the failure names the field: {text}"
     );
 }
+
+/// The fleet, over the wire: a plan of 50 requests a second for 4 s in two regions weighted 3:2, at most
+/// 10 a second per worker, becomes 5 workers (3 and 2) whose User Calls, put on the real bus, run in the
+/// real worker bootstrap and fire, as counted at the target, exactly the plan's 200 requests, and 50 each
+/// second (±1: a request due at .98 s may arrive in the next second) after the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_load_at_the_target() {
+    use volley_core::model::plan::TestPlan;
+
+    let config = emulator::sdk_config().await;
+    let address: std::net::SocketAddr = emulator::stack_output("TestTargetAddress")
+        .parse()
+        .unwrap_or_else(|e| panic!("TestTargetAddress: {e}"));
+    let target = volley_testkit::target::start_at(address, volley_testkit::target::Behaviour::default()).await;
+    let test_id = emulator::unique("fleet-");
+    let plan = TestPlan::from_json(&serde_json::json!({
+        "organisationId": "acme", "testId": test_id, "homeRegion": "eu-west-1",
+        "request": {"url": format!("http://{address}/fleet")},
+        "rate": 50, "duration": "4s", "maxWorkerRate": 10,
+        "regions": [{"region": "eu-west-1", "share": 3}, {"region": "us-east-1", "share": 2}]
+    }))
+    .and_then(TestPlan::validate)
+    .unwrap_or_else(|e| panic!("{e}"));
+    // Far enough ahead for five cold starts in the emulator.
+    let (wall, instant) = (SystemTime::now(), std::time::Instant::now());
+    let start_at = wall + Duration::from_secs(10);
+    let fleet = plan.fleet(start_at).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (
+            fleet.workers_in("eu-west-1"),
+            fleet.workers_in("us-east-1"),
+            fleet.total
+        ),
+        (3, 2, 200)
+    );
+    let bus = emulator::stack_output("EventBusName");
+    for call in &fleet.calls {
+        let detail = serde_json::to_value(&call.call).unwrap_or_else(|e| panic!("{e}"));
+        fixtures::put_user_call(&config, &bus, &detail).await;
+    }
+
+    let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
+    for call in &fleet.calls {
+        let key = archive_key("acme", &test_id, &call.call.call_id);
+        eventually(
+            &format!("{}'s result in S3", call.call.call_id),
+            Duration::from_secs(90),
+            || {
+                let (archive, key) = (archive.clone(), key.clone());
+                async move { archive.get(&key).await.ok().flatten() }
+            },
+        )
+        .await;
+    }
+    let arrivals = target.arrivals();
+    assert_eq!(arrivals.len(), 200, "the target counted exactly the plan's requests");
+    let start = instant + Duration::from_secs(10);
+    let mut per_second = [0_u32; 4];
+    for at in &arrivals {
+        // The test's clock and the workers' agree to well within a millisecond on one machine.
+        let early = start.saturating_duration_since(*at);
+        let since = at.saturating_duration_since(start).as_secs_f64();
+        assert!(
+            early < Duration::from_millis(20) && since < 4.1,
+            "every request within the plan's 4 s from its start: one {early:?} early, or at {since:.3} s"
+        );
+        per_second[(since as usize).min(3)] += 1;
+    }
+    for (second, n) in per_second.iter().enumerate().skip(1) {
+        assert!(
+            n.abs_diff(50) <= 1,
+            "second {second}: {n} requests, asked 50 ({per_second:?})"
+        );
+    }
+    println!("the fleet of 5 fired 200 requests at the target, per second {per_second:?}");
+}

@@ -32,6 +32,8 @@ struct World {
     claims: Arc<MemoryCallClaims>,
     /// Where the claims count lost calls (the tests table's twin).
     ledger: Arc<MemoryResultLedger>,
+    /// The organisations' limits (the domains table's twin).
+    limits: Arc<MemoryDomainStore>,
 }
 
 /// A call of the test user-call.json names, in its organisation.
@@ -44,6 +46,7 @@ fn world(allow: SocketAddr) -> World {
     let archive = Arc::new(MemoryResultArchive::default());
     let ledger = Arc::new(MemoryResultLedger::new());
     let claims = Arc::new(MemoryCallClaims::sharing(ledger.clone()));
+    let limits = Arc::new(MemoryDomainStore::new());
     // No name is resolved in these tests (targets are allow-listed literal addresses); the resolver is
     // pointed at a closed port so an accidental lookup fails fast instead of leaving the machine.
     let resolver = DnsResolver::with_nameservers(
@@ -72,6 +75,7 @@ fn world(allow: SocketAddr) -> World {
             root: "/volley".into(),
         },
         sensitive: Sensitive::default(),
+        limits: limits.clone(),
     };
     World {
         deps,
@@ -79,6 +83,7 @@ fn world(allow: SocketAddr) -> World {
         archive,
         claims,
         ledger,
+        limits,
     }
 }
 
@@ -148,6 +153,70 @@ async fn a_user_call_runs_and_its_result_goes_to_the_queue() {
     assert_eq!(result.addresses, vec![address]);
     assert_eq!(result.report.total.statuses.get(&200), Some(&50));
     assert!(!result.report.decode_seconds().unwrap_or_default().is_empty());
+}
+
+/// A worker of a fleet fires its share of the call's schedule: offsets 1 and 3 of every 5 of the 50
+/// requests, 20, each at the schedule's own time for its index.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_fires_its_share_of_the_schedule_and_no_more() {
+    let (address, hits) = target().await;
+    let w = world(address);
+    let outcome = function_handler(
+        &w.deps,
+        event("user-call-share.json", Some(format!("http://{address}/hello/alice"))),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((outcome.status, outcome.requests), ("completed", 20));
+    let arrivals = hits.arrivals();
+    assert_eq!(arrivals.len(), 20);
+    // Index 1 at 20 ms, 3 at 60 ms, 6 at 120 ms...: gaps of 40 and 60 ms in turn, never 20 (a whole
+    // schedule's spacing at 50 rps).
+    let span = arrivals[arrivals.len() - 1].duration_since(arrivals[0]);
+    assert!(
+        span >= Duration::from_millis(850) && span < Duration::from_millis(1000),
+        "the share spreads over the whole second: {span:?}"
+    );
+}
+
+/// An organisation's limits hold for every call, whoever put it on the bus: beyond them the call is refused
+/// naming the limit, before anything is claimed or sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_beyond_its_organisations_limits_is_refused_naming_the_limit() {
+    use volley_core::model::limits::OrganisationLimits;
+    use volley_core::ports::OrganisationLimitsStore;
+    let (address, hits) = target().await;
+    let w = world(address);
+    let strict = OrganisationLimits {
+        max_rate: 40.0,
+        ..OrganisationLimits::default()
+    };
+    w.limits
+        .set_limits("acme", &strict)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    // The shared call's load is 50 rps, though this worker's share is 20 a second.
+    let error = function_handler(
+        &w.deps,
+        event("user-call-share.json", Some(format!("http://{address}/hello/alice"))),
+    )
+    .await
+    .err()
+    .unwrap_or_else(|| panic!("a call beyond the limits was fired"));
+    let text = error.to_string();
+    assert!(matches!(error, WorkerError::InvalidCall(_)), "{text}");
+    assert!(text.contains("rate") && text.contains("maxRate (40)"), "{text}");
+    assert!(hits.arrivals().is_empty(), "nothing was sent");
+    assert_eq!(
+        w.claims.get(&call("checkout-2026-11-23.eu-west-1.0.1")),
+        None,
+        "nothing was claimed"
+    );
+    // Another organisation keeps the defaults.
+    let mut other = event("user-call.json", Some(format!("http://{address}/hello/alice")));
+    other.payload.detail["organisationId"] = "globex".into();
+    let outcome = function_handler(&w.deps, other).await;
+    assert!(outcome.is_ok(), "{outcome:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,6 +92,7 @@ async fn a_failed_delivery_is_redelivered_from_s3_by_the_retry_and_the_call_fire
             root: "/volley".into(),
         },
         sensitive: Sensitive::default(),
+        limits: Arc::new(volley_core::adapters::memory::MemoryDomainStore::new()),
     };
     let url = format!("http://{}/", target.address);
     let call_id = emulator::unique("call-");
@@ -166,6 +167,7 @@ async fn an_ssm_reference_resolves_for_its_own_organisation_and_is_refused_for_a
             root: "/volley".into(),
         },
         sensitive: Sensitive::default(),
+        limits: Arc::new(volley_core::adapters::memory::MemoryDomainStore::new()),
     };
     let url = format!("http://{}/", target.address);
     let call = |organisation: &str, call_id: &str| {
