@@ -416,6 +416,20 @@ mod tests {
         assert_eq!(ids.len(), 5, "every call id differs");
     }
 
+    /// README's example, "A test plan, dealt to a fleet of workers".
+    #[test]
+    fn the_readmes_plan_is_three_workers_and_two() {
+        let plan = valid(serde_json::json!({
+            "organisationId": "acme", "testId": "checkout-2026-12-01", "homeRegion": "eu-west-1",
+            "request": {"url": "https://api.acme.example/health"},
+            "stages": [{"duration": "1m", "ramp": {"from": 0, "to": 12000}}, {"duration": "8m", "rate": 12000}],
+            "regions": [{"region": "eu-west-1", "share": 3}, {"region": "us-east-1", "share": 2}],
+            "expectedLatency": "150ms", "maxWorkerRate": 5000, "maxInFlight": 960, "timeout": "10s"
+        }));
+        let fleet = plan.fleet(start()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((fleet.workers_in("eu-west-1"), fleet.workers_in("us-east-1")), (3, 2));
+    }
+
     #[test]
     fn weighted_requests_each_get_their_part() {
         let mut value = plan();
