@@ -11,6 +11,9 @@ locals {
 
   # Where each organisation's header secrets live: /<prefix>/<organisation>/<name> (SecureStrings).
   secrets_parameters = "arn:${data.aws_partition.current.partition}:ssm:${var.region}:${data.aws_caller_identity.current.account_id}:parameter/${var.prefix}/*"
+  # The orchestration table of every region (one stack per region, one name): a worker reads its test's stop
+  # in the test's home region.
+  orchestration_tables = "arn:${data.aws_partition.current.partition}:dynamodb:*:${data.aws_caller_identity.current.account_id}:table/${var.prefix}-orchestration"
 
   functions = {
     greeter = {
@@ -29,16 +32,19 @@ locals {
       memory      = 512
       timeout     = 900
       environment = {
-        CALLS_TABLE       = aws_dynamodb_table.calls.name
-        TESTS_TABLE       = aws_dynamodb_table.tests.name
-        DOMAINS_TABLE     = aws_dynamodb_table.domains.name
-        RESULTS_QUEUE_URL = aws_sqs_queue.results.url
-        RESULTS_BUCKET    = aws_s3_bucket.results.bucket
-        ALLOWED_TARGETS   = join(",", var.allowed_targets)
-        SECRETS_ROOT      = "/${var.prefix}"
+        CALLS_TABLE         = aws_dynamodb_table.calls.name
+        TESTS_TABLE         = aws_dynamodb_table.tests.name
+        DOMAINS_TABLE       = aws_dynamodb_table.domains.name
+        RESULTS_QUEUE_URL   = aws_sqs_queue.results.url
+        RESULTS_BUCKET      = aws_s3_bucket.results.bucket
+        ALLOWED_TARGETS     = join(",", var.allowed_targets)
+        SECRETS_ROOT        = "/${var.prefix}"
+        ORCHESTRATION_TABLE = aws_dynamodb_table.orchestration.name
       }
       statements = [
         { actions = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem"], resources = [aws_dynamodb_table.calls.arn] },
+        # Its test's stop, in the test's home region: the orchestration table of that name in any region.
+        { actions = ["dynamodb:GetItem"], resources = [local.orchestration_tables] },
         # A lost call is counted in its test's counters (in one transaction with its claim).
         { actions = ["dynamodb:UpdateItem"], resources = [aws_dynamodb_table.tests.arn] },
         { actions = ["dynamodb:GetItem"], resources = [aws_dynamodb_table.domains.arn] },

@@ -87,6 +87,24 @@ pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique
     assert_eq!(ended.ready_regions, regions(&["eu-west-1"]), "the sets are apart");
     assert_eq!(store.complete(&test, 20_000).await.ok(), Some(true));
     assert_eq!(store.complete(&test, 20_001).await.ok(), Some(false));
+    assert_eq!(
+        store.stop(&test, 21_000).await.ok(),
+        Some(true),
+        "the first stop flips it"
+    );
+    assert_eq!(
+        store.stop(&test, 21_001).await.ok(),
+        Some(false),
+        "a second changes nothing"
+    );
+    let stopped = store.get(&test).await.ok().flatten();
+    assert_eq!(stopped.map(|s| (s.stopped, s.stopped_at)), Some((true, Some(21_000))));
+    let unknown = TestScope::new(format!("acme-{unique}"), format!("never-{unique}"));
+    assert_eq!(
+        store.stop(&unknown, 1).await.ok(),
+        Some(false),
+        "an unknown test is not stopped"
+    );
 
     store.reset(&fresh).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
     assert_eq!(
@@ -115,6 +133,39 @@ pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique
     );
     let state = store.get(&crowd).await.ok().flatten();
     assert_eq!(state.map(|s| s.ready_regions), Some(required), "every region, once");
+}
+
+/// Every behaviour a `StopSignal` must have, over the store that sets the stop: a test never reset, or reset
+/// and not stopped, is not stopped; once stopped it is, in its home region; a reset clears it.
+pub async fn stop_signal_contract(
+    store: &dyn OrchestrationStore,
+    signal: &dyn volley_core::ports::StopSignal,
+    home_region: Option<&str>,
+    unique: &str,
+) {
+    let test = TestScope::new(format!("acme-{unique}"), format!("stop-{unique}"));
+    let stopped = || async {
+        signal
+            .stopped(&test, home_region)
+            .await
+            .unwrap_or_else(|e| panic!("stopped: {e:?}"))
+    };
+    assert!(!stopped().await, "a test never reset is not stopped");
+    let fresh = TestState::new(&test, regions(&["eu-west-1"]), 0, 1);
+    store.reset(&fresh).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
+    assert!(!stopped().await, "reset, not stopped");
+    assert_eq!(store.stop(&test, 5).await.ok(), Some(true));
+    assert!(stopped().await, "stopped");
+    let other = TestScope::new(format!("globex-{unique}"), format!("stop-{unique}"));
+    assert!(
+        !signal
+            .stopped(&other, home_region)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}")),
+        "another organisation's test of the same id is not"
+    );
+    store.reset(&fresh).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
+    assert!(!stopped().await, "a reset clears the stop");
 }
 
 /// Every behaviour a `RunIndex` must have: newest first, by tag and shape, at most `limit`.
@@ -246,6 +297,12 @@ mod tests {
     async fn memory_orchestration_store_meets_the_contract() {
         let store = volley_core::adapters::memory::MemoryOrchestrationStore::new();
         super::orchestration_store_contract(&store, "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_stop_signal_meets_the_contract() {
+        let store = volley_core::adapters::memory::MemoryOrchestrationStore::new();
+        super::stop_signal_contract(&store, &store, None, "x").await;
     }
 
     #[tokio::test]

@@ -321,6 +321,17 @@ pub trait OrchestrationStore: Send + Sync + std::fmt::Debug {
     async fn start(&self, test: &TestScope, start_at: i64) -> Result<bool, StoreError>;
     /// Marks the test completed at `at` (Unix ms) unless it already is: true for the one call that did.
     async fn complete(&self, test: &TestScope, at: i64) -> Result<bool, StoreError>;
+    /// Marks the test stopped at `at` (Unix ms) unless it already is: true for the one call that did.
+    async fn stop(&self, test: &TestScope, at: i64) -> Result<bool, StoreError>;
+}
+
+/// The worker's look at its test's stop, in the test's home region (the orchestration table there): asked
+/// before a call is claimed and every `STOP_POLL_INTERVAL` while it runs.
+#[async_trait]
+pub trait StopSignal: Send + Sync + std::fmt::Debug {
+    /// Whether `test` was stopped. `home_region` is where its state lives (None: this region); a test
+    /// never reset there was not stopped.
+    async fn stopped(&self, test: &TestScope, home_region: Option<&str>) -> Result<bool, StoreError>;
 }
 
 /// What a claim of a caller's run id found ([`RunClaims::claim`]).

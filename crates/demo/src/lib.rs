@@ -546,6 +546,7 @@ pub fn merge(calls: &[CallResult]) -> Result<(Report, Vec<SecondStats>), DemoErr
         wait: calls.iter().map(|c| c.report.wait).max().unwrap_or_default(),
         planned: calls.iter().map(|c| c.report.planned).sum(),
         truncated: calls.iter().any(|c| c.report.truncated),
+        stopped: calls.iter().any(|c| c.report.stopped),
         start_skew: None,
     };
     Ok((report, seconds))

@@ -8,6 +8,10 @@
 //!   set flips the start to true, once, at now plus the buffer;
 //! - `test-init` answers `{"state": true|false, "timestamp": <epoch ms or null>}`, the same for every caller;
 //! - `test-end` `{"region": ...}` records the region as completed; when all are, the test is completed;
+//! - `test-stop` stops the test, once: every worker of it, in every region, stops sending within
+//!   `STOP_POLL_INTERVAL` and the pacer's slice, delivers what it measured (marked stopped), and no later
+//!   call of the test fires; answers the state (`stopped`, `stoppedAt`, and `stoppedNow` for the one call
+//!   that stopped it);
 //! - `status` answers the whole state.
 //!
 //! Every change is one atomic DynamoDB operation (`OrchestrationStore`), so concurrent regions lose nothing.
@@ -146,6 +150,8 @@ pub enum Request {
         region: String,
     },
     #[serde(rename_all = "camelCase")]
+    TestStop { organisation_id: String, test_id: String },
+    #[serde(rename_all = "camelCase")]
     Status { organisation_id: String, test_id: String },
 }
 
@@ -170,6 +176,10 @@ impl Request {
             organisation_id,
             test_id,
             ..
+        }
+        | Self::TestStop {
+            organisation_id,
+            test_id,
         }
         | Self::Status {
             organisation_id,
@@ -201,7 +211,7 @@ fn check_region(field: &str, region: &str) -> Result<(), OrchestratorError> {
 pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
     let request: Request = payload::parse(payload).map_err(|e| {
         if e.field == "type" && e.problem.starts_with("missing field") {
-            bad("type is missing: one of test-reset, agg-record, test-init, test-end, status")
+            bad("type is missing: one of test-reset, agg-record, test-init, test-end, test-stop, status")
         } else {
             bad(e.to_string())
         }
@@ -234,7 +244,7 @@ pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
             }
         }
         Request::AggRecord { region, .. } | Request::TestEnd { region, .. } => check_region("region", region)?,
-        Request::TestInit { .. } | Request::Status { .. } => {}
+        Request::TestInit { .. } | Request::TestStop { .. } | Request::Status { .. } => {}
     }
     Ok(request)
 }
@@ -262,6 +272,15 @@ pub struct Recorded {
 pub struct Init {
     pub state: bool,
     pub timestamp: Option<i64>,
+}
+
+/// `test-stop`'s answer: the state, and whether this call stopped it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stopped {
+    #[serde(flatten)]
+    pub state: TestState,
+    pub stopped_now: bool,
 }
 
 /// `test-end`'s answer.
@@ -390,6 +409,20 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Value, Orchestrator
             })
         }
         Request::TestEnd { region, .. } => serde_json::to_value(test_end(deps, &test, &region).await?),
+        Request::TestStop { .. } => {
+            let now = deps.clock.now().timestamp_millis();
+            let stopped_now = deps.store.stop(&test, now).await.map_err(store)?;
+            // Unknown tests are refused; a second stop answers the first one's time.
+            let state = state(deps, &test).await?;
+            tracing::info!(
+                organisation_id = %test.organisation_id,
+                test_id = %test.test_id,
+                stopped_now,
+                stopped_at = state.stopped_at,
+                "test stopped"
+            );
+            serde_json::to_value(Stopped { state, stopped_now })
+        }
         Request::Status { .. } => serde_json::to_value(state(deps, &test).await?),
     };
     answer.map_err(|e| bad(format!("the answer could not be written: {e}")))

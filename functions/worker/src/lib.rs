@@ -15,7 +15,9 @@ use bytes::Bytes;
 use lambda_runtime::LambdaEvent;
 use serde::Serialize;
 use thiserror::Error;
-use volley_core::adapters::dynamodb::{calls::DynamoCallClaims, domains::DynamoDomainStore};
+use volley_core::adapters::dynamodb::{
+    calls::DynamoCallClaims, domains::DynamoDomainStore, orchestration::DynamoStopSignal,
+};
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::adapters::sqs::SqsResultQueue;
 use volley_core::adapters::ssm::SsmSecretStore;
@@ -24,7 +26,9 @@ use volley_core::config::{ConfigError, EnvReader, SecretSettings};
 use volley_core::model::call::{CallError, MAX_IN_FLIGHT, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
 use volley_core::model::secrets::references;
-use volley_core::ports::{CallClaims, Claim, OrganisationLimitsStore, ResultArchive, ResultQueue, StoreError};
+use volley_core::ports::{
+    CallClaims, Claim, OrganisationLimitsStore, ResultArchive, ResultQueue, StopSignal, StoreError,
+};
 use volley_core::secrets::{SecretError, Secrets};
 use volley_engine::guard::{GuardSettings, Refusal, ResolveError, TargetGuard};
 use volley_engine::load::attack::{Attack, AttackError, Load, Progress};
@@ -55,6 +59,10 @@ pub struct Config {
     /// `SECRETS_ROOT` and `SENSITIVE_HEADERS`: header secrets by reference, and which headers are never
     /// written down.
     pub secrets: SecretSettings,
+    /// `ORCHESTRATION_TABLE`: where each test's stop is, by the same name in its home region.
+    pub orchestration_table: String,
+    /// `STOP_POLL_INTERVAL`: how often a running call looks at its test's stop (default 1s).
+    pub stop_poll: Duration,
 }
 
 impl Config {
@@ -74,6 +82,10 @@ impl Config {
         let deadline_margin = env
             .parsed("DEADLINE_MARGIN", volley_core::config::duration)
             .unwrap_or(Duration::from_secs(5));
+        let orchestration_table = env.required("ORCHESTRATION_TABLE");
+        let stop_poll = env
+            .parsed("STOP_POLL_INTERVAL", volley_core::config::duration)
+            .unwrap_or(DEFAULT_STOP_POLL);
         env.finish()?;
         Ok(Self {
             calls_table,
@@ -84,9 +96,16 @@ impl Config {
             guard,
             deadline_margin,
             secrets,
+            orchestration_table,
+            stop_poll,
         })
     }
 }
+
+/// How often a running call looks at its test's stop: one eventually consistent GetItem of one attribute
+/// (half a read unit) a second, 3,600 an hour per worker, about $0.0002 per worker-hour on demand. A stop is
+/// seen within it, and sending ends within the pacer's slice after (`STOP_LATENCY`, 100 ms).
+pub const DEFAULT_STOP_POLL: Duration = Duration::from_secs(1);
 
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
@@ -94,6 +113,7 @@ pub const IAM_ACTIONS: &[&[&str]] = &[
     volley_core::adapters::dynamodb::calls::CALL_CLAIMS_ACTIONS,
     volley_core::adapters::dynamodb::domains::DOMAIN_STORE_ACTIONS,
     volley_core::adapters::dynamodb::domains::LIMITS_READ_ACTIONS,
+    volley_core::adapters::dynamodb::orchestration::STOP_SIGNAL_ACTIONS,
     volley_core::adapters::sqs::RESULT_QUEUE_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
     volley_core::adapters::ssm::SECRET_STORE_ACTIONS,
@@ -116,6 +136,9 @@ pub struct Deps {
     pub sensitive: Sensitive,
     /// Each organisation's limits (the domains table): a call beyond them is refused before it is claimed.
     pub limits: Arc<dyn OrganisationLimitsStore>,
+    /// Each test's stop, in its home region.
+    pub stops: Arc<dyn StopSignal>,
+    pub stop_poll: Duration,
 }
 
 impl Deps {
@@ -124,6 +147,8 @@ impl Deps {
         Ok(Self {
             guard: config.guard.guard(Arc::clone(&domains) as _)?,
             limits: domains,
+            stops: Arc::new(DynamoStopSignal::new(sdk_config, &config.orchestration_table)),
+            stop_poll: config.stop_poll,
             claims: Arc::new(DynamoCallClaims::new(
                 sdk_config,
                 &config.calls_table,
@@ -163,6 +188,8 @@ pub enum WorkerError {
     SecretValue(String),
     #[error("the organisation's limits could not be read")]
     Limits(#[source] StoreError),
+    #[error("the test's stop could not be read")]
+    Stop(#[source] StoreError),
     #[error("the call could not be claimed")]
     Ledger(#[source] StoreError),
     #[error("the result could not be delivered")]
@@ -178,9 +205,9 @@ pub enum WorkerError {
 #[serde(rename_all = "camelCase")]
 pub struct WorkerOutcome {
     pub call_id: String,
-    /// `completed`; for a delivery of a call already claimed: `redelivered` (its stored result sent again),
-    /// `running` (another invocation holds it) or `lost` (its holder ended with no result). Only `completed`
-    /// fired requests.
+    /// `completed`, or `stopped` when its test was stopped (before it fired, or while it ran: what it
+    /// measured is delivered); for a delivery of a call already claimed: `redelivered` (its stored result
+    /// sent again), `running` (another invocation holds it) or `lost` (its holder ended with no result).
     pub status: &'static str,
     pub requests: u64,
     pub dropped: u64,
@@ -312,6 +339,30 @@ pub async fn function_handler(
         .map_err(WorkerError::Limits)?
         .check_call(&call)?;
     let target = deps.guard.vet(&organisation_id, &call.call.request.url).await?;
+    // A stopped test fires no call; a retry of one that already ran still delivers its stored result.
+    let home_region = call.call.home_region.clone();
+    let test = scope.test.clone();
+    if deps
+        .stops
+        .stopped(&test, home_region.as_deref())
+        .await
+        .map_err(WorkerError::Stop)?
+    {
+        return match deps.claims.stored(&scope).await.map_err(WorkerError::Ledger)? {
+            Some(key) => redeliver(deps, &call, key).await,
+            None => {
+                tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, "the test was stopped: the call is not fired");
+                Ok(WorkerOutcome {
+                    call_id,
+                    status: "stopped",
+                    requests: 0,
+                    dropped: 0,
+                    truncated: false,
+                    delivered_via: "none",
+                })
+            }
+        };
+    }
     // Secrets by reference, resolved for this organisation only, before anything is claimed.
     call.headers = request_headers(deps, &call).await?;
     // The claim is held until this invocation's deadline: no other invocation fires the call before then.
@@ -343,12 +394,37 @@ pub async fn function_handler(
     }
     let deadline = stop_by(stop_at, deps.clock.now().into());
     tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.share.count(call.schedule.total()), "volley starting");
-    let report = engine::run(
-        &attack_for(&call, target.clone(), Some(deadline)),
-        Arc::new(Progress::default()),
-    )
-    .await?;
-    let (requests, dropped, truncated) = (report.total.requests, report.total.dropped, report.truncated);
+    let progress = Arc::new(Progress::default());
+    // Looks at the test's stop while the call runs; a failed look is logged and the next one tried.
+    let watcher = {
+        let (progress, stops, poll) = (Arc::clone(&progress), Arc::clone(&deps.stops), deps.stop_poll);
+        let (test, home_region) = (test.clone(), home_region.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(poll).await;
+                match stops.stopped(&test, home_region.as_deref()).await {
+                    Ok(true) => {
+                        tracing::info!(organisation_id = %test.organisation_id, test_id = %test.test_id, "the test was stopped: sending ends");
+                        progress.stop();
+                        return;
+                    }
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(error = %volley_core::error_chain(&error), "the test's stop could not be read")
+                    }
+                }
+            }
+        })
+    };
+    let report = engine::run(&attack_for(&call, target.clone(), Some(deadline)), progress).await;
+    watcher.abort();
+    let report = report?;
+    let (requests, dropped, truncated, stopped) = (
+        report.total.requests,
+        report.total.dropped,
+        report.truncated,
+        report.stopped,
+    );
     tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, requests, dropped, truncated, "volley finished");
     let result = CallResult {
         test_id: test_id.clone(),
@@ -380,7 +456,7 @@ pub async fn function_handler(
     };
     Ok(WorkerOutcome {
         call_id,
-        status: "completed",
+        status: if stopped { "stopped" } else { "completed" },
         requests,
         dropped,
         truncated,
@@ -401,6 +477,7 @@ impl WorkerError {
             } => "SecretUnavailable",
             Self::Secret { .. } | Self::SecretValue(..) => "InvalidCall",
             Self::Limits(..) => "Limits",
+            Self::Stop(..) => "Stop",
             Self::Ledger(..) => "Ledger",
             Self::Delivery(..) => "Delivery",
             Self::Attack(..) => "Attack",

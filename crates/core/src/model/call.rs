@@ -149,6 +149,9 @@ pub struct UserCall {
     /// This worker's part of the load, when a fleet fires it together; absent, all of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub share: Option<Share>,
+    /// Where the test's state (its stop) lives: the home region's orchestration table; absent, this region's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_region: Option<String>,
 }
 
 /// A `User Call` that failed validation: the field, and what is wrong with it.
@@ -315,6 +318,14 @@ impl UserCall {
         identifier("testId", &self.test_id)?;
         identifier("organisationId", &self.organisation_id)?;
         identifier("callId", &self.call_id)?;
+        if let Some(region) = &self.home_region
+            && !crate::model::orchestration::is_region_name(region)
+        {
+            return Err(bad(
+                "homeRegion",
+                format!("{region:?} is not a region name such as \"eu-west-1\""),
+            ));
+        }
         let share = match &self.share {
             None => Share::whole(),
             Some(share) => share.clone().checked().map_err(|e| bad("share", e.to_string()))?,

@@ -1,6 +1,6 @@
 //! The state of a synchronised multi-region start, as the orchestrator keeps it: the regions a test needs,
-//! which of them have an aggregator ready, the common start time once every one is, and which regions have
-//! completed.
+//! which of them have an aggregator ready, the common start time once every one is, which regions have
+//! completed, and the stop: once set, every worker of the test stops sending and no later call of it fires.
 
 use std::collections::BTreeSet;
 
@@ -29,6 +29,10 @@ pub struct TestState {
     pub completed: bool,
     /// Unix milliseconds.
     pub completed_at: Option<i64>,
+    /// True once the test was stopped (`test-stop`); it flips once.
+    pub stopped: bool,
+    /// Unix milliseconds of the stop.
+    pub stopped_at: Option<i64>,
     /// Unix milliseconds of the reset that made this state.
     pub reset_at: i64,
 }
@@ -46,6 +50,8 @@ impl TestState {
             start_at: None,
             completed: false,
             completed_at: None,
+            stopped: false,
+            stopped_at: None,
             reset_at,
         }
     }

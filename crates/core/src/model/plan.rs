@@ -171,7 +171,12 @@ impl TestPlan {
     pub fn validate(self) -> Result<ValidPlan, PlanError> {
         identifier("organisationId", &self.organisation_id)?;
         identifier("testId", &self.test_id)?;
-        identifier("homeRegion", &self.home_region)?;
+        if !crate::model::orchestration::is_region_name(&self.home_region) {
+            return Err(bad(
+                "homeRegion",
+                format!("{:?} is not a region name such as \"eu-west-1\"", self.home_region),
+            ));
+        }
         let requests: Vec<(u64, CallRequest)> = match (&self.request, &self.requests) {
             (Some(request), None) => vec![(1, request.clone())],
             (None, Some(requests)) if !requests.is_empty() && requests.len() <= MAX_REQUESTS => requests
@@ -210,6 +215,7 @@ impl TestPlan {
                 start_at: None,
                 region: None,
                 share: None,
+                home_region: None,
             };
             probe
                 .validate()
@@ -349,6 +355,7 @@ impl ValidPlan {
                         start_at: Some(start.clone()),
                         region: Some(region.clone()),
                         share: Some(share),
+                        home_region: Some(p.home_region.clone()),
                     },
                 });
             }

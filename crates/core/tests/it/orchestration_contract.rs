@@ -2,7 +2,9 @@
 //! the wire in MiniStack.
 
 use volley_contracts::orchestration;
-use volley_core::adapters::dynamodb::orchestration::{DynamoOrchestrationStore, schema as orchestration_schema};
+use volley_core::adapters::dynamodb::orchestration::{
+    DynamoOrchestrationStore, DynamoStopSignal, schema as orchestration_schema,
+};
 use volley_core::adapters::dynamodb::runs::{DynamoRunClaims, DynamoRunIndex, schema as runs_schema};
 use volley_testkit::emulator;
 use volley_testkit::fixtures;
@@ -14,6 +16,19 @@ async fn dynamodb_orchestration_store_meets_the_contract() {
     fixtures::create_table(&config, &table, orchestration_schema::TEST_KEY, None).await;
     orchestration::orchestration_store_contract(&DynamoOrchestrationStore::new(&config, &table), &emulator::unique(""))
         .await;
+}
+
+/// Asked in this region, and by its name as a home region (another region's client: the same emulator).
+#[tokio::test]
+async fn dynamodb_stop_signal_meets_the_contract() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("stop-contract-");
+    fixtures::create_table(&config, &table, orchestration_schema::TEST_KEY, None).await;
+    let store = DynamoOrchestrationStore::new(&config, &table);
+    let signal = DynamoStopSignal::new(&config, &table);
+    orchestration::stop_signal_contract(&store, &signal, None, &emulator::unique("")).await;
+    let region = config.region().map(ToString::to_string);
+    orchestration::stop_signal_contract(&store, &signal, region.as_deref(), &emulator::unique("")).await;
 }
 
 #[tokio::test]

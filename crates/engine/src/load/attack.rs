@@ -1,7 +1,7 @@
 //! What an attack is asked to do: its target, request and load, and the live counters it keeps (vegeta's
 //! attacker options). [`super::engine::run`] carries it out.
 
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use thiserror::Error;
@@ -61,10 +61,28 @@ pub enum AttackError {
     Encode(#[source] serde_json::Error),
 }
 
-/// Live counters, for progress bars.
+/// Live counters, for progress bars; and the stop: whoever runs the attack may stop it early.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub sent: AtomicU64,
     pub answered: AtomicU64,
     pub dropped: AtomicU64,
+    stop: AtomicBool,
 }
+
+impl Progress {
+    /// Stops the attack: no request is sent once the pacer (or a closed-loop connection) sees it, within
+    /// [`STOP_LATENCY`]; the answers of those in flight are still waited for, and the report says it was
+    /// stopped.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether [`Progress::stop`] was called.
+    pub fn stopping(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
+    }
+}
+
+/// The longest the open model's pacer sleeps between looks at the stop: a stop takes effect within it.
+pub const STOP_LATENCY: Duration = Duration::from_millis(100);

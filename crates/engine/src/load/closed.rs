@@ -46,6 +46,7 @@ pub(super) async fn closed(run: &Run<'_>, connections: usize, duration: Duration
         last_send: end.min(finished),
         finished,
         truncated,
+        stopped: run.progress.stopping() && finished < end,
     }
 }
 
@@ -63,7 +64,7 @@ impl Worker {
         let mut connection = None;
         loop {
             let intended = Instant::now();
-            if intended >= self.end {
+            if intended >= self.end || self.progress.stopping() {
                 break;
             }
             // Begun before the send, so the recorder counts the bucket before it could seal its second.

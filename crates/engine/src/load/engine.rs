@@ -89,6 +89,7 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
         wait: outcome.finished.saturating_duration_since(outcome.last_send),
         planned: outcome.planned,
         truncated: outcome.truncated,
+        stopped: outcome.stopped,
         start_skew,
     })
 }

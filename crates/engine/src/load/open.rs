@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use tokio::sync::Semaphore;
 
+use super::attack::STOP_LATENCY;
 use super::recorder::Event;
 use super::run::{Ran, Run, drain, measure};
 use super::schedule::Schedule;
@@ -31,17 +32,25 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, share: Share, max_in
         let timeout = run.attack.timeout;
         tokio::task::spawn_blocking(move || {
             let mut first_sent = None;
-            let mut truncated = false;
+            let (mut truncated, mut stopped) = (false, false);
             let mut last_second = i64::MIN;
-            for i in share.positions(schedule.total()) {
+            'requests: for i in share.positions(schedule.total()) {
                 let intended = start + schedule.offset(i);
                 if deadline.is_some_and(|deadline| intended >= deadline) {
                     truncated = true;
                     break;
                 }
-                let now = Instant::now();
-                if intended > now {
-                    std::thread::sleep(intended - now);
+                // Sleeps in slices, looking at the stop between them.
+                loop {
+                    if progress.stopping() {
+                        stopped = true;
+                        break 'requests;
+                    }
+                    let now = Instant::now();
+                    if intended <= now {
+                        break;
+                    }
+                    std::thread::sleep((intended - now).min(STOP_LATENCY));
                 }
                 let second = clocks.unix_second(intended);
                 if second != last_second {
@@ -66,10 +75,10 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, share: Share, max_in
                     drop(permit);
                 });
             }
-            (first_sent, truncated)
+            (first_sent, truncated, stopped)
         })
     };
-    let (first_sent, mut truncated) = pacer.await.unwrap_or((None, true));
+    let (first_sent, mut truncated, stopped) = pacer.await.unwrap_or((None, true, false));
     let last_send = Instant::now();
     run.events.send(Event::SendingPast { second: i64::MAX });
     if !drain(&permits, max_in_flight, run.attack.deadline).await {
@@ -81,5 +90,6 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, share: Share, max_in
         last_send,
         finished: Instant::now(),
         truncated,
+        stopped,
     }
 }

@@ -39,6 +39,9 @@ pub struct Report {
     pub planned: u64,
     /// True when the deadline cut the run short.
     pub truncated: bool,
+    /// True when it was stopped before its schedule ended (an old report, without the field, was not).
+    #[serde(default)]
+    pub stopped: bool,
     pub start_skew: Option<StartSkew>,
 }
 

@@ -32,6 +32,8 @@ pub(super) struct Ran {
     pub(super) last_send: Instant,
     pub(super) finished: Instant,
     pub(super) truncated: bool,
+    /// True when the attack was stopped ([`super::attack::Progress::stop`]) before its schedule ended.
+    pub(super) stopped: bool,
 }
 
 /// Sends one request intended at `intended` on a connection from `pool` and measures it.

@@ -320,6 +320,7 @@ mod tests {
             wait: Duration::ZERO,
             planned: 104,
             truncated: false,
+            stopped: false,
             start_skew: None,
         }
     }

@@ -337,3 +337,50 @@ async fn an_untrusted_certificate_is_a_tls_error_and_nothing_is_sent() {
     );
     assert!(target.arrivals().is_empty());
 }
+
+/// A stop takes effect within the pacer's slice: at 20 requests a second (50 ms apart, so the pacer sleeps
+/// between them) and over 10 closed-loop connections, nothing reaches the target more than
+/// `STOP_LATENCY` (plus a little scheduling) after the stop, the answers in flight are still measured, and
+/// the report says it was stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_attack_sends_nothing_more_within_the_stop_latency_and_says_so() {
+    use volley_engine::load::attack::STOP_LATENCY;
+    for load in [
+        open(20.0, 10, 100),
+        Load::Closed {
+            connections: 10,
+            duration: Duration::from_secs(10),
+        },
+    ] {
+        let target = start(behaviour(5)).await;
+        let attack = attack(target.address, load);
+        let progress = Arc::new(Progress::default());
+        let running = {
+            let progress = Arc::clone(&progress);
+            tokio::spawn(async move { run(&attack, progress).await })
+        };
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        progress.stop();
+        let stopped_at = Instant::now();
+        let report = running
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let arrivals = target.arrivals();
+        let late: Vec<Duration> = arrivals
+            .iter()
+            .filter(|at| **at > stopped_at + STOP_LATENCY + Duration::from_millis(50))
+            .map(|at| at.duration_since(stopped_at))
+            .collect();
+        assert!(late.is_empty(), "sent after the stop: {late:?}");
+        assert!(report.stopped, "the report says it was stopped");
+        assert!(
+            !arrivals.is_empty() && report.total.requests == arrivals.len() as u64,
+            "every answer measured"
+        );
+        assert!(
+            stopped_at.elapsed() < Duration::from_secs(2),
+            "it ended at once, not at its 10 s"
+        );
+    }
+}

@@ -104,6 +104,33 @@ async fn a_two_region_test_starts_once_at_now_plus_the_buffer_and_completes() {
     );
 }
 
+/// A stop flips once, at now, and a second answers the first's time; an unknown test is refused; a reset
+/// clears it.
+#[tokio::test]
+async fn a_test_stops_once_and_a_reset_clears_the_stop() {
+    let deps = deps();
+    let unknown = call(&deps, "test-stop.json").await;
+    assert!(matches!(unknown, Err(OrchestratorError::UnknownTest(_))), "{unknown:?}");
+    ok(&deps, "test-reset.json").await;
+    let first = ok(&deps, "test-stop.json").await;
+    assert_eq!(
+        (
+            first["stopped"].clone(),
+            first["stoppedAt"].clone(),
+            first["stoppedNow"].clone()
+        ),
+        (json!(true), json!(NOW_MS), json!(true))
+    );
+    let again = ok(&deps, "test-stop.json").await;
+    assert_eq!(
+        (again["stoppedAt"].clone(), again["stoppedNow"].clone()),
+        (json!(NOW_MS), json!(false))
+    );
+    assert_eq!(ok(&deps, "status.json").await["stopped"], json!(true));
+    ok(&deps, "test-reset.json").await;
+    assert_eq!(ok(&deps, "status.json").await["stopped"], json!(false));
+}
+
 #[tokio::test]
 async fn the_buffer_defaults_to_100_seconds() {
     let deps = deps();

@@ -406,8 +406,10 @@ async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_loa
         .unwrap_or_else(|e| panic!("TestTargetAddress: {e}"));
     let target = volley_testkit::target::start_at(address, volley_testkit::target::Behaviour::default()).await;
     let test_id = emulator::unique("fleet-");
+    // The home region, where the workers look for the test's stop, is the local stack's own.
+    let home = config.region().map(ToString::to_string).unwrap_or_default();
     let plan = TestPlan::from_json(&serde_json::json!({
-        "organisationId": "acme", "testId": test_id, "homeRegion": "eu-west-1",
+        "organisationId": "acme", "testId": test_id, "homeRegion": home,
         "request": {"url": format!("http://{address}/fleet")},
         "rate": 50, "duration": "4s", "maxWorkerRate": 10,
         "regions": [{"region": "eu-west-1", "share": 3}, {"region": "us-east-1", "share": 2}]
@@ -466,4 +468,111 @@ async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_loa
         );
     }
     println!("the fleet of 5 fired 200 requests at the target, per second {per_second:?}");
+}
+
+/// A stop, over the wire: a fleet of 3 deployed workers firing 20 requests a second at the test target for
+/// 30 s; 3 s in, the orchestrator's `test-stop`. Nothing reaches the target 2 s after it, every worker
+/// delivers what it measured marked stopped, and a call of the test put after the stop fires nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_stopped_mid_run_sends_nothing_two_seconds_later_and_starts_nothing_more() {
+    use volley_core::model::plan::TestPlan;
+
+    let config = emulator::sdk_config().await;
+    let address: std::net::SocketAddr = emulator::stack_output("TestTargetAddress")
+        .parse()
+        .unwrap_or_else(|e| panic!("TestTargetAddress: {e}"));
+    let target = volley_testkit::target::start_at(address, volley_testkit::target::Behaviour::default()).await;
+    let organisation = emulator::unique("acme");
+    let test_id = emulator::unique("stop-");
+    let region = config.region().map(ToString::to_string).unwrap_or_default();
+    let orchestrator = emulator::stack_output("OrchestratorFunctionName");
+    fixtures::invoke(
+        &config,
+        &orchestrator,
+        &serde_json::json!({"type": "test-reset", "organisationId": organisation, "testId": test_id,
+            "regions": [region], "bufferSeconds": 0}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("test-reset: {e}"));
+    let plan = TestPlan::from_json(&serde_json::json!({
+        "organisationId": organisation, "testId": test_id, "homeRegion": region,
+        "request": {"url": format!("http://{address}/stop")},
+        "rate": 20, "duration": "30s", "maxWorkerRate": 10,
+        "regions": [{"region": region, "share": 3}, {"region": "us-west-2", "share": 2}]
+    }))
+    .and_then(TestPlan::validate)
+    .unwrap_or_else(|e| panic!("{e}"));
+    let start_at = SystemTime::now() + Duration::from_secs(8);
+    let fleet = plan.fleet(start_at).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(fleet.calls.len(), 3);
+    let bus = emulator::stack_output("EventBusName");
+    for call in &fleet.calls {
+        let detail = serde_json::to_value(&call.call).unwrap_or_else(|e| panic!("{e}"));
+        fixtures::put_user_call(&config, &bus, &detail).await;
+    }
+    tokio::time::sleep(start_at.duration_since(SystemTime::now()).unwrap_or_default() + Duration::from_secs(3)).await;
+    let stopped = fixtures::invoke(
+        &config,
+        &orchestrator,
+        &serde_json::json!({"type": "test-stop", "organisationId": organisation, "testId": test_id}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("test-stop: {e}"));
+    let stopped_at = std::time::Instant::now();
+    assert_eq!(stopped["stoppedNow"], true, "{stopped}");
+
+    let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
+    let mut measured = 0;
+    for call in &fleet.calls {
+        let key = archive_key(&organisation, &test_id, &call.call.call_id);
+        let stored = eventually(
+            &format!("{}'s result in S3", call.call.call_id),
+            Duration::from_secs(60),
+            || {
+                let (archive, key) = (archive.clone(), key.clone());
+                async move { archive.get(&key).await.ok().flatten() }
+            },
+        )
+        .await;
+        let result: CallResult = serde_json::from_slice(&stored).unwrap_or_else(|e| panic!("{e}"));
+        assert!(result.report.stopped, "{} says it was stopped", call.call.call_id);
+        measured += result.report.total.requests;
+    }
+    let arrivals = target.arrivals();
+    let late = arrivals
+        .iter()
+        .filter(|at| **at > stopped_at + Duration::from_secs(2))
+        .count();
+    assert_eq!(late, 0, "nothing reached the target 2 s after the stop");
+    let last = arrivals.iter().max().map(|at| at.saturating_duration_since(stopped_at));
+    println!(
+        "stopped: {} requests reached the target, the last {last:?} after the orchestrator answered test-stop",
+        arrivals.len()
+    );
+    assert_eq!(
+        measured,
+        arrivals.len() as u64,
+        "what the target got is what the workers measured"
+    );
+    assert!(
+        (40..200).contains(&arrivals.len()),
+        "about 3 s of 20 a second, not 600: {}",
+        arrivals.len()
+    );
+
+    // A later call of the stopped test (a worker invoked directly, as a segment would be) fires nothing.
+    let mut later = fleet.calls[0].call.clone();
+    later.call_id = "later".into();
+    later.start_at = None;
+    let event = serde_json::json!({"version": "0", "id": "later", "detail-type": "User Call", "source": "volley",
+        "account": "000000000000",
+        "region": region, "resources": [], "detail": later});
+    let answer = fixtures::invoke(&config, &emulator::stack_output("WorkerFunctionName"), &event)
+        .await
+        .unwrap_or_else(|e| panic!("the worker: {e}"));
+    assert_eq!(
+        (answer["status"].clone(), answer["requests"].clone()),
+        (serde_json::json!("stopped"), serde_json::json!(0))
+    );
+    assert_eq!(target.arrivals().len(), arrivals.len(), "the later call sent nothing");
 }

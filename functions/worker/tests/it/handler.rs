@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use lambda_runtime::{Context, LambdaEvent};
 use volley_core::adapters::memory::{
-    MemoryCallClaims, MemoryDomainStore, MemoryResultArchive, MemoryResultLedger, MemoryResultQueue, MemorySecretStore,
+    MemoryCallClaims, MemoryDomainStore, MemoryOrchestrationStore, MemoryResultArchive, MemoryResultLedger,
+    MemoryResultQueue, MemorySecretStore,
 };
 use volley_core::clock::{FixedClock, SystemClock};
 use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage};
@@ -34,6 +35,8 @@ struct World {
     ledger: Arc<MemoryResultLedger>,
     /// The organisations' limits (the domains table's twin).
     limits: Arc<MemoryDomainStore>,
+    /// The tests' stops (the orchestration table's twin).
+    stops: Arc<MemoryOrchestrationStore>,
 }
 
 /// A call of the test user-call.json names, in its organisation.
@@ -47,6 +50,7 @@ fn world(allow: SocketAddr) -> World {
     let ledger = Arc::new(MemoryResultLedger::new());
     let claims = Arc::new(MemoryCallClaims::sharing(ledger.clone()));
     let limits = Arc::new(MemoryDomainStore::new());
+    let stops = Arc::new(MemoryOrchestrationStore::new());
     // No name is resolved in these tests (targets are allow-listed literal addresses); the resolver is
     // pointed at a closed port so an accidental lookup fails fast instead of leaving the machine.
     let resolver = DnsResolver::with_nameservers(
@@ -75,6 +79,8 @@ fn world(allow: SocketAddr) -> World {
             root: "/volley".into(),
         },
         sensitive: Sensitive::default(),
+        stops: stops.clone(),
+        stop_poll: Duration::from_millis(200),
         limits: limits.clone(),
     };
     World {
@@ -84,6 +90,7 @@ fn world(allow: SocketAddr) -> World {
         claims,
         ledger,
         limits,
+        stops,
     }
 }
 
@@ -217,6 +224,63 @@ async fn a_call_beyond_its_organisations_limits_is_refused_naming_the_limit() {
     other.payload.detail["organisationId"] = "globex".into();
     let outcome = function_handler(&w.deps, other).await;
     assert!(outcome.is_ok(), "{outcome:?}");
+}
+
+/// A stop while a call runs: sending ends within the poll (200 ms here) and the pacer's slice, what was
+/// measured is delivered marked stopped, and a later call of the stopped test fires nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_test_stops_its_running_call_and_fires_no_later_one() {
+    use volley_core::model::orchestration::TestState;
+    use volley_core::ports::OrchestrationStore;
+    let (address, hits) = target().await;
+    let w = world(address);
+    let test = TestScope::new("acme", "checkout-2026-11-23");
+    w.stops
+        .reset(&TestState::new(&test, ["eu-west-1".to_owned()].into(), 0, 0))
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let mut long = event("user-call.json", Some(format!("http://{address}/hello/alice")));
+    long.payload.detail["duration"] = "10s".into();
+    let running = {
+        let deps = w.deps.clone();
+        tokio::spawn(async move { function_handler(&deps, long).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    w.stops.stop(&test, 1).await.unwrap_or_else(|e| panic!("{e:?}"));
+    let stopped_at = std::time::Instant::now();
+    let outcome = running
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(outcome.status, "stopped");
+    let arrivals = hits.arrivals();
+    let after = arrivals
+        .iter()
+        .filter(|at| **at > stopped_at + Duration::from_millis(200 + 100 + 100))
+        .count();
+    assert_eq!(after, 0, "nothing sent after the poll and the pacer's slice");
+    assert!(
+        (50..200).contains(&arrivals.len()),
+        "about 1.5 s of 50 a second: {}",
+        arrivals.len()
+    );
+    let messages = sent(&w.queue);
+    let Some(ResultMessage::Inline(result)) = messages.first() else {
+        panic!("the result was delivered: {messages:?}");
+    };
+    assert!(result.report.stopped, "marked stopped");
+    assert_eq!(result.report.total.requests, arrivals.len() as u64, "what it measured");
+
+    let mut later = event("user-call.json", Some(format!("http://{address}/hello/alice")));
+    later.payload.detail["callId"] = "checkout-2026-11-23-eu-2".into();
+    let outcome = function_handler(&w.deps, later).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((outcome.status, outcome.requests), ("stopped", 0));
+    assert_eq!(hits.arrivals().len(), arrivals.len(), "the later call fired nothing");
+    assert_eq!(
+        w.claims.get(&call("checkout-2026-11-23-eu-2")),
+        None,
+        "nor was it claimed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

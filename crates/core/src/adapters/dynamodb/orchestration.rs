@@ -8,12 +8,13 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::{Item, conditional, flag, get_by_key, n, number, s, string_set, text, unavailable};
 use crate::model::orchestration::{RegionMark, TestState};
 use crate::model::scope::TestScope;
-use crate::ports::{OrchestrationStore, RegionRecorded, StoreError};
+use crate::ports::{OrchestrationStore, RegionRecorded, StopSignal, StoreError};
 
 /// The orchestration table: partition key `testKey` (S, `<org>#<test>`, `model::scope`) with
 /// `organisationId` and `testId`; string sets `requiredRegions`, `readyRegions`,
 /// `completedRegions` (absent while empty: DynamoDB has no empty sets); `bufferSeconds` (N), `started` and
-/// `completed` (BOOL), `startAt`, `completedAt` and `resetAt` (N, Unix ms).
+/// `completed` and `stopped` (BOOL; an item written before the stop existed has no `stopped`, and is not),
+/// `startAt`, `completedAt`, `stoppedAt` and `resetAt` (N, Unix ms).
 pub mod schema {
     pub const TEST_KEY: &str = "testKey";
     pub const ORGANISATION_ID: &str = "organisationId";
@@ -27,11 +28,15 @@ pub mod schema {
     pub const COMPLETED: &str = "completed";
     pub const COMPLETED_AT: &str = "completedAt";
     pub const RESET_AT: &str = "resetAt";
+    pub const STOPPED: &str = "stopped";
+    pub const STOPPED_AT: &str = "stoppedAt";
 }
 use schema::*;
 
 /// The IAM actions `DynamoOrchestrationStore` calls.
 pub const ORCHESTRATION_STORE_ACTIONS: &[&str] = &["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"];
+/// The IAM actions `DynamoStopSignal` calls (on the table in the test's home region).
+pub const STOP_SIGNAL_ACTIONS: &[&str] = &["dynamodb:GetItem"];
 
 fn state_of(item: &Item) -> Result<TestState, StoreError> {
     let part = |name: &str| {
@@ -51,6 +56,8 @@ fn state_of(item: &Item) -> Result<TestState, StoreError> {
         start_at: number(item, START_AT),
         completed: flag(item, COMPLETED),
         completed_at: number(item, COMPLETED_AT),
+        stopped: flag(item, STOPPED),
+        stopped_at: number(item, STOPPED_AT),
         reset_at: number(item, RESET_AT).unwrap_or(0),
     })
 }
@@ -79,7 +86,7 @@ impl DynamoOrchestrationStore {
             .table_name(&self.table)
             .key(TEST_KEY, s(&test.key()))
             .update_expression("SET #f = :t, #at = :at")
-            .condition_expression("attribute_exists(#id) AND #f = :f")
+            .condition_expression("attribute_exists(#id) AND (attribute_not_exists(#f) OR #f = :f)")
             .expression_attribute_names("#id", TEST_KEY)
             .expression_attribute_names("#f", flag)
             .expression_attribute_names("#at", at_name)
@@ -105,6 +112,7 @@ impl OrchestrationStore for DynamoOrchestrationStore {
             .item(BUFFER_SECONDS, n(state.buffer_seconds))
             .item(STARTED, AttributeValue::Bool(false))
             .item(COMPLETED, AttributeValue::Bool(false))
+            .item(STOPPED, AttributeValue::Bool(false))
             .item(RESET_AT, n(state.reset_at));
         if !state.required_regions.is_empty() {
             put = put.item(
@@ -159,5 +167,64 @@ impl OrchestrationStore for DynamoOrchestrationStore {
 
     async fn complete(&self, test: &TestScope, at: i64) -> Result<bool, StoreError> {
         self.flip(test, COMPLETED, COMPLETED_AT, at).await
+    }
+
+    async fn stop(&self, test: &TestScope, at: i64) -> Result<bool, StoreError> {
+        self.flip(test, STOPPED, STOPPED_AT, at).await
+    }
+}
+
+/// The worker's `StopSignal`: the orchestration table of the test's home region, by the same name in every
+/// region (one stack per region). A client per region, made when first asked and kept.
+#[derive(Debug)]
+pub struct DynamoStopSignal {
+    sdk_config: aws_config::SdkConfig,
+    table: String,
+    clients: std::sync::Mutex<std::collections::HashMap<Option<String>, Client>>,
+}
+
+impl DynamoStopSignal {
+    pub fn new(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self {
+            sdk_config: sdk_config.clone(),
+            table: table.into(),
+            clients: std::sync::Mutex::default(),
+        }
+    }
+
+    fn client(&self, region: Option<&str>) -> Client {
+        let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        clients
+            .entry(region.map(str::to_owned))
+            .or_insert_with(|| match region {
+                None => Client::new(&self.sdk_config),
+                Some(region) => Client::new(
+                    &self
+                        .sdk_config
+                        .to_builder()
+                        .region(aws_config::Region::new(region.to_owned()))
+                        .build(),
+                ),
+            })
+            .clone()
+    }
+}
+
+#[async_trait]
+impl StopSignal for DynamoStopSignal {
+    async fn stopped(&self, test: &TestScope, home_region: Option<&str>) -> Result<bool, StoreError> {
+        // dynamodb:GetItem, eventually consistent (half a read unit) and only the flag: a stop seen a
+        // moment late is still seen within the poll.
+        let out = self
+            .client(home_region)
+            .get_item()
+            .table_name(&self.table)
+            .key(TEST_KEY, s(&test.key()))
+            .projection_expression("#s")
+            .expression_attribute_names("#s", STOPPED)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
+        Ok(out.item.is_some_and(|item| flag(&item, STOPPED)))
     }
 }

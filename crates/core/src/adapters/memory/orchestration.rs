@@ -8,7 +8,7 @@ use async_trait::async_trait;
 
 use crate::model::orchestration::{RegionMark, TestState};
 use crate::model::scope::TestScope;
-use crate::ports::{OrchestrationStore, RegionRecorded, StoreError};
+use crate::ports::{OrchestrationStore, RegionRecorded, StopSignal, StoreError};
 
 /// An `OrchestrationStore` in memory.
 #[derive(Debug, Default)]
@@ -76,5 +76,25 @@ impl OrchestrationStore for MemoryOrchestrationStore {
             }
             _ => Ok(false),
         }
+    }
+
+    async fn stop(&self, test: &TestScope, at: i64) -> Result<bool, StoreError> {
+        let mut tests = self.lock()?;
+        match tests.get_mut(test) {
+            Some(state) if !state.stopped => {
+                state.stopped = true;
+                state.stopped_at = Some(at);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// One map stands for every region's table: the home region is not told apart here.
+#[async_trait]
+impl StopSignal for MemoryOrchestrationStore {
+    async fn stopped(&self, test: &TestScope, _home_region: Option<&str>) -> Result<bool, StoreError> {
+        Ok(self.lock()?.get(test).is_some_and(|state| state.stopped))
     }
 }
