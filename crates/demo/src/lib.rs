@@ -27,9 +27,10 @@ use volley_core::model::result::{CallResult, archive_key};
 use volley_core::model::run::{CompareRequest, CompareType, RunAnswer, RunRequest, StoreRequest};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
 use volley_core::model::scope::TestScope;
+use volley_core::model::test_result::TestResult;
 use volley_core::ports::{ResultArchive, ResultLedger, SavedMetricsStore, StoreError, TestCounters};
 use volley_engine::load::report::Report;
-use volley_engine::load::stats::{SecondStats, Stats, merge_seconds};
+use volley_engine::load::stats::SecondStats;
 use volley_localdns::LocalDns;
 
 pub use crate::outcome::{CountersOutcome, DomainOutcome, Outcome, PhaseTime};
@@ -234,7 +235,7 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
 
     let phase = phases.start("results read back from S3");
     let calls = read_results(options, stack, &test_id).await?;
-    let (report, seconds) = merge(&calls)?;
+    let (report, seconds) = merge(&options.organisation, &test_id, &calls)?;
     phase.finish(format!("{} results, {} seconds", calls.len(), seconds.len()));
 
     let phase = phases.start("1-second metrics saved for good (metrics-saver)");
@@ -525,31 +526,20 @@ async fn read_results(options: &Options, stack: &Stack, test_id: &str) -> Result
     Ok(calls)
 }
 
-/// The workers' results as one: every second's histograms added, the totals added, the run's time the
-/// longest of them.
-pub fn merge(calls: &[CallResult]) -> Result<(Report, Vec<SecondStats>), DemoError> {
-    let decoded = calls
-        .iter()
-        .map(|c| c.report.decode_seconds())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| DemoError::Unexpected(format!("a result's seconds do not decode: {e}")))?;
-    let seconds = merge_seconds(decoded.iter().map(Vec::as_slice));
-    let mut total = Stats::default();
-    for c in calls {
-        total.merge(&c.report.total);
-    }
-    let report = Report {
-        seconds: Vec::new(),
-        total,
-        started_at_ms: calls.iter().map(|c| c.report.started_at_ms).min().unwrap_or_default(),
-        duration: calls.iter().map(|c| c.report.duration).max().unwrap_or_default(),
-        wait: calls.iter().map(|c| c.report.wait).max().unwrap_or_default(),
-        planned: calls.iter().map(|c| c.report.planned).sum(),
-        truncated: calls.iter().any(|c| c.report.truncated),
-        stopped: calls.iter().any(|c| c.report.stopped),
-        start_skew: None,
-    };
-    Ok((report, seconds))
+/// The workers' results as one (`model::test_result`, the merge every reader of a test's results uses):
+/// every second's histograms added, the totals added, the run's time the longest of them; and the seconds
+/// decoded, for the report's table and charts.
+pub fn merge(organisation: &str, test_id: &str, calls: &[CallResult]) -> Result<(Report, Vec<SecondStats>), DemoError> {
+    let test = TestScope::new(organisation, test_id);
+    let expected: Vec<String> = calls.iter().map(|c| c.call_id.clone()).collect();
+    let mut merged = TestResult::merge(&test, &expected, calls)
+        .map_err(|e| DemoError::Unexpected(format!("the results do not merge: {}", volley_core::error_chain(&e))))?;
+    let seconds = merged
+        .report
+        .decode_seconds()
+        .map_err(|e| DemoError::Unexpected(format!("the merged seconds do not decode: {e}")))?;
+    merged.report.seconds.clear();
+    Ok((merged.report, seconds))
 }
 
 /// Invokes the metrics-saver for the test's window, then reads what it saved for every region.

@@ -14,3 +14,4 @@ pub mod run;
 pub mod saved_metrics;
 pub mod scope;
 pub mod secrets;
+pub mod test_result;

@@ -46,6 +46,7 @@ pub(super) async fn closed(run: &Run<'_>, connections: usize, duration: Duration
         last_send: end.min(finished),
         finished,
         truncated,
+        first_offset: Duration::ZERO,
         stopped: run.progress.stopping() && finished < end,
     }
 }

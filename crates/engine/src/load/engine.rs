@@ -74,11 +74,13 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
     let (seconds, total) = events.finish()?;
     let start_skew = attack.start_at.map(|at| {
         let at_ms = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
-        let ms = |instant: Instant| clocks.unix_nanos(instant) as f64 / 1e6 - at_ms as f64;
+        // Each measured from the first request's own scheduled time: `startAt` plus its offset.
+        let due_ms = at_ms as f64 + outcome.first_offset.as_secs_f64() * 1e3;
+        let ms = |instant: Instant| clocks.unix_nanos(instant) as f64 / 1e6 - due_ms;
         StartSkew {
             start_at_ms: at_ms,
-            first_intended_ms: ms(start),
-            first_sent_ms: ms(outcome.first_sent.unwrap_or(start)),
+            first_intended_ms: ms(start + outcome.first_offset),
+            first_sent_ms: ms(outcome.first_sent.unwrap_or(start + outcome.first_offset)),
         }
     });
     Ok(Report {

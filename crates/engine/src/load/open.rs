@@ -23,6 +23,10 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, share: Share, max_in
     let pool = Arc::new(Pool::new(Arc::clone(&run.endpoint)));
     let permits = Arc::new(Semaphore::new(max_in_flight));
     let planned = share.count(schedule.total());
+    let first_offset = share
+        .positions(schedule.total())
+        .next()
+        .map_or(std::time::Duration::ZERO, |i| schedule.offset(i));
     let runtime = tokio::runtime::Handle::current();
     let pacer = {
         let permits = Arc::clone(&permits);
@@ -90,6 +94,7 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, share: Share, max_in
         last_send,
         finished: Instant::now(),
         truncated,
+        first_offset,
         stopped,
     }
 }

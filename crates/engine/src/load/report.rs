@@ -8,14 +8,17 @@ use serde_json::value::RawValue;
 
 use super::stats::{SecondStats, Stats};
 
-/// For a synchronised start: how far from `startAt` the first request was intended and actually sent.
+/// For a synchronised start: how far from its own scheduled time (`startAt` plus the schedule's offset of
+/// the first request this attack fires: 0 for a whole schedule, the first of its share for a fleet's
+/// worker) the first request was intended and actually sent.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StartSkew {
     pub start_at_ms: i64,
-    /// First intended send time minus `startAt`, in milliseconds (negative: early).
+    /// First intended send time minus its scheduled time, in milliseconds (negative: early; positive: the
+    /// attack began late, its whole timeline shifted).
     pub first_intended_ms: f64,
-    /// First actual send time minus `startAt`, in milliseconds.
+    /// First actual send time minus its scheduled time, in milliseconds.
     pub first_sent_ms: f64,
 }
 

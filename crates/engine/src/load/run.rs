@@ -32,6 +32,9 @@ pub(super) struct Ran {
     pub(super) last_send: Instant,
     pub(super) finished: Instant,
     pub(super) truncated: bool,
+    /// The schedule's offset of the first request this attack fires (its share's first), from which its
+    /// start skew is measured.
+    pub(super) first_offset: std::time::Duration,
     /// True when the attack was stopped ([`super::attack::Progress::stop`]) before its schedule ended.
     pub(super) stopped: bool,
 }

@@ -435,9 +435,10 @@ async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_loa
     }
 
     let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
+    let mut results = Vec::new();
     for call in &fleet.calls {
         let key = archive_key("acme", &test_id, &call.call.call_id);
-        eventually(
+        let stored = eventually(
             &format!("{}'s result in S3", call.call.call_id),
             Duration::from_secs(90),
             || {
@@ -446,7 +447,31 @@ async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_loa
             },
         )
         .await;
+        let result: CallResult = serde_json::from_slice(&stored).unwrap_or_else(|e| panic!("{e}"));
+        results.push(result);
     }
+    // One exact result: the merge equals the stored results' histograms added here independently.
+    let expected: Vec<String> = fleet.calls.iter().map(|c| c.call.call_id.clone()).collect();
+    let merged =
+        volley_core::model::test_result::TestResult::merge(&TestScope::new("acme", &test_id), &expected, &results)
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(merged.missing.is_empty(), "every call reported: {:?}", merged.missing);
+    let mut by_hand = volley_engine::load::stats::Stats::default();
+    for r in &results {
+        by_hand.merge(&r.report.total);
+    }
+    assert_eq!(
+        merged.report.total, by_hand,
+        "the merged totals and histograms are the results' added"
+    );
+    assert_eq!(
+        (
+            merged.regions["eu-west-1"].requests,
+            merged.regions["us-east-1"].requests
+        ),
+        (120, 80),
+        "each region its share"
+    );
     let arrivals = target.arrivals();
     assert_eq!(arrivals.len(), 200, "the target counted exactly the plan's requests");
     let start = instant + Duration::from_secs(10);
@@ -467,7 +492,13 @@ async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_loa
             "second {second}: {n} requests, asked 50 ({per_second:?})"
         );
     }
-    println!("the fleet of 5 fired 200 requests at the target, per second {per_second:?}");
+    let skew = merged
+        .start_skew
+        .unwrap_or_else(|| panic!("the workers had a common start"));
+    println!(
+        "the fleet of 5 fired 200 requests at the target, per second {per_second:?}; start skew across the 5 workers: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        skew.p50_ms, skew.p99_ms, skew.max_ms
+    );
 }
 
 /// A stop, over the wire: a fleet of 3 deployed workers firing 20 requests a second at the test target for
