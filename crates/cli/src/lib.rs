@@ -329,6 +329,7 @@ fn load(args: &AttackArgs) -> Result<(Load, u64), CliError> {
         Load::Open {
             schedule,
             share: volley_engine::load::share::Share::whole(),
+            segment: None,
             max_in_flight: max_in_flight_usize,
         },
         max_in_flight,

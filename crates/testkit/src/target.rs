@@ -213,6 +213,7 @@ pub fn get_attack(
     let load = volley_engine::load::attack::Load::Open {
         schedule,
         share: volley_engine::load::share::Share::whole(),
+        segment: None,
         max_in_flight,
     };
     attack(address, url, load, Duration::from_secs(10))

@@ -265,6 +265,7 @@ pub fn attack_for(call: &ValidCall, target: volley_engine::guard::VettedTarget, 
         load: Load::Open {
             schedule: call.schedule.clone(),
             share: call.share.clone(),
+            segment: call.segment.clone(),
             max_in_flight: usize::try_from(max_in_flight).unwrap_or(usize::MAX),
         },
         timeout: call.timeout,
@@ -393,7 +394,7 @@ pub async fn function_handler(
         }
     }
     let deadline = stop_by(stop_at, deps.clock.now().into());
-    tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, planned = call.share.count(call.schedule.total()), "volley starting");
+    tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, url = %target.url, addresses = ?target.addresses, share = ?call.call.share, segment = ?call.segment, "volley starting");
     let progress = Arc::new(Progress::default());
     // Looks at the test's stop while the call runs; a failed look is logged and the next one tried.
     let watcher = {

@@ -40,6 +40,8 @@ pub const USER_CALL_SOURCE: &str = "volley";
 
 /// The longest a single call may run: a Lambda function runs at most 15 minutes.
 pub const MAX_CALL_DURATION: Duration = Duration::from_secs(15 * 60);
+/// The longest a whole test may run, segment after segment.
+pub const MAX_TEST_DURATION: Duration = Duration::from_secs(24 * 60 * 60);
 /// The most stages a call's load may have.
 pub const MAX_STAGES: usize = 100;
 /// The largest request body a call may carry.
@@ -152,6 +154,18 @@ pub struct UserCall {
     /// Where the test's state (its stop) lives: the home region's orchestration table; absent, this region's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub home_region: Option<String>,
+    /// The part of a longer load this call runs: the requests due from `from` to `to` (offsets from the
+    /// load's start; `startAt` is when `from` is due). Absent, all of it, at most 15m.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<CallSegment>,
+}
+
+/// A segment of a load, as offsets from its start (humantime).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallSegment {
+    pub from: String,
+    pub to: String,
 }
 
 /// A `User Call` that failed validation: the field, and what is wrong with it.
@@ -178,6 +192,8 @@ pub struct ValidCall {
     pub schedule: Schedule,
     /// Which of the schedule's requests this worker fires.
     pub share: Share,
+    /// The part of the schedule it runs (offsets from its start), when it runs a segment.
+    pub segment: Option<std::ops::Range<Duration>>,
     pub timeout: Duration,
     pub start_at: Option<SystemTime>,
 }
@@ -208,12 +224,18 @@ fn at_most_max_rate(field: &str, rate: f64, fraction: f64) -> Result<(), CallErr
     }
 }
 
-/// A duration above 0 and at most [`MAX_CALL_DURATION`].
-fn call_duration(field: &str, text: &str) -> Result<Duration, CallError> {
+/// A duration above 0 and at most `max`.
+fn call_duration(field: &str, text: &str, max: Duration) -> Result<Duration, CallError> {
     let duration = humantime::parse_duration(text)
         .map_err(|e| bad(field, format!("{text:?} is not a duration such as \"30s\": {e}")))?;
-    if duration.is_zero() || duration > MAX_CALL_DURATION {
-        return Err(bad(field, format!("{text:?} must be above 0 and at most 15m")));
+    if duration.is_zero() || duration > max {
+        return Err(bad(
+            field,
+            format!(
+                "{text:?} must be above 0 and at most {}",
+                humantime::format_duration(max)
+            ),
+        ));
     }
     Ok(duration)
 }
@@ -250,18 +272,20 @@ fn rfc3339(time: SystemTime) -> String {
 }
 
 /// The schedule of a load written as a User Call (or a test plan) writes it: `rate` or `ramp` with
-/// `duration`, or `stages`; each rate held to `limit`. Errors name the field (`stages[1].ramp.to`).
+/// `duration`, or `stages`; each rate held to `limit`, the whole at most `max` long. Errors name the field
+/// (`stages[1].ramp.to`).
 pub fn load_schedule(
     rate: Option<f64>,
     ramp: Option<Ramp>,
     stages: Option<&[CallStage]>,
     duration: Option<&str>,
+    max: Duration,
     limit: RateLimit<'_>,
 ) -> Result<Schedule, CallError> {
     match stages {
         None => {
             let text = duration.ok_or_else(|| bad("duration", "give the duration, such as \"30s\""))?;
-            let duration = call_duration("duration", text)?;
+            let duration = call_duration("duration", text, max)?;
             let (from, to) = rates("", rate, ramp, limit)?;
             let field = if rate.is_some() { "rate" } else { "ramp" };
             Schedule::ramp(from, to, duration).map_err(|e| bad(field, e.to_string()))
@@ -280,17 +304,18 @@ pub fn load_schedule(
             let mut whole = Duration::ZERO;
             for (i, stage) in stages.iter().enumerate() {
                 let prefix = format!("stages[{i}].");
-                let duration = call_duration(&format!("{prefix}duration"), &stage.duration)?;
+                let duration = call_duration(&format!("{prefix}duration"), &stage.duration, max)?;
                 let (from, to) = rates(&prefix, stage.rate, stage.ramp, limit)?;
                 whole += duration;
                 parts.push((from, to, duration));
             }
-            if whole > MAX_CALL_DURATION {
+            if whole > max {
                 return Err(bad(
                     "stages",
                     format!(
-                        "together {} long, above the 15m a call may run",
-                        humantime::format_duration(whole)
+                        "together {} long, above the {} it may run",
+                        humantime::format_duration(whole),
+                        humantime::format_duration(max)
                     ),
                 ));
             }
@@ -332,13 +357,46 @@ impl UserCall {
         };
         let fraction = share.fraction();
         let limit = |field: &str, rate: f64| at_most_max_rate(field, rate, fraction);
+        let longest = if self.segment.is_some() {
+            MAX_TEST_DURATION
+        } else {
+            MAX_CALL_DURATION
+        };
         let schedule = load_schedule(
             self.rate,
             self.ramp,
             self.stages.as_deref(),
             self.duration.as_deref(),
+            longest,
             &limit,
         )?;
+        let segment = match &self.segment {
+            None => None,
+            Some(segment) => {
+                let offset = |field: &str, text: &str| {
+                    humantime::parse_duration(text)
+                        .map_err(|e| bad(field, format!("{text:?} is not a duration such as \"15m\": {e}")))
+                };
+                let (from, to) = (
+                    offset("segment.from", &segment.from)?,
+                    offset("segment.to", &segment.to)?,
+                );
+                if to <= from || to > schedule.duration() {
+                    return Err(bad(
+                        "segment.to",
+                        format!(
+                            "{:?} must be after segment.from and at most the load's {}",
+                            segment.to,
+                            humantime::format_duration(schedule.duration())
+                        ),
+                    ));
+                }
+                if to - from > MAX_CALL_DURATION {
+                    return Err(bad("segment", "at most 15m long (Lambda's longest run)"));
+                }
+                Some(from..to)
+            }
+        };
         let timeout = match &self.timeout {
             None => DEFAULT_TIMEOUT,
             Some(text) => humantime::parse_duration(text)
@@ -409,6 +467,7 @@ impl UserCall {
             headers,
             schedule,
             share,
+            segment,
             timeout,
             start_at,
         })
@@ -416,6 +475,13 @@ impl UserCall {
 }
 
 impl ValidCall {
+    /// How long the call runs: its segment, or the whole load.
+    pub fn run_length(&self) -> Duration {
+        self.segment
+            .as_ref()
+            .map_or_else(|| self.schedule.duration(), |segment| segment.end - segment.start)
+    }
+
     /// Checks `startAt` against time, before anything is claimed: the call may start at most
     /// [`START_TOLERANCE`] late at `now`, and must end (start plus duration) within [`MAX_CALL_REACH`] of
     /// `sent` (its event's time) and by `stop_by` (the worker's deadline less its margin), so the worker can
@@ -437,7 +503,7 @@ impl ValidCall {
                 ),
             ));
         }
-        let duration = self.schedule.duration();
+        let duration = self.run_length();
         let end = start.checked_add(duration);
         let reach = sent.checked_add(MAX_CALL_REACH);
         if end.is_none() || reach.is_none_or(|reach| end.is_some_and(|end| end > reach)) {
@@ -624,6 +690,38 @@ mod tests {
             mutate(&mut bad);
             let e = error(bad);
             assert_eq!(e.field, field, "{e}");
+        }
+    }
+
+    /// A segment lets the load run longer than 15 minutes; the call runs its segment, at most 15 minutes.
+    #[test]
+    fn a_segment_of_a_longer_load_validates_and_its_faults_are_named() {
+        let mut detail = call();
+        detail["duration"] = "1h".into();
+        assert_eq!(
+            error(detail.clone()).field,
+            "duration",
+            "a load above 15m needs a segment"
+        );
+        detail["segment"] = serde_json::json!({"from": "30m", "to": "40m"});
+        let valid = UserCall::from_json(&detail)
+            .and_then(UserCall::validate)
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            valid.segment,
+            Some(Duration::from_secs(1800)..Duration::from_secs(2400))
+        );
+        assert_eq!(valid.run_length(), Duration::from_secs(600));
+        for (segment, field) in [
+            (serde_json::json!({"from": "30m", "to": "61m"}), "segment.to"),
+            (serde_json::json!({"from": "30m", "to": "30m"}), "segment.to"),
+            (serde_json::json!({"from": "10m", "to": "26m"}), "segment"),
+            (serde_json::json!({"from": "soon", "to": "26m"}), "segment.from"),
+            (serde_json::json!({"from": "1m", "to": "2m", "by": "me"}), "segment.by"),
+        ] {
+            let mut bad = detail.clone();
+            bad["segment"] = segment;
+            assert_eq!(error(bad).field, field);
         }
     }
 

@@ -26,7 +26,10 @@ use thiserror::Error;
 use volley_engine::load::schedule::Schedule;
 use volley_engine::load::share::deal;
 
-use crate::model::call::{CallError, CallRequest, CallStage, MAX_IN_FLIGHT, MAX_RATE, Ramp, UserCall, load_schedule};
+use crate::model::call::{
+    CallError, CallRequest, CallSegment, CallStage, DEFAULT_TIMEOUT, MAX_IN_FLIGHT, MAX_RATE, MAX_TEST_DURATION, Ramp,
+    UserCall, load_schedule,
+};
 use crate::model::identifier::check_identifier;
 use crate::model::payload;
 
@@ -41,6 +44,27 @@ pub const IN_FLIGHT_HEADROOM: f64 = 2.0;
 pub const MAX_PLAN_RATE: f64 = 2_000_000.0;
 /// The most workers one plan may need.
 pub const MAX_WORKERS: u64 = 2_000;
+/// The worker's Lambda timeout (deploy/ and template.yaml: 900 s, Lambda's longest).
+pub const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
+/// How long before its start a segment's call is put (the Scheduler's lead: the local stack's checks its
+/// one-time schedules every 10 s).
+pub const SEGMENT_LEAD: Duration = Duration::from_secs(15);
+/// The time a worker keeps to deliver its result after its last request's answer.
+pub const DELIVERY_TIME: Duration = Duration::from_secs(30);
+/// The shortest segment a plan may ask.
+pub const MIN_SEGMENT: Duration = Duration::from_secs(10);
+
+/// The longest segment a worker runs whole: its timeout less the lead it waits before the segment's start,
+/// the last request's timeout and the time to deliver, rounded down to a whole minute, so no worker's
+/// deadline cuts a segment's last second short. 13 minutes with the default 30 s request timeout.
+pub fn segment_length(request_timeout: Duration) -> Duration {
+    let room = WORKER_TIMEOUT
+        .saturating_sub(SEGMENT_LEAD)
+        .saturating_sub(request_timeout)
+        .saturating_sub(DELIVERY_TIME);
+    Duration::from_secs(room.as_secs() / 60 * 60).max(MIN_SEGMENT)
+}
+
 /// The most regions, and the most weighted requests, in a plan.
 pub const MAX_REGIONS: usize = 20;
 pub const MAX_REQUESTS: usize = 20;
@@ -92,6 +116,10 @@ pub struct TestPlan {
     /// humantime; per request, as a User Call's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
+    /// humantime; a test longer than this runs in segments of it, each a call per worker. Default, and at
+    /// most, [`segment_length`] for the request timeout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment_length: Option<String>,
 }
 
 /// A plan that failed validation, or that an organisation's limits refuse: the field, and what is wrong.
@@ -128,6 +156,7 @@ pub struct ValidPlan {
     pub expected_latency: Duration,
     pub max_worker_rate: f64,
     pub max_in_flight: u64,
+    pub segment_length: Duration,
 }
 
 /// One worker of a fleet: where it runs, which request it fires, and its User Call (with its share).
@@ -138,6 +167,8 @@ pub struct FleetCall {
     pub request: usize,
     /// Its place among the workers of its region and request, from 0.
     pub worker: u64,
+    /// Which segment of the test it runs, from 0.
+    pub segment: usize,
     pub call: UserCall,
 }
 
@@ -216,6 +247,7 @@ impl TestPlan {
                 region: None,
                 share: None,
                 home_region: None,
+                segment: None,
             };
             probe
                 .validate()
@@ -236,6 +268,7 @@ impl TestPlan {
             self.ramp,
             self.stages.as_deref(),
             self.duration.as_deref(),
+            MAX_TEST_DURATION,
             &limit,
         )?;
         if self.regions.is_empty() || self.regions.len() > MAX_REGIONS {
@@ -280,6 +313,27 @@ impl TestPlan {
                 ));
             }
         };
+        let request_timeout = match &self.timeout {
+            None => DEFAULT_TIMEOUT,
+            Some(text) => humantime::parse_duration(text).unwrap_or(DEFAULT_TIMEOUT),
+        };
+        let longest = segment_length(request_timeout);
+        let segment_length = match &self.segment_length {
+            None => longest,
+            Some(text) => humantime::parse_duration(text)
+                .ok()
+                .filter(|d| (MIN_SEGMENT..=longest).contains(d))
+                .ok_or_else(|| {
+                    bad(
+                        "segmentLength",
+                        format!(
+                            "{text:?} is not a duration from {} to {} (a worker's 15 minutes less the lead, the request timeout and the delivery)",
+                            humantime::format_duration(MIN_SEGMENT),
+                            humantime::format_duration(longest)
+                        ),
+                    )
+                })?,
+        };
         Ok(ValidPlan {
             plan: self,
             schedule,
@@ -287,11 +341,26 @@ impl TestPlan {
             expected_latency,
             max_worker_rate,
             max_in_flight,
+            segment_length,
         })
     }
 }
 
 impl ValidPlan {
+    /// The test's segments, as offsets from its start: consecutive, from 0 to its end, each at most
+    /// `segment_length` (whole milliseconds, as the calls write them).
+    pub fn segments(&self) -> Vec<std::ops::Range<Duration>> {
+        let (whole, step) = (self.schedule.duration(), self.segment_length);
+        let mut segments = Vec::new();
+        let mut from = Duration::ZERO;
+        while from < whole {
+            let to = (from + step).min(whole);
+            segments.push(from..to);
+            from = to;
+        }
+        segments
+    }
+
     /// Workers a lane needs at `peak` requests a second: none above the rate limit, none needing more in
     /// flight than its cap.
     fn workers_for(&self, peak: f64) -> u64 {
@@ -331,33 +400,51 @@ impl ValidPlan {
                 format!("{e} (the regions' shares and the requests' weights)"),
             )
         })?;
-        let start = humantime::format_rfc3339_millis(start_at).to_string();
-        let mut calls = Vec::with_capacity(workers as usize);
-        for (&(r, q, _, _), shares) in lanes.iter().zip(dealt) {
-            let region = &self.plan.regions[r].region;
-            for (worker, share) in shares.into_iter().enumerate() {
-                let p = &self.plan;
-                calls.push(FleetCall {
-                    region: region.clone(),
-                    request: q,
-                    worker: worker as u64,
-                    call: UserCall {
-                        test_id: p.test_id.clone(),
-                        organisation_id: p.organisation_id.clone(),
-                        call_id: format!("{region}.{q}.{worker}"),
-                        request: self.requests[q].1.clone(),
-                        rate: p.rate,
-                        ramp: p.ramp,
-                        stages: p.stages.clone(),
-                        duration: p.duration.clone(),
-                        timeout: p.timeout.clone(),
-                        max_in_flight: Some(self.max_in_flight),
-                        start_at: Some(start.clone()),
-                        region: Some(region.clone()),
-                        share: Some(share),
-                        home_region: Some(p.home_region.clone()),
-                    },
-                });
+        let segments = self.segments();
+        let mut calls = Vec::with_capacity(workers as usize * segments.len());
+        for (s, segment) in segments.iter().enumerate() {
+            let start = humantime::format_rfc3339_millis(start_at + segment.start).to_string();
+            // One segment is the whole test: its calls name none, as a plain call's.
+            let (call_segment, suffix) = if segments.len() == 1 {
+                (None, String::new())
+            } else {
+                let offset = |d: Duration| humantime::format_duration(d).to_string();
+                (
+                    Some(CallSegment {
+                        from: offset(segment.start),
+                        to: offset(segment.end),
+                    }),
+                    format!(".s{s}"),
+                )
+            };
+            for (&(r, q, _, _), shares) in lanes.iter().zip(&dealt) {
+                let region = &self.plan.regions[r].region;
+                for (worker, share) in shares.iter().enumerate() {
+                    let p = &self.plan;
+                    calls.push(FleetCall {
+                        region: region.clone(),
+                        request: q,
+                        worker: worker as u64,
+                        segment: s,
+                        call: UserCall {
+                            test_id: p.test_id.clone(),
+                            organisation_id: p.organisation_id.clone(),
+                            call_id: format!("{region}.{q}.{worker}{suffix}"),
+                            request: self.requests[q].1.clone(),
+                            rate: p.rate,
+                            ramp: p.ramp,
+                            stages: p.stages.clone(),
+                            duration: p.duration.clone(),
+                            timeout: p.timeout.clone(),
+                            max_in_flight: Some(self.max_in_flight),
+                            start_at: Some(start.clone()),
+                            region: Some(region.clone()),
+                            share: Some(share.clone()),
+                            home_region: Some(p.home_region.clone()),
+                            segment: call_segment.clone(),
+                        },
+                    });
+                }
             }
         }
         Ok(Fleet {
@@ -437,6 +524,62 @@ mod tests {
         assert_eq!((fleet.workers_in("eu-west-1"), fleet.workers_in("us-east-1")), (3, 2));
     }
 
+    /// A test longer than a segment becomes a call per worker per segment: the segments tile it, each call
+    /// starts when its segment is due and validates, and together they fire the schedule exactly once.
+    #[test]
+    fn a_long_test_runs_in_segments_that_tile_it() {
+        let mut value = plan();
+        value["duration"] = "40s".into();
+        value["segmentLength"] = "15s".into();
+        let plan = valid(value);
+        assert_eq!(
+            plan.segments(),
+            vec![
+                Duration::ZERO..Duration::from_secs(15),
+                Duration::from_secs(15)..Duration::from_secs(30),
+                Duration::from_secs(30)..Duration::from_secs(40)
+            ]
+        );
+        let fleet = plan.fleet(start()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(fleet.calls.len(), 2 * 3, "a worker per region, three segments");
+        let mut fired = Vec::new();
+        for c in &fleet.calls {
+            let call = c
+                .call
+                .clone()
+                .validate()
+                .unwrap_or_else(|e| panic!("{}: {e}", c.call.call_id));
+            let segment = call
+                .segment
+                .clone()
+                .unwrap_or_else(|| panic!("{} has its segment", c.call.call_id));
+            assert_eq!(call.start_at, Some(start() + segment.start));
+            let window = call.schedule.first_at(segment.start)..call.schedule.first_at(segment.end);
+            fired.extend(call.share.positions_in(window));
+        }
+        fired.sort_unstable();
+        assert_eq!(fired, (0..2400).collect::<Vec<_>>());
+        assert!(fleet.calls.iter().any(|c| c.call.call_id == "eu-west-1.0.0.s2"));
+    }
+
+    /// The longest segment: a worker's 15 minutes less the 15 s lead, the request timeout and 30 s to deliver,
+    /// in whole minutes.
+    #[test]
+    fn the_segment_length_leaves_room_for_the_lead_the_last_request_and_the_delivery() {
+        assert_eq!(segment_length(Duration::from_secs(30)), Duration::from_secs(13 * 60));
+        assert_eq!(segment_length(Duration::from_secs(120)), Duration::from_secs(12 * 60));
+        let mut value = plan();
+        value["duration"] = "2h".into();
+        let plan = valid(value);
+        assert_eq!(plan.segment_length, Duration::from_secs(13 * 60));
+        assert_eq!(plan.segments().len(), 10, "2 h in 13-minute segments");
+        for (bad_length, field) in [("5s", "segmentLength"), ("14m", "segmentLength")] {
+            let mut value = super::tests::plan();
+            value["segmentLength"] = bad_length.into();
+            assert_eq!(error(value).field, field);
+        }
+    }
+
     #[test]
     fn weighted_requests_each_get_their_part() {
         let mut value = plan();
@@ -481,7 +624,7 @@ mod tests {
             ("request", Box::new(|p| p["requests"] = serde_json::json!([]))),
             ("request.url", Box::new(|p| p["request"]["url"] = "nope".into())),
             ("rate", Box::new(|p| p["rate"] = (MAX_PLAN_RATE * 2.0).into())),
-            ("duration", Box::new(|p| p["duration"] = "20m".into())),
+            ("duration", Box::new(|p| p["duration"] = "25h".into())),
             ("regions", Box::new(|p| p["regions"] = serde_json::json!([]))),
             ("regions[1].share", Box::new(|p| p["regions"][1]["share"] = 0.into())),
             (

@@ -1,6 +1,7 @@
 //! What an attack is asked to do: its target, request and load, and the live counters it keeps (vegeta's
 //! attacker options). [`super::engine::run`] carries it out.
 
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -21,10 +22,13 @@ pub const MAX_CONCURRENCY: usize = 1 << 20;
 #[derive(Debug, Clone)]
 pub enum Load {
     /// The requests of `share` (all of them: [`Share::whole`]) at the schedule's times, at most
-    /// `max_in_flight` outstanding.
+    /// `max_in_flight` outstanding; with a `segment`, only those due in it (offsets from the schedule's
+    /// start), the attack's start standing for the segment's: a test longer than one run is run segment by
+    /// segment, and consecutive segments tile it.
     Open {
         schedule: Schedule,
         share: Share,
+        segment: Option<Range<Duration>>,
         max_in_flight: usize,
     },
     /// `connections` workers, each sending its next request when the last one is answered, for `duration`.

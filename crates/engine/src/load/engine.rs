@@ -66,8 +66,9 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
         Load::Open {
             schedule,
             share,
+            segment,
             max_in_flight,
-        } => open(&run, schedule.clone(), share.clone(), *max_in_flight).await,
+        } => open(&run, schedule.clone(), share.clone(), segment.clone(), *max_in_flight).await,
         Load::Closed { connections, duration } => closed(&run, *connections, *duration).await,
     };
     let Run { clocks, events, .. } = run;

@@ -2,9 +2,10 @@
 //! alone) is sent at the schedule's intended time for i, whatever happened to earlier ones, as long as fewer than `max_in_flight` are outstanding; otherwise it is dropped, never
 //! queued.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
 
@@ -18,15 +19,29 @@ use super::transport::Pool;
 /// The open model. Pacing runs on a thread of its own with the operating system's sleep, which wakes within
 /// tens of microseconds, where the async timer wakes on whole milliseconds; it hands each request to the
 /// runtime as it falls due, so sending never waits for an answer.
-pub(super) async fn open(run: &Run<'_>, schedule: Schedule, share: Share, max_in_flight: usize) -> Ran {
+pub(super) async fn open(
+    run: &Run<'_>,
+    schedule: Schedule,
+    share: Share,
+    segment: Option<Range<Duration>>,
+    max_in_flight: usize,
+) -> Ran {
     let (start, clocks) = (run.start, run.clocks);
     let pool = Arc::new(Pool::new(Arc::clone(&run.endpoint)));
     let permits = Arc::new(Semaphore::new(max_in_flight));
-    let planned = share.count(schedule.total());
+    // The requests due in the segment (all of them without one), and the offset the attack's start stands for.
+    let (indices, origin) = match &segment {
+        None => (0..schedule.total(), Duration::ZERO),
+        Some(segment) => (
+            schedule.first_at(segment.start)..schedule.first_at(segment.end),
+            segment.start,
+        ),
+    };
+    let planned = share.positions_in(indices.clone()).count() as u64;
     let first_offset = share
-        .positions(schedule.total())
+        .positions_in(indices.clone())
         .next()
-        .map_or(std::time::Duration::ZERO, |i| schedule.offset(i));
+        .map_or(Duration::ZERO, |i| schedule.offset(i).saturating_sub(origin));
     let runtime = tokio::runtime::Handle::current();
     let pacer = {
         let permits = Arc::clone(&permits);
@@ -38,8 +53,8 @@ pub(super) async fn open(run: &Run<'_>, schedule: Schedule, share: Share, max_in
             let mut first_sent = None;
             let (mut truncated, mut stopped) = (false, false);
             let mut last_second = i64::MIN;
-            'requests: for i in share.positions(schedule.total()) {
-                let intended = start + schedule.offset(i);
+            'requests: for i in share.positions_in(indices) {
+                let intended = start + schedule.offset(i).saturating_sub(origin);
                 if deadline.is_some_and(|deadline| intended >= deadline) {
                     truncated = true;
                     break;

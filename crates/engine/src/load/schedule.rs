@@ -162,6 +162,22 @@ impl Schedule {
         self.total
     }
 
+    /// The first request due at or after `at` (an offset from the start): [`Schedule::total`] when none is.
+    /// Offsets never go backwards, so a binary search finds it; the requests due in `[from, to)` are
+    /// `first_at(from)..first_at(to)`, and consecutive windows tile the schedule with no gap and no overlap.
+    pub fn first_at(&self, at: Duration) -> u64 {
+        let (mut low, mut high) = (0, self.total);
+        while low < high {
+            let middle = low + (high - low) / 2;
+            if self.offset(middle) < at {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        low
+    }
+
     /// When request `i` (from 0) is due, as an offset from the start. At or beyond [`Schedule::total`], the
     /// end of the schedule.
     pub fn offset(&self, i: u64) -> Duration {

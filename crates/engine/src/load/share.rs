@@ -76,6 +76,16 @@ impl Share {
             .take_while(move |&i| i < total)
     }
 
+    /// The indices in `range` this share fires, in order.
+    pub fn positions_in(&self, range: std::ops::Range<u64>) -> impl Iterator<Item = u64> + '_ {
+        let period = self.period.max(1);
+        let first_cycle = range.start / period;
+        (first_cycle..range.end.div_ceil(period))
+            .flat_map(move |cycle| self.offsets.iter().map(move |offset| cycle * period + offset))
+            .skip_while(move |&i| i < range.start)
+            .take_while(move |&i| i < range.end)
+    }
+
     /// How many of `total` requests this share fires.
     pub fn count(&self, total: u64) -> u64 {
         let period = self.period.max(1);

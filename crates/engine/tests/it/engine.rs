@@ -30,6 +30,7 @@ fn open(rate: f64, seconds: u64, max_in_flight: usize) -> Load {
     Load::Open {
         schedule,
         share: volley_engine::load::share::Share::whole(),
+        segment: None,
         max_in_flight,
     }
 }
@@ -383,4 +384,34 @@ async fn a_stopped_attack_sends_nothing_more_within_the_stop_latency_and_says_so
             "it ended at once, not at its 10 s"
         );
     }
+}
+
+/// A segment of a schedule: only the requests due in it, the attack's start standing for the segment's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_segment_fires_only_its_part_of_the_schedule_from_its_own_start() {
+    let target = start(behaviour(1)).await;
+    let schedule = Schedule::constant(20.0, Duration::from_secs(4)).unwrap_or_else(|e| panic!("{e}"));
+    let load = Load::Open {
+        schedule,
+        share: volley_engine::load::share::Share::whole(),
+        segment: Some(Duration::from_secs(2)..Duration::from_secs(3)),
+        max_in_flight: 100,
+    };
+    let began = Instant::now();
+    let report = go(&attack(target.address, load)).await;
+    assert_eq!(
+        (report.planned, report.total.requests),
+        (20, 20),
+        "one second of the four"
+    );
+    let arrivals = target.arrivals();
+    let (first, last) = (arrivals[0].duration_since(began), arrivals[19].duration_since(began));
+    assert!(
+        first < Duration::from_millis(100),
+        "the segment starts at once: {first:?}"
+    );
+    assert!(
+        last >= Duration::from_millis(950) && last < Duration::from_millis(1100),
+        "and spans its one second: {last:?}"
+    );
 }

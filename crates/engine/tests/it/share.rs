@@ -94,3 +94,31 @@ fn a_single_ramp_is_a_one_stage_schedule() {
     assert_eq!(ramp, staged);
     assert_eq!(Share::whole().count(ramp.total()), 120);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// A test longer than one run goes segment by segment: the requests due in consecutive windows of any
+    /// length, each dealt to its workers, are exactly the schedule's, none twice at a boundary and none lost.
+    #[test]
+    fn consecutive_segments_tile_the_schedule(schedule in schedule(), regions in regions(), step_ms in 50_u64..3_000) {
+        let shares = deal(&regions).map_err(|e| TestCaseError::fail(e.to_string()))?;
+        let step = Duration::from_millis(step_ms);
+        let mut fired = Vec::new();
+        let mut from = Duration::ZERO;
+        while from < schedule.duration() {
+            let to = (from + step).min(schedule.duration());
+            let window = schedule.first_at(from)..schedule.first_at(to);
+            for i in window.clone() {
+                let due = schedule.offset(i);
+                prop_assert!(due >= from && due < to, "request {i} due at {due:?}, outside {from:?}..{to:?}");
+            }
+            for share in shares.iter().flatten() {
+                fired.extend(share.positions_in(window.clone()));
+            }
+            from = to;
+        }
+        fired.sort_unstable();
+        prop_assert_eq!(fired, (0..schedule.total()).collect::<Vec<_>>());
+    }
+}
