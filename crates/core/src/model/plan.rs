@@ -176,6 +176,7 @@ pub struct FleetCall {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fleet {
     pub calls: Vec<FleetCall>,
+    /// The test's start, to the millisecond (as the calls write it).
     pub start_at: SystemTime,
     /// Requests the plan fires, all workers together.
     pub total: u64,
@@ -373,6 +374,9 @@ impl ValidPlan {
     /// The fleet: every worker's User Call, region by region, request by request, all starting at
     /// `start_at`. Refused when it would need more than [`MAX_WORKERS`] workers.
     pub fn fleet(&self, start_at: SystemTime) -> Result<Fleet, PlanError> {
+        // To the millisecond, as the calls write it: `Fleet::start_at` is the start every worker keeps.
+        let since = start_at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        let start_at = std::time::UNIX_EPOCH + Duration::from_millis(since.as_millis() as u64);
         let region_weights: u64 = self.plan.regions.iter().map(|r| r.share).sum();
         let request_weights: u64 = self.requests.iter().map(|r| r.0).sum();
         let peak = self.schedule.peak_rate();

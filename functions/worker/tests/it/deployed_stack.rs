@@ -474,7 +474,8 @@ async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_loa
     );
     let arrivals = target.arrivals();
     assert_eq!(arrivals.len(), 200, "the target counted exactly the plan's requests");
-    let start = instant + Duration::from_secs(10);
+    // The start as the workers got it (to the millisecond), on this test's clock.
+    let start = instant + fleet.start_at.duration_since(wall).unwrap_or_default();
     let mut per_second = [0_u32; 4];
     for at in &arrivals {
         // The test's clock and the workers' agree to well within a millisecond on one machine.
@@ -606,4 +607,100 @@ async fn a_test_stopped_mid_run_sends_nothing_two_seconds_later_and_starts_nothi
         (serde_json::json!("stopped"), serde_json::json!(0))
     );
     assert_eq!(target.arrivals().len(), arrivals.len(), "the later call sent nothing");
+}
+
+/// Segments, over the wire: a plan of 60 requests a second for 40 s in two regions, in 15-second segments,
+/// is 3 workers (at most 30 a second each) times 3 segments. Each segment's calls are put on the bus 8 s
+/// before it is due (standing in for the one-time schedules a controller will make). The target receives
+/// exactly 2,400 requests, 60 ± 1 in every second after the first, the seconds either side of each
+/// boundary included, and the nine results merge into one with none missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_the_boundaries() {
+    use volley_core::model::plan::TestPlan;
+
+    let config = emulator::sdk_config().await;
+    let address: std::net::SocketAddr = emulator::stack_output("TestTargetAddress")
+        .parse()
+        .unwrap_or_else(|e| panic!("TestTargetAddress: {e}"));
+    let target = volley_testkit::target::start_at(address, volley_testkit::target::Behaviour::default()).await;
+    let test_id = emulator::unique("segments-");
+    let home = config.region().map(ToString::to_string).unwrap_or_default();
+    let plan = TestPlan::from_json(&serde_json::json!({
+        "organisationId": "acme", "testId": test_id, "homeRegion": home,
+        "request": {"url": format!("http://{address}/segments")},
+        "rate": 60, "duration": "40s", "maxWorkerRate": 30, "segmentLength": "15s",
+        "regions": [{"region": "eu-west-1", "share": 3}, {"region": "us-east-1", "share": 2}]
+    }))
+    .and_then(TestPlan::validate)
+    .unwrap_or_else(|e| panic!("{e}"));
+    let (wall, instant) = (SystemTime::now(), std::time::Instant::now());
+    let lead = Duration::from_secs(8);
+    let start_at = wall + Duration::from_secs(10);
+    let fleet = plan.fleet(start_at).unwrap_or_else(|e| panic!("{e}"));
+    let segments = plan.segments();
+    assert_eq!((segments.len(), fleet.calls.len(), fleet.total), (3, 9, 2400));
+    let bus = emulator::stack_output("EventBusName");
+    for (s, segment) in segments.iter().enumerate() {
+        let put_at = (start_at + segment.start).checked_sub(lead).unwrap_or(start_at);
+        if let Ok(wait) = put_at.duration_since(SystemTime::now()) {
+            tokio::time::sleep(wait).await;
+        }
+        for call in fleet.calls.iter().filter(|c| c.segment == s) {
+            let detail = serde_json::to_value(&call.call).unwrap_or_else(|e| panic!("{e}"));
+            fixtures::put_user_call(&config, &bus, &detail).await;
+        }
+    }
+
+    let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
+    let mut results = Vec::new();
+    for call in &fleet.calls {
+        let key = archive_key("acme", &test_id, &call.call.call_id);
+        let stored = eventually(
+            &format!("{}'s result in S3", call.call.call_id),
+            Duration::from_secs(90),
+            || {
+                let (archive, key) = (archive.clone(), key.clone());
+                async move { archive.get(&key).await.ok().flatten() }
+            },
+        )
+        .await;
+        results.push(serde_json::from_slice::<CallResult>(&stored).unwrap_or_else(|e| panic!("{e}")));
+    }
+    let expected: Vec<String> = fleet.calls.iter().map(|c| c.call.call_id.clone()).collect();
+    let merged =
+        volley_core::model::test_result::TestResult::merge(&TestScope::new("acme", &test_id), &expected, &results)
+            .unwrap_or_else(|e| panic!("{e}"));
+    assert!(merged.missing.is_empty(), "every call reported: {:?}", merged.missing);
+    assert_eq!(merged.report.total.requests, 2400);
+
+    let arrivals = target.arrivals();
+    assert_eq!(arrivals.len(), 2400, "the target counted exactly the plan's requests");
+    // The start as the workers got it (to the millisecond), on this test's clock.
+    let start = instant + fleet.start_at.duration_since(wall).unwrap_or_default();
+    let mut per_second = [0_u32; 40];
+    for at in &arrivals {
+        let early = start.saturating_duration_since(*at);
+        let since = at.saturating_duration_since(start).as_secs_f64();
+        assert!(
+            early < Duration::from_millis(20) && since < 40.1,
+            "every request within the plan's 40 s: one {early:?} early, or at {since:.3} s"
+        );
+        per_second[(since as usize).min(39)] += 1;
+    }
+    for (second, n) in per_second.iter().enumerate().skip(1) {
+        assert!(
+            n.abs_diff(60) <= 1,
+            "second {second}: {n} requests, asked 60 ({per_second:?})"
+        );
+    }
+    let skew = merged
+        .start_skew
+        .unwrap_or_else(|| panic!("the workers had their starts"));
+    println!(
+        "segments: 9 calls (3 workers, 3 segments of 15 s) fired 2400 requests; seconds 14, 15, 29, 30 (the boundaries): {:?}; start skew across the 9 calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        [per_second[14], per_second[15], per_second[29], per_second[30]],
+        skew.p50_ms,
+        skew.p99_ms,
+        skew.max_ms
+    );
 }
