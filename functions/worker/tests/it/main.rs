@@ -3,5 +3,6 @@
 
 mod deploy;
 mod deployed_stack;
+mod fleet;
 mod handler;
 mod over_the_wire;

@@ -1,0 +1,305 @@
+//! The fleet over the wire: test plans dealt to deployed workers (the real worker bootstrap in the local
+//! stack, its User Calls put on the real bus), counted where it matters, at the stack's allow-listed test
+//! target (`TestTargetAddress`; the greeter, behind the emulated API Gateway, holds only about 70 requests a
+//! second). The tests share that one address, so nextest runs them one at a time (.config/nextest.toml).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant, SystemTime};
+
+use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::model::plan::{Fleet, FleetCall, TestPlan, ValidPlan};
+use volley_core::model::result::{CallResult, archive_key};
+use volley_core::model::scope::TestScope;
+use volley_core::model::test_result::TestResult;
+use volley_core::ports::ResultArchive;
+use volley_engine::load::stats::Stats;
+use volley_testkit::emulator::{self, eventually};
+use volley_testkit::fixtures;
+use volley_testkit::target::{Behaviour, TestTarget, start_at};
+
+/// The stack's test target, counting every request.
+async fn test_target() -> (SocketAddr, TestTarget) {
+    let address: SocketAddr = emulator::stack_output("TestTargetAddress")
+        .parse()
+        .unwrap_or_else(|e| panic!("TestTargetAddress: {e}"));
+    (address, start_at(address, Behaviour::default()).await)
+}
+
+/// The local stack's region: the plans' home region, where the workers look for their test's stop.
+fn home(config: &volley_core::aws::SdkConfig) -> String {
+    config.region().map(ToString::to_string).unwrap_or_default()
+}
+
+fn plan(value: serde_json::Value) -> ValidPlan {
+    TestPlan::from_json(&value)
+        .and_then(TestPlan::validate)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The fleet of `plan` starting `ahead` from now (far enough for the workers' cold starts), with the instant
+/// on this test's clock that stands for its start as the workers got it (to the millisecond).
+fn fleet(plan: &ValidPlan, ahead: Duration) -> (Fleet, Instant) {
+    let (wall, instant) = (SystemTime::now(), Instant::now());
+    let fleet = plan.fleet(wall + ahead).unwrap_or_else(|e| panic!("{e}"));
+    let start = instant + fleet.start_at.duration_since(wall).unwrap_or_default();
+    (fleet, start)
+}
+
+async fn put<'a>(config: &volley_core::aws::SdkConfig, calls: impl IntoIterator<Item = &'a FleetCall>) {
+    let bus = emulator::stack_output("EventBusName");
+    for call in calls {
+        let detail = serde_json::to_value(&call.call).unwrap_or_else(|e| panic!("{e}"));
+        fixtures::put_user_call(config, &bus, &detail).await;
+    }
+}
+
+/// Every call's result, as the archiver stored it, waiting for each.
+async fn stored_results(
+    config: &volley_core::aws::SdkConfig,
+    organisation: &str,
+    test_id: &str,
+    fleet: &Fleet,
+) -> Vec<CallResult> {
+    let archive = S3ResultArchive::new(config, emulator::stack_output("ResultsBucketName"));
+    let mut results = Vec::new();
+    for call in &fleet.calls {
+        let key = archive_key(organisation, test_id, &call.call.call_id);
+        let stored = eventually(
+            &format!("{}'s result in S3", call.call.call_id),
+            Duration::from_secs(90),
+            || {
+                let (archive, key) = (archive.clone(), key.clone());
+                async move { archive.get(&key).await.ok().flatten() }
+            },
+        )
+        .await;
+        results.push(serde_json::from_slice(&stored).unwrap_or_else(|e| panic!("{key}: {e}")));
+    }
+    results
+}
+
+/// The results as one, checked against the same histograms added here by hand, with no call missing.
+fn merged(organisation: &str, test_id: &str, fleet: &Fleet, results: &[CallResult]) -> TestResult {
+    let expected: Vec<String> = fleet.calls.iter().map(|c| c.call.call_id.clone()).collect();
+    let merged =
+        TestResult::merge(&TestScope::new(organisation, test_id), &expected, results).unwrap_or_else(|e| panic!("{e}"));
+    assert!(merged.missing.is_empty(), "every call reported: {:?}", merged.missing);
+    let mut by_hand = Stats::default();
+    for r in results {
+        by_hand.merge(&r.report.total);
+    }
+    assert_eq!(
+        merged.report.total, by_hand,
+        "the merged totals and histograms are the results' added"
+    );
+    merged
+}
+
+/// Requests per second at the target from `start`, over `seconds`: none early, none after the end.
+fn per_second(target: &TestTarget, start: Instant, seconds: usize) -> Vec<u32> {
+    let mut counts = vec![0_u32; seconds];
+    for at in target.arrivals() {
+        // The test's clock and the workers' agree to well within a millisecond on one machine.
+        let early = start.saturating_duration_since(at);
+        let since = at.saturating_duration_since(start).as_secs_f64();
+        assert!(
+            early < Duration::from_millis(20) && since < seconds as f64 + 0.1,
+            "every request within the plan's {seconds} s: one {early:?} early, or at {since:.3} s"
+        );
+        counts[(since as usize).min(seconds - 1)] += 1;
+    }
+    counts
+}
+
+/// A plan of 50 requests a second for 4 s in two regions weighted 3:2, at most 10 a second per worker, is 5
+/// workers (3 and 2), which fire, as counted at the target, exactly the plan's 200 requests, 50 each second
+/// (±1: a request due at .98 s may arrive in the next second) after the first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_load_at_the_target() {
+    let config = emulator::sdk_config().await;
+    let (address, target) = test_target().await;
+    let test_id = emulator::unique("fleet-");
+    let plan = plan(serde_json::json!({
+        "organisationId": "acme", "testId": test_id, "homeRegion": home(&config),
+        "request": {"url": format!("http://{address}/fleet")},
+        "rate": 50, "duration": "4s", "maxWorkerRate": 10,
+        "regions": [{"region": "eu-west-1", "share": 3}, {"region": "us-east-1", "share": 2}]
+    }));
+    let (fleet, start) = fleet(&plan, Duration::from_secs(10));
+    assert_eq!(
+        (
+            fleet.workers_in("eu-west-1"),
+            fleet.workers_in("us-east-1"),
+            fleet.total
+        ),
+        (3, 2, 200)
+    );
+    put(&config, &fleet.calls).await;
+
+    let results = stored_results(&config, "acme", &test_id, &fleet).await;
+    let merged = merged("acme", &test_id, &fleet, &results);
+    assert_eq!(
+        (
+            merged.regions["eu-west-1"].requests,
+            merged.regions["us-east-1"].requests
+        ),
+        (120, 80),
+        "each region its share"
+    );
+    assert_eq!(
+        target.arrivals().len(),
+        200,
+        "the target counted exactly the plan's requests"
+    );
+    let per_second = per_second(&target, start, 4);
+    for (second, n) in per_second.iter().enumerate().skip(1) {
+        assert!(
+            n.abs_diff(50) <= 1,
+            "second {second}: {n} requests, asked 50 ({per_second:?})"
+        );
+    }
+    let skew = merged
+        .start_skew
+        .unwrap_or_else(|| panic!("the workers had a common start"));
+    println!(
+        "the fleet of 5 fired 200 requests at the target, per second {per_second:?}; start skew across the 5 workers: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        skew.p50_ms, skew.p99_ms, skew.max_ms
+    );
+}
+
+/// A stop: a fleet of 3 workers firing 20 requests a second for 30 s; 3 s in, the orchestrator's
+/// `test-stop`. Nothing reaches the target 2 s after it, every worker delivers what it measured marked
+/// stopped, and a call of the test that arrives after the stop fires nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_stopped_mid_run_sends_nothing_two_seconds_later_and_starts_nothing_more() {
+    let config = emulator::sdk_config().await;
+    let (address, target) = test_target().await;
+    let organisation = emulator::unique("acme");
+    let test_id = emulator::unique("stop-");
+    let region = home(&config);
+    let orchestrator = emulator::stack_output("OrchestratorFunctionName");
+    let orchestrate = |request: serde_json::Value| {
+        let (config, orchestrator) = (config.clone(), orchestrator.clone());
+        async move {
+            fixtures::invoke(&config, &orchestrator, &request)
+                .await
+                .unwrap_or_else(|e| panic!("{request}: {e}"))
+        }
+    };
+    orchestrate(
+        serde_json::json!({"type": "test-reset", "organisationId": organisation, "testId": test_id,
+        "regions": [region], "bufferSeconds": 0}),
+    )
+    .await;
+    let plan = plan(serde_json::json!({
+        "organisationId": organisation, "testId": test_id, "homeRegion": region,
+        "request": {"url": format!("http://{address}/stop")},
+        "rate": 20, "duration": "30s", "maxWorkerRate": 10,
+        "regions": [{"region": region, "share": 3}, {"region": "us-west-2", "share": 2}]
+    }));
+    let (fleet, start) = fleet(&plan, Duration::from_secs(8));
+    assert_eq!(fleet.calls.len(), 3);
+    put(&config, &fleet.calls).await;
+    tokio::time::sleep_until((start + Duration::from_secs(3)).into()).await;
+    let stopped = orchestrate(serde_json::json!({"type": "test-stop", "organisationId": organisation,
+        "testId": test_id}))
+    .await;
+    let stopped_at = Instant::now();
+    assert_eq!(stopped["stoppedNow"], true, "{stopped}");
+
+    let results = stored_results(&config, &organisation, &test_id, &fleet).await;
+    for result in &results {
+        assert!(result.report.stopped, "{} says it was stopped", result.call_id);
+    }
+    let arrivals = target.arrivals();
+    let late = arrivals
+        .iter()
+        .filter(|at| **at > stopped_at + Duration::from_secs(2))
+        .count();
+    assert_eq!(late, 0, "nothing reached the target 2 s after the stop");
+    let last = arrivals.iter().max().map(|at| at.saturating_duration_since(stopped_at));
+    println!(
+        "stopped: {} requests reached the target, the last {last:?} after the orchestrator answered test-stop",
+        arrivals.len()
+    );
+    let measured: u64 = results.iter().map(|r| r.report.total.requests).sum();
+    assert_eq!(
+        measured,
+        arrivals.len() as u64,
+        "what the target got is what the workers measured"
+    );
+    assert!(
+        (40..200).contains(&arrivals.len()),
+        "about 3 s of 20 a second, not 600: {}",
+        arrivals.len()
+    );
+
+    // A later call of the stopped test (a worker invoked directly, as a segment would be) fires nothing.
+    let mut later = fleet.calls[0].call.clone();
+    later.call_id = "later".into();
+    later.start_at = None;
+    let event = serde_json::json!({"version": "0", "id": "later", "detail-type": "User Call", "source": "volley",
+        "account": "000000000000", "region": region, "resources": [], "detail": later});
+    let answer = fixtures::invoke(&config, &emulator::stack_output("WorkerFunctionName"), &event)
+        .await
+        .unwrap_or_else(|e| panic!("the worker: {e}"));
+    assert_eq!(
+        (answer["status"].clone(), answer["requests"].clone()),
+        (serde_json::json!("stopped"), serde_json::json!(0))
+    );
+    assert_eq!(target.arrivals().len(), arrivals.len(), "the later call sent nothing");
+}
+
+/// Segments: a plan of 60 requests a second for 40 s in two regions, in 15-second segments, is 3 workers (at
+/// most 30 a second each) times 3 segments. Each segment's calls are put on the bus 8 s before it is due
+/// (standing in for the one-time schedules a controller will make). The target receives exactly 2,400
+/// requests, 60 ± 1 in every second after the first, the seconds either side of each boundary included,
+/// and the nine results merge into one with none missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_the_boundaries() {
+    let config = emulator::sdk_config().await;
+    let (address, target) = test_target().await;
+    let test_id = emulator::unique("segments-");
+    let plan = plan(serde_json::json!({
+        "organisationId": "acme", "testId": test_id, "homeRegion": home(&config),
+        "request": {"url": format!("http://{address}/segments")},
+        "rate": 60, "duration": "40s", "maxWorkerRate": 30, "segmentLength": "15s",
+        "regions": [{"region": "eu-west-1", "share": 3}, {"region": "us-east-1", "share": 2}]
+    }));
+    let (fleet, start) = fleet(&plan, Duration::from_secs(10));
+    let segments = plan.segments();
+    assert_eq!((segments.len(), fleet.calls.len(), fleet.total), (3, 9, 2400));
+    for (s, segment) in segments.iter().enumerate() {
+        let put_at = (start + segment.start)
+            .checked_sub(Duration::from_secs(8))
+            .unwrap_or(start);
+        tokio::time::sleep_until(put_at.into()).await;
+        put(&config, fleet.calls.iter().filter(|c| c.segment == s)).await;
+    }
+
+    let results = stored_results(&config, "acme", &test_id, &fleet).await;
+    let merged = merged("acme", &test_id, &fleet, &results);
+    assert_eq!(merged.report.total.requests, 2400);
+    assert_eq!(
+        target.arrivals().len(),
+        2400,
+        "the target counted exactly the plan's requests"
+    );
+    let per_second = per_second(&target, start, 40);
+    for (second, n) in per_second.iter().enumerate().skip(1) {
+        assert!(
+            n.abs_diff(60) <= 1,
+            "second {second}: {n} requests, asked 60 ({per_second:?})"
+        );
+    }
+    let skew = merged
+        .start_skew
+        .unwrap_or_else(|| panic!("the workers had their starts"));
+    println!(
+        "segments: 9 calls (3 workers, 3 segments of 15 s) fired 2400 requests; seconds 14, 15, 29, 30 (the boundaries): {:?}; start skew across the 9 calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        [per_second[14], per_second[15], per_second[29], per_second[30]],
+        skew.p50_ms,
+        skew.p99_ms,
+        skew.max_ms
+    );
+}
