@@ -35,7 +35,7 @@ finish() {
 trap finish EXIT
 
 # The pinned Python tools and cargo-nextest install while cargo builds.
-tools_in_background ministack tools checkov nextest
+tools_in_background ministack tools checkov provider-schema nextest
 # Everything in one cargo run (the bootstraps, volley, the demo driver and the tests), before MiniStack starts:
 # the tests' crates then compile beside the bootstraps' last ones, where two runs left a core idle (a cold
 # build took 55 s longer). make build's own cargo run then finds its binaries fresh and packages them, and

