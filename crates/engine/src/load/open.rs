@@ -37,7 +37,7 @@ pub(super) async fn open(
             segment.start,
         ),
     };
-    let planned = share.positions_in(indices.clone()).count() as u64;
+    let planned = share.count_in(indices.clone());
     let first_offset = share
         .positions_in(indices.clone())
         .next()

@@ -70,10 +70,7 @@ impl Share {
 
     /// The indices below `total` this share fires, in order.
     pub fn positions(&self, total: u64) -> impl Iterator<Item = u64> + '_ {
-        let period = self.period.max(1);
-        (0..total.div_ceil(period))
-            .flat_map(move |cycle| self.offsets.iter().map(move |offset| cycle * period + offset))
-            .take_while(move |&i| i < total)
+        self.positions_in(0..total)
     }
 
     /// The indices in `range` this share fires, in order.
@@ -91,6 +88,11 @@ impl Share {
         let period = self.period.max(1);
         let (cycles, rest) = (total / period, total % period);
         cycles * self.offsets.len() as u64 + self.offsets.iter().filter(|&&o| o < rest).count() as u64
+    }
+
+    /// How many of the indices in `range` this share fires, without walking them.
+    pub fn count_in(&self, range: std::ops::Range<u64>) -> u64 {
+        self.count(range.end).saturating_sub(self.count(range.start))
     }
 
     /// The fraction of the schedule this share fires.
@@ -201,6 +203,14 @@ mod tests {
                     share.positions(total).count() as u64,
                     "{share:?} {total}"
                 );
+                for from in [0, 1, 5, 31, 32] {
+                    let range = from.min(total)..total;
+                    assert_eq!(
+                        share.count_in(range.clone()),
+                        share.positions_in(range.clone()).count() as u64,
+                        "{share:?} {range:?}"
+                    );
+                }
             }
         }
     }
