@@ -21,6 +21,26 @@ impl MemoryOrchestrationStore {
         Self::default()
     }
 
+    /// Sets a flag and its time unless the flag is set (or the test unknown): true when this call set it, as
+    /// the DynamoDB adapter's conditional update.
+    fn flip(
+        &self,
+        test: &TestScope,
+        flag: impl FnOnce(&mut TestState) -> (&mut bool, &mut Option<i64>),
+        at: i64,
+    ) -> Result<bool, StoreError> {
+        let mut tests = self.lock()?;
+        let Some(state) = tests.get_mut(test) else {
+            return Ok(false);
+        };
+        let (set, when) = flag(state);
+        if *set {
+            return Ok(false);
+        }
+        (*set, *when) = (true, Some(at));
+        Ok(true)
+    }
+
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, HashMap<TestScope, TestState>>, StoreError> {
         self.tests
             .lock()
@@ -55,39 +75,15 @@ impl OrchestrationStore for MemoryOrchestrationStore {
     }
 
     async fn start(&self, test: &TestScope, start_at: i64) -> Result<bool, StoreError> {
-        let mut tests = self.lock()?;
-        match tests.get_mut(test) {
-            Some(state) if !state.started => {
-                state.started = true;
-                state.start_at = Some(start_at);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        self.flip(test, |state| (&mut state.started, &mut state.start_at), start_at)
     }
 
     async fn complete(&self, test: &TestScope, at: i64) -> Result<bool, StoreError> {
-        let mut tests = self.lock()?;
-        match tests.get_mut(test) {
-            Some(state) if !state.completed => {
-                state.completed = true;
-                state.completed_at = Some(at);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        self.flip(test, |state| (&mut state.completed, &mut state.completed_at), at)
     }
 
     async fn stop(&self, test: &TestScope, at: i64) -> Result<bool, StoreError> {
-        let mut tests = self.lock()?;
-        match tests.get_mut(test) {
-            Some(state) if !state.stopped => {
-                state.stopped = true;
-                state.stopped_at = Some(at);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
+        self.flip(test, |state| (&mut state.stopped, &mut state.stopped_at), at)
     }
 }
 
