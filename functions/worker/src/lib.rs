@@ -216,6 +216,20 @@ pub struct WorkerOutcome {
     pub delivered_via: &'static str,
 }
 
+impl WorkerOutcome {
+    /// A call this invocation did not fire: `stopped`, `running` or `lost`.
+    fn not_fired(call_id: String, status: &'static str) -> Self {
+        Self {
+            call_id,
+            status,
+            requests: 0,
+            dropped: 0,
+            truncated: false,
+            delivered_via: "none",
+        }
+    }
+}
+
 /// The wall-clock time to stop by: the invocation's deadline (Unix ms) less the margin.
 fn stop_by_time(deadline_ms: u64, margin: Duration) -> SystemTime {
     let deadline = UNIX_EPOCH + Duration::from_millis(deadline_ms);
@@ -353,14 +367,7 @@ pub async fn function_handler(
             Some(key) => redeliver(deps, &call, key).await,
             None => {
                 tracing::info!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, "the test was stopped: the call is not fired");
-                Ok(WorkerOutcome {
-                    call_id,
-                    status: "stopped",
-                    requests: 0,
-                    dropped: 0,
-                    truncated: false,
-                    delivered_via: "none",
-                })
+                Ok(WorkerOutcome::not_fired(call_id, "stopped"))
             }
         };
     }
@@ -368,14 +375,7 @@ pub async fn function_handler(
     call.headers = request_headers(deps, &call).await?;
     // The claim is held until this invocation's deadline: no other invocation fires the call before then.
     let lease_until = i64::try_from(context.deadline.div_ceil(1000)).unwrap_or(i64::MAX);
-    let not_fired = |status| WorkerOutcome {
-        call_id: call_id.clone(),
-        status,
-        requests: 0,
-        dropped: 0,
-        truncated: false,
-        delivered_via: "none",
-    };
+    let not_fired = |status| WorkerOutcome::not_fired(call_id.clone(), status);
     match deps
         .claims
         .claim(&scope, now.timestamp(), lease_until)
