@@ -95,6 +95,24 @@ fn merged(organisation: &str, test_id: &str, fleet: &Fleet, results: &[CallResul
     merged
 }
 
+/// Holds the target to the plan: exactly `total` requests counted there, and `rate` (±1: a request due at
+/// .98 s may arrive in the next second) in every second after the first; answers the seconds' counts.
+fn held_to_the_plan(target: &TestTarget, start: Instant, seconds: usize, rate: u32, total: usize) -> Vec<u32> {
+    assert_eq!(
+        target.arrivals().len(),
+        total,
+        "the target counted exactly the plan's requests"
+    );
+    let counts = per_second(target, start, seconds);
+    for (second, n) in counts.iter().enumerate().skip(1) {
+        assert!(
+            n.abs_diff(rate) <= 1,
+            "second {second}: {n} requests, asked {rate} ({counts:?})"
+        );
+    }
+    counts
+}
+
 /// Requests per second at the target from `start`, over `seconds`: none early, none after the end.
 fn per_second(target: &TestTarget, start: Instant, seconds: usize) -> Vec<u32> {
     let mut counts = vec![0_u32; seconds];
@@ -146,18 +164,7 @@ async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_loa
         (120, 80),
         "each region its share"
     );
-    assert_eq!(
-        target.arrivals().len(),
-        200,
-        "the target counted exactly the plan's requests"
-    );
-    let per_second = per_second(&target, start, 4);
-    for (second, n) in per_second.iter().enumerate().skip(1) {
-        assert!(
-            n.abs_diff(50) <= 1,
-            "second {second}: {n} requests, asked 50 ({per_second:?})"
-        );
-    }
+    let per_second = held_to_the_plan(&target, start, 4, 50, 200);
     let skew = merged
         .start_skew
         .unwrap_or_else(|| panic!("the workers had a common start"));
@@ -280,18 +287,7 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
     let results = stored_results(&config, "acme", &test_id, &fleet).await;
     let merged = merged("acme", &test_id, &fleet, &results);
     assert_eq!(merged.report.total.requests, 2400);
-    assert_eq!(
-        target.arrivals().len(),
-        2400,
-        "the target counted exactly the plan's requests"
-    );
-    let per_second = per_second(&target, start, 40);
-    for (second, n) in per_second.iter().enumerate().skip(1) {
-        assert!(
-            n.abs_diff(60) <= 1,
-            "second {second}: {n} requests, asked 60 ({per_second:?})"
-        );
-    }
+    let per_second = held_to_the_plan(&target, start, 40, 60, 2400);
     let skew = merged
         .start_skew
         .unwrap_or_else(|| panic!("the workers had their starts"));
