@@ -2,9 +2,11 @@
 //! attacker options). [`super::engine::run`] carries it out.
 
 use std::ops::Range;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
+use serde_json::value::RawValue;
 use thiserror::Error;
 
 use super::request::RequestSpec;
@@ -65,16 +67,38 @@ pub enum AttackError {
     Encode(#[source] serde_json::Error),
 }
 
-/// Live counters, for progress bars; and the stop: whoever runs the attack may stop it early.
+/// Live counters, for progress bars; the seconds sealed so far, for whoever sends results while the attack
+/// runs; and the stop: whoever runs the attack may stop it early.
 #[derive(Debug, Default)]
 pub struct Progress {
     pub sent: AtomicU64,
     pub answered: AtomicU64,
     pub dropped: AtomicU64,
     stop: AtomicBool,
+    /// Every second sealed so far (its last request in, so final), oldest first, encoded as the report's
+    /// are: the recorder appends, and the report takes them all at the end.
+    sealed: Mutex<Vec<(i64, Box<RawValue>)>>,
 }
 
 impl Progress {
+    /// The seconds sealed so far from the `from`th on (oldest first), copied: a sealed second never
+    /// changes, and the report will hold them at the same positions, so `from` is how many a caller has
+    /// already taken. Empty once the attack has ended (its report holds them all).
+    pub fn sealed_since(&self, from: usize) -> Vec<Box<RawValue>> {
+        let sealed = self.sealed.lock().unwrap_or_else(|e| e.into_inner());
+        sealed.iter().skip(from).map(|(_, raw)| raw.clone()).collect()
+    }
+
+    /// Appends a sealed second (the recorder's).
+    pub(super) fn seal(&self, second: i64, raw: Box<RawValue>) {
+        self.sealed.lock().unwrap_or_else(|e| e.into_inner()).push((second, raw));
+    }
+
+    /// Takes every sealed second, at the attack's end.
+    pub(super) fn take_sealed(&self) -> Vec<(i64, Box<RawValue>)> {
+        std::mem::take(&mut *self.sealed.lock().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// Stops the attack: no request is sent once the pacer (or a closed-loop connection) sees it, within
     /// [`STOP_LATENCY`]; the answers of those in flight are still waited for, and the report says it was
     /// stopped.

@@ -59,7 +59,7 @@ pub async fn run(attack: &Attack, progress: Arc<Progress>) -> Result<Report, Att
         endpoint,
         start,
         clocks: Clocks::now(),
-        events: Recorder::default(),
+        events: Recorder::new(Arc::clone(&progress)),
         progress,
     };
     let outcome = match &attack.load {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::value::RawValue;
 
-use super::attack::AttackError;
+use super::attack::{AttackError, Progress};
 use super::stats::{Sample, SecondStats, Stats};
 
 /// A message to the aggregator.
@@ -41,12 +41,26 @@ pub(super) enum Event {
 /// Where every thread of an attack records what happened: the aggregator behind a mutex. Recording is
 /// synchronous (a few hundred nanoseconds under the lock), so a generator that falls behind shows as late
 /// sends, never as a backlog of unrecorded events growing in memory.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(super) struct Recorder {
     inner: Arc<std::sync::Mutex<(Aggregator, Option<AttackError>)>>,
 }
 
 impl Recorder {
+    /// A recorder that seals each finished second into `progress` (`Progress::sealed_since` reads them
+    /// while the attack runs).
+    pub(super) fn new(progress: Arc<Progress>) -> Self {
+        let aggregator = Aggregator {
+            live: BTreeMap::new(),
+            progress,
+            total: Stats::default(),
+            sending_past: 0,
+        };
+        Self {
+            inner: Arc::new(std::sync::Mutex::new((aggregator, None))),
+        }
+    }
+
     pub(super) fn send(&self, event: Event) {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         let (aggregator, error) = &mut *guard;
@@ -57,20 +71,21 @@ impl Recorder {
 
     pub(super) fn finish(&self) -> Result<(Vec<Box<RawValue>>, Stats), AttackError> {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (aggregator, error) = std::mem::take(&mut *guard);
-        match error {
+        let (aggregator, error) = &mut *guard;
+        match error.take() {
             Some(e) => Err(e),
             None => aggregator.finish(),
         }
     }
 }
 
-/// Collects samples into per-second buckets and seals each second (encodes it) once its last request (or
-/// closed-loop worker's bucket) is in.
-#[derive(Debug, Default)]
+/// Collects samples into per-second buckets and seals each second (encodes it, into the attack's
+/// `Progress`) once its last request (or closed-loop worker's bucket) is in. Seconds seal oldest first: a
+/// second with requests outstanding holds back every later one.
+#[derive(Debug)]
 struct Aggregator {
     live: BTreeMap<i64, (Stats, u64)>,
-    sealed: Vec<(i64, Box<RawValue>)>,
+    progress: Arc<Progress>,
     total: Stats,
     sending_past: i64,
 }
@@ -114,15 +129,21 @@ impl Aggregator {
         self.total.merge(&stats);
         let json = serde_json::to_string(&SecondStats { second, stats }).map_err(AttackError::Encode)?;
         let raw = RawValue::from_string(json).map_err(AttackError::Encode)?;
-        self.sealed.push((second, raw));
+        self.progress.seal(second, raw);
         Ok(())
     }
 
-    fn finish(mut self) -> Result<(Vec<Box<RawValue>>, Stats), AttackError> {
+    /// Seals what is left and answers every second, in the order sealed (which is the seconds' order, so
+    /// the seconds handed out while the attack ran keep their positions), and the total.
+    fn finish(&mut self) -> Result<(Vec<Box<RawValue>>, Stats), AttackError> {
         for (second, (stats, _)) in std::mem::take(&mut self.live) {
             self.seal(second, stats)?;
         }
-        self.sealed.sort_by_key(|(second, _)| *second);
-        Ok((self.sealed.into_iter().map(|(_, raw)| raw).collect(), self.total))
+        let sealed = self.progress.take_sealed();
+        debug_assert!(sealed.windows(2).all(|w| w[0].0 < w[1].0), "seconds seal in order, once");
+        Ok((
+            sealed.into_iter().map(|(_, raw)| raw).collect(),
+            std::mem::take(&mut self.total),
+        ))
     }
 }

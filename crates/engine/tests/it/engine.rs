@@ -415,3 +415,36 @@ async fn a_segment_fires_only_its_part_of_the_schedule_from_its_own_start() {
         "and spans its one second: {last:?}"
     );
 }
+
+/// Sealed seconds while the attack runs: 1.3 s in, a 2-second attack has handed out the seconds it has
+/// finished (none still open), each final, and the report ends up holding them at the same
+/// positions, the rest after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_seconds_are_handed_out_while_the_attack_runs_and_keep_their_place_in_the_report() {
+    let target = start(behaviour(1)).await;
+    let attack = attack(target.address, open(50.0, 2, 100));
+    let progress = Arc::new(Progress::default());
+    let running = {
+        let progress = Arc::clone(&progress);
+        tokio::spawn(async move { run(&attack, progress).await })
+    };
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let early = progress.sealed_since(0);
+    let report = running
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    // Seconds are the wall clock's: 2 s of sending span 2 or 3 of them, and 1.3 s in, 1 or 2 are past.
+    assert!(
+        (2..=3).contains(&report.seconds.len()) && (1..=2).contains(&early.len()),
+        "{} of {} seconds sealed 1.3 s in",
+        early.len(),
+        report.seconds.len()
+    );
+    for (i, raw) in early.iter().enumerate() {
+        assert_eq!(raw.get(), report.seconds[i].get(), "second {i} kept its place, unchanged");
+    }
+    assert!(progress.sealed_since(0).is_empty(), "the report took them all");
+    let from_one = report.decode_seconds().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(from_one.iter().map(|s| s.stats.requests).sum::<u64>(), 100);
+}
