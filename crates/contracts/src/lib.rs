@@ -198,6 +198,7 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         requests: 100,
         errors: 3,
         dropped: 1,
+        ..ResultCounts::default()
     };
     assert_eq!(
         ledger.record_archived(&one, counts, None, 2_000).await.ok(),
@@ -227,7 +228,8 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
                 ResultCounts {
                     requests: 50,
                     errors: 0,
-                    dropped: 0
+                    dropped: 0,
+                    ..ResultCounts::default()
                 },
                 Some("eu-west-1"),
                 2_003
@@ -235,6 +237,35 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
             .await
             .ok(),
         Some(ArchiveMark::Fresh)
+    );
+    // A chunk of a running call's results: counted once under its own mark, apart from the call's whole
+    // result (`one`'s was counted above) and from its other chunks.
+    let chunk = |n: u32, requests: u64| {
+        let one = one.clone();
+        async move {
+            let counts = ResultCounts {
+                requests,
+                part: volley_core::ports::ResultPart::Chunk,
+                ..ResultCounts::default()
+            };
+            ledger
+                .record_archived(&one.chunk(n), counts, None, 2_003)
+                .await
+                .unwrap_or_else(|e| panic!("{e:?}"))
+        }
+    };
+    assert_eq!(
+        chunk(0, 20).await,
+        ArchiveMark::Fresh,
+        "a chunk is counted apart from its call"
+    );
+    assert_eq!(chunk(1, 5).await, ArchiveMark::Fresh, "and from its other chunks");
+    assert_eq!(
+        chunk(0, 20).await,
+        ArchiveMark::Seen {
+            metrics_published: false
+        },
+        "a redelivered chunk is seen, not counted"
     );
     // Another organisation's test and call of the same ids: its own mark, its own counters.
     let other = TestScope::new(format!("globex-{unique}"), &test.test_id);
@@ -245,7 +276,8 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
                 ResultCounts {
                     requests: 7,
                     errors: 7,
-                    dropped: 7
+                    dropped: 7,
+                    ..ResultCounts::default()
                 },
                 None,
                 2_004
@@ -269,9 +301,10 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
             counters.errors,
             counters.dropped,
             counters.results_archived,
+            counters.chunks_archived,
             counters.calls_lost
         ),
-        (150, 3, 1, 2, 0)
+        (175, 3, 1, 2, 2, 0)
     );
     assert_eq!(counters.last_result_at, 2_003);
     let others = ledger

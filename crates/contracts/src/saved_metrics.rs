@@ -11,6 +11,7 @@ fn counts(requests: u64) -> ResultCounts {
         requests,
         errors: 0,
         dropped: 0,
+        ..ResultCounts::default()
     }
 }
 

@@ -96,6 +96,19 @@ pub struct ResultCounts {
     pub requests: u64,
     pub errors: u64,
     pub dropped: u64,
+    /// A call's whole result (counted in `resultsArchived`), or a chunk of it sent while it ran (counted in
+    /// `chunksArchived`); either way its requests are counted once, under its own archive mark.
+    pub part: ResultPart,
+}
+
+/// Which part of a call's results an archived message is (`model::result`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResultPart {
+    /// The call's result at its end: its seconds that no chunk carried.
+    #[default]
+    Whole,
+    /// Seconds sealed while the call ran, sent every chunk period.
+    Chunk,
 }
 
 /// A test's live counters, as the archiver keeps them (and the worker, for calls lost).
@@ -106,7 +119,9 @@ pub struct TestCounters {
     pub errors: u64,
     pub dropped: u64,
     pub results_archived: u64,
-    /// Unix seconds of the last archived result (0 when none was).
+    /// Chunks of running calls' results archived (their requests are in `requests`).
+    pub chunks_archived: u64,
+    /// Unix seconds of the last archived result or chunk (0 when none was).
     pub last_result_at: i64,
     /// Calls whose invocation ended without a result (a claim whose lease passed): they will not fire.
     pub calls_lost: u64,
@@ -121,6 +136,7 @@ impl TestCounters {
             errors: 0,
             dropped: 0,
             results_archived: 0,
+            chunks_archived: 0,
             last_result_at: 0,
             calls_lost: 0,
         }

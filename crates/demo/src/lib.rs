@@ -532,7 +532,7 @@ async fn read_results(options: &Options, stack: &Stack, test_id: &str) -> Result
 pub fn merge(organisation: &str, test_id: &str, calls: &[CallResult]) -> Result<(Report, Vec<SecondStats>), DemoError> {
     let test = TestScope::new(organisation, test_id);
     let expected: Vec<String> = calls.iter().map(|c| c.call_id.clone()).collect();
-    let mut merged = TestResult::merge(&test, &expected, calls)
+    let mut merged = TestResult::merge(&test, &expected, calls, &[])
         .map_err(|e| DemoError::Unexpected(format!("the results do not merge: {}", volley_core::error_chain(&e))))?;
     let seconds = merged
         .report

@@ -77,3 +77,50 @@ pub fn stack_output(name: &str) -> String {
         .unwrap_or_else(|| panic!("{path} has no {name} output: redeploy with `make stack-deploy`"))
         .to_owned()
 }
+
+/// The processes on this machine, other than this one, with a TCP connection open to `port` on
+/// loopback: which of the local stack's function processes are talking to a test's target right now
+/// (each socket's inode in `/proc/net/tcp` found among the processes' descriptors). Linux only.
+pub fn processes_connected_to(port: u16) -> Vec<u32> {
+    let mut inodes = std::collections::HashSet::new();
+    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(text) = std::fs::read_to_string(table) else {
+            continue;
+        };
+        for line in text.lines().skip(1) {
+            // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let (Some(remote), Some(state), Some(inode)) = (fields.get(2), fields.get(3), fields.get(9)) else {
+                continue;
+            };
+            let remote_port = remote.rsplit(':').next().and_then(|p| u16::from_str_radix(p, 16).ok());
+            // 01: ESTABLISHED.
+            if remote_port == Some(port) && *state == "01" {
+                inodes.insert(format!("socket:[{inode}]"));
+            }
+        }
+    }
+    let own = std::process::id();
+    let mut pids = Vec::new();
+    let Ok(processes) = std::fs::read_dir("/proc") else {
+        return pids;
+    };
+    for entry in processes.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        if pid == own {
+            continue;
+        }
+        let Ok(descriptors) = std::fs::read_dir(entry.path().join("fd")) else {
+            continue;
+        };
+        let connected = descriptors.flatten().any(|fd| {
+            std::fs::read_link(fd.path()).is_ok_and(|target| inodes.contains(target.to_string_lossy().as_ref()))
+        });
+        if connected {
+            pids.push(pid);
+        }
+    }
+    pids
+}

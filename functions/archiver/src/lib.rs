@@ -1,6 +1,8 @@
 //! The archiver: drains the results queue. For each result, on its own (a poison message fails only
 //! itself): the full result to S3 at a deterministic key, live counters to DynamoDB (once per call, however
-//! often the message is delivered), and 1-second metrics to CloudWatch.
+//! often the message is delivered), and 1-second metrics to CloudWatch. A chunk of a running call's seconds
+//! is archived the same way under its own scope (`CallScope::chunk`), and the call's result at its end
+//! counts and publishes only the seconds no chunk carried, so every second is counted once.
 
 use std::sync::Arc;
 
@@ -13,9 +15,12 @@ use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::metrics::{DATUMS_PER_BATCH, MetricDatum, metrics_for};
-use volley_core::model::result::{CallResult, ResultMessage};
+use volley_core::model::result::{CallResult, ResultChunk, ResultMessage};
 use volley_core::model::scope::{CallScope, ScopeError};
-use volley_core::ports::{ArchiveMark, BatchClaim, MetricsSink, ResultArchive, ResultCounts, ResultLedger, StoreError};
+use volley_core::ports::{
+    ArchiveMark, BatchClaim, MetricsSink, ResultArchive, ResultCounts, ResultLedger, ResultPart, StoreError,
+};
+use volley_engine::load::stats::{SecondStats, Stats};
 
 /// The archiver's settings, read once per cold start.
 #[derive(Debug, Clone)]
@@ -118,6 +123,66 @@ fn aws(id: &str, what: &'static str) -> impl FnOnce(StoreError) -> ArchiveError 
     move |source| ArchiveError::Aws { id, what, source }
 }
 
+/// What one record holds, ready to archive: whose it is (the scope its mark and metrics batches are kept
+/// under: the call's, or its chunk's), where it is stored and as what, and the seconds it counts.
+struct Archivable {
+    scope: CallScope,
+    region: Option<String>,
+    key: String,
+    document: Vec<u8>,
+    part: ResultPart,
+    /// What it adds to the counters: a whole result's seconds that no chunk carried, or a chunk's.
+    total: Stats,
+    seconds: Vec<SecondStats>,
+}
+
+impl Archivable {
+    fn whole(id: &str, result: &CallResult) -> Result<Self, ArchiveError> {
+        let malformed = |source| ArchiveError::Malformed {
+            id: id.to_owned(),
+            source,
+        };
+        Ok(Self {
+            // Its ids key everything written below: checked before anything is.
+            scope: result.scope().map_err(|source| ArchiveError::BadScope {
+                id: id.to_owned(),
+                source,
+            })?,
+            region: result.region.clone(),
+            key: result.archive_key(),
+            document: serde_json::to_vec(result).map_err(malformed)?,
+            part: ResultPart::Whole,
+            total: result.unchunked_total().map_err(malformed)?,
+            seconds: result.unchunked_seconds().map_err(malformed)?,
+        })
+    }
+
+    fn chunk(id: &str, chunk: &ResultChunk) -> Result<Self, ArchiveError> {
+        let malformed = |source| ArchiveError::Malformed {
+            id: id.to_owned(),
+            source,
+        };
+        let call = chunk.call_scope().map_err(|source| ArchiveError::BadScope {
+            id: id.to_owned(),
+            source,
+        })?;
+        let seconds = chunk.decode_seconds().map_err(malformed)?;
+        let mut total = Stats::default();
+        for second in &seconds {
+            total.merge(&second.stats);
+        }
+        Ok(Self {
+            scope: call.chunk(chunk.chunk),
+            region: chunk.region.clone(),
+            key: chunk.archive_key(),
+            document: serde_json::to_vec(chunk).map_err(malformed)?,
+            part: ResultPart::Chunk,
+            total,
+            seconds,
+        })
+    }
+}
+
 /// Archives one record.
 async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveError> {
     let id = message.message_id.clone().unwrap_or_default();
@@ -127,6 +192,7 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
         .ok_or_else(|| ArchiveError::NoBody(id.clone()))?;
     let malformed = |source| ArchiveError::Malformed { id: id.clone(), source };
     let result: CallResult = match ResultMessage::from_json(body).map_err(malformed)? {
+        ResultMessage::Chunk(chunk) => return archive(deps, &id, Archivable::chunk(&id, &chunk)?).await,
         ResultMessage::Inline(result) => *result,
         ResultMessage::Stored { key, .. } => {
             let bytes = deps
@@ -141,34 +207,42 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
             let text = String::from_utf8_lossy(&bytes);
             match ResultMessage::from_json(&text).map_err(malformed)? {
                 ResultMessage::Inline(result) => *result,
-                ResultMessage::Stored { .. } => return Err(ArchiveError::MissingStored { id, key }),
+                ResultMessage::Stored { .. } | ResultMessage::Chunk(..) => {
+                    return Err(ArchiveError::MissingStored { id, key });
+                }
             }
         }
     };
-    // Its ids key everything written below: checked before anything is.
-    let call = result
-        .scope()
-        .map_err(|source| ArchiveError::BadScope { id: id.clone(), source })?;
-    let seconds = result.report.decode_seconds().map_err(malformed)?;
-    let key = result.archive_key();
-    let document = serde_json::to_vec(&result).map_err(malformed)?;
+    archive(deps, &id, Archivable::whole(&id, &result)?).await
+}
+
+/// Stores a result or chunk, counts it once, and publishes its metrics once.
+async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveError> {
+    let Archivable {
+        scope,
+        region,
+        key,
+        document,
+        part,
+        total,
+        seconds,
+    } = item;
     deps.archive
         .put(&key, document)
         .await
-        .map_err(aws(&id, "storing the result"))?;
-
-    let total = &result.report.total;
+        .map_err(aws(id, "storing the result"))?;
     let counts = ResultCounts {
         requests: total.requests,
         errors: total.failures(),
         dropped: total.dropped,
+        part,
     };
     let now = deps.clock.now().timestamp();
     let mark = deps
         .ledger
-        .record_archived(&call, counts, result.region.as_deref(), now)
+        .record_archived(&scope, counts, region.as_deref(), now)
         .await
-        .map_err(aws(&id, "counting the result"))?;
+        .map_err(aws(id, "counting the result"))?;
     let publish = !matches!(
         mark,
         ArchiveMark::Seen {
@@ -176,12 +250,12 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
         }
     );
     if publish {
-        let data = metrics_for(&call.test, result.region.as_deref(), &seconds);
-        publish_once(deps, &id, &call, &data).await?;
+        let data = metrics_for(&scope.test, region.as_deref(), &seconds);
+        publish_once(deps, id, &scope, &data).await?;
     }
     tracing::info!(
-        organisation_id = %result.organisation_id, test_id = %result.test_id, call_id = %result.call_id,
-        key = %key, requests = counts.requests,
+        organisation_id = %scope.test.organisation_id, test_id = %scope.test.test_id, call_id = %scope.call_id,
+        key = %key, requests = counts.requests, part = ?part,
         first_delivery = matches!(mark, ArchiveMark::Fresh), metrics_published = publish, "result archived"
     );
     Ok(())

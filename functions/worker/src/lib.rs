@@ -5,7 +5,10 @@
 //! Order matters for at-least-once delivery: the call is validated (every number within its bound, and a
 //! `startAt` neither past by more than the tolerance nor beyond what this invocation can wait for and run)
 //! and its target vetted first (an invalid or refused call fails the same way on every retry and ends in the
-//! dead-letter queue), then claimed once (a duplicate delivery runs nothing), then run.
+//! dead-letter queue), then claimed once (a duplicate delivery runs nothing), then run. While it runs, the
+//! seconds it has sealed go to the results queue every `CHUNK_INTERVAL` as numbered chunks, and its result
+//! at the end says how many seconds they carried (`model::result`), so a worker that dies loses at most a
+//! chunk period and the test's counters move while it runs.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -24,7 +27,7 @@ use volley_core::adapters::ssm::SsmSecretStore;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader, SecretSettings};
 use volley_core::model::call::{CallError, MAX_IN_FLIGHT, USER_CALL_DETAIL_TYPE, UserCall, ValidCall};
-use volley_core::model::result::{CallResult, MAX_INLINE_BYTES, ResultMessage, overflow_key};
+use volley_core::model::result::{CallResult, Chunked, MAX_INLINE_BYTES, ResultChunk, ResultMessage, overflow_key};
 use volley_core::model::secrets::references;
 use volley_core::ports::{
     CallClaims, Claim, OrganisationLimitsStore, ResultArchive, ResultQueue, StopSignal, StoreError,
@@ -63,6 +66,9 @@ pub struct Config {
     pub orchestration_table: String,
     /// `STOP_POLL_INTERVAL`: how often a running call looks at its test's stop (default 1s).
     pub stop_poll: Duration,
+    /// `CHUNK_INTERVAL`: how often a running call sends the seconds it has sealed (default 10s, at least
+    /// 1s).
+    pub chunk_interval: Duration,
 }
 
 impl Config {
@@ -86,6 +92,15 @@ impl Config {
         let stop_poll = env
             .parsed("STOP_POLL_INTERVAL", volley_core::config::duration)
             .unwrap_or(DEFAULT_STOP_POLL);
+        let chunk_interval = env
+            .parsed("CHUNK_INTERVAL", |text| {
+                let interval = volley_core::config::duration(text)?;
+                if interval < MIN_CHUNK_INTERVAL {
+                    return Err(format!("{text} is shorter than {MIN_CHUNK_INTERVAL:?}"));
+                }
+                Ok(interval)
+            })
+            .unwrap_or(DEFAULT_CHUNK_INTERVAL);
         env.finish()?;
         Ok(Self {
             calls_table,
@@ -98,9 +113,17 @@ impl Config {
             secrets,
             orchestration_table,
             stop_poll,
+            chunk_interval,
         })
     }
 }
+
+/// How often a running call sends its sealed seconds: a worker that dies loses at most this much (and the
+/// seconds still open), and the test's live counters lag by about this much. Each chunk is one SQS message
+/// and one archiver record: 360 an hour per worker.
+pub const DEFAULT_CHUNK_INTERVAL: Duration = Duration::from_secs(10);
+/// The shortest chunk period allowed: a second is the unit sealed.
+pub const MIN_CHUNK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How often a running call looks at its test's stop: one eventually consistent GetItem of one attribute
 /// (half a read unit) a second, 3,600 an hour per worker, about $0.0002 per worker-hour on demand. A stop is
@@ -139,6 +162,8 @@ pub struct Deps {
     /// Each test's stop, in its home region.
     pub stops: Arc<dyn StopSignal>,
     pub stop_poll: Duration,
+    /// How often a running call sends its sealed seconds as a chunk.
+    pub chunk_interval: Duration,
 }
 
 impl Deps {
@@ -149,6 +174,7 @@ impl Deps {
             limits: domains,
             stops: Arc::new(DynamoStopSignal::new(sdk_config, &config.orchestration_table)),
             stop_poll: config.stop_poll,
+            chunk_interval: config.chunk_interval,
             claims: Arc::new(DynamoCallClaims::new(
                 sdk_config,
                 &config.calls_table,
@@ -212,6 +238,8 @@ pub struct WorkerOutcome {
     pub requests: u64,
     pub dropped: u64,
     pub truncated: bool,
+    /// Chunks of its seconds sent while it ran.
+    pub chunks: u32,
     /// `queue` (inline) or `s3` (too big: a pointer on the queue).
     pub delivered_via: &'static str,
 }
@@ -225,8 +253,85 @@ impl WorkerOutcome {
             requests: 0,
             dropped: 0,
             truncated: false,
+            chunks: 0,
             delivered_via: "none",
         }
+    }
+}
+
+/// What a running call's chunks have carried so far: chunks `0..chunks`, its first `seconds` seconds.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sent {
+    chunks: u32,
+    seconds: usize,
+}
+
+/// Where a running call's chunks go, and whose they are.
+#[derive(Debug, Clone)]
+struct Chunker {
+    queue: Arc<dyn ResultQueue>,
+    inline_limit: usize,
+    test_id: String,
+    organisation_id: String,
+    call_id: String,
+    region: Option<String>,
+}
+
+impl Chunker {
+    /// Sends the seconds sealed since the last chunk, as many chunks as messages need (halved until a chunk
+    /// fits; one second always does), noting each in `sent` once the queue took it.
+    async fn send_new(&self, progress: &Progress, sent: &mut Sent) -> Result<(), WorkerError> {
+        let mut fresh = progress.sealed_since(sent.seconds);
+        while !fresh.is_empty() {
+            let mut take = fresh.len();
+            let body = loop {
+                let chunk = ResultChunk {
+                    test_id: self.test_id.clone(),
+                    organisation_id: self.organisation_id.clone(),
+                    call_id: self.call_id.clone(),
+                    region: self.region.clone(),
+                    chunk: sent.chunks,
+                    from: sent.seconds,
+                    seconds: fresh[..take].to_vec(),
+                };
+                let body = ResultMessage::Chunk(Box::new(chunk)).to_json()?;
+                if body.len() <= self.inline_limit || take == 1 {
+                    break body;
+                }
+                take = take.div_ceil(2);
+            };
+            self.queue.send(body).await.map_err(WorkerError::Delivery)?;
+            sent.chunks += 1;
+            sent.seconds += take;
+            fresh.drain(..take);
+        }
+        Ok(())
+    }
+
+    /// Sends chunks every `interval` until `done` is notified (never in the middle of a send), keeping in
+    /// `sent` what they carried. A failed send is logged and its seconds go with the next chunk (or the
+    /// result).
+    fn spawn(
+        self,
+        progress: Arc<Progress>,
+        interval: Duration,
+        done: Arc<tokio::sync::Notify>,
+        sent: Arc<std::sync::Mutex<Sent>>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    () = tokio::time::sleep(interval) => {}
+                    () = done.notified() => return,
+                }
+                let mut so_far = *sent.lock().unwrap_or_else(|e| e.into_inner());
+                let outcome = self.send_new(&progress, &mut so_far).await;
+                *sent.lock().unwrap_or_else(|e| e.into_inner()) = so_far;
+                if let Err(error) = outcome {
+                    tracing::warn!(organisation_id = %self.organisation_id, test_id = %self.test_id, call_id = %self.call_id, error = %volley_core::error_chain(&error), "a chunk could not be sent; its seconds go with the next");
+                }
+            }
+        })
     }
 }
 
@@ -302,6 +407,7 @@ async fn redeliver(deps: &Deps, call: &ValidCall, key: String) -> Result<WorkerO
         requests: 0,
         dropped: 0,
         truncated: false,
+        chunks: 0,
         delivered_via: "s3",
     })
 }
@@ -417,8 +523,33 @@ pub async fn function_handler(
             }
         })
     };
+    // Sends the sealed seconds every chunk period while the call runs.
+    let (done, sent) = (
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(std::sync::Mutex::new(Sent::default())),
+    );
+    let chunker = Chunker {
+        queue: Arc::clone(&deps.queue),
+        inline_limit: deps.inline_limit,
+        test_id: test_id.clone(),
+        organisation_id: organisation_id.clone(),
+        call_id: call_id.clone(),
+        region: call.call.region.clone(),
+    }
+    .spawn(
+        Arc::clone(&progress),
+        deps.chunk_interval,
+        Arc::clone(&done),
+        Arc::clone(&sent),
+    );
     let report = engine::run(&attack_for(&call, target.clone(), Some(deadline)), progress).await;
     watcher.abort();
+    // The chunker ends between sends; what it sent is what the result says its chunks carried.
+    done.notify_one();
+    if let Err(error) = chunker.await {
+        tracing::error!(error = %error, "the chunker ended abnormally");
+    }
+    let sent = *sent.lock().unwrap_or_else(|e| e.into_inner());
     let report = report?;
     let (requests, dropped, truncated, stopped) = (
         report.total.requests,
@@ -435,6 +566,10 @@ pub async fn function_handler(
         url: target.url.to_string(),
         addresses: target.addresses,
         report,
+        chunked: (sent.chunks > 0).then_some(Chunked {
+            chunks: sent.chunks,
+            seconds: sent.seconds,
+        }),
     };
     // Durable before anything else: stored, then the claim marked, then sent. A delivery that fails after
     // the store is retried, finds the claim stored, and sends the stored result without firing again.
@@ -461,6 +596,7 @@ pub async fn function_handler(
         requests,
         dropped,
         truncated,
+        chunks: sent.chunks,
         delivered_via,
     })
 }

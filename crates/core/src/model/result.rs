@@ -2,12 +2,19 @@
 //!
 //! A result that fits in one SQS message travels inline; a larger one is put in S3 and the message carries
 //! a pointer. Either way the archiver stores the full result at [`CallResult::archive_key`].
+//!
+//! While a call runs, its worker sends the seconds it has sealed every chunk period as a
+//! [`ResultChunk`], numbered from 0; the call's result at its end says how many chunks there were and how
+//! many of its seconds they carried ([`Chunked`]), so the archiver counts each second once: a chunk's in
+//! the chunk, the rest in the result. A worker that dies loses at most the seconds since its last chunk.
 
 use std::net::SocketAddr;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use volley_engine::load::report::Report;
+use volley_engine::load::stats::{SecondStats, Stats};
 
 use crate::model::scope::{CallScope, ScopeError, TestScope};
 
@@ -27,6 +34,18 @@ pub struct CallResult {
     /// The vetted addresses the worker connected to.
     pub addresses: Vec<SocketAddr>,
     pub report: Report,
+    /// The chunks sent while the call ran, if any: the report's first `seconds` seconds were in them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunked: Option<Chunked>,
+}
+
+/// How much of a call's result its chunks carried: chunks `0..chunks`, holding the report's first
+/// `seconds` seconds, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Chunked {
+    pub chunks: u32,
+    pub seconds: usize,
 }
 
 impl CallResult {
@@ -40,6 +59,70 @@ impl CallResult {
     pub fn archive_key(&self) -> String {
         archive_key(&self.organisation_id, &self.test_id, &self.call_id)
     }
+
+    /// The seconds no chunk carried (all of them when the call sent no chunk), decoded: what the result
+    /// itself counts and publishes.
+    pub fn unchunked_seconds(&self) -> Result<Vec<SecondStats>, serde_json::Error> {
+        let carried = self.chunked.map_or(0, |c| c.seconds);
+        self.report
+            .seconds
+            .iter()
+            .skip(carried)
+            .map(|raw| serde_json::from_str(raw.get()))
+            .collect()
+    }
+
+    /// What the result itself counts: the whole run, less what its chunks counted.
+    pub fn unchunked_total(&self) -> Result<Stats, serde_json::Error> {
+        if self.chunked.is_none() {
+            return Ok(self.report.total.clone());
+        }
+        let mut total = Stats::default();
+        for second in self.unchunked_seconds()? {
+            total.merge(&second.stats);
+        }
+        Ok(total)
+    }
+}
+
+/// Seconds a running call sealed, sent before its end: counted once, under the chunk's own scope
+/// ([`CallScope::chunk`]).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResultChunk {
+    pub test_id: String,
+    pub organisation_id: String,
+    pub call_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    /// Its number: 0 for the call's first chunk, one more for each after.
+    pub chunk: u32,
+    /// The call's sealed seconds from position `from` of its report on, oldest first, encoded as a
+    /// report's are.
+    pub from: usize,
+    pub seconds: Vec<Box<RawValue>>,
+}
+
+impl ResultChunk {
+    /// The call's scope, its ids checked (as [`CallResult::scope`]).
+    pub fn call_scope(&self) -> Result<CallScope, ScopeError> {
+        TestScope::checked(&self.organisation_id, &self.test_id)?.checked_call(&self.call_id)
+    }
+
+    /// Where the archiver keeps it.
+    pub fn archive_key(&self) -> String {
+        chunk_key(&self.organisation_id, &self.test_id, &self.call_id, self.chunk)
+    }
+
+    /// Its seconds, decoded.
+    pub fn decode_seconds(&self) -> Result<Vec<SecondStats>, serde_json::Error> {
+        self.seconds.iter().map(|raw| serde_json::from_str(raw.get())).collect()
+    }
+}
+
+/// `chunks/{organisationId}/{testId}/{callId}/{chunk}.json`: a call's chunks, numbered from 0.
+pub fn chunk_key(organisation_id: &str, test_id: &str, call_id: &str, chunk: u32) -> String {
+    format!("chunks/{organisation_id}/{test_id}/{call_id}/{chunk}.json")
 }
 
 /// `results/{organisationId}/{testId}/{callId}.json`.
@@ -52,8 +135,9 @@ pub fn overflow_key(organisation_id: &str, test_id: &str, call_id: &str) -> Stri
     format!("overflow/{organisation_id}/{test_id}/{call_id}.json")
 }
 
-/// A message on the results queue: `{"kind": "inline", "result": {...}}`, or
-/// `{"kind": "stored", "testId": ..., "organisationId": ..., "callId": ..., "key": ...}`.
+/// A message on the results queue: `{"kind": "inline", "result": {...}}`,
+/// `{"kind": "stored", "testId": ..., "organisationId": ..., "callId": ..., "key": ...}`, or
+/// `{"kind": "chunk", "chunk": {...}}`.
 ///
 /// Read with [`ResultMessage::from_json`], which looks at `kind` first and then reads the one shape it
 /// names: serde's tagged enums buffer their content, which the per-second buckets (raw JSON) cannot pass
@@ -69,6 +153,8 @@ pub enum ResultMessage {
         call_id: String,
         key: String,
     },
+    /// Seconds of a call still running.
+    Chunk(Box<ResultChunk>),
 }
 
 #[derive(Deserialize)]
@@ -80,6 +166,12 @@ struct Kind {
 struct InlineWire<R> {
     kind: String,
     result: R,
+}
+
+#[derive(Serialize, Deserialize)]
+struct ChunkWire<C> {
+    kind: String,
+    chunk: C,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -111,6 +203,10 @@ impl ResultMessage {
                 call_id: call_id.clone(),
                 key: key.clone(),
             }),
+            Self::Chunk(chunk) => serde_json::to_string(&ChunkWire {
+                kind: "chunk".into(),
+                chunk,
+            }),
         }
     }
 
@@ -130,8 +226,12 @@ impl ResultMessage {
                     key: wire.key,
                 })
             }
+            "chunk" => {
+                let wire: ChunkWire<ResultChunk> = serde_json::from_str(text)?;
+                Ok(Self::Chunk(Box::new(wire.chunk)))
+            }
             other => Err(serde::de::Error::custom(format!(
-                "unknown result message kind {other:?}; expected \"inline\" or \"stored\""
+                "unknown result message kind {other:?}; expected \"inline\", \"stored\" or \"chunk\""
             ))),
         }
     }

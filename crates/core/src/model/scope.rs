@@ -3,8 +3,9 @@
 //! same test id, or the same call id, never meet.
 //!
 //! Keys join identifiers with `#`, which the identifier rule (`model::identifier`) keeps out of every
-//! identifier, so a key is read back unambiguously: a test is `org#test`, a call `org#test#call`, and a
-//! piece of a call's data (a chunk of its results, a batch of its metrics) `org#test#call#n`.
+//! identifier, so a key is read back unambiguously: a test is `org#test`, a call `org#test#call`, a chunk
+//! of its results `org#test#call#cn`, and a piece of a call's data (a batch of its metrics)
+//! `org#test#call#n`.
 
 use serde::{Deserialize, Serialize};
 
@@ -81,9 +82,19 @@ impl CallScope {
         format!("{}{KEY_SEPARATOR}{}", self.test.key(), self.call_id)
     }
 
-    /// `org#test#call#n`: piece `n` of the call's data (a batch of its metrics, a chunk of its results).
+    /// `org#test#call#n`: piece `n` of the call's data (a batch of its metrics).
     pub fn piece_key(&self, n: u32) -> String {
         format!("{}{KEY_SEPARATOR}{n}", self.key())
+    }
+
+    /// Chunk `n` of the call's results, sent while it ran, as a scope of its own (`org#test#call#cn`): its
+    /// archive mark and its metrics batches are its own, apart from the call's and from every other
+    /// chunk's. No call id holds the separator, so no call's scope is a chunk's.
+    pub fn chunk(&self, n: u32) -> CallScope {
+        CallScope {
+            test: self.test.clone(),
+            call_id: format!("{}{KEY_SEPARATOR}c{n}", self.call_id),
+        }
     }
 }
 
@@ -120,6 +131,8 @@ mod tests {
         assert_eq!(call.key(), "acme#checkout#eu-1");
         assert_eq!(call.to_string(), call.key());
         assert_eq!(call.piece_key(3), "acme#checkout#eu-1#3");
+        assert_eq!(call.chunk(3).key(), "acme#checkout#eu-1#c3");
+        assert_ne!(call.chunk(3), call, "a chunk is not its call");
     }
 
     #[test]

@@ -91,7 +91,10 @@ impl Progress {
 
     /// Appends a sealed second (the recorder's).
     pub(super) fn seal(&self, second: i64, raw: Box<RawValue>) {
-        self.sealed.lock().unwrap_or_else(|e| e.into_inner()).push((second, raw));
+        self.sealed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((second, raw));
     }
 
     /// Takes every sealed second, at the attack's end.

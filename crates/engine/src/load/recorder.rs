@@ -140,7 +140,10 @@ impl Aggregator {
             self.seal(second, stats)?;
         }
         let sealed = self.progress.take_sealed();
-        debug_assert!(sealed.windows(2).all(|w| w[0].0 < w[1].0), "seconds seal in order, once");
+        debug_assert!(
+            sealed.windows(2).all(|w| w[0].0 < w[1].0),
+            "seconds seal in order, once"
+        );
         Ok((
             sealed.into_iter().map(|(_, raw)| raw).collect(),
             std::mem::take(&mut self.total),

@@ -442,7 +442,11 @@ async fn sealed_seconds_are_handed_out_while_the_attack_runs_and_keep_their_plac
         report.seconds.len()
     );
     for (i, raw) in early.iter().enumerate() {
-        assert_eq!(raw.get(), report.seconds[i].get(), "second {i} kept its place, unchanged");
+        assert_eq!(
+            raw.get(),
+            report.seconds[i].get(),
+            "second {i} kept its place, unchanged"
+        );
     }
     assert!(progress.sealed_since(0).is_empty(), "the report took them all");
     let from_one = report.decode_seconds().unwrap_or_else(|e| panic!("{e}"));

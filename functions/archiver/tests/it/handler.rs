@@ -25,9 +25,14 @@ fn checkout() -> TestScope {
 
 /// A real result: 20 requests at 20 rps against a server on loopback.
 async fn real_result(call_id: &str) -> CallResult {
+    real_result_over(call_id, 1).await
+}
+
+/// A real result: 20 requests a second for `seconds` against a server on loopback.
+async fn real_result_over(call_id: &str, seconds: u64) -> CallResult {
     let address = start(Behaviour::default()).await.address;
     let url = format!("http://{address}/");
-    let attack = get_attack(address, &url, 20.0, 1, 10);
+    let attack = get_attack(address, &url, 20.0, seconds, 10);
     let report = engine::run(&attack, Arc::new(Progress::default()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -39,6 +44,7 @@ async fn real_result(call_id: &str) -> CallResult {
         url,
         addresses: vec![address],
         report,
+        chunked: None,
     }
 }
 
@@ -181,6 +187,65 @@ async fn a_result_is_stored_counted_and_published_per_second() {
     assert_eq!(per_metric.get("Requests"), Some(&20.0));
     assert_eq!(per_metric.get("ResponseTime"), Some(&20.0), "one latency per request");
     assert_eq!(per_metric.get("Errors"), Some(&0.0));
+}
+
+/// A call that sent chunks while it ran: its chunks and its result, delivered in any order and more than
+/// once, count and publish every second once (the result only the seconds no chunk carried), and each
+/// chunk is stored under its own key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chunks_and_the_result_that_follows_them_count_and_publish_every_second_once_in_any_order() {
+    use volley_core::model::result::{Chunked, ResultChunk};
+    let w = world();
+    let mut result = real_result_over("call-1", 3).await;
+    assert!(result.report.seconds.len() >= 3, "3 s of sending span 3 or 4 seconds");
+    let chunk = |n: u32, from: usize| {
+        ResultMessage::Chunk(Box::new(ResultChunk {
+            test_id: "checkout".into(),
+            organisation_id: "acme".into(),
+            call_id: "call-1".into(),
+            region: Some("eu-west-1".into()),
+            chunk: n,
+            from,
+            seconds: vec![result.report.seconds[from].clone()],
+        }))
+        .to_json()
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (zero, one) = (chunk(0, 0), chunk(1, 1));
+    result.chunked = Some(Chunked { chunks: 2, seconds: 2 });
+    let whole = inline(result);
+    for bodies in [[one.clone(), whole.clone()], [zero, one], [whole.clone(), whole]] {
+        let response = function_handler(&w.deps, only_good(batch(&bodies)))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let counters = w
+        .ledger
+        .counters(&checkout())
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| TestCounters::new(checkout()));
+    assert_eq!(
+        (counters.requests, counters.results_archived, counters.chunks_archived),
+        (60, 1, 2)
+    );
+    let published = w.metrics.published.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let requests: f64 = published
+        .iter()
+        .filter(|d| d.name == "Requests")
+        .flat_map(|d| d.values.iter())
+        .sum();
+    assert_eq!(requests, 60.0, "every second published once");
+    let objects = w.objects();
+    for key in [
+        "chunks/acme/checkout/call-1/0.json",
+        "chunks/acme/checkout/call-1/1.json",
+        "results/acme/checkout/call-1.json",
+    ] {
+        assert!(objects.contains(&key.to_owned()), "{key} in {objects:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

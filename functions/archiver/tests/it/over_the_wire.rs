@@ -38,6 +38,7 @@ async fn real_result(test_id: &str, call_id: &str) -> CallResult {
         url,
         addresses: vec![address],
         report,
+        chunked: None,
     }
 }
 

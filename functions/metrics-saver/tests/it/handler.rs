@@ -82,6 +82,7 @@ impl World {
             requests: 10 * buckets.len() as u64,
             errors: buckets.len() as u64,
             dropped: 0,
+            ..ResultCounts::default()
         };
         self.ledger
             .record_archived(&test().call(call), counts, region, archived_at)

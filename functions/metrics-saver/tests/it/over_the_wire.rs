@@ -52,6 +52,7 @@ async fn archive(ledger: &dyn ResultLedger, test: &TestScope, region: Option<&st
         requests: 5 * buckets.len() as u64,
         errors: buckets.len() as u64,
         dropped: 0,
+        ..ResultCounts::default()
     };
     ledger
         .record_archived(&test.call(emulator::unique("call-")), counts, region, now())

@@ -296,6 +296,7 @@ async fn real_result(test_id: &str, call_id: &str, url: &str) -> CallResult {
         url: url.into(),
         addresses: vec![address],
         report,
+        chunked: None,
     }
 }
 

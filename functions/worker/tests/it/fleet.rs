@@ -6,12 +6,13 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
+use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::model::plan::{Fleet, FleetCall, TestPlan, ValidPlan};
-use volley_core::model::result::{CallResult, archive_key};
+use volley_core::model::result::{CallResult, ResultChunk, archive_key, chunk_key};
 use volley_core::model::scope::TestScope;
 use volley_core::model::test_result::TestResult;
-use volley_core::ports::ResultArchive;
+use volley_core::ports::{ResultArchive, ResultLedger, TestCounters};
 use volley_engine::load::stats::Stats;
 use volley_testkit::emulator::{self, eventually};
 use volley_testkit::fixtures;
@@ -78,11 +79,39 @@ async fn stored_results(
     results
 }
 
+/// The test's live counters in the stack's tests table (zero before anything was archived).
+async fn counters(config: &volley_core::aws::SdkConfig, test: &TestScope) -> TestCounters {
+    let ledger = DynamoResultLedger::new(
+        config,
+        emulator::stack_output("CallsTableName"),
+        emulator::stack_output("TestsTableName"),
+    );
+    ledger
+        .counters(test)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| TestCounters::new(test.clone()))
+}
+
+/// The chunks the archiver stored of `call`, from 0 up to the first it has not.
+async fn stored_chunks(config: &volley_core::aws::SdkConfig, test: &TestScope, call: &str) -> Vec<ResultChunk> {
+    let archive = S3ResultArchive::new(config, emulator::stack_output("ResultsBucketName"));
+    let mut chunks = Vec::new();
+    for n in 0.. {
+        let key = chunk_key(&test.organisation_id, &test.test_id, call, n);
+        match archive.get(&key).await.unwrap_or_else(|e| panic!("{key}: {e}")) {
+            Some(bytes) => chunks.push(serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{key}: {e}"))),
+            None => return chunks,
+        }
+    }
+    chunks
+}
+
 /// The results as one, checked against the same histograms added here by hand, with no call missing.
 fn merged(organisation: &str, test_id: &str, fleet: &Fleet, results: &[CallResult]) -> TestResult {
     let expected: Vec<String> = fleet.calls.iter().map(|c| c.call.call_id.clone()).collect();
-    let merged =
-        TestResult::merge(&TestScope::new(organisation, test_id), &expected, results).unwrap_or_else(|e| panic!("{e}"));
+    let merged = TestResult::merge(&TestScope::new(organisation, test_id), &expected, results, &[])
+        .unwrap_or_else(|e| panic!("{e}"));
     assert!(merged.missing.is_empty(), "every call reported: {:?}", merged.missing);
     let mut by_hand = Stats::default();
     for r in results {
@@ -283,19 +312,135 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
         tokio::time::sleep_until(put_at.into()).await;
         put(&config, fleet.calls.iter().filter(|c| c.segment == s)).await;
     }
+    // 32 s in, in the last segment: the counters have moved by the chunks of seconds already sealed.
+    let test = TestScope::new("acme", &test_id);
+    tokio::time::sleep_until((start + Duration::from_secs(32)).into()).await;
+    let live = counters(&config, &test).await;
+    assert!(
+        live.chunks_archived > 0 && live.requests >= 60 * 20,
+        "counted while running: {live:?}"
+    );
 
     let results = stored_results(&config, "acme", &test_id, &fleet).await;
     let merged = merged("acme", &test_id, &fleet, &results);
     assert_eq!(merged.report.total.requests, 2400);
+    let chunks: u32 = results.iter().filter_map(|r| r.chunked).map(|c| c.chunks).sum();
+    let end = eventually("every result counted", Duration::from_secs(30), || {
+        let (config, test) = (config.clone(), test.clone());
+        async move {
+            let c = counters(&config, &test).await;
+            (c.results_archived == 9 && c.chunks_archived == u64::from(chunks)).then_some(c)
+        }
+    })
+    .await;
+    assert_eq!(
+        end.requests, 2400,
+        "every second counted once, in a chunk or in a result"
+    );
     let per_second = held_to_the_plan(&target, start, 40, 60, 2400);
     let skew = merged
         .start_skew
         .unwrap_or_else(|| panic!("the workers had their starts"));
     println!(
-        "segments: 9 calls (3 workers, 3 segments of 15 s) fired 2400 requests; seconds 14, 15, 29, 30 (the boundaries): {:?}; start skew across the 9 calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "segments: 9 calls (3 workers, 3 segments of 15 s) fired 2400 requests; seconds 14, 15, 29, 30 (the boundaries): {:?}; counted 32 s in: {} requests in {} chunks; at the end {} in {chunks} chunks and 9 results; start skew across the 9 calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         [per_second[14], per_second[15], per_second[29], per_second[30]],
+        live.requests,
+        live.chunks_archived,
+        end.requests,
         skew.p50_ms,
         skew.p99_ms,
         skew.max_ms
+    );
+}
+
+/// A worker killed mid-call (its bootstrap process, as the local stack kills one at its timeout): 2 workers
+/// fire 20 requests a second for 12 s, chunks every 5 s (the local stack's `CHUNK_INTERVAL`); 9 s in, the
+/// process of one of them is killed. What its chunks carried is counted, once; it loses at most its last
+/// chunk period (and the second still open); the merged result names it short; the other call reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_call_loses_at_most_one_chunk_and_the_result_names_it_short() {
+    let config = emulator::sdk_config().await;
+    let (address, target) = test_target().await;
+    let test = TestScope::new("acme", emulator::unique("killed-"));
+    let plan = plan(serde_json::json!({
+        "organisationId": test.organisation_id, "testId": test.test_id, "homeRegion": home(&config),
+        "request": {"url": format!("http://{address}/killed")},
+        "rate": 20, "duration": "12s", "maxWorkerRate": 10,
+        "regions": [{"region": home(&config), "share": 1}]
+    }));
+    let (fleet, start) = fleet(&plan, Duration::from_secs(8));
+    assert_eq!(fleet.calls.len(), 2);
+    put(&config, &fleet.calls).await;
+    tokio::time::sleep_until((start + Duration::from_secs(9)).into()).await;
+    let workers = emulator::processes_connected_to(address.port());
+    assert_eq!(
+        workers.len(),
+        2,
+        "the two workers' processes are connected to the target: {workers:?}"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &workers[0].to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(killed.success());
+
+    // The other call reports; the killed one's chunks are all that is known of it.
+    let archive = S3ResultArchive::new(&config, emulator::stack_output("ResultsBucketName"));
+    let ids: Vec<String> = fleet.calls.iter().map(|c| c.call.call_id.clone()).collect();
+    let (survivor, result) = eventually("the surviving call's result", Duration::from_secs(60), || {
+        let (archive, ids, test) = (archive.clone(), ids.clone(), test.clone());
+        async move {
+            for id in &ids {
+                let key = archive_key(&test.organisation_id, &test.test_id, id);
+                if let Some(bytes) = archive.get(&key).await.ok().flatten() {
+                    let result: CallResult = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{e}"));
+                    return Some((id.clone(), result));
+                }
+            }
+            None
+        }
+    })
+    .await;
+    let victim = ids.iter().find(|id| **id != survivor).cloned().unwrap_or_default();
+    let survivor_chunks = result.chunked.map_or(0, |c| c.chunks);
+    let result = std::sync::Arc::new(result);
+    // Settled: the counters hold the one result and every chunk stored, and what they carried.
+    let (chunks, merged, counted) = eventually("the chunks counted", Duration::from_secs(30), || {
+        let (config, test, victim, ids) = (config.clone(), test.clone(), victim.clone(), ids.clone());
+        let result = std::sync::Arc::clone(&result);
+        async move {
+            let chunks = stored_chunks(&config, &test, &victim).await;
+            let counted = counters(&config, &test).await;
+            let merged = TestResult::merge(&test, &ids, std::slice::from_ref(&*result), &chunks)
+                .unwrap_or_else(|e| panic!("{e}"));
+            let settled = counted.results_archived == 1
+                && counted.chunks_archived == u64::from(survivor_chunks) + chunks.len() as u64
+                && counted.requests == merged.report.total.requests;
+            settled.then_some((chunks, merged, counted))
+        }
+    })
+    .await;
+    assert!(!chunks.is_empty(), "the killed worker sent chunks before it died");
+    assert_eq!(merged.calls, vec![survivor]);
+    assert!(merged.missing.is_empty(), "{:?}", merged.missing);
+    let [short] = merged.short.as_slice() else {
+        panic!("one short call: {:?}", merged.short)
+    };
+    assert_eq!(short.call_id, victim, "the result names the killed call short");
+    assert_eq!(short.chunks, (0..chunks.len() as u32).collect::<Vec<_>>());
+    let lost = target.arrivals().len() as u64 - merged.report.total.requests;
+    // Its 10 a second for at most one chunk period (5 s) and the second still open.
+    assert!(
+        lost > 0 && lost <= 10 * 6,
+        "lost {lost} requests of the killed worker ({} at the target, {} counted)",
+        target.arrivals().len(),
+        counted.requests
+    );
+    println!(
+        "killed 9 s in: its {} chunks carried {} requests; {lost} sent after its last chunk were lost; the test counts {} of the {} the target got",
+        chunks.len(),
+        short.requests,
+        merged.report.total.requests,
+        target.arrivals().len()
     );
 }

@@ -81,6 +81,8 @@ fn world(allow: SocketAddr) -> World {
         sensitive: Sensitive::default(),
         stops: stops.clone(),
         stop_poll: Duration::from_millis(200),
+        // Longer than these tests' calls, so they send no chunk; the chunk tests shorten it.
+        chunk_interval: Duration::from_secs(10),
         limits: limits.clone(),
     };
     World {
@@ -160,6 +162,76 @@ async fn a_user_call_runs_and_its_result_goes_to_the_queue() {
     assert_eq!(result.addresses, vec![address]);
     assert_eq!(result.report.total.statuses.get(&200), Some(&50));
     assert!(!result.report.decode_seconds().unwrap_or_default().is_empty());
+}
+
+/// While a call runs its sealed seconds go out as numbered chunks every chunk period, and its result says
+/// what they carried: the chunks' seconds are the report's first ones, exactly, and the rest are the
+/// result's own. A chunk too big for a message is split, down to a second a chunk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_running_call_sends_its_sealed_seconds_in_chunks_and_its_result_counts_only_the_rest() {
+    use volley_core::model::result::ResultChunk;
+    let (address, hits) = target().await;
+    for (duration, inline_limit, at_least) in [("3s", MAX_INLINE_BYTES, 2), ("2s", 1, 1)] {
+        let mut w = world(address);
+        w.deps.chunk_interval = Duration::from_secs(1);
+        w.deps.inline_limit = inline_limit;
+        let mut event = event("user-call.json", Some(format!("http://{address}/hello/alice")));
+        event.payload.detail["duration"] = duration.into();
+        let outcome = function_handler(&w.deps, event).await.unwrap_or_else(|e| panic!("{e}"));
+        let mut chunks: Vec<ResultChunk> = Vec::new();
+        for message in sent(&w.queue) {
+            match message {
+                ResultMessage::Chunk(chunk) => chunks.push(*chunk),
+                ResultMessage::Inline(..) | ResultMessage::Stored { .. } => {}
+            }
+        }
+        let result = stored_result(
+            &w.archive,
+            "overflow/acme/checkout-2026-11-23/checkout-2026-11-23-eu-1.json",
+        );
+        let chunked = result
+            .chunked
+            .unwrap_or_else(|| panic!("the result says what its chunks carried"));
+        assert!(
+            chunks.len() >= at_least && chunked.chunks as usize == chunks.len() && outcome.chunks == chunked.chunks,
+            "{} chunks sent over {duration}, the result says {chunked:?}",
+            chunks.len()
+        );
+        let mut from = 0;
+        for (n, chunk) in chunks.iter().enumerate() {
+            assert_eq!(
+                (chunk.chunk as usize, chunk.from),
+                (n, from),
+                "numbered in order, none skipped"
+            );
+            assert_eq!(chunk.region.as_deref(), Some("eu-west-1"));
+            if inline_limit == 1 {
+                assert_eq!(chunk.seconds.len(), 1, "split down to a second a chunk");
+            }
+            for (i, raw) in chunk.seconds.iter().enumerate() {
+                assert_eq!(
+                    raw.get(),
+                    result.report.seconds[from + i].get(),
+                    "the report's own second"
+                );
+            }
+            from += chunk.seconds.len();
+        }
+        assert_eq!(from, chunked.seconds);
+        let carried: u64 = chunks
+            .iter()
+            .flat_map(|c| c.decode_seconds().unwrap_or_else(|e| panic!("{e}")))
+            .map(|s| s.stats.requests)
+            .sum();
+        let rest = result.unchunked_total().unwrap_or_else(|e| panic!("{e}")).requests;
+        assert_eq!(
+            (carried + rest, result.report.total.requests),
+            (outcome.requests, outcome.requests),
+            "every second counted once, in a chunk or in the result"
+        );
+        assert!(carried > 0 && rest > 0, "{carried} in chunks, {rest} in the result");
+    }
+    assert_eq!(hits.arrivals().len(), 250);
 }
 
 /// A worker of a fleet fires its share of the call's schedule: offsets 1 and 3 of every 5 of the 50

@@ -94,6 +94,7 @@ async fn a_failed_delivery_is_redelivered_from_s3_by_the_retry_and_the_call_fire
         sensitive: Sensitive::default(),
         stops: Arc::new(volley_core::adapters::memory::MemoryOrchestrationStore::new()),
         stop_poll: Duration::from_millis(200),
+        chunk_interval: worker::DEFAULT_CHUNK_INTERVAL,
         limits: Arc::new(volley_core::adapters::memory::MemoryDomainStore::new()),
     };
     let url = format!("http://{}/", target.address);
@@ -171,6 +172,7 @@ async fn an_ssm_reference_resolves_for_its_own_organisation_and_is_refused_for_a
         sensitive: Sensitive::default(),
         stops: Arc::new(volley_core::adapters::memory::MemoryOrchestrationStore::new()),
         stop_poll: Duration::from_millis(200),
+        chunk_interval: worker::DEFAULT_CHUNK_INTERVAL,
         limits: Arc::new(volley_core::adapters::memory::MemoryDomainStore::new()),
     };
     let url = format!("http://{}/", target.address);

@@ -12,7 +12,9 @@ use super::calls_schema as calls;
 use super::{Item, conditional, flag, get_by_key, n, number, query_all, s, string_set, text, unavailable};
 use crate::model::saved_metrics::{ActiveTest, Series};
 use crate::model::scope::{CallScope, TestScope};
-use crate::ports::{ArchiveMark, BatchClaim, ResultCounts, ResultLedger, StoreError, TestActivity, TestCounters};
+use crate::ports::{
+    ArchiveMark, BatchClaim, ResultCounts, ResultLedger, ResultPart, StoreError, TestActivity, TestCounters,
+};
 
 pub use super::tests_schema as schema;
 use schema::*;
@@ -90,7 +92,13 @@ impl ResultLedger for DynamoResultLedger {
             .expression_attribute_names("#r", REQUESTS)
             .expression_attribute_names("#e", ERRORS)
             .expression_attribute_names("#d", DROPPED)
-            .expression_attribute_names("#a", RESULTS_ARCHIVED)
+            .expression_attribute_names(
+                "#a",
+                match counts.part {
+                    ResultPart::Whole => RESULTS_ARCHIVED,
+                    ResultPart::Chunk => CHUNKS_ARCHIVED,
+                },
+            )
             .expression_attribute_names("#l", LAST_RESULT_AT)
             .expression_attribute_names("#mr", METRIC_REGIONS)
             .expression_attribute_names("#ad", ACTIVE_DAY)
@@ -212,6 +220,7 @@ impl ResultLedger for DynamoResultLedger {
             errors: count(&item, ERRORS) as u64,
             dropped: count(&item, DROPPED) as u64,
             results_archived: count(&item, RESULTS_ARCHIVED) as u64,
+            chunks_archived: count(&item, CHUNKS_ARCHIVED) as u64,
             last_result_at: count(&item, LAST_RESULT_AT),
             calls_lost: count(&item, CALLS_LOST) as u64,
         }))

@@ -79,7 +79,10 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
         counters.requests += counts.requests;
         counters.errors += counts.errors;
         counters.dropped += counts.dropped;
-        counters.results_archived += 1;
+        match counts.part {
+            crate::ports::ResultPart::Whole => counters.results_archived += 1,
+            crate::ports::ResultPart::Chunk => counters.chunks_archived += 1,
+        }
         counters.last_result_at = now;
         let mark = region.unwrap_or(crate::model::saved_metrics::NO_REGION).to_owned();
         state.activity.entry(call.test.clone()).or_default().0.insert(mark);
@@ -122,11 +125,14 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
 }
 
 impl MemoryResultLedger {
-    /// The test as the metrics-saver sees it: only once a result was archived (a test with only lost calls
-    /// has nothing to save).
+    /// The test as the metrics-saver sees it: only once a result or a chunk was archived (a test with only
+    /// lost calls has nothing to save).
     fn active_test(state: &LedgerState, test: &TestScope) -> Option<crate::model::saved_metrics::ActiveTest> {
         use crate::model::saved_metrics::{ActiveTest, Series};
-        let counters = state.counters.get(test).filter(|c| c.results_archived > 0)?;
+        let counters = state
+            .counters
+            .get(test)
+            .filter(|c| c.results_archived + c.chunks_archived > 0)?;
         let (marks, saved_through) = state.activity.get(test).cloned().unwrap_or_default();
         Some(ActiveTest {
             test: test.clone(),
