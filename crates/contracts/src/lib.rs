@@ -198,6 +198,7 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         requests: 100,
         errors: 3,
         dropped: 1,
+        start_skew_us: Some(-1_500),
         ..ResultCounts::default()
     };
     assert_eq!(
@@ -229,6 +230,7 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
                     requests: 50,
                     errors: 0,
                     dropped: 0,
+                    start_skew_us: Some(250),
                     ..ResultCounts::default()
                 },
                 Some("eu-west-1"),
@@ -305,6 +307,15 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
             counters.calls_lost
         ),
         (175, 3, 1, 2, 2, 0)
+    );
+    assert_eq!(
+        counters.start_skews_us,
+        vec![-1_500, 250],
+        "each call's start skew kept once, a redelivery's not again"
+    );
+    assert_eq!(
+        counters.start_skew().map(|s| (s.calls, s.p50_ms, s.max_ms)),
+        Some((2, 0.25, 1.5))
     );
     assert_eq!(counters.last_result_at, 2_003);
     let others = ledger

@@ -99,6 +99,9 @@ pub struct ResultCounts {
     /// A call's whole result (counted in `resultsArchived`), or a chunk of it sent while it ran (counted in
     /// `chunksArchived`); either way its requests are counted once, under its own archive mark.
     pub part: ResultPart,
+    /// A whole result's start skew (its first request's send against its own scheduled time), in
+    /// microseconds, kept with the test's counters once per call.
+    pub start_skew_us: Option<i64>,
 }
 
 /// Which part of a call's results an archived message is (`model::result`).
@@ -125,6 +128,8 @@ pub struct TestCounters {
     pub last_result_at: i64,
     /// Calls whose invocation ended without a result (a claim whose lease passed): they will not fire.
     pub calls_lost: u64,
+    /// Each archived call's start skew, in microseconds, in the order archived.
+    pub start_skews_us: Vec<i64>,
 }
 
 impl TestCounters {
@@ -139,7 +144,13 @@ impl TestCounters {
             chunks_archived: 0,
             last_result_at: 0,
             calls_lost: 0,
+            start_skews_us: Vec::new(),
         }
+    }
+
+    /// The test's start skew so far (p50, p99 and max across its archived calls, in every segment).
+    pub fn start_skew(&self) -> Option<crate::model::test_result::FleetSkew> {
+        crate::model::test_result::FleetSkew::of(self.start_skews_us.iter().map(|us| *us as f64 / 1e3))
     }
 }
 

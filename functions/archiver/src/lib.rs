@@ -133,6 +133,8 @@ struct Archivable {
     part: ResultPart,
     /// What it adds to the counters: a whole result's seconds that no chunk carried, or a chunk's.
     total: Stats,
+    /// A whole result's start skew, kept with the test's counters.
+    start_skew_us: Option<i64>,
     seconds: Vec<SecondStats>,
 }
 
@@ -153,6 +155,10 @@ impl Archivable {
             document: serde_json::to_vec(result).map_err(malformed)?,
             part: ResultPart::Whole,
             total: result.unchunked_total().map_err(malformed)?,
+            start_skew_us: result
+                .report
+                .start_skew
+                .map(|skew| (skew.first_sent_ms * 1e3).round() as i64),
             seconds: result.unchunked_seconds().map_err(malformed)?,
         })
     }
@@ -178,6 +184,7 @@ impl Archivable {
             document: serde_json::to_vec(chunk).map_err(malformed)?,
             part: ResultPart::Chunk,
             total,
+            start_skew_us: None,
             seconds,
         })
     }
@@ -225,6 +232,7 @@ async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveE
         document,
         part,
         total,
+        start_skew_us,
         seconds,
     } = item;
     deps.archive
@@ -236,6 +244,7 @@ async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveE
         errors: total.failures(),
         dropped: total.dropped,
         part,
+        start_skew_us,
     };
     let now = deps.clock.now().timestamp();
     let mark = deps

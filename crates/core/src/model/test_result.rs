@@ -50,6 +50,20 @@ pub struct FleetSkew {
     pub max_ms: f64,
 }
 
+impl FleetSkew {
+    /// The summary of the calls' skews, in milliseconds (their sign ignored); None for none.
+    pub fn of(skews_ms: impl IntoIterator<Item = f64>) -> Option<Self> {
+        let mut skews: Vec<f64> = skews_ms.into_iter().map(f64::abs).collect();
+        skews.sort_by(f64::total_cmp);
+        (!skews.is_empty()).then(|| Self {
+            calls: skews.len(),
+            p50_ms: nearest_rank(&skews, 0.5),
+            p99_ms: nearest_rank(&skews, 0.99),
+            max_ms: skews[skews.len() - 1],
+        })
+    }
+}
+
 /// A whole test's result.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -174,17 +188,11 @@ impl TestResult {
                 .or_default()
                 .merge(&r.report.total);
         }
-        let mut skews: Vec<f64> = results
-            .iter()
-            .filter_map(|r| r.report.start_skew.map(|s| s.first_sent_ms.abs()))
-            .collect();
-        skews.sort_by(f64::total_cmp);
-        let start_skew = (!skews.is_empty()).then(|| FleetSkew {
-            calls: skews.len(),
-            p50_ms: nearest_rank(&skews, 0.5),
-            p99_ms: nearest_rank(&skews, 0.99),
-            max_ms: skews[skews.len() - 1],
-        });
+        let start_skew = FleetSkew::of(
+            results
+                .iter()
+                .filter_map(|r| r.report.start_skew.map(|s| s.first_sent_ms)),
+        );
         let reports = || results.iter().map(|r| &r.report);
         Ok(Self {
             test: test.clone(),

@@ -337,6 +337,35 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
         end.requests, 2400,
         "every second counted once, in a chunk or in a result"
     );
+    // The merged histogram is the stored chunks' and the results' own seconds, added independently here.
+    let mut from_parts = Stats::default();
+    for result in &results {
+        let chunks = stored_chunks(&config, &test, &result.call_id).await;
+        assert_eq!(
+            chunks.len() as u32,
+            result.chunked.map_or(0, |c| c.chunks),
+            "{}",
+            result.call_id
+        );
+        for second in chunks
+            .iter()
+            .flat_map(|c| c.decode_seconds().unwrap_or_else(|e| panic!("{e}")))
+        {
+            from_parts.merge(&second.stats);
+        }
+        from_parts.merge(&result.unchunked_total().unwrap_or_else(|e| panic!("{e}")));
+    }
+    assert_eq!(
+        merged.report.total, from_parts,
+        "the merge is the stored chunks' and the rest's"
+    );
+    // The test's start skew is kept with its counters: the same as the merge's, to the microsecond.
+    let (kept, skew) = (end.start_skew(), merged.start_skew.clone());
+    let close = |a: f64, b: f64| (a - b).abs() < 0.001;
+    assert!(
+        matches!((&kept, &skew), (Some(k), Some(m)) if k.calls == 9 && close(k.p99_ms, m.p99_ms) && close(k.max_ms, m.max_ms)),
+        "kept {kept:?}, merged {skew:?}"
+    );
     let per_second = held_to_the_plan(&target, start, 40, 60, 2400);
     let skew = merged
         .start_skew

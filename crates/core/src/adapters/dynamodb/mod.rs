@@ -70,7 +70,7 @@ pub mod calls_schema {
 /// The tests table (written from two files: the archiver's counters in `tests.rs`, the worker's count of
 /// lost calls in `calls.rs`): partition key `testKey` (S, `<org>#<test>`, `model::scope`) with
 /// `organisationId` and `testId`; the archiver's counters `requests`, `errors`, `dropped`, `resultsArchived`,
-/// `chunksArchived` and `lastResultAt` (Unix seconds); the worker's `callsLost`; the series its results named,
+/// `chunksArchived`, `lastResultAt` (Unix seconds) and `startSkewsUs` (each call's start skew); the worker's `callsLost`; the series its results named,
 /// `metricRegions` (SS); the metrics-saver's watermark `metricsSavedThrough` (N). The global secondary index
 /// `byActiveDay` (partition `activeDay`, the UTC date of the last result; sort `lastResultAt`) finds the
 /// recently active tests without a scan.
@@ -83,6 +83,8 @@ pub mod tests_schema {
     pub const DROPPED: &str = "dropped";
     pub const RESULTS_ARCHIVED: &str = "resultsArchived";
     pub const CHUNKS_ARCHIVED: &str = "chunksArchived";
+    /// Each archived call's start skew in microseconds (L of N), appended once per call.
+    pub const START_SKEWS: &str = "startSkewsUs";
     pub const LAST_RESULT_AT: &str = "lastResultAt";
     pub const CALLS_LOST: &str = "callsLost";
     pub const ACTIVE_DAY_INDEX: &str = "byActiveDay";

@@ -81,10 +81,20 @@ impl ResultLedger for DynamoResultLedger {
             .expression_attribute_names("#pk", calls::PARTITION_KEY)
             .build()
             .map_err(to_error)?;
-        let count = Update::builder()
+        let mut expression =
+            String::from("ADD #r :r, #e :e, #d :d, #a :one, #mr :mr SET #l = :now, #ad = :day, #o = :o, #t = :t");
+        let mut count = Update::builder();
+        if let Some(skew) = counts.start_skew_us {
+            expression.push_str(", #sk = list_append(if_not_exists(#sk, :none), :skew)");
+            count = count
+                .expression_attribute_names("#sk", START_SKEWS)
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":skew", AttributeValue::L(vec![n(skew)]));
+        }
+        let count = count
             .table_name(&self.tests_table)
             .key(TEST_KEY, s(&call.test.key()))
-            .update_expression("ADD #r :r, #e :e, #d :d, #a :one, #mr :mr SET #l = :now, #ad = :day, #o = :o, #t = :t")
+            .update_expression(expression)
             .expression_attribute_names("#o", ORGANISATION_ID)
             .expression_attribute_names("#t", TEST_ID)
             .expression_attribute_values(":o", s(&call.test.organisation_id))
@@ -223,6 +233,11 @@ impl ResultLedger for DynamoResultLedger {
             chunks_archived: count(&item, CHUNKS_ARCHIVED) as u64,
             last_result_at: count(&item, LAST_RESULT_AT),
             calls_lost: count(&item, CALLS_LOST) as u64,
+            start_skews_us: item
+                .get(START_SKEWS)
+                .and_then(|v| v.as_l().ok())
+                .map(|values| values.iter().filter_map(|v| v.as_n().ok()?.parse().ok()).collect())
+                .unwrap_or_default(),
         }))
     }
 }

@@ -84,6 +84,7 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
             crate::ports::ResultPart::Chunk => counters.chunks_archived += 1,
         }
         counters.last_result_at = now;
+        counters.start_skews_us.extend(counts.start_skew_us);
         let mark = region.unwrap_or(crate::model::saved_metrics::NO_REGION).to_owned();
         state.activity.entry(call.test.clone()).or_default().0.insert(mark);
         Ok(crate::ports::ArchiveMark::Fresh)
