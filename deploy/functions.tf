@@ -59,15 +59,19 @@ locals {
       memory      = 256
       timeout     = 60
       environment = {
-        CALLS_TABLE    = aws_dynamodb_table.calls.name
-        TESTS_TABLE    = aws_dynamodb_table.tests.name
-        RESULTS_BUCKET = aws_s3_bucket.results.bucket
+        CALLS_TABLE         = aws_dynamodb_table.calls.name
+        TESTS_TABLE         = aws_dynamodb_table.tests.name
+        RESULTS_BUCKET      = aws_s3_bucket.results.bucket
+        ORCHESTRATION_TABLE = aws_dynamodb_table.orchestration.name
       }
       statements = [
         {
-          actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:ConditionCheckItem"]
+          actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:ConditionCheckItem", "dynamodb:BatchGetItem"]
           resources = [aws_dynamodb_table.calls.arn, aws_dynamodb_table.tests.arn]
         },
+        # An abort rule that held stops its test, in the test's home region: the orchestration table of that
+        # name in any region.
+        { actions = ["dynamodb:UpdateItem"], resources = [local.orchestration_tables] },
         { actions = ["s3:PutObject", "s3:GetObject"], resources = ["${aws_s3_bucket.results.arn}/*"] },
         {
           actions    = ["cloudwatch:PutMetricData"]

@@ -202,11 +202,11 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         ..ResultCounts::default()
     };
     assert_eq!(
-        ledger.record_archived(&one, counts, None, 2_000).await.ok(),
+        ledger.record_archived(&one, counts, &[], None, 2_000).await.ok(),
         Some(ArchiveMark::Fresh)
     );
     assert_eq!(
-        ledger.record_archived(&one, counts, None, 2_001).await.ok(),
+        ledger.record_archived(&one, counts, &[], None, 2_001).await.ok(),
         Some(ArchiveMark::Seen {
             metrics_published: false
         }),
@@ -217,7 +217,7 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(
-        ledger.record_archived(&one, counts, None, 2_002).await.ok(),
+        ledger.record_archived(&one, counts, &[], None, 2_002).await.ok(),
         Some(ArchiveMark::Seen {
             metrics_published: true
         })
@@ -233,6 +233,7 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
                     start_skew_us: Some(250),
                     ..ResultCounts::default()
                 },
+                &[],
                 Some("eu-west-1"),
                 2_003
             )
@@ -251,7 +252,7 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
                 ..ResultCounts::default()
             };
             ledger
-                .record_archived(&one.chunk(n), counts, None, 2_003)
+                .record_archived(&one.chunk(n), counts, &[], None, 2_003)
                 .await
                 .unwrap_or_else(|e| panic!("{e:?}"))
         }
@@ -281,6 +282,7 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
                     dropped: 7,
                     ..ResultCounts::default()
                 },
+                &[],
                 None,
                 2_004
             )
@@ -327,6 +329,48 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
     assert_eq!(
         (others.requests, others.errors, others.dropped, others.results_archived),
         (7, 7, 7, 1)
+    );
+
+    // Live seconds: each chunk's added once, with its mark; read back by second, absent where none was.
+    use volley_core::model::abort::LiveSecond;
+    let live = |second: i64, requests: u64, errors: u64| LiveSecond {
+        second,
+        requests,
+        errors,
+        dropped: 0,
+    };
+    let chunk_counts = ResultCounts {
+        part: volley_core::ports::ResultPart::Chunk,
+        ..ResultCounts::default()
+    };
+    for (n, seconds, mark) in [
+        (7, vec![live(100, 10, 2), live(101, 5, 0)], ArchiveMark::Fresh),
+        (8, vec![live(101, 5, 5)], ArchiveMark::Fresh),
+        (
+            7,
+            vec![live(100, 10, 2), live(101, 5, 0)],
+            ArchiveMark::Seen {
+                metrics_published: false,
+            },
+        ),
+    ] {
+        assert_eq!(
+            ledger
+                .record_archived(&one.chunk(n), chunk_counts, &seconds, None, 2_005)
+                .await
+                .ok(),
+            Some(mark)
+        );
+    }
+    assert_eq!(
+        ledger.live_seconds(&test, 98, 103).await.ok(),
+        Some(vec![live(100, 10, 2), live(101, 10, 5)]),
+        "summed across chunks, a redelivery not again"
+    );
+    assert_eq!(
+        ledger.live_seconds(&other, 98, 103).await.ok(),
+        Some(vec![]),
+        "another organisation's test has its own"
     );
 
     // Metrics batches: claimed once, held by a live lease, taken over once the lease passed, published once.

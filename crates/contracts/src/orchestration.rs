@@ -166,6 +166,37 @@ pub async fn stop_signal_contract(
     );
     store.reset(&fresh).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
     assert!(!stopped().await, "a reset clears the stop");
+
+    // Stopped by an abort rule, through the signal: once, with its reason, which a reset clears too.
+    let test_ref = &test;
+    let because = |at: i64| async move {
+        signal
+            .stop_because(test_ref, home_region, at, "abort rule \"success<50%\" held")
+            .await
+            .unwrap_or_else(|e| panic!("stop_because: {e:?}"))
+    };
+    assert!(because(7).await, "the first stops it");
+    assert!(!because(8).await, "a second does not");
+    assert!(stopped().await);
+    let state = store
+        .get(&test)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| panic!("{test}'s state"));
+    assert_eq!(
+        (state.stopped_at, state.stop_reason.as_deref()),
+        (Some(7), Some("abort rule \"success<50%\" held"))
+    );
+    store.reset(&fresh).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
+    let state = store.get(&test).await.ok().flatten();
+    assert_eq!(state.and_then(|s| s.stop_reason), None, "a reset clears the reason");
+    let never = TestScope::new(format!("acme-{unique}"), format!("never-{unique}"));
+    assert_eq!(
+        signal.stop_because(&never, home_region, 9, "x").await.ok(),
+        Some(false),
+        "a test never reset has nothing to stop"
+    );
 }
 
 /// Every behaviour a `RunIndex` must have: newest first, by tag and shape, at most `limit`.

@@ -27,7 +27,7 @@ pub async fn test_activity_contract(ledger: &dyn ResultLedger, activity: &dyn Te
     let theirs = TestScope::new(format!("globex-{unique}"), &a.test_id);
     let record = |test: TestScope, call: String, region: Option<&'static str>, at: i64| async move {
         ledger
-            .record_archived(&test.call(call), counts(10), region, at)
+            .record_archived(&test.call(call), counts(10), &[], region, at)
             .await
             .unwrap_or_else(|e| panic!("record: {e:?}"))
     };

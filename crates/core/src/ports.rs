@@ -206,20 +206,34 @@ pub trait CallClaims: Send + Sync + std::fmt::Debug {
     async fn stored(&self, call: &CallScope) -> Result<Option<String>, StoreError>;
 }
 
+/// The most live seconds one record adds, or one read answers: DynamoDB's transactions and batch reads
+/// hold 100 items, less the record's mark and counters.
+pub const MAX_LIVE_SECONDS: usize = 98;
+
 /// The archiver's once-only ledger of results: each call's result is counted once in its test's counters,
 /// however often SQS delivers it (at least once), and its metrics are published once.
 #[async_trait]
 pub trait ResultLedger: Send + Sync + std::fmt::Debug {
     /// Records that `call`'s result was archived and, the first time only, adds `counts` to its test's
-    /// counters, atomically with the record; notes the series its metrics go to (`region`) and `now` as the
+    /// counters and each of `live` (at most [`MAX_LIVE_SECONDS`]: a chunk's seconds) to the test's live
+    /// seconds, atomically with the record; notes the series its metrics go to (`region`) and `now` as the
     /// test's last result, which the metrics-saver looks for.
     async fn record_archived(
         &self,
         call: &CallScope,
         counts: ResultCounts,
+        live: &[crate::model::abort::LiveSecond],
         region: Option<&str>,
         now: i64,
     ) -> Result<ArchiveMark, StoreError>;
+    /// The test's live seconds from `from` to `to` (Unix seconds, both included, at most
+    /// [`MAX_LIVE_SECONDS`] of them), oldest first; a second nothing was counted in is absent.
+    async fn live_seconds(
+        &self,
+        test: &TestScope,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::model::abort::LiveSecond>, StoreError>;
     /// Notes that `call`'s metrics were published, so a redelivery does not publish them again.
     async fn mark_metrics_published(&self, call: &CallScope) -> Result<(), StoreError>;
     /// Claims batch `batch` of `call`'s metrics for publishing until `lease_until` (Unix seconds): the
@@ -359,6 +373,15 @@ pub trait StopSignal: Send + Sync + std::fmt::Debug {
     /// Whether `test` was stopped. `home_region` is where its state lives (None: this region); a test
     /// never reset there was not stopped.
     async fn stopped(&self, test: &TestScope, home_region: Option<&str>) -> Result<bool, StoreError>;
+    /// Stops `test` at `at` (Unix ms), saying why (an abort rule held), unless it is stopped already or was
+    /// never reset: true for the one call that stopped it.
+    async fn stop_because(
+        &self,
+        test: &TestScope,
+        home_region: Option<&str>,
+        at: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError>;
 }
 
 /// What a claim of a caller's run id found ([`RunClaims::claim`]).

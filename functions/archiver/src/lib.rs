@@ -10,15 +10,18 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::LambdaEvent;
 use thiserror::Error;
 use volley_core::adapters::cloudwatch::CloudWatchMetricsSink;
+use volley_core::adapters::dynamodb::orchestration::DynamoStopSignal;
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
+use volley_core::model::abort::{self, AbortRule, LiveSecond};
 use volley_core::model::metrics::{DATUMS_PER_BATCH, MetricDatum, metrics_for};
 use volley_core::model::result::{CallResult, ResultChunk, ResultMessage};
 use volley_core::model::scope::{CallScope, ScopeError};
 use volley_core::ports::{
-    ArchiveMark, BatchClaim, MetricsSink, ResultArchive, ResultCounts, ResultLedger, ResultPart, StoreError,
+    ArchiveMark, BatchClaim, MAX_LIVE_SECONDS, MetricsSink, ResultArchive, ResultCounts, ResultLedger, ResultPart,
+    StopSignal, StoreError,
 };
 use volley_engine::load::stats::{SecondStats, Stats};
 
@@ -31,6 +34,9 @@ pub struct Config {
     pub tests_table: String,
     /// `RESULTS_BUCKET`.
     pub results_bucket: String,
+    /// `ORCHESTRATION_TABLE`: where a test's stop is, by the same name in its home region (an abort rule
+    /// that holds stops the test there).
+    pub orchestration_table: String,
 }
 
 impl Config {
@@ -43,11 +49,13 @@ impl Config {
         let calls_table = env.required("CALLS_TABLE");
         let tests_table = env.required("TESTS_TABLE");
         let results_bucket = env.required("RESULTS_BUCKET");
+        let orchestration_table = env.required("ORCHESTRATION_TABLE");
         env.finish()?;
         Ok(Self {
             calls_table,
             tests_table,
             results_bucket,
+            orchestration_table,
         })
     }
 }
@@ -59,6 +67,7 @@ pub const IAM_ACTIONS: &[&[&str]] = &[
     volley_core::adapters::s3::ARCHIVE_PUT_ACTIONS,
     volley_core::adapters::s3::ARCHIVE_GET_ACTIONS,
     volley_core::adapters::cloudwatch::METRICS_SINK_ACTIONS,
+    volley_core::adapters::dynamodb::orchestration::STOP_BECAUSE_ACTIONS,
 ];
 
 /// Everything an invocation needs, built once.
@@ -67,6 +76,8 @@ pub struct Deps {
     pub ledger: Arc<dyn ResultLedger>,
     pub archive: Arc<dyn ResultArchive>,
     pub metrics: Arc<dyn MetricsSink>,
+    /// Each test's stop, in its home region: where an abort rule that held stops it.
+    pub stops: Arc<dyn StopSignal>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -80,6 +91,7 @@ impl Deps {
             )),
             archive: Arc::new(S3ResultArchive::new(sdk_config, &config.results_bucket)),
             metrics: Arc::new(CloudWatchMetricsSink::new(sdk_config)),
+            stops: Arc::new(DynamoStopSignal::new(sdk_config, &config.orchestration_table)),
             clock: Arc::new(SystemClock),
         }
     }
@@ -135,6 +147,11 @@ struct Archivable {
     total: Stats,
     /// A whole result's start skew, kept with the test's counters.
     start_skew_us: Option<i64>,
+    /// A chunk's seconds as the live seconds count them (its last [`MAX_LIVE_SECONDS`]), and the test's
+    /// abort rules with where its stop is.
+    live: Vec<LiveSecond>,
+    abort: Vec<AbortRule>,
+    home_region: Option<String>,
     seconds: Vec<SecondStats>,
 }
 
@@ -159,6 +176,9 @@ impl Archivable {
                 .report
                 .start_skew
                 .map(|skew| (skew.first_sent_ms * 1e3).round() as i64),
+            live: Vec::new(),
+            abort: Vec::new(),
+            home_region: None,
             seconds: result.unchunked_seconds().map_err(malformed)?,
         })
     }
@@ -185,6 +205,18 @@ impl Archivable {
             part: ResultPart::Chunk,
             total,
             start_skew_us: None,
+            live: seconds
+                .iter()
+                .skip(seconds.len().saturating_sub(MAX_LIVE_SECONDS))
+                .map(|s| LiveSecond {
+                    second: s.second,
+                    requests: s.stats.requests,
+                    errors: s.stats.failures(),
+                    dropped: s.stats.dropped,
+                })
+                .collect(),
+            abort: chunk.abort.clone(),
+            home_region: chunk.home_region.clone(),
             seconds,
         })
     }
@@ -234,6 +266,9 @@ async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveE
         total,
         start_skew_us,
         seconds,
+        live,
+        abort,
+        home_region,
     } = item;
     deps.archive
         .put(&key, document)
@@ -249,7 +284,7 @@ async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveE
     let now = deps.clock.now().timestamp();
     let mark = deps
         .ledger
-        .record_archived(&scope, counts, region.as_deref(), now)
+        .record_archived(&scope, counts, &live, region.as_deref(), now)
         .await
         .map_err(aws(id, "counting the result"))?;
     let publish = !matches!(
@@ -267,6 +302,51 @@ async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveE
         key = %key, requests = counts.requests, part = ?part,
         first_delivery = matches!(mark, ArchiveMark::Fresh), metrics_published = publish, "result archived"
     );
+    if !abort.is_empty() {
+        hold_abort_rules(deps, id, &scope, &live, &abort, home_region.as_deref()).await?;
+    }
+    Ok(())
+}
+
+/// Holds the test's abort rules over its live seconds, from the longest rule's window before `chunk`'s
+/// first second to its last; a rule that holds stops the test in its home region, saying why. A failed
+/// read or stop fails the record, so its retry holds them again (nothing is counted twice).
+async fn hold_abort_rules(
+    deps: &Deps,
+    id: &str,
+    scope: &CallScope,
+    chunk: &[LiveSecond],
+    rules: &[AbortRule],
+    home_region: Option<&str>,
+) -> Result<(), ArchiveError> {
+    let test = &scope.test;
+    let rules = match abort::checked(rules) {
+        Ok(rules) => rules,
+        Err((field, problem)) => {
+            // The worker checked them before it fired: a chunk's rules that do not read came from elsewhere.
+            tracing::warn!(organisation_id = %test.organisation_id, test_id = %test.test_id, field, problem, "abort rules that do not read are not held");
+            return Ok(());
+        }
+    };
+    let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+        return Ok(());
+    };
+    let from = (first.second - i64::from(abort::window(&rules)) + 1).max(last.second - MAX_LIVE_SECONDS as i64 + 1);
+    let live = deps
+        .ledger
+        .live_seconds(test, from, last.second)
+        .await
+        .map_err(aws(id, "reading the live seconds"))?;
+    let Some(tripped) = abort::tripped(&rules, &live) else {
+        return Ok(());
+    };
+    let reason = tripped.reason();
+    let stopped_now = deps
+        .stops
+        .stop_because(test, home_region, deps.clock.now().timestamp_millis(), &reason)
+        .await
+        .map_err(aws(id, "stopping the test"))?;
+    tracing::warn!(organisation_id = %test.organisation_id, test_id = %test.test_id, reason, stopped_now, "an abort rule held: the test is stopped");
     Ok(())
 }
 

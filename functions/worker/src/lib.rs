@@ -95,8 +95,10 @@ impl Config {
         let chunk_interval = env
             .parsed("CHUNK_INTERVAL", |text| {
                 let interval = volley_core::config::duration(text)?;
-                if interval < MIN_CHUNK_INTERVAL {
-                    return Err(format!("{text} is shorter than {MIN_CHUNK_INTERVAL:?}"));
+                if !(MIN_CHUNK_INTERVAL..=MAX_CHUNK_INTERVAL).contains(&interval) {
+                    return Err(format!(
+                        "{text} is not from {MIN_CHUNK_INTERVAL:?} to {MAX_CHUNK_INTERVAL:?}"
+                    ));
                 }
                 Ok(interval)
             })
@@ -124,6 +126,9 @@ impl Config {
 pub const DEFAULT_CHUNK_INTERVAL: Duration = Duration::from_secs(10);
 /// The shortest chunk period allowed: a second is the unit sealed.
 pub const MIN_CHUNK_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest: a chunk's seconds are added to the live seconds in one transaction
+/// (`ports::MAX_LIVE_SECONDS`), and a dead worker loses at most this much.
+pub const MAX_CHUNK_INTERVAL: Duration = Duration::from_secs(60);
 
 /// How often a running call looks at its test's stop: one eventually consistent GetItem of one attribute
 /// (half a read unit) a second, 3,600 an hour per worker, about $0.0002 per worker-hour on demand. A stop is
@@ -275,6 +280,8 @@ struct Chunker {
     organisation_id: String,
     call_id: String,
     region: Option<String>,
+    abort: Vec<volley_core::model::abort::AbortRule>,
+    home_region: Option<String>,
 }
 
 impl Chunker {
@@ -293,6 +300,8 @@ impl Chunker {
                     chunk: sent.chunks,
                     from: sent.seconds,
                     seconds: fresh[..take].to_vec(),
+                    abort: self.abort.clone(),
+                    home_region: self.home_region.clone(),
                 };
                 let body = ResultMessage::Chunk(Box::new(chunk)).to_json()?;
                 if body.len() <= self.inline_limit || take == 1 {
@@ -535,6 +544,8 @@ pub async fn function_handler(
         organisation_id: organisation_id.clone(),
         call_id: call_id.clone(),
         region: call.call.region.clone(),
+        abort: call.call.abort.clone(),
+        home_region: home_region.clone(),
     }
     .spawn(
         Arc::clone(&progress),

@@ -27,6 +27,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::model::abort::{AbortRule, ValidAbortRule};
 use crate::model::identifier::check_identifier;
 use crate::model::payload;
 use crate::model::scope::{CallScope, TestScope};
@@ -158,6 +159,10 @@ pub struct UserCall {
     /// load's start; `startAt` is when `from` is due). Absent, all of it, at most 15m.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment: Option<CallSegment>,
+    /// The test's abort rules (`model::abort`), sent on with the call's chunks to the archiver, which
+    /// holds them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abort: Vec<AbortRule>,
 }
 
 /// A segment of a load, as offsets from its start (humantime).
@@ -196,6 +201,8 @@ pub struct ValidCall {
     pub segment: Option<std::ops::Range<Duration>>,
     pub timeout: Duration,
     pub start_at: Option<SystemTime>,
+    /// The abort rules, checked.
+    pub abort: Vec<ValidAbortRule>,
 }
 
 /// The default per-request timeout.
@@ -343,6 +350,7 @@ impl UserCall {
         identifier("testId", &self.test_id)?;
         identifier("organisationId", &self.organisation_id)?;
         identifier("callId", &self.call_id)?;
+        let abort = crate::model::abort::checked(&self.abort).map_err(|(field, problem)| bad(&field, problem))?;
         if let Some(region) = &self.home_region
             && !crate::model::orchestration::is_region_name(region)
         {
@@ -470,6 +478,7 @@ impl UserCall {
             segment,
             timeout,
             start_at,
+            abort,
         })
     }
 }

@@ -1,5 +1,6 @@
 //! Domain types and the message contracts shared between functions.
 
+pub mod abort;
 pub mod birthday;
 pub mod call;
 pub mod domain;

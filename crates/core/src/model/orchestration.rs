@@ -33,6 +33,9 @@ pub struct TestState {
     pub stopped: bool,
     /// Unix milliseconds of the stop.
     pub stopped_at: Option<i64>,
+    /// Why it stopped, when something other than `test-stop` stopped it (an abort rule that held).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
     /// Unix milliseconds of the reset that made this state.
     pub reset_at: i64,
 }
@@ -52,6 +55,7 @@ impl TestState {
             completed_at: None,
             stopped: false,
             stopped_at: None,
+            stop_reason: None,
             reset_at,
         }
     }

@@ -26,6 +26,7 @@ use thiserror::Error;
 use volley_engine::load::schedule::Schedule;
 use volley_engine::load::share::deal;
 
+use crate::model::abort::AbortRule;
 use crate::model::call::{
     CallError, CallRequest, CallSegment, CallStage, DEFAULT_TIMEOUT, MAX_IN_FLIGHT, MAX_RATE, MAX_TEST_DURATION, Ramp,
     UserCall, load_schedule,
@@ -120,6 +121,9 @@ pub struct TestPlan {
     /// most, [`segment_length`] for the request timeout.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub segment_length: Option<String>,
+    /// Rules that stop the test when they hold (`model::abort`); every call carries them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abort: Vec<AbortRule>,
 }
 
 /// A plan that failed validation, or that an organisation's limits refuse: the field, and what is wrong.
@@ -203,6 +207,7 @@ impl TestPlan {
     pub fn validate(self) -> Result<ValidPlan, PlanError> {
         identifier("organisationId", &self.organisation_id)?;
         identifier("testId", &self.test_id)?;
+        crate::model::abort::checked(&self.abort).map_err(|(field, problem)| bad(&field, problem))?;
         if !crate::model::orchestration::is_region_name(&self.home_region) {
             return Err(bad(
                 "homeRegion",
@@ -249,6 +254,7 @@ impl TestPlan {
                 share: None,
                 home_region: None,
                 segment: None,
+                abort: Vec::new(),
             };
             probe
                 .validate()
@@ -446,6 +452,7 @@ impl ValidPlan {
                             share: Some(share.clone()),
                             home_region: Some(p.home_region.clone()),
                             segment: call_segment.clone(),
+                            abort: p.abort.clone(),
                         },
                     });
                 }

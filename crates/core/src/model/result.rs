@@ -16,6 +16,7 @@ use serde_json::value::RawValue;
 use volley_engine::load::report::Report;
 use volley_engine::load::stats::{SecondStats, Stats};
 
+use crate::model::abort::AbortRule;
 use crate::model::scope::{CallScope, ScopeError, TestScope};
 
 /// The largest message body the worker sends inline (SQS allows 256 KiB; this leaves room for attributes).
@@ -101,6 +102,12 @@ pub struct ResultChunk {
     /// report's are.
     pub from: usize,
     pub seconds: Vec<Box<RawValue>>,
+    /// The test's abort rules, which the archiver holds over the live seconds, and where the test's stop
+    /// is (the call's `abort` and `homeRegion`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub abort: Vec<AbortRule>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home_region: Option<String>,
 }
 
 impl ResultChunk {

@@ -331,6 +331,8 @@ mod tests {
             chunk: n,
             from: 0,
             seconds: result.report.seconds.clone(),
+            abort: Vec::new(),
+            home_region: None,
         }
     }
 

@@ -263,6 +263,35 @@ impl Threshold {
     }
 }
 
+impl Threshold {
+    /// Holds the threshold against counts alone (one second's requests, errors and dropped sends, as live
+    /// counters keep them): `success`, `errors` and `dropped` can be; None for an operand that needs more
+    /// (latency, rate, late).
+    pub fn check_counts(&self, requests: u64, errors: u64, dropped: u64) -> Option<Verdict> {
+        let (actual, unit) = match self.operand {
+            Operand::Success => {
+                let ok = requests.saturating_sub(errors);
+                let percent = if requests == 0 {
+                    0.0
+                } else {
+                    ok as f64 * 100.0 / requests as f64
+                };
+                (percent, Unit::Percent)
+            }
+            Operand::Errors => (errors as f64, Unit::Count),
+            Operand::Dropped => (dropped as f64, Unit::Count),
+            Operand::Latency(_) | Operand::ServiceTime(_) | Operand::Rate | Operand::Late { .. } => return None,
+        };
+        Some(Verdict {
+            expression: self.expression.clone(),
+            passed: self.operator.holds(actual, self.limit),
+            actual,
+            limit: self.limit,
+            unit,
+        })
+    }
+}
+
 fn unknown(name: &str) -> String {
     format!(
         "{name:?} is not an operand: p50, p90, p95, p99, p99.9, min, mean, max (latency), service.<same> \
@@ -289,6 +318,19 @@ fn duration_nanos(text: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+
+    #[test]
+    fn counts_alone_answer_success_errors_and_dropped_and_nothing_else() {
+        let parse = |e: &str| Threshold::parse(e).unwrap_or_else(|e| panic!("{e}"));
+        let held = |e: &str, r, er, d| parse(e).check_counts(r, er, d).map(|v| (v.passed, v.actual));
+        assert_eq!(held("success<95%", 100, 10, 0), Some((true, 90.0)));
+        assert_eq!(held("success<95%", 100, 1, 0), Some((false, 99.0)));
+        assert_eq!(held("errors>5", 100, 6, 0), Some((true, 6.0)));
+        assert_eq!(held("dropped>0", 100, 0, 0), Some((false, 0.0)));
+        for needs_more in ["p99>300ms", "rate<10", "late>1%", "service.max>1s"] {
+            assert_eq!(parse(needs_more).check_counts(100, 0, 0), None, "{needs_more}");
+        }
+    }
 
     use super::*;
     use crate::load::stats::{Outcome, Sample, Stats};

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
 use lambda_runtime::{Context, LambdaEvent};
-use volley_core::adapters::memory::{MemoryMetricsSink, MemoryResultArchive, MemoryResultLedger};
+use volley_core::adapters::memory::{
+    MemoryMetricsSink, MemoryOrchestrationStore, MemoryResultArchive, MemoryResultLedger,
+};
 use volley_core::clock::SystemClock;
 use volley_core::model::result::{CallResult, ResultMessage};
 use volley_core::model::scope::TestScope;
@@ -30,7 +32,12 @@ async fn real_result(call_id: &str) -> CallResult {
 
 /// A real result: 20 requests a second for `seconds` against a server on loopback.
 async fn real_result_over(call_id: &str, seconds: u64) -> CallResult {
-    let address = start(Behaviour::default()).await.address;
+    real_result_from(call_id, seconds, Behaviour::default()).await
+}
+
+/// A real result: 20 requests a second for `seconds` against a server on loopback behaving so.
+async fn real_result_from(call_id: &str, seconds: u64, behaviour: Behaviour) -> CallResult {
+    let address = start(behaviour).await.address;
     let url = format!("http://{address}/");
     let attack = get_attack(address, &url, 20.0, seconds, 10);
     let report = engine::run(&attack, Arc::new(Progress::default()))
@@ -50,6 +57,8 @@ async fn real_result_over(call_id: &str, seconds: u64) -> CallResult {
 
 struct World {
     deps: Deps,
+    /// The tests' stops (the orchestration table's twin).
+    stops: Arc<MemoryOrchestrationStore>,
     ledger: Arc<MemoryResultLedger>,
     archive: Arc<MemoryResultArchive>,
     metrics: Arc<MemoryMetricsSink>,
@@ -72,7 +81,9 @@ fn world() -> World {
     let ledger = Arc::new(MemoryResultLedger::new());
     let archive = Arc::new(MemoryResultArchive::default());
     let metrics = Arc::new(MemoryMetricsSink::default());
+    let stops = Arc::new(MemoryOrchestrationStore::new());
     let deps = Deps {
+        stops: stops.clone(),
         ledger: ledger.clone(),
         archive: archive.clone(),
         metrics: metrics.clone(),
@@ -80,6 +91,7 @@ fn world() -> World {
     };
     World {
         deps,
+        stops,
         ledger,
         archive,
         metrics,
@@ -207,6 +219,8 @@ async fn chunks_and_the_result_that_follows_them_count_and_publish_every_second_
             chunk: n,
             from,
             seconds: vec![result.report.seconds[from].clone()],
+            abort: Vec::new(),
+            home_region: None,
         }))
         .to_json()
         .unwrap_or_else(|e| panic!("{e}"))
@@ -246,6 +260,79 @@ async fn chunks_and_the_result_that_follows_them_count_and_publish_every_second_
     ] {
         assert!(objects.contains(&key.to_owned()), "{key} in {objects:?}");
     }
+}
+
+/// Abort rules ride on a call's chunks: the archiver adds each chunk's seconds to the test's live seconds
+/// and holds the rules over them. Three seconds of 503s trip `success<50%` for 2s, which stops the test
+/// in its home region saying why; the same rule over healthy seconds does not; and a test never reset is
+/// not stopped (and the chunk is archived all the same).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_whose_seconds_hold_an_abort_rule_stops_its_test_saying_why() {
+    use volley_core::model::abort::AbortRule;
+    use volley_core::model::orchestration::TestState;
+    use volley_core::model::result::ResultChunk;
+    use volley_core::ports::{OrchestrationStore, StopSignal};
+    let failing = real_result_from(
+        "call-1",
+        3,
+        Behaviour {
+            status: 503,
+            ..Behaviour::default()
+        },
+    )
+    .await;
+    let healthy = real_result_over("call-2", 3).await;
+    let chunk_of = |result: &CallResult| {
+        ResultMessage::Chunk(Box::new(ResultChunk {
+            test_id: "checkout".into(),
+            organisation_id: "acme".into(),
+            call_id: result.call_id.clone(),
+            region: Some("eu-west-1".into()),
+            chunk: 0,
+            from: 0,
+            seconds: result.report.seconds.clone(),
+            abort: vec![AbortRule {
+                when: "success<50%".into(),
+                during: "2s".into(),
+            }],
+            home_region: Some("eu-west-1".into()),
+        }))
+        .to_json()
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    for (result, stops) in [(&healthy, false), (&failing, true)] {
+        let w = world();
+        w.stops
+            .reset(&TestState::new(&checkout(), Default::default(), 0, 1))
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        let response = function_handler(&w.deps, only_good(batch(&[chunk_of(result)])))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(response.batch_item_failures.is_empty());
+        let state = w.stops.get(&checkout()).await.ok().flatten();
+        let (stopped, reason) = state.map(|s| (s.stopped, s.stop_reason)).unwrap_or_default();
+        assert_eq!(stopped, stops, "{} stops the test: {reason:?}", result.call_id);
+        if stops {
+            let reason = reason.unwrap_or_default();
+            assert!(reason.contains("success<50%") && reason.contains("2s"), "{reason}");
+        }
+    }
+    // A test never reset: nothing to stop, and the chunk is archived and counted all the same.
+    let w = world();
+    let response = function_handler(&w.deps, only_good(batch(&[chunk_of(&failing)])))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(response.batch_item_failures.is_empty());
+    assert!(!w.stops.stopped(&checkout(), None).await.unwrap_or(true));
+    let counted = w
+        .ledger
+        .counters(&checkout())
+        .await
+        .ok()
+        .flatten()
+        .map(|c| c.chunks_archived);
+    assert_eq!(counted, Some(1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -67,6 +67,8 @@ async fn overlapping_duplicate_deliveries_publish_each_result_once() {
         ledger: Arc::new(DynamoResultLedger::new(&config, &calls, &tests)),
         archive: Arc::new(S3ResultArchive::new(&config, &bucket)),
         metrics: Arc::new(CloudWatchMetricsSink::new(&config)),
+        // Its results carry no abort rules: nothing is stopped.
+        stops: Arc::new(volley_core::adapters::memory::MemoryOrchestrationStore::new()),
         clock: Arc::new(SystemClock),
     });
 

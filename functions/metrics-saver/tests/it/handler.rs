@@ -85,7 +85,7 @@ impl World {
             ..ResultCounts::default()
         };
         self.ledger
-            .record_archived(&test().call(call), counts, region, archived_at)
+            .record_archived(&test().call(call), counts, &[], region, archived_at)
             .await
             .unwrap_or_else(|e| panic!("{e:?}"));
         self.sink

@@ -55,7 +55,7 @@ async fn archive(ledger: &dyn ResultLedger, test: &TestScope, region: Option<&st
         ..ResultCounts::default()
     };
     ledger
-        .record_archived(&test.call(emulator::unique("call-")), counts, region, now())
+        .record_archived(&test.call(emulator::unique("call-")), counts, &[], region, now())
         .await
         .unwrap_or_else(|e| panic!("{e:?}"));
     CloudWatchMetricsSink::new(&config)

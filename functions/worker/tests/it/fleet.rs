@@ -473,3 +473,72 @@ async fn a_worker_killed_mid_call_loses_at_most_one_chunk_and_the_result_names_i
         target.arrivals().len()
     );
 }
+
+/// Abort rules, held server-side on the live counters: 2 workers fire 20 requests a second for 30 s under
+/// `success<50%` for 3s; 4 s in, the target starts answering 503. The region's archiver sees it in the
+/// workers' chunks (every 5 s in the local stack), stops the test in its home region saying why, and the
+/// workers stop at their next look: the test ends about a chunk period and the rule's 3 s after the
+/// failures began, not at its 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abort_rule_that_holds_on_the_live_counters_stops_the_test_and_says_why() {
+    let config = emulator::sdk_config().await;
+    let (address, target) = test_target().await;
+    let test = TestScope::new(emulator::unique("acme"), emulator::unique("abort-"));
+    let region = home(&config);
+    let orchestrator = emulator::stack_output("OrchestratorFunctionName");
+    let orchestrate = |request: serde_json::Value| {
+        let (config, orchestrator) = (config.clone(), orchestrator.clone());
+        async move {
+            fixtures::invoke(&config, &orchestrator, &request)
+                .await
+                .unwrap_or_else(|e| panic!("{request}: {e}"))
+        }
+    };
+    orchestrate(
+        serde_json::json!({"type": "test-reset", "organisationId": test.organisation_id,
+        "testId": test.test_id, "regions": [region], "bufferSeconds": 0}),
+    )
+    .await;
+    let plan = plan(serde_json::json!({
+        "organisationId": test.organisation_id, "testId": test.test_id, "homeRegion": region,
+        "request": {"url": format!("http://{address}/abort")},
+        "rate": 20, "duration": "30s", "maxWorkerRate": 10,
+        "regions": [{"region": region, "share": 1}],
+        "abort": [{"when": "success<50%", "for": "3s"}]
+    }));
+    let (fleet, start) = fleet(&plan, Duration::from_secs(8));
+    put(&config, &fleet.calls).await;
+    tokio::time::sleep_until((start + Duration::from_secs(4)).into()).await;
+    target.behaviour.lock().unwrap_or_else(|e| e.into_inner()).status = 503;
+    let failing_from = Instant::now();
+
+    let results = stored_results(&config, &test.organisation_id, &test.test_id, &fleet).await;
+    for result in &results {
+        assert!(result.report.stopped, "{} says it was stopped", result.call_id);
+    }
+    let state = orchestrate(
+        serde_json::json!({"type": "status", "organisationId": test.organisation_id,
+        "testId": test.test_id}),
+    )
+    .await;
+    let reason = state["stopReason"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        state["stopped"] == true && reason.contains("success<50%"),
+        "stopped by the rule, saying so: {state}"
+    );
+    let last = target
+        .arrivals()
+        .iter()
+        .max()
+        .map(|at| at.saturating_duration_since(failing_from))
+        .unwrap_or_default();
+    // The rule's 3 s, a chunk period (5 s), the open second, delivery and archiving, then a poll (1 s).
+    assert!(
+        last < Duration::from_secs(13),
+        "the last request {last:?} after the failures began"
+    );
+    println!(
+        "abort: {} requests reached the target, the last {last:?} after it began failing; the test's stop: {reason}",
+        target.arrivals().len()
+    );
+}

@@ -30,7 +30,8 @@ pub mod tests;
 /// The calls table: partition key `pk` (S), every key scoped by the call's organisation and test
 /// (`model::scope`). Claim items `claim#<org>#<test>#<call>` (the worker's, `calls.rs`), archive marks
 /// `archived#<org>#<test>#<call>` with `metricsPublished` and metrics batches
-/// `metrics#<org>#<test>#<call>#<n>` with `state` and `leaseUntil` (the archiver's, `tests.rs`), all with
+/// `metrics#<org>#<test>#<call>#<n>` with `state` and `leaseUntil`, and live seconds `live#<org>#<test>#<s>`
+/// with `requests`, `errors` and `dropped` (the archiver's, `tests.rs`), all with
 /// `testKey` (`<org>#<test>`) and an `expiresAt` TTL (30 days).
 pub mod calls_schema {
     use crate::model::scope::CallScope;
@@ -65,6 +66,16 @@ pub mod calls_schema {
     pub fn metrics_batch_key(call: &CallScope, batch: u32) -> String {
         format!("metrics#{}", call.piece_key(batch))
     }
+    /// The key of a test's live second (what its chunks counted in that Unix second): `live#<org>#<test>#<s>`.
+    pub fn live_key(test: &crate::model::scope::TestScope, second: i64) -> String {
+        format!("live#{}#{second}", test.key())
+    }
+    /// A live second's counts (N).
+    pub const LIVE_REQUESTS: &str = "requests";
+    pub const LIVE_ERRORS: &str = "errors";
+    pub const LIVE_DROPPED: &str = "dropped";
+    /// How long live seconds are kept: abort rules read the last minute.
+    pub const LIVE_RETENTION_SECONDS: i64 = 24 * 3600;
 }
 
 /// The tests table (written from two files: the archiver's counters in `tests.rs`, the worker's count of

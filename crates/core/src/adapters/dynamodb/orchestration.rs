@@ -14,7 +14,8 @@ use crate::ports::{OrchestrationStore, RegionRecorded, StopSignal, StoreError};
 /// `organisationId` and `testId`; string sets `requiredRegions`, `readyRegions`,
 /// `completedRegions` (absent while empty: DynamoDB has no empty sets); `bufferSeconds` (N), `started` and
 /// `completed` and `stopped` (BOOL; an item written before the stop existed has no `stopped`, and is not),
-/// `startAt`, `completedAt`, `stoppedAt` and `resetAt` (N, Unix ms).
+/// `startAt`, `completedAt`, `stoppedAt` and `resetAt` (N, Unix ms); `stopReason` (S) when an abort rule
+/// stopped it.
 pub mod schema {
     pub const TEST_KEY: &str = "testKey";
     pub const ORGANISATION_ID: &str = "organisationId";
@@ -30,13 +31,16 @@ pub mod schema {
     pub const RESET_AT: &str = "resetAt";
     pub const STOPPED: &str = "stopped";
     pub const STOPPED_AT: &str = "stoppedAt";
+    pub const STOP_REASON: &str = "stopReason";
 }
 use schema::*;
 
 /// The IAM actions `DynamoOrchestrationStore` calls.
 pub const ORCHESTRATION_STORE_ACTIONS: &[&str] = &["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"];
-/// The IAM actions `DynamoStopSignal` calls (on the table in the test's home region).
+/// The IAM actions `DynamoStopSignal::stopped` calls (on the table in the test's home region).
 pub const STOP_SIGNAL_ACTIONS: &[&str] = &["dynamodb:GetItem"];
+/// The IAM actions `DynamoStopSignal::stop_because` calls (on the table in the test's home region).
+pub const STOP_BECAUSE_ACTIONS: &[&str] = &["dynamodb:UpdateItem"];
 
 fn state_of(item: &Item) -> Result<TestState, StoreError> {
     let part = |name: &str| {
@@ -58,6 +62,7 @@ fn state_of(item: &Item) -> Result<TestState, StoreError> {
         completed_at: number(item, COMPLETED_AT),
         stopped: flag(item, STOPPED),
         stopped_at: number(item, STOPPED_AT),
+        stop_reason: text(item, STOP_REASON).map(str::to_owned),
         reset_at: number(item, RESET_AT).unwrap_or(0),
     })
 }
@@ -79,24 +84,40 @@ impl DynamoOrchestrationStore {
 
     /// Sets `flag` and `at` unless the flag is already set: true when this call set it.
     async fn flip(&self, test: &TestScope, flag: &str, at_name: &str, at: i64) -> Result<bool, StoreError> {
-        // dynamodb:UpdateItem (conditional)
-        let update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(TEST_KEY, s(&test.key()))
-            .update_expression("SET #f = :t, #at = :at")
-            .condition_expression("attribute_exists(#id) AND (attribute_not_exists(#f) OR #f = :f)")
-            .expression_attribute_names("#id", TEST_KEY)
-            .expression_attribute_names("#f", flag)
-            .expression_attribute_names("#at", at_name)
-            .expression_attribute_values(":t", AttributeValue::Bool(true))
-            .expression_attribute_values(":f", AttributeValue::Bool(false))
-            .expression_attribute_values(":at", n(at))
-            .send()
-            .await;
-        Ok(conditional(update.map_err(|e| e.into_service_error()))?.is_ok())
+        flip(&self.client, &self.table, test, (flag, at_name, at), None).await
     }
+}
+
+/// Sets a test's flag and its time (`flag`, `at_name`, `at`) unless the flag is already set, with a
+/// `reason` beside them if given: true when this call set it. A test never reset has nothing to flip.
+async fn flip(
+    client: &Client,
+    table: &str,
+    test: &TestScope,
+    (flag, at_name, at): (&str, &str, i64),
+    reason: Option<(&str, &str)>,
+) -> Result<bool, StoreError> {
+    let mut update = client
+        .update_item()
+        .table_name(table)
+        .key(TEST_KEY, s(&test.key()))
+        .condition_expression("attribute_exists(#id) AND (attribute_not_exists(#f) OR #f = :f)")
+        .expression_attribute_names("#id", TEST_KEY)
+        .expression_attribute_names("#f", flag)
+        .expression_attribute_names("#at", at_name)
+        .expression_attribute_values(":t", AttributeValue::Bool(true))
+        .expression_attribute_values(":f", AttributeValue::Bool(false))
+        .expression_attribute_values(":at", n(at));
+    update = match reason {
+        None => update.update_expression("SET #f = :t, #at = :at"),
+        Some((reason_name, reason)) => update
+            .update_expression("SET #f = :t, #at = :at, #why = :why")
+            .expression_attribute_names("#why", reason_name)
+            .expression_attribute_values(":why", s(reason)),
+    };
+    // dynamodb:UpdateItem (conditional)
+    let updated = update.send().await;
+    Ok(conditional(updated.map_err(|e| e.into_service_error()))?.is_ok())
 }
 
 #[async_trait]
@@ -226,5 +247,23 @@ impl StopSignal for DynamoStopSignal {
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
         Ok(out.item.is_some_and(|item| flag(&item, STOPPED)))
+    }
+
+    async fn stop_because(
+        &self,
+        test: &TestScope,
+        home_region: Option<&str>,
+        at: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let client = self.client(home_region);
+        flip(
+            &client,
+            &self.table,
+            test,
+            (STOPPED, STOPPED_AT, at),
+            Some((STOP_REASON, reason)),
+        )
+        .await
     }
 }

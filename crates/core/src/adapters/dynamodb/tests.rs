@@ -10,10 +10,12 @@ use chrono::DateTime;
 
 use super::calls_schema as calls;
 use super::{Item, conditional, flag, get_by_key, n, number, query_all, s, string_set, text, unavailable};
+use crate::model::abort::LiveSecond;
 use crate::model::saved_metrics::{ActiveTest, Series};
 use crate::model::scope::{CallScope, TestScope};
 use crate::ports::{
-    ArchiveMark, BatchClaim, ResultCounts, ResultLedger, ResultPart, StoreError, TestActivity, TestCounters,
+    ArchiveMark, BatchClaim, MAX_LIVE_SECONDS, ResultCounts, ResultLedger, ResultPart, StoreError, TestActivity,
+    TestCounters,
 };
 
 pub use super::tests_schema as schema;
@@ -26,6 +28,7 @@ pub const RESULT_LEDGER_ACTIONS: &[&str] = &[
     "dynamodb:UpdateItem",
     "dynamodb:GetItem",
     "dynamodb:ConditionCheckItem",
+    "dynamodb:BatchGetItem",
 ];
 /// The IAM actions `DynamoTestActivity` calls (Query on the `byActiveDay` index).
 pub const TEST_ACTIVITY_ACTIONS: &[&str] = &["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"];
@@ -66,11 +69,41 @@ impl ResultLedger for DynamoResultLedger {
         &self,
         call: &CallScope,
         counts: ResultCounts,
+        live: &[LiveSecond],
         region: Option<&str>,
         now: i64,
     ) -> Result<ArchiveMark, StoreError> {
         use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
         let to_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Corrupt(e.to_string());
+        if live.len() > MAX_LIVE_SECONDS {
+            return Err(StoreError::Corrupt(format!(
+                "{} live seconds in one record",
+                live.len()
+            )));
+        }
+        // Each live second, added in the same transaction as the mark: counted once, as the counters are.
+        let seconds = live
+            .iter()
+            .map(|second| {
+                Update::builder()
+                    .table_name(&self.calls_table)
+                    .key(calls::PARTITION_KEY, s(&calls::live_key(&call.test, second.second)))
+                    .update_expression("ADD #r :r, #e :e, #d :d SET #tk = :tk, #ex = :ex")
+                    .expression_attribute_names("#r", calls::LIVE_REQUESTS)
+                    .expression_attribute_names("#e", calls::LIVE_ERRORS)
+                    .expression_attribute_names("#d", calls::LIVE_DROPPED)
+                    .expression_attribute_names("#tk", calls::TEST_KEY)
+                    .expression_attribute_names("#ex", calls::EXPIRES_AT)
+                    .expression_attribute_values(":r", n(second.requests))
+                    .expression_attribute_values(":e", n(second.errors))
+                    .expression_attribute_values(":d", n(second.dropped))
+                    .expression_attribute_values(":tk", s(&call.test.key()))
+                    .expression_attribute_values(":ex", n(now + calls::LIVE_RETENTION_SECONDS))
+                    .build()
+                    .map(|update| TransactWriteItem::builder().update(update).build())
+                    .map_err(to_error)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let mark = Put::builder()
             .table_name(&self.calls_table)
             .item(calls::PARTITION_KEY, s(&calls::archived_key(call)))
@@ -126,12 +159,16 @@ impl ResultLedger for DynamoResultLedger {
             .expression_attribute_values(":day", s(&active_day(now)))
             .build()
             .map_err(to_error)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(mark).build(),
+            TransactWriteItem::builder().update(count).build(),
+        ];
+        items.extend(seconds);
         // dynamodb:PutItem + dynamodb:UpdateItem in one transaction (TransactWriteItems needs both actions).
         let written = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(mark).build())
-            .transact_items(TransactWriteItem::builder().update(count).build())
+            .set_transact_items(Some(items))
             .send()
             .await;
         match conditional(written.map_err(|e| e.into_service_error()))? {
@@ -219,6 +256,72 @@ impl ResultLedger for DynamoResultLedger {
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
         Ok(())
+    }
+
+    async fn live_seconds(&self, test: &TestScope, from: i64, to: i64) -> Result<Vec<LiveSecond>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let wanted: Vec<i64> = (from..=to).take(MAX_LIVE_SECONDS).collect();
+        if wanted.is_empty() {
+            return Ok(Vec::new());
+        }
+        let keys = wanted
+            .iter()
+            .map(|second| {
+                Item::from([(
+                    calls::PARTITION_KEY.to_owned(),
+                    s(&calls::live_key(&test.clone(), *second)),
+                )])
+            })
+            .collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        let mut found = Vec::new();
+        // dynamodb:BatchGetItem, again for the keys it left unprocessed (a few times, then unavailable).
+        for attempt in 0..5 {
+            let Some(keys) = request.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.calls_table, keys)
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.calls_table)) {
+                found.extend(items);
+            }
+            request = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(&self.calls_table))
+                .filter(|k| !k.keys.is_empty());
+        }
+        if request.is_some() {
+            return Err(StoreError::Unavailable(
+                "live seconds left unprocessed after 5 tries".into(),
+            ));
+        }
+        let count = |item: &Item, name: &str| number(item, name).unwrap_or(0).max(0) as u64;
+        let mut seconds: Vec<LiveSecond> = found
+            .iter()
+            .filter_map(|item| {
+                let key = text(item, calls::PARTITION_KEY)?;
+                let second = key.rsplit('#').next()?.parse().ok()?;
+                Some(LiveSecond {
+                    second,
+                    requests: count(item, calls::LIVE_REQUESTS),
+                    errors: count(item, calls::LIVE_ERRORS),
+                    dropped: count(item, calls::LIVE_DROPPED),
+                })
+            })
+            .collect();
+        seconds.sort_by_key(|s| s.second);
+        Ok(seconds)
     }
 
     async fn counters(&self, test: &TestScope) -> Result<Option<TestCounters>, StoreError> {

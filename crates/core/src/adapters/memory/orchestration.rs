@@ -93,4 +93,18 @@ impl StopSignal for MemoryOrchestrationStore {
     async fn stopped(&self, test: &TestScope, _home_region: Option<&str>) -> Result<bool, StoreError> {
         Ok(self.lock()?.get(test).is_some_and(|state| state.stopped))
     }
+
+    async fn stop_because(
+        &self,
+        test: &TestScope,
+        _home_region: Option<&str>,
+        at: i64,
+        reason: &str,
+    ) -> Result<bool, StoreError> {
+        let stopped = self.flip(test, |s| (&mut s.stopped, &mut s.stopped_at), at)?;
+        if stopped && let Some(state) = self.lock()?.get_mut(test) {
+            state.stop_reason = Some(reason.to_owned());
+        }
+        Ok(stopped)
+    }
 }

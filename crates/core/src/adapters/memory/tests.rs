@@ -23,6 +23,8 @@ struct LedgerState {
     /// Metrics batches: (call, batch) → published, or held until a lease.
     batches: HashMap<(CallScope, u32), Batch>,
     counters: HashMap<TestScope, TestCounters>,
+    /// Per test and second: what the chunks counted, for abort rules.
+    live: HashMap<(TestScope, i64), crate::model::abort::LiveSecond>,
     /// Per test: the metric series' region marks, and the metrics-saver's watermark.
     activity: HashMap<TestScope, (std::collections::BTreeSet<String>, Option<i64>)>,
 }
@@ -62,9 +64,16 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
         &self,
         call: &CallScope,
         counts: crate::ports::ResultCounts,
+        live: &[crate::model::abort::LiveSecond],
         region: Option<&str>,
         now: i64,
     ) -> Result<crate::ports::ArchiveMark, StoreError> {
+        if live.len() > crate::ports::MAX_LIVE_SECONDS {
+            return Err(StoreError::Corrupt(format!(
+                "{} live seconds in one record",
+                live.len()
+            )));
+        }
         let mut state = self.lock()?;
         if let Some(published) = state.archived.get(call) {
             return Ok(crate::ports::ArchiveMark::Seen {
@@ -85,6 +94,21 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
         }
         counters.last_result_at = now;
         counters.start_skews_us.extend(counts.start_skew_us);
+        for second in live {
+            let kept =
+                state
+                    .live
+                    .entry((call.test.clone(), second.second))
+                    .or_insert(crate::model::abort::LiveSecond {
+                        second: second.second,
+                        requests: 0,
+                        errors: 0,
+                        dropped: 0,
+                    });
+            kept.requests += second.requests;
+            kept.errors += second.errors;
+            kept.dropped += second.dropped;
+        }
         let mark = region.unwrap_or(crate::model::saved_metrics::NO_REGION).to_owned();
         state.activity.entry(call.test.clone()).or_default().0.insert(mark);
         Ok(crate::ports::ArchiveMark::Fresh)
@@ -118,6 +142,19 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
     async fn finish_metrics_batch(&self, call: &CallScope, batch: u32) -> Result<(), StoreError> {
         self.lock()?.batches.insert((call.clone(), batch), Batch::Published);
         Ok(())
+    }
+
+    async fn live_seconds(
+        &self,
+        test: &TestScope,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<crate::model::abort::LiveSecond>, StoreError> {
+        let state = self.lock()?;
+        Ok((from..=to)
+            .take(crate::ports::MAX_LIVE_SECONDS)
+            .filter_map(|second| state.live.get(&(test.clone(), second)).copied())
+            .collect())
     }
 
     async fn counters(&self, test: &TestScope) -> Result<Option<TestCounters>, StoreError> {
