@@ -43,7 +43,10 @@ pub async fn orchestration_store_contract(store: &dyn OrchestrationStore, unique
         store.add_region(&other, RegionMark::Ready, "eu-west-1").await.ok(),
         Some(RegionRecorded::UnknownTest)
     );
-    let others = TestState::new(&other, regions(&["ap-south-1"]), 5, 1_001);
+    // A state reset with its plan (test-start) reads back with it, whole.
+    let mut others = TestState::new(&other, regions(&["ap-south-1"]), 5, 1_001);
+    others.plan =
+        Some(serde_json::json!({"testId": other.test_id, "rate": 2.5, "regions": [{"region": "ap-south-1"}]}));
     store.reset(&others).await.unwrap_or_else(|e| panic!("reset: {e:?}"));
     assert_eq!(store.get(&other).await.ok().flatten(), Some(others), "kept apart");
     assert_eq!(
@@ -199,6 +202,50 @@ pub async fn stop_signal_contract(
     );
 }
 
+/// Every behaviour a `CallBus` must have: calls are put, more than one request's worth (10) at once too.
+/// (Not held here: that a bus which does not exist refuses. AWS answers such an entry with an error;
+/// MiniStack 1.5.33 accepts it, so an over-the-wire suite cannot hold it.)
+pub async fn call_bus_contract(bus: &dyn volley_core::ports::CallBus, region: Option<&str>, unique: &str) {
+    use volley_core::model::call::UserCall;
+    let calls: Vec<UserCall> = (0..12)
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({
+                "testId": format!("bus-{unique}"), "organisationId": "acme", "callId": format!("c{i}"),
+                // Nowhere a worker may send: a contract puts events, it does not fire them.
+                "request": {"url": "http://192.0.2.1/"}, "rate": 1, "duration": "1s"
+            }))
+            .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    bus.put(region, &[])
+        .await
+        .unwrap_or_else(|e| panic!("nothing to put: {e:?}"));
+    bus.put(region, &calls)
+        .await
+        .unwrap_or_else(|e| panic!("12 calls, two requests: {e:?}"));
+}
+
+/// Every behaviour a `SegmentSchedules` must have: a schedule is made once (made again, it is kept),
+/// deleted once.
+pub async fn segment_schedules_contract(
+    schedules: &dyn volley_core::ports::SegmentSchedules,
+    target: &str,
+    unique: &str,
+) {
+    let name = format!("contract-{unique}");
+    // A day ahead: it never fires while the suite runs.
+    let at = chrono::Utc::now().timestamp() + 86_400;
+    let input = r#"{"type": "segment-start"}"#;
+    for _ in 0..2 {
+        schedules
+            .create(&name, at, target, input)
+            .await
+            .unwrap_or_else(|e| panic!("create: {e:?}"));
+    }
+    assert_eq!(schedules.delete(&name).await.ok(), Some(true), "made, so deleted");
+    assert_eq!(schedules.delete(&name).await.ok(), Some(false), "gone");
+}
+
 /// Every behaviour a `RunIndex` must have: newest first, by tag and shape, at most `limit`.
 pub async fn run_index_contract(index: &dyn volley_core::ports::RunIndex, unique: &str) {
     use volley_core::ports::RunEntry;
@@ -334,6 +381,19 @@ mod tests {
     async fn memory_stop_signal_meets_the_contract() {
         let store = volley_core::adapters::memory::MemoryOrchestrationStore::new();
         super::stop_signal_contract(&store, &store, None, "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_call_bus_meets_the_contract() {
+        let bus = volley_core::adapters::memory::MemoryCallBus::default();
+        super::call_bus_contract(&bus, Some("eu-west-1"), "x").await;
+        assert_eq!(bus.calls_in("eu-west-1").len(), 12);
+    }
+
+    #[tokio::test]
+    async fn memory_segment_schedules_meet_the_contract() {
+        let schedules = volley_core::adapters::memory::MemorySegmentSchedules::default();
+        super::segment_schedules_contract(&schedules, "arn:aws:lambda:eu-west-1:000000000000:function:x", "x").await;
     }
 
     #[tokio::test]

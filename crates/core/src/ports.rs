@@ -259,6 +259,26 @@ pub trait SecretStore: Send + Sync + std::fmt::Debug {
     async fn get(&self, path: &str) -> Result<Option<String>, StoreError>;
 }
 
+/// Where a test's User Calls are put: each region's event bus, by the same name in every region (one stack
+/// per region), whose rule invokes that region's worker.
+#[async_trait]
+pub trait CallBus: Send + Sync + std::fmt::Debug {
+    /// Puts `calls` on `region`'s bus (None: this region's), each as a `User Call` event; any the bus
+    /// refuses is an error naming it.
+    async fn put(&self, region: Option<&str>, calls: &[crate::model::call::UserCall]) -> Result<(), StoreError>;
+}
+
+/// One-time schedules that start a test's later segments (EventBridge Scheduler): nothing then depends on
+/// a worker staying alive to hand over to the next.
+#[async_trait]
+pub trait SegmentSchedules: Send + Sync + std::fmt::Debug {
+    /// Makes schedule `name` invoke `target` (a Lambda function's ARN) once at `at` (Unix seconds) with
+    /// `input`, and delete itself after; a schedule of that name that exists already is kept as it is.
+    async fn create(&self, name: &str, at: i64, target: &str, input: &str) -> Result<(), StoreError>;
+    /// Deletes schedule `name`: true if there was one.
+    async fn delete(&self, name: &str) -> Result<bool, StoreError>;
+}
+
 /// Where workers send their results (a queue the archiver drains).
 #[async_trait]
 pub trait ResultQueue: Send + Sync + std::fmt::Debug {

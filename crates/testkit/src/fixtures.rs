@@ -73,6 +73,16 @@ pub async fn create_table(sdk_config: &aws_config::SdkConfig, name: &str, partit
     create_keyed_table(sdk_config, name, (partition, S), sort.map(|s| (s, S)), None).await;
 }
 
+/// Creates an event bus with no rule (what is put on it goes nowhere).
+pub async fn create_event_bus(sdk_config: &aws_config::SdkConfig, name: &str) {
+    aws_sdk_eventbridge::Client::new(sdk_config)
+        .create_event_bus()
+        .name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create event bus {name}: {:?}", e.into_service_error()));
+}
+
 pub async fn create_birthdays_table(sdk_config: &aws_config::SdkConfig, name: &str) {
     create_table(sdk_config, name, birthdays::schema::PARTITION_KEY, None).await;
 }

@@ -2,7 +2,6 @@
 //! invoke a function synchronously and read its answer, and put `User Call` events on the bus. Used by the
 //! local-stack driver (`volley-demo`) and by tests; no function needs it (feature `driver`).
 
-use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_lambda::primitives::Blob;
 
 use crate::ports::StoreError;
@@ -78,57 +77,6 @@ impl Functions {
     }
 }
 
-/// An EventBridge bus that takes `User Call` events.
-#[derive(Debug, Clone)]
-pub struct EventBus {
-    client: aws_sdk_eventbridge::Client,
-    name: String,
-}
-
-impl EventBus {
-    pub fn new(sdk_config: &aws_config::SdkConfig, name: impl Into<String>) -> Self {
-        Self {
-            client: aws_sdk_eventbridge::Client::new(sdk_config),
-            name: name.into(),
-        }
-    }
-
-    /// Puts one `User Call` event per detail, up to 10 per request (EventBridge's limit); any entry the bus
-    /// refuses is an error that names it.
-    pub async fn put_user_calls(&self, details: &[serde_json::Value]) -> Result<(), StoreError> {
-        for chunk in details.chunks(10) {
-            let entries = chunk
-                .iter()
-                .map(|detail| {
-                    PutEventsRequestEntry::builder()
-                        .event_bus_name(&self.name)
-                        .source(crate::model::call::USER_CALL_SOURCE)
-                        .detail_type(crate::model::call::USER_CALL_DETAIL_TYPE)
-                        .detail(detail.to_string())
-                        .build()
-                })
-                .collect();
-            let out = self
-                .client
-                .put_events()
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            if out.failed_entry_count > 0 {
-                let reasons: Vec<String> = out
-                    .entries()
-                    .iter()
-                    .filter_map(|e| e.error_message().map(str::to_owned))
-                    .collect();
-                return Err(StoreError::Corrupt(format!(
-                    "the bus {} refused {} event(s): {}",
-                    self.name,
-                    out.failed_entry_count,
-                    reasons.join("; ")
-                )));
-            }
-        }
-        Ok(())
-    }
-}
+/// An EventBridge bus that takes `User Call` events (the orchestrator's `CallBus`; `put_user_calls` puts any
+/// detail, as a user can).
+pub use super::eventbridge::EventBridgeCallBus as EventBus;

@@ -5,7 +5,9 @@ pub mod cloudwatch;
 #[cfg(feature = "driver")]
 pub mod driver;
 pub mod dynamodb;
+pub mod eventbridge;
 pub mod memory;
 pub mod s3;
+pub mod scheduler;
 pub mod sqs;
 pub mod ssm;

@@ -38,6 +38,18 @@ pub struct TestState {
     pub stop_reason: Option<String>,
     /// Unix milliseconds of the reset that made this state.
     pub reset_at: i64,
+    /// The test plan it was started with (`test-start`), from which each later segment's calls are made
+    /// again when its schedule fires.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<serde_json::Value>,
+}
+
+/// The name of the one-time schedule that starts segment `segment` of `test`: `prefix`, then a digest of
+/// the test's key (ids are up to 128 characters; a schedule's name, 64), then the segment.
+pub fn segment_schedule_name(prefix: &str, test: &TestScope, segment: usize) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(test.key().as_bytes()));
+    format!("{prefix}-{}-s{segment}", &digest[..20])
 }
 
 impl TestState {
@@ -57,6 +69,7 @@ impl TestState {
             stopped_at: None,
             stop_reason: None,
             reset_at,
+            plan: None,
         }
     }
 

@@ -18,6 +18,33 @@ async fn dynamodb_orchestration_store_meets_the_contract() {
         .await;
 }
 
+/// Puts on a bus made for it, in this region and by its name (a client of that region: the same emulator).
+#[tokio::test]
+async fn eventbridge_call_bus_meets_the_contract() {
+    use volley_core::adapters::eventbridge::EventBridgeCallBus;
+    let config = emulator::sdk_config().await;
+    let name = emulator::unique("bus-contract-");
+    fixtures::create_event_bus(&config, &name).await;
+    let bus = EventBridgeCallBus::new(&config, &name);
+    orchestration::call_bus_contract(&bus, None, &emulator::unique("")).await;
+    let region = config.region().map(ToString::to_string);
+    orchestration::call_bus_contract(&bus, region.as_deref(), &emulator::unique("")).await;
+}
+
+/// One-time schedules in the emulator's Scheduler, a day ahead (never fired here).
+#[tokio::test]
+async fn scheduler_segment_schedules_meet_the_contract() {
+    use volley_core::adapters::scheduler::SchedulerSegmentSchedules;
+    let config = emulator::sdk_config().await;
+    let schedules = SchedulerSegmentSchedules::new(&config, "arn:aws:iam::000000000000:role/volley-contract-scheduler");
+    orchestration::segment_schedules_contract(
+        &schedules,
+        "arn:aws:lambda:us-east-1:000000000000:function:volley-contract-none",
+        &emulator::unique(""),
+    )
+    .await;
+}
+
 /// Asked in this region, and by its name as a home region (another region's client: the same emulator).
 #[tokio::test]
 async fn dynamodb_stop_signal_meets_the_contract() {

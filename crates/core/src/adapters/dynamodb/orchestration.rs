@@ -15,7 +15,7 @@ use crate::ports::{OrchestrationStore, RegionRecorded, StopSignal, StoreError};
 /// `completedRegions` (absent while empty: DynamoDB has no empty sets); `bufferSeconds` (N), `started` and
 /// `completed` and `stopped` (BOOL; an item written before the stop existed has no `stopped`, and is not),
 /// `startAt`, `completedAt`, `stoppedAt` and `resetAt` (N, Unix ms); `stopReason` (S) when an abort rule
-/// stopped it.
+/// stopped it; `plan` (S, JSON) when `test-start` started it.
 pub mod schema {
     pub const TEST_KEY: &str = "testKey";
     pub const ORGANISATION_ID: &str = "organisationId";
@@ -32,6 +32,7 @@ pub mod schema {
     pub const STOPPED: &str = "stopped";
     pub const STOPPED_AT: &str = "stoppedAt";
     pub const STOP_REASON: &str = "stopReason";
+    pub const PLAN: &str = "plan";
 }
 use schema::*;
 
@@ -63,6 +64,12 @@ fn state_of(item: &Item) -> Result<TestState, StoreError> {
         stopped: flag(item, STOPPED),
         stopped_at: number(item, STOPPED_AT),
         stop_reason: text(item, STOP_REASON).map(str::to_owned),
+        plan: text(item, PLAN)
+            .map(|json| {
+                serde_json::from_str(json)
+                    .map_err(|e| StoreError::Corrupt(format!("a stored test plan is not JSON: {e}")))
+            })
+            .transpose()?,
         reset_at: number(item, RESET_AT).unwrap_or(0),
     })
 }
@@ -135,6 +142,9 @@ impl OrchestrationStore for DynamoOrchestrationStore {
             .item(COMPLETED, AttributeValue::Bool(false))
             .item(STOPPED, AttributeValue::Bool(false))
             .item(RESET_AT, n(state.reset_at));
+        if let Some(plan) = &state.plan {
+            put = put.item(PLAN, s(&plan.to_string()));
+        }
         if !state.required_regions.is_empty() {
             put = put.item(
                 REQUIRED,

@@ -1,0 +1,108 @@
+//! EventBridge: `User Call` events on a region's bus. `EventBridgeCallBus` is the orchestrator's `CallBus`
+//! (a client per region, made when first asked and kept, as the stop signal's are); its `put_user_calls`
+//! puts any detail, which the driver and the tests use to put what a user would, invalid events included.
+
+use async_trait::async_trait;
+use aws_sdk_eventbridge::Client;
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+
+use crate::model::call::{USER_CALL_DETAIL_TYPE, USER_CALL_SOURCE, UserCall};
+use crate::ports::{CallBus, StoreError};
+
+/// The IAM actions `EventBridgeCallBus` calls (on the bus of that name in each region it puts to).
+pub const CALL_BUS_ACTIONS: &[&str] = &["events:PutEvents"];
+
+fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError {
+    StoreError::Unavailable(Box::new(e))
+}
+
+/// The bus of one name in every region.
+#[derive(Debug)]
+pub struct EventBridgeCallBus {
+    sdk_config: aws_config::SdkConfig,
+    name: String,
+    clients: std::sync::Mutex<std::collections::HashMap<Option<String>, Client>>,
+}
+
+impl EventBridgeCallBus {
+    pub fn new(sdk_config: &aws_config::SdkConfig, name: impl Into<String>) -> Self {
+        Self {
+            sdk_config: sdk_config.clone(),
+            name: name.into(),
+            clients: std::sync::Mutex::default(),
+        }
+    }
+
+    fn client(&self, region: Option<&str>) -> Client {
+        let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        clients
+            .entry(region.map(str::to_owned))
+            .or_insert_with(|| match region {
+                None => Client::new(&self.sdk_config),
+                Some(region) => Client::new(
+                    &self
+                        .sdk_config
+                        .to_builder()
+                        .region(aws_config::Region::new(region.to_owned()))
+                        .build(),
+                ),
+            })
+            .clone()
+    }
+
+    /// Puts one `User Call` event per detail on this region's bus, up to 10 per request (EventBridge's
+    /// limit); any entry the bus refuses is an error that names it.
+    pub async fn put_user_calls(&self, details: &[serde_json::Value]) -> Result<(), StoreError> {
+        self.put_in(None, details).await
+    }
+
+    async fn put_in(&self, region: Option<&str>, details: &[serde_json::Value]) -> Result<(), StoreError> {
+        let client = self.client(region);
+        for chunk in details.chunks(10) {
+            let entries = chunk
+                .iter()
+                .map(|detail| {
+                    PutEventsRequestEntry::builder()
+                        .event_bus_name(&self.name)
+                        .source(USER_CALL_SOURCE)
+                        .detail_type(USER_CALL_DETAIL_TYPE)
+                        .detail(detail.to_string())
+                        .build()
+                })
+                .collect();
+            // events:PutEvents
+            let out = client
+                .put_events()
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            if out.failed_entry_count > 0 {
+                let reasons: Vec<String> = out
+                    .entries()
+                    .iter()
+                    .filter_map(|e| e.error_message().map(str::to_owned))
+                    .collect();
+                return Err(StoreError::Corrupt(format!(
+                    "the bus {} refused {} event(s): {}",
+                    self.name,
+                    out.failed_entry_count,
+                    reasons.join("; ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl CallBus for EventBridgeCallBus {
+    async fn put(&self, region: Option<&str>, calls: &[UserCall]) -> Result<(), StoreError> {
+        let details = calls
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Corrupt(format!("a User Call could not be written: {e}")))?;
+        self.put_in(region, &details).await
+    }
+}
