@@ -14,6 +14,11 @@ locals {
   # The orchestration table of every region (one stack per region, one name): a worker reads its test's stop
   # in the test's home region.
   orchestration_tables = "arn:${data.aws_partition.current.partition}:dynamodb:*:${data.aws_caller_identity.current.account_id}:table/${var.prefix}-orchestration"
+  # The User Call bus of every region (one stack per region, one name): the orchestrator puts a test's calls
+  # on the bus of each of its regions.
+  event_buses = "arn:${data.aws_partition.current.partition}:events:*:${data.aws_caller_identity.current.account_id}:event-bus/${var.prefix}"
+  # The one-time schedules of tests' later segments, in the default group, named after the prefix.
+  segment_schedules = "arn:${data.aws_partition.current.partition}:scheduler:${var.region}:${data.aws_caller_identity.current.account_id}:schedule/default/${var.prefix}-*"
 
   functions = {
     greeter = {
@@ -124,17 +129,24 @@ locals {
       ]
     }
     orchestrator = {
-      description = "Synchronised multi-region start (test-reset, agg-record, test-init, test-end, status)."
+      description = "Starts tests: synchronised multi-region start, test-start from a plan with its segments' schedules, stop."
       memory      = 128
-      timeout     = 10
+      timeout     = 30
       environment = {
         ORCHESTRATION_TABLE = aws_dynamodb_table.orchestration.name
+        EVENT_BUS_NAME      = aws_cloudwatch_event_bus.volley.name
+        SCHEDULER_ROLE_ARN  = aws_iam_role.segments.arn
+        SCHEDULE_PREFIX     = var.prefix
       }
       statements = [
         {
           actions   = ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"]
           resources = [aws_dynamodb_table.orchestration.arn]
         },
+        { actions = ["events:PutEvents"], resources = [local.event_buses] },
+        { actions = ["scheduler:CreateSchedule", "scheduler:DeleteSchedule"], resources = [local.segment_schedules] },
+        # Scheduler invokes this function for a segment as this role.
+        { actions = ["iam:PassRole"], resources = [aws_iam_role.segments.arn] },
       ]
     }
     run-load = {

@@ -1,4 +1,5 @@
-# EventBridge Scheduler schedules for the metrics-saver and the domain-validator.
+# EventBridge Scheduler schedules for the metrics-saver and the domain-validator, and the role the
+# orchestrator's one-time schedules of a test's later segments invoke it as.
 
 locals {
   schedules = {
@@ -62,4 +63,24 @@ resource "aws_scheduler_schedule" "function" {
   }
 
   #checkov:skip=CKV_AWS_297:A schedule holds only its constant input ({"action": "sweep"}); EventBridge's own key encrypts it.
+}
+
+# The orchestrator makes a one-time schedule for each later segment of a test it starts (test-start); each
+# invokes the orchestrator with the segment's segment-start, as this role.
+resource "aws_iam_role" "segments" {
+  name               = "${var.prefix}-segments-schedule"
+  assume_role_policy = data.aws_iam_policy_document.scheduler_assume.json
+}
+
+data "aws_iam_policy_document" "segments" {
+  statement {
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.function["orchestrator"].arn]
+  }
+}
+
+resource "aws_iam_role_policy" "segments" {
+  name   = "invoke-orchestrator"
+  role   = aws_iam_role.segments.id
+  policy = data.aws_iam_policy_document.segments.json
 }

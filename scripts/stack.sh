@@ -7,6 +7,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 use_local_stack
+FIRST_REGION=$AWS_REGION
 
 PIDFILE="$STATE/ministack.pid"
 LOG="$STATE/ministack.log"
@@ -69,23 +70,39 @@ status() {
   fi
 }
 
+# The second region the stack is deployed into, in the same emulator (its region is the request's): a
+# test's plan may name both, and the orchestrator puts each region's calls on that region's bus, as it does
+# in AWS. LOCAL_SECOND_REGION= (empty) deploys one region only.
+SECOND_REGION=${LOCAL_SECOND_REGION-eu-west-1}
+
 deploy() {
   stack_healthy || die "no MiniStack at $AWS_ENDPOINT_URL: run \`make stack-up\` first"
   "$(dirname "$0")/tools.sh" tools
   for zip in "$ROOT"/dist/*.zip; do [ -f "$zip" ] || die "no packages in dist/: run \`make build\` first"; done
-  local bucket="$PREFIX-deploy-artifacts" packaged="$STATE/template.packaged.yaml"
   mkdir -p "$STATE"
+  deploy_to "$AWS_REGION" "$PREFIX-deploy-artifacts" "$STATE/template.packaged.yaml"
+  if [ -n "$SECOND_REGION" ] && [ "$SECOND_REGION" != "$AWS_REGION" ]; then
+    deploy_to "$SECOND_REGION" "$PREFIX-deploy-artifacts-$SECOND_REGION" "$STATE/template.$SECOND_REGION.yaml"
+  fi
+  write_outputs
+}
+
+# Packages template.yaml into a bucket of the region (the emulator's buckets are regional, as AWS's are)
+# and deploys it there.
+deploy_to() {
+  local region=$1 bucket=$2 packaged=$3
+  export AWS_REGION=$region AWS_DEFAULT_REGION=$region
   awscli s3api head-bucket --bucket "$bucket" >/dev/null 2>&1 || awscli s3 mb "s3://$bucket" >/dev/null
-  say "packaging template.yaml"
+  say "packaging template.yaml ($region)"
   (cd "$ROOT" && quietly awscli cloudformation package --template-file template.yaml --s3-bucket "$bucket" \
      --output-template-file "$packaged")
-  say "deploying stack $STACK_NAME"
+  say "deploying stack $STACK_NAME in $region"
   quietly awscli cloudformation deploy --template-file "$packaged" --stack-name "$STACK_NAME" \
     --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
     --parameter-overrides "Prefix=$PREFIX" "Architecture=$(local_architecture)" "AllowedTargets=$MINISTACK_HOST:$MINISTACK_PORT,$(test_target)" \
       "DomainValidationSchedule=rate(1 minute)" "ValidatorDnsServers=$VALIDATOR_DNS" \
       "MetricsIngestionDelaySeconds=2"
-  write_outputs
+  export AWS_REGION=$FIRST_REGION AWS_DEFAULT_REGION=$FIRST_REGION
 }
 
 # The address a test's counting target listens on, allowed like the emulator's own: the fleet's tests count
@@ -98,10 +115,15 @@ local_architecture() {
   case "$(uname -m)" in aarch64|arm64) echo arm64 ;; *) echo x86_64 ;; esac
 }
 
-# target/local-stack/outputs.json: the stack's outputs, plus GreeterLocalUrl (the API through the emulator) and
-# TestTargetAddress (test_target).
+# target/local-stack/outputs.json: the stack's outputs, plus GreeterLocalUrl (the API through the emulator),
+# TestTargetAddress (test_target), StackRegion, and with a second region, SecondRegion and that region's
+# outputs as <OutputKey>@<region>.
 write_outputs() {
-  local out="$STATE/outputs.json"
+  local out="$STATE/outputs.json" second="{}"
+  if [ -n "$SECOND_REGION" ] && [ "$SECOND_REGION" != "$AWS_REGION" ]; then
+    second=$(AWS_REGION=$SECOND_REGION AWS_DEFAULT_REGION=$SECOND_REGION awscli cloudformation describe-stacks \
+      --stack-name "$STACK_NAME" --query 'Stacks[0].Outputs' --output json)
+  fi
   awscli cloudformation describe-stacks --stack-name "$STACK_NAME" --query 'Stacks[0].Outputs' --output json |
     python3 -c '
 import json, sys
@@ -111,8 +133,13 @@ api = outputs.get("GreeterApiId")
 if api:
     outputs["GreeterLocalUrl"] = endpoint + "/_aws/execute-api/" + api
 outputs["TestTargetAddress"] = sys.argv[2]
+outputs["StackRegion"] = sys.argv[3]
+second = json.loads(sys.argv[5]) or []
+if second:
+    outputs["SecondRegion"] = sys.argv[4]
+    outputs.update({o["OutputKey"] + "@" + sys.argv[4]: o["OutputValue"] for o in second})
 json.dump(outputs, sys.stdout, indent=2, sort_keys=True)
-print()' "$AWS_ENDPOINT_URL" "$(test_target)" >"$out"
+print()' "$AWS_ENDPOINT_URL" "$(test_target)" "$AWS_REGION" "$SECOND_REGION" "$second" >"$out"
   say "stack outputs in ${out#$ROOT/}"
 }
 

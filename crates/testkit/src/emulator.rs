@@ -78,6 +78,24 @@ pub fn stack_output(name: &str) -> String {
         .to_owned()
 }
 
+/// The output `name` of the stack in `region`: the first region's (`StackRegion`), or the second's
+/// (`SecondRegion`, deployed into the same emulator).
+pub fn stack_output_in(region: &str, name: &str) -> String {
+    if region == stack_output("StackRegion") {
+        stack_output(name)
+    } else {
+        stack_output(&format!("{name}@{region}"))
+    }
+}
+
+/// The SDK configuration for `region` (the same emulator, requests signed for that region).
+pub fn in_region(config: &volley_core::aws::SdkConfig, region: &str) -> volley_core::aws::SdkConfig {
+    config
+        .to_builder()
+        .region(aws_config::Region::new(region.to_owned()))
+        .build()
+}
+
 /// The processes on this machine, other than this one, with a TCP connection open to `port` on
 /// loopback: which of the local stack's function processes are talking to a test's target right now
 /// (each socket's inode in `/proc/net/tcp` found among the processes' descriptors). Linux only.

@@ -12,7 +12,14 @@
 //!   `STOP_POLL_INTERVAL` and the pacer's slice, delivers what it measured (marked stopped), and no later
 //!   call of the test fires; answers the state (`stopped`, `stoppedAt`, and `stoppedNow` for the one call
 //!   that stopped it);
-//! - `status` answers the whole state.
+//! - `status` answers the whole state;
+//! - `test-start` `{"plan": {...}}` starts a whole test from its plan (`model::plan`): the state reset with
+//!   the plan and its start (`SEGMENT_LEAD` from now), the calls of every segment due within the lead put on
+//!   their regions' buses now, and a one-time EventBridge Scheduler schedule made for each later segment,
+//!   `SEGMENT_LEAD` before it, which invokes this function with
+//! - `segment-start` `{"segment": n}`: that segment's calls, made again from the stored plan and start (the
+//!   fleet is a pure function of them), put on their regions' buses; nothing for a stopped test.
+//!   `test-stop` deletes the schedules of the segments not yet put.
 //!
 //! Every change is one atomic DynamoDB operation (`OrchestrationStore`), so concurrent regions lose nothing.
 
@@ -24,12 +31,16 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use thiserror::Error;
 use volley_core::adapters::dynamodb::orchestration::DynamoOrchestrationStore;
+use volley_core::adapters::eventbridge::EventBridgeCallBus;
+use volley_core::adapters::scheduler::SchedulerSegmentSchedules;
 use volley_core::clock::{Clock, SystemClock};
 use volley_core::config::{ConfigError, EnvReader};
+use volley_core::model::orchestration::segment_schedule_name;
 use volley_core::model::orchestration::{RegionMark, TestState, is_region_name};
 use volley_core::model::payload;
+use volley_core::model::plan::{Fleet, TestPlan, ValidPlan};
 use volley_core::model::scope::TestScope;
-use volley_core::ports::{OrchestrationStore, RegionRecorded, StoreError};
+use volley_core::ports::{CallBus, OrchestrationStore, RegionRecorded, SegmentSchedules, StoreError};
 
 /// The longest buffer between the last region's readiness and the start. A worker given the start must wait
 /// for it and then run its call within 15 minutes of its event (`model::call::MAX_CALL_REACH`, Lambda's
@@ -41,11 +52,31 @@ pub const MAX_REGIONS: usize = 64;
 /// The buffer when a reset names none.
 pub const DEFAULT_BUFFER_SECONDS: u32 = 100;
 
+/// How long before a segment is due its calls are put (and the first segment's start after `test-start`),
+/// when `SEGMENT_LEAD` does not say: Scheduler's delay, EventBridge's delivery and a worker's cold start.
+pub const DEFAULT_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(30);
+/// The shortest lead: the local stack's Scheduler looks at its schedules every 10 s.
+pub const MIN_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(15);
+/// The longest: a segment's worker waits it out within its 15 minutes.
+pub const MAX_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(120);
+/// What a worker needs after its segment to deliver (as `model::plan::segment_length` counts it).
+const DELIVERY: std::time::Duration = std::time::Duration::from_secs(30);
+/// Lambda's longest run, which a segment's worker has from its event.
+const WORKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
+
 /// The orchestrator's settings, read once per cold start.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `ORCHESTRATION_TABLE`: one item per test.
     pub orchestration_table: String,
+    /// `EVENT_BUS_NAME`: the bus of every region that takes User Calls (one name, a stack per region).
+    pub event_bus_name: String,
+    /// `SCHEDULER_ROLE_ARN`: the role Scheduler assumes to invoke this function for a segment.
+    pub scheduler_role_arn: String,
+    /// `SCHEDULE_PREFIX`: the schedules' names begin with it (the stack's prefix), at most 24 characters.
+    pub schedule_prefix: String,
+    /// `SEGMENT_LEAD`: 15s to 2m, default 30s.
+    pub segment_lead: std::time::Duration,
 }
 
 impl Config {
@@ -56,19 +87,63 @@ impl Config {
     /// Reads the settings through `env` (the process environment, or a map in the deploy tests).
     pub fn from_reader(env: &mut EnvReader) -> Result<Self, ConfigError> {
         let orchestration_table = env.required("ORCHESTRATION_TABLE");
+        let event_bus_name = env.required("EVENT_BUS_NAME");
+        let scheduler_role_arn = env.required("SCHEDULER_ROLE_ARN");
+        let schedule_prefix = env
+            .parsed("SCHEDULE_PREFIX", |text| {
+                let fits = !text.is_empty()
+                    && text.len() <= 24
+                    && text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+                if fits {
+                    Ok(text.to_owned())
+                } else {
+                    Err("1 to 24 of A-Z a-z 0-9 - _ . (a schedule's name is at most 64)".into())
+                }
+            })
+            .unwrap_or_else(|| "volley".into());
+        let segment_lead = env
+            .parsed("SEGMENT_LEAD", |text| {
+                let lead = volley_core::config::duration(text)?;
+                if (MIN_SEGMENT_LEAD..=MAX_SEGMENT_LEAD).contains(&lead) {
+                    Ok(lead)
+                } else {
+                    Err(format!(
+                        "{text} is not from {MIN_SEGMENT_LEAD:?} to {MAX_SEGMENT_LEAD:?}"
+                    ))
+                }
+            })
+            .unwrap_or(DEFAULT_SEGMENT_LEAD);
         env.finish()?;
-        Ok(Self { orchestration_table })
+        Ok(Self {
+            orchestration_table,
+            event_bus_name,
+            scheduler_role_arn,
+            schedule_prefix,
+            segment_lead,
+        })
     }
 }
 
 /// The AWS actions this function's adapter methods call (each list sits next to its adapter): the deploy
 /// consistency test (`tests/it/deploy.rs`) holds the IAM policies in deploy/ and template.yaml to them.
-pub const IAM_ACTIONS: &[&[&str]] = &[volley_core::adapters::dynamodb::orchestration::ORCHESTRATION_STORE_ACTIONS];
+pub const IAM_ACTIONS: &[&[&str]] = &[
+    volley_core::adapters::dynamodb::orchestration::ORCHESTRATION_STORE_ACTIONS,
+    volley_core::adapters::eventbridge::CALL_BUS_ACTIONS,
+    volley_core::adapters::scheduler::SEGMENT_SCHEDULES_ACTIONS,
+];
 
 /// Everything an invocation needs, built once.
 #[derive(Debug, Clone)]
 pub struct Deps {
     pub store: Arc<dyn OrchestrationStore>,
+    /// Every region's bus, where a segment's calls are put.
+    pub bus: Arc<dyn CallBus>,
+    /// The one-time schedules of later segments.
+    pub schedules: Arc<dyn SegmentSchedules>,
+    pub schedule_prefix: String,
+    pub segment_lead: std::time::Duration,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -76,6 +151,10 @@ impl Deps {
     pub fn from_aws(sdk_config: &volley_core::aws::SdkConfig, config: &Config) -> Self {
         Self {
             store: Arc::new(DynamoOrchestrationStore::new(sdk_config, &config.orchestration_table)),
+            bus: Arc::new(EventBridgeCallBus::new(sdk_config, &config.event_bus_name)),
+            schedules: Arc::new(SchedulerSegmentSchedules::new(sdk_config, &config.scheduler_role_arn)),
+            schedule_prefix: config.schedule_prefix.clone(),
+            segment_lead: config.segment_lead,
             clock: Arc::new(SystemClock),
         }
     }
@@ -100,6 +179,14 @@ pub enum OrchestratorError {
     },
     #[error("the orchestration table failed")]
     Store(#[source] StoreError),
+    #[error("test {:?} of organisation {:?} was started already: start a test once, under a new test id", .0.test_id, .0.organisation_id)]
+    AlreadyStarted(TestScope),
+    #[error("{what} failed")]
+    Aws {
+        what: String,
+        #[source]
+        source: StoreError,
+    },
 }
 
 impl OrchestratorError {
@@ -110,6 +197,8 @@ impl OrchestratorError {
             Self::UnknownTest(..) => "UnknownTest",
             Self::RegionNotRequired { .. } => "RegionNotRequired",
             Self::Store(..) => "Store",
+            Self::AlreadyStarted(..) => "AlreadyStarted",
+            Self::Aws { .. } => "Aws",
         }
     }
 }
@@ -124,7 +213,7 @@ impl From<OrchestratorError> for lambda_runtime::Diagnostic {
 }
 
 /// One request.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Request {
     #[serde(rename_all = "camelCase")]
@@ -142,7 +231,10 @@ pub enum Request {
         region: String,
     },
     #[serde(rename_all = "camelCase")]
-    TestInit { organisation_id: String, test_id: String },
+    TestInit {
+        organisation_id: String,
+        test_id: String,
+    },
     #[serde(rename_all = "camelCase")]
     TestEnd {
         organisation_id: String,
@@ -150,42 +242,64 @@ pub enum Request {
         region: String,
     },
     #[serde(rename_all = "camelCase")]
-    TestStop { organisation_id: String, test_id: String },
+    TestStop {
+        organisation_id: String,
+        test_id: String,
+    },
     #[serde(rename_all = "camelCase")]
-    Status { organisation_id: String, test_id: String },
+    Status {
+        organisation_id: String,
+        test_id: String,
+    },
+    TestStart {
+        plan: Box<TestPlan>,
+    },
+    #[serde(rename_all = "camelCase")]
+    SegmentStart {
+        organisation_id: String,
+        test_id: String,
+        segment: usize,
+    },
 }
 
 impl Request {
     /// The test the request is about (its ids unchecked: [`parse_request`] checks them).
     pub fn test(&self) -> TestScope {
-        let (Self::TestReset {
-            organisation_id,
-            test_id,
-            ..
+        match self {
+            Self::TestStart { plan } => TestScope::new(&plan.organisation_id, &plan.test_id),
+            Self::TestReset {
+                organisation_id,
+                test_id,
+                ..
+            }
+            | Self::AggRecord {
+                organisation_id,
+                test_id,
+                ..
+            }
+            | Self::TestInit {
+                organisation_id,
+                test_id,
+            }
+            | Self::TestEnd {
+                organisation_id,
+                test_id,
+                ..
+            }
+            | Self::TestStop {
+                organisation_id,
+                test_id,
+            }
+            | Self::Status {
+                organisation_id,
+                test_id,
+            }
+            | Self::SegmentStart {
+                organisation_id,
+                test_id,
+                ..
+            } => TestScope::new(organisation_id, test_id),
         }
-        | Self::AggRecord {
-            organisation_id,
-            test_id,
-            ..
-        }
-        | Self::TestInit {
-            organisation_id,
-            test_id,
-        }
-        | Self::TestEnd {
-            organisation_id,
-            test_id,
-            ..
-        }
-        | Self::TestStop {
-            organisation_id,
-            test_id,
-        }
-        | Self::Status {
-            organisation_id,
-            test_id,
-        }) = self;
-        TestScope::new(organisation_id, test_id)
     }
 }
 
@@ -211,7 +325,10 @@ fn check_region(field: &str, region: &str) -> Result<(), OrchestratorError> {
 pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
     let request: Request = payload::parse(payload).map_err(|e| {
         if e.field == "type" && e.problem.starts_with("missing field") {
-            bad("type is missing: one of test-reset, agg-record, test-init, test-end, test-stop, status")
+            bad(
+                "type is missing: one of test-reset, agg-record, test-init, test-end, test-stop, status, \
+                 test-start, segment-start",
+            )
         } else {
             bad(e.to_string())
         }
@@ -244,7 +361,11 @@ pub fn parse_request(payload: &Value) -> Result<Request, OrchestratorError> {
             }
         }
         Request::AggRecord { region, .. } | Request::TestEnd { region, .. } => check_region("region", region)?,
-        Request::TestInit { .. } | Request::TestStop { .. } | Request::Status { .. } => {}
+        Request::TestInit { .. }
+        | Request::TestStop { .. }
+        | Request::Status { .. }
+        | Request::TestStart { .. }
+        | Request::SegmentStart { .. } => {}
     }
     Ok(request)
 }
@@ -281,6 +402,8 @@ pub struct Stopped {
     #[serde(flatten)]
     pub state: TestState,
     pub stopped_now: bool,
+    /// The schedules of later segments deleted by this call.
+    pub schedules_deleted: usize,
 }
 
 /// `test-end`'s answer.
@@ -375,10 +498,218 @@ pub async fn test_end(deps: &Deps, test: &TestScope, region: &str) -> Result<End
     })
 }
 
-/// Handles one request.
-pub async fn handle(deps: &Deps, request: Request) -> Result<Value, OrchestratorError> {
+/// `test-start`'s answer: the state as started, and what became of each segment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Started {
+    #[serde(flatten)]
+    pub state: TestState,
+    /// Calls in all, and segments.
+    pub calls: usize,
+    pub segments: usize,
+    /// The segments whose calls were put now (due within the lead).
+    pub put: Vec<usize>,
+    /// The schedules made for the others: name and when it fires (Unix seconds).
+    pub scheduled: Vec<(String, i64)>,
+}
+
+/// `segment-start`'s answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SegmentStarted {
+    #[serde(flatten)]
+    pub test: TestScope,
+    pub segment: usize,
+    /// Calls put (none for a stopped test).
+    pub put: usize,
+    pub stopped: bool,
+}
+
+fn aws(what: impl Into<String>) -> impl FnOnce(StoreError) -> OrchestratorError {
+    let what = what.into();
+    move |source| OrchestratorError::Aws { what, source }
+}
+
+/// A plan read and checked, naming the field at fault (`plan.<field>`).
+fn valid_plan(plan: TestPlan) -> Result<ValidPlan, OrchestratorError> {
+    plan.validate()
+        .map_err(|e| bad(format!("plan.{}: {}", e.field, e.problem)))
+}
+
+/// Puts segment `segment`'s calls on their regions' buses.
+async fn put_segment(deps: &Deps, test: &TestScope, fleet: &Fleet, segment: usize) -> Result<usize, OrchestratorError> {
+    let mut by_region: std::collections::BTreeMap<&str, Vec<_>> = std::collections::BTreeMap::new();
+    for call in fleet.calls.iter().filter(|c| c.segment == segment) {
+        by_region
+            .entry(call.region.as_str())
+            .or_default()
+            .push(call.call.clone());
+    }
+    let mut put = 0;
+    for (region, calls) in by_region {
+        deps.bus
+            .put(Some(region), &calls)
+            .await
+            .map_err(aws(format!("putting segment {segment}'s calls on {region}'s bus")))?;
+        put += calls.len();
+    }
+    tracing::info!(organisation_id = %test.organisation_id, test_id = %test.test_id, segment, calls = put, "segment's calls put");
+    Ok(put)
+}
+
+/// Starts a whole test from its plan: see the module's documentation.
+pub async fn test_start(deps: &Deps, plan: TestPlan, function_arn: &str) -> Result<Started, OrchestratorError> {
+    let test = TestScope::new(&plan.organisation_id, &plan.test_id);
+    let written = serde_json::to_value(&plan).map_err(|e| bad(format!("plan: {e}")))?;
+    let valid = valid_plan(plan)?;
+    let lead = deps.segment_lead;
+    // Each segment's worker gets its event `lead` ahead and must deliver within its 15 minutes.
+    let timeout = valid
+        .plan
+        .timeout
+        .as_deref()
+        .and_then(|t| humantime_duration(t))
+        .unwrap_or(volley_core::model::call::DEFAULT_TIMEOUT);
+    if valid.segment_length + lead + timeout + DELIVERY > WORKER_TIMEOUT {
+        return Err(bad(format!(
+            "plan.segmentLength: a segment of {:?} with a lead of {lead:?} and a request timeout of {timeout:?} \
+             does not fit a worker's 15 minutes with 30 s to deliver",
+            valid.segment_length
+        )));
+    }
+    if deps
+        .store
+        .get(&test)
+        .await
+        .map_err(store)?
+        .is_some_and(|s| s.plan.is_some())
+    {
+        return Err(OrchestratorError::AlreadyStarted(test));
+    }
+    let now = deps.clock.now();
+    let now_ms = now.timestamp_millis();
+    let start = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(now_ms).unwrap_or(0)) + lead;
+    let fleet = valid
+        .fleet(start)
+        .map_err(|e| bad(format!("plan.{}: {}", e.field, e.problem)))?;
+    let start_ms = fleet
+        .start_at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let mut state = TestState::new(
+        &test,
+        valid.plan.regions.iter().map(|r| r.region.clone()).collect(),
+        0,
+        now_ms,
+    );
+    state.plan = Some(written);
+    deps.store.reset(&state).await.map_err(store)?;
+    deps.store.start(&test, start_ms).await.map_err(store)?;
+    let segments = valid.segments();
+    let (mut put, mut scheduled) = (Vec::new(), Vec::new());
+    for (k, segment) in segments.iter().enumerate() {
+        let fires_ms = start_ms + segment.start.as_millis() as i64 - lead.as_millis() as i64;
+        // Due within the lead (and a few seconds to make a schedule): put now.
+        if fires_ms <= now_ms + 5_000 {
+            put_segment(deps, &test, &fleet, k).await?;
+            put.push(k);
+            continue;
+        }
+        let name = segment_schedule_name(&deps.schedule_prefix, &test, k);
+        let input = serde_json::json!({"type": "segment-start", "organisationId": test.organisation_id,
+            "testId": test.test_id, "segment": k});
+        let at = fires_ms.div_euclid(1000);
+        deps.schedules
+            .create(&name, at, function_arn, &input.to_string())
+            .await
+            .map_err(aws(format!("making the schedule of segment {k}")))?;
+        scheduled.push((name, at));
+    }
+    tracing::info!(organisation_id = %test.organisation_id, test_id = %test.test_id, start_ms, calls = fleet.calls.len(), segments = segments.len(), put = ?put, scheduled = scheduled.len(), "test started from its plan");
+    Ok(Started {
+        state: self::state(deps, &test).await?,
+        calls: fleet.calls.len(),
+        segments: segments.len(),
+        put,
+        scheduled,
+    })
+}
+
+fn humantime_duration(text: &str) -> Option<std::time::Duration> {
+    volley_core::config::duration(text).ok()
+}
+
+/// The stored plan and start of a test started by `test-start`, as its fleet.
+fn stored_fleet(state: &TestState) -> Result<(ValidPlan, Fleet), OrchestratorError> {
+    let test = &state.test;
+    let (Some(plan), Some(start_ms)) = (&state.plan, state.start_at) else {
+        return Err(bad(format!(
+            "test {:?} of organisation {:?} was not started by test-start: it has no plan",
+            test.test_id, test.organisation_id
+        )));
+    };
+    let plan: TestPlan = serde_json::from_value(plan.clone()).map_err(|e| bad(format!("the stored plan: {e}")))?;
+    let valid = valid_plan(plan)?;
+    let start = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(start_ms).unwrap_or(0));
+    let fleet = valid
+        .fleet(start)
+        .map_err(|e| bad(format!("plan.{}: {}", e.field, e.problem)))?;
+    Ok((valid, fleet))
+}
+
+/// Puts one segment's calls, made again from the stored plan and start; nothing for a stopped test.
+pub async fn segment_start(deps: &Deps, test: &TestScope, segment: usize) -> Result<SegmentStarted, OrchestratorError> {
+    let state = state(deps, test).await?;
+    if state.stopped {
+        tracing::info!(organisation_id = %test.organisation_id, test_id = %test.test_id, segment, "the test was stopped: the segment is not put");
+        return Ok(SegmentStarted {
+            test: test.clone(),
+            segment,
+            put: 0,
+            stopped: true,
+        });
+    }
+    let (valid, fleet) = stored_fleet(&state)?;
+    let segments = valid.segments().len();
+    if segment >= segments {
+        return Err(bad(format!("segment: {segment}, but the test has {segments}")));
+    }
+    let put = put_segment(deps, test, &fleet, segment).await?;
+    Ok(SegmentStarted {
+        test: test.clone(),
+        segment,
+        put,
+        stopped: false,
+    })
+}
+
+/// Deletes the schedules of a started test's segments (those already fired are gone): how many there were.
+async fn delete_schedules(deps: &Deps, state: &TestState) -> Result<usize, OrchestratorError> {
+    if state.plan.is_none() {
+        return Ok(0);
+    }
+    let (valid, _) = stored_fleet(state)?;
+    let mut deleted = 0;
+    for k in 0..valid.segments().len() {
+        let name = segment_schedule_name(&deps.schedule_prefix, &state.test, k);
+        if deps
+            .schedules
+            .delete(&name)
+            .await
+            .map_err(aws(format!("deleting the schedule of segment {k}")))?
+        {
+            deleted += 1;
+        }
+    }
+    Ok(deleted)
+}
+
+/// Handles one request; `function_arn` is this function's, which a segment's schedule invokes.
+pub async fn handle(deps: &Deps, request: Request, function_arn: &str) -> Result<Value, OrchestratorError> {
     let test = request.test();
     let answer = match request {
+        Request::TestStart { plan } => serde_json::to_value(test_start(deps, *plan, function_arn).await?),
+        Request::SegmentStart { segment, .. } => serde_json::to_value(segment_start(deps, &test, segment).await?),
         Request::TestReset {
             regions,
             buffer_seconds,
@@ -414,14 +745,21 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Value, Orchestrator
             let stopped_now = deps.store.stop(&test, now).await.map_err(store)?;
             // Unknown tests are refused; a second stop answers the first one's time.
             let state = state(deps, &test).await?;
+            // No later segment starts: its schedule goes (and a schedule that fires anyway finds the stop).
+            let schedules_deleted = delete_schedules(deps, &state).await?;
             tracing::info!(
                 organisation_id = %test.organisation_id,
                 test_id = %test.test_id,
                 stopped_now,
                 stopped_at = state.stopped_at,
+                schedules_deleted,
                 "test stopped"
             );
-            serde_json::to_value(Stopped { state, stopped_now })
+            serde_json::to_value(Stopped {
+                state,
+                stopped_now,
+                schedules_deleted,
+            })
         }
         Request::Status { .. } => serde_json::to_value(state(deps, &test).await?),
     };
@@ -431,5 +769,5 @@ pub async fn handle(deps: &Deps, request: Request) -> Result<Value, Orchestrator
 /// The Lambda handler.
 pub async fn function_handler(deps: &Deps, event: LambdaEvent<Value>) -> Result<Value, OrchestratorError> {
     let request = parse_request(&event.payload)?;
-    handle(deps, request).await
+    handle(deps, request, &event.context.invoked_function_arn).await
 }

@@ -7,14 +7,23 @@ use chrono::{DateTime, Utc};
 use lambda_runtime::{Context, LambdaEvent};
 use orchestrator::{Deps, OrchestratorError, function_handler};
 use serde_json::{Value, json};
-use volley_core::adapters::memory::MemoryOrchestrationStore;
+use volley_core::adapters::memory::{MemoryCallBus, MemoryOrchestrationStore, MemorySegmentSchedules};
 use volley_core::clock::FixedClock;
 
 const NOW_MS: i64 = 1_795_430_000_000;
 
 fn deps() -> Deps {
+    with(Arc::default(), Arc::default())
+}
+
+/// Deps whose bus and schedules the test holds.
+fn with(bus: Arc<MemoryCallBus>, schedules: Arc<MemorySegmentSchedules>) -> Deps {
     Deps {
         store: Arc::new(MemoryOrchestrationStore::new()),
+        bus,
+        schedules,
+        schedule_prefix: "volley".into(),
+        segment_lead: std::time::Duration::from_secs(20),
         clock: Arc::new(FixedClock(
             DateTime::<Utc>::from_timestamp_millis(NOW_MS).unwrap_or_default(),
         )),
@@ -169,7 +178,7 @@ async fn a_test_of_the_most_regions_and_the_longest_buffer_starts_once_all_are_r
 async fn bad_payloads_are_refused_naming_what_is_wrong() {
     let deps = deps();
     for (name, needle) in [
-        ("unknown-type.json", "type: unknown variant `test-start`"),
+        ("unknown-type.json", "type: unknown variant `test-pause`"),
         ("agg-record-without-region.json", "region: missing field `region`"),
         ("test-reset-without-regions.json", "regions: name at least one region"),
         (
@@ -224,4 +233,136 @@ async fn bad_payloads_are_refused_naming_what_is_wrong() {
         .await
         .err();
     assert!(no_type.is_some_and(|e| e.to_string().contains("type is missing")));
+}
+
+/// `test-start`: a 40 s plan in 15 s segments, 3 workers, with a lead of 20 s. The first segment is due
+/// within the lead, so its calls are put now; the other two get one-time schedules, each 20 s before its
+/// segment, invoking this function with its `segment-start`. That puts exactly the plan's calls of the
+/// segment, made again from the stored plan and start; a stop deletes the schedules, and a segment of a
+/// stopped test puts nothing.
+#[tokio::test]
+async fn a_plan_starts_its_first_segment_now_and_schedules_the_others_which_a_stop_deletes() {
+    use volley_core::model::plan::{TestPlan, ValidPlan};
+    let (bus, schedules) = (
+        Arc::new(MemoryCallBus::default()),
+        Arc::new(MemorySegmentSchedules::default()),
+    );
+    let deps = with(bus.clone(), schedules.clone());
+    let mut context = Context::default();
+    context.invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:volley-orchestrator".into();
+    let start = |payload: Value| function_handler(&deps, LambdaEvent::new(payload, context.clone()));
+    let started = start(payload("test-start.json"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let start_ms = NOW_MS + 20_000;
+    assert_eq!(
+        (
+            started["calls"].clone(),
+            started["segments"].clone(),
+            started["put"].clone()
+        ),
+        (json!(9), json!(3), json!([0]))
+    );
+    assert_eq!(
+        (started["started"].clone(), started["startAt"].clone()),
+        (json!(true), json!(start_ms))
+    );
+    let scheduled: Vec<(String, i64)> = serde_json::from_value(started["scheduled"].clone()).unwrap_or_default();
+    assert_eq!(
+        scheduled.iter().map(|(_, at)| *at).collect::<Vec<_>>(),
+        vec![start_ms / 1000 + 15 - 20, start_ms / 1000 + 30 - 20],
+        "each 20 s before its segment"
+    );
+    // What the plan's fleet is, from the same start: the calls put must be exactly its.
+    let plan: TestPlan =
+        serde_json::from_value(payload("test-start.json")["plan"].clone()).unwrap_or_else(|e| panic!("{e}"));
+    let valid: ValidPlan = plan.validate().unwrap_or_else(|e| panic!("{e}"));
+    let fleet = valid
+        .fleet(std::time::UNIX_EPOCH + std::time::Duration::from_millis(start_ms as u64))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let segment = |k: usize, region: &str| -> Vec<_> {
+        fleet
+            .calls
+            .iter()
+            .filter(|c| c.segment == k && c.region == region)
+            .map(|c| c.call.clone())
+            .collect()
+    };
+    for region in ["eu-west-1", "us-east-1"] {
+        assert_eq!(
+            bus.calls_in(region),
+            segment(0, region),
+            "segment 0 put now on {region}'s bus"
+        );
+        assert!(
+            bus.calls_in(region).iter().all(|c| c.abort.len() == 1),
+            "the rules go with the calls"
+        );
+    }
+    // Each schedule invokes this function with its segment-start.
+    let made = schedules.schedules.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    assert_eq!(made.len(), 2);
+    let (name, first) = made
+        .iter()
+        .find(|(_, s)| s.at == scheduled[0].1)
+        .unwrap_or_else(|| panic!("{made:?}"));
+    assert!(
+        name.starts_with("volley-") && name.ends_with("-s1") && name.len() <= 64,
+        "{name}"
+    );
+    assert_eq!(first.target, context.invoked_function_arn);
+    let input: Value = serde_json::from_str(&first.input).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(input, payload("segment-start.json"));
+    let again = start(payload("test-start.json")).await.err();
+    assert!(matches!(again, Some(OrchestratorError::AlreadyStarted(_))), "{again:?}");
+
+    // The schedule fires: segment 1's calls, exactly the fleet's.
+    let fired = start(input).await.unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (fired["put"].clone(), fired["stopped"].clone()),
+        (json!(3), json!(false))
+    );
+    for region in ["eu-west-1", "us-east-1"] {
+        let mut expected = segment(0, region);
+        expected.extend(segment(1, region));
+        assert_eq!(bus.calls_in(region), expected, "segment 1 on {region}'s bus");
+    }
+    // A stop deletes the schedules; a segment that starts anyway puts nothing.
+    let stopped = start(payload("test-stop-checkout.json"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(stopped["schedulesDeleted"], json!(2));
+    assert!(schedules.schedules.lock().unwrap_or_else(|e| e.into_inner()).is_empty());
+    let late = start(
+        json!({"type": "segment-start", "organisationId": "acme", "testId": "checkout-2026-12-01", "segment": 2}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((late["put"].clone(), late["stopped"].clone()), (json!(0), json!(true)));
+    assert_eq!(bus.calls_in("eu-west-1").len() + bus.calls_in("us-east-1").len(), 6);
+}
+
+/// A plan that does not read is refused naming its field under `plan`, with nothing stored or put; a bus
+/// that is down fails the start (to be retried) rather than losing a segment.
+#[tokio::test]
+async fn a_bad_plan_is_refused_naming_its_field_and_a_bus_that_is_down_fails_the_start() {
+    let (bus, schedules) = (
+        Arc::new(MemoryCallBus::default()),
+        Arc::new(MemorySegmentSchedules::default()),
+    );
+    let deps = with(bus.clone(), schedules.clone());
+    let refused = call(&deps, "test-start-with-bad-rate.json").await.err();
+    assert!(
+        matches!(&refused, Some(OrchestratorError::BadRequest(m)) if m.starts_with("plan.rate")),
+        "{refused:?}"
+    );
+    assert!(bus.put.lock().unwrap_or_else(|e| e.into_inner()).is_empty());
+    let unknown = call(&deps, "segment-start.json").await.err();
+    assert!(
+        matches!(unknown, Some(OrchestratorError::UnknownTest(_))),
+        "{unknown:?}"
+    );
+    bus.failing.store(true, std::sync::atomic::Ordering::Relaxed);
+    let down = call(&deps, "test-start.json").await.err();
+    assert!(matches!(down, Some(OrchestratorError::Aws { .. })), "{down:?}");
 }

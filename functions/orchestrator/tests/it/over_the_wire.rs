@@ -20,6 +20,11 @@ async fn over_a_table_of_its_own() -> Arc<Deps> {
         &config,
         &Config {
             orchestration_table: table,
+            // Neither is used by these requests.
+            event_bus_name: "unused".into(),
+            scheduler_role_arn: "arn:aws:iam::000000000000:role/unused".into(),
+            schedule_prefix: "volley".into(),
+            segment_lead: orchestrator::DEFAULT_SEGMENT_LEAD,
         },
     ))
 }

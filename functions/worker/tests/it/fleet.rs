@@ -4,7 +4,7 @@
 //! second). The tests share that one address, so nextest runs them one at a time (.config/nextest.toml).
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
@@ -54,16 +54,42 @@ async fn put<'a>(config: &volley_core::aws::SdkConfig, calls: impl IntoIterator<
     }
 }
 
-/// Every call's result, as the archiver stored it, waiting for each.
+/// Where a fleet's calls ran: each in its own region's stack (the orchestrator put them there), or all in
+/// the local stack's first region (the test put them on its bus, their regions only labels).
+#[derive(Clone, Copy)]
+enum Ran {
+    InTheirRegions,
+    Here,
+}
+
+impl Ran {
+    fn region(self, config: &volley_core::aws::SdkConfig, call: &FleetCall) -> String {
+        match self {
+            Self::InTheirRegions => call.region.clone(),
+            Self::Here => home(config),
+        }
+    }
+}
+
+/// The results bucket of `region`'s stack.
+fn archive_in(config: &volley_core::aws::SdkConfig, region: &str) -> S3ResultArchive {
+    S3ResultArchive::new(
+        &emulator::in_region(config, region),
+        emulator::stack_output_in(region, "ResultsBucketName"),
+    )
+}
+
+/// Every call's result, as the archiver of the region it ran in stored it, waiting for each.
 async fn stored_results(
     config: &volley_core::aws::SdkConfig,
     organisation: &str,
     test_id: &str,
     fleet: &Fleet,
+    ran: Ran,
 ) -> Vec<CallResult> {
-    let archive = S3ResultArchive::new(config, emulator::stack_output("ResultsBucketName"));
     let mut results = Vec::new();
     for call in &fleet.calls {
+        let archive = archive_in(config, &ran.region(config, call));
         let key = archive_key(organisation, test_id, &call.call.call_id);
         let stored = eventually(
             &format!("{}'s result in S3", call.call.call_id),
@@ -79,12 +105,17 @@ async fn stored_results(
     results
 }
 
-/// The test's live counters in the stack's tests table (zero before anything was archived).
+/// The test's live counters in the first region's tests table (zero before anything was archived).
 async fn counters(config: &volley_core::aws::SdkConfig, test: &TestScope) -> TestCounters {
+    counters_in(config, &home(config), test).await
+}
+
+/// The test's live counters in `region`'s tests table.
+async fn counters_in(config: &volley_core::aws::SdkConfig, region: &str, test: &TestScope) -> TestCounters {
     let ledger = DynamoResultLedger::new(
-        config,
-        emulator::stack_output("CallsTableName"),
-        emulator::stack_output("TestsTableName"),
+        &emulator::in_region(config, region),
+        emulator::stack_output_in(region, "CallsTableName"),
+        emulator::stack_output_in(region, "TestsTableName"),
     );
     ledger
         .counters(test)
@@ -93,9 +124,14 @@ async fn counters(config: &volley_core::aws::SdkConfig, test: &TestScope) -> Tes
         .unwrap_or_else(|| TestCounters::new(test.clone()))
 }
 
-/// The chunks the archiver stored of `call`, from 0 up to the first it has not.
-async fn stored_chunks(config: &volley_core::aws::SdkConfig, test: &TestScope, call: &str) -> Vec<ResultChunk> {
-    let archive = S3ResultArchive::new(config, emulator::stack_output("ResultsBucketName"));
+/// The chunks the archiver of `region` stored of `call`, from 0 up to the first it has not.
+async fn stored_chunks(
+    config: &volley_core::aws::SdkConfig,
+    region: &str,
+    test: &TestScope,
+    call: &str,
+) -> Vec<ResultChunk> {
+    let archive = archive_in(config, region);
     let mut chunks = Vec::new();
     for n in 0.. {
         let key = chunk_key(&test.organisation_id, &test.test_id, call, n);
@@ -183,7 +219,7 @@ async fn a_plan_dealt_to_five_workers_in_two_regions_fires_exactly_the_asked_loa
     );
     put(&config, &fleet.calls).await;
 
-    let results = stored_results(&config, "acme", &test_id, &fleet).await;
+    let results = stored_results(&config, "acme", &test_id, &fleet, Ran::Here).await;
     let merged = merged("acme", &test_id, &fleet, &results);
     assert_eq!(
         (
@@ -243,7 +279,7 @@ async fn a_test_stopped_mid_run_sends_nothing_two_seconds_later_and_starts_nothi
     let stopped_at = Instant::now();
     assert_eq!(stopped["stoppedNow"], true, "{stopped}");
 
-    let results = stored_results(&config, &organisation, &test_id, &fleet).await;
+    let results = stored_results(&config, &organisation, &test_id, &fleet, Ran::Here).await;
     for result in &results {
         assert!(result.report.stopped, "{} says it was stopped", result.call_id);
     }
@@ -286,53 +322,104 @@ async fn a_test_stopped_mid_run_sends_nothing_two_seconds_later_and_starts_nothi
     assert_eq!(target.arrivals().len(), arrivals.len(), "the later call sent nothing");
 }
 
-/// Segments: a plan of 60 requests a second for 40 s in two regions, in 15-second segments, is 3 workers (at
-/// most 30 a second each) times 3 segments. Each segment's calls are put on the bus 8 s before it is due
-/// (standing in for the one-time schedules a controller will make). The target receives exactly 2,400
-/// requests, 60 ± 1 in every second after the first, the seconds either side of each boundary included,
-/// and the nine results merge into one with none missing.
+/// Segments, started as a user starts a test: the orchestrator's `test-start` with a plan of 60 requests a
+/// second for 40 s in the local stack's two regions (3:2), in 15-second segments: 3 workers (at most 30 a
+/// second each) times 3 segments. The orchestrator puts the first segment's calls on each region's bus and
+/// makes a one-time Scheduler schedule for each later one, 20 s before it is due (the local stack's
+/// `SEGMENT_LEAD`); each fires the orchestrator, which puts that segment's calls. The target receives
+/// exactly 2,400 requests, 60 ± 1 in every second after the first, the seconds either side of each boundary
+/// included; the counters of both regions move while it runs and end at 2,400, each second counted once;
+/// the nine results merge into one with none missing, equal to the stored chunks and the results' own
+/// seconds added independently; and the start skew kept with the counters is the merge's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_the_boundaries() {
     let config = emulator::sdk_config().await;
     let (address, target) = test_target().await;
     let test_id = emulator::unique("segments-");
-    let plan = plan(serde_json::json!({
-        "organisationId": "acme", "testId": test_id, "homeRegion": home(&config),
+    let (first, second) = (home(&config), emulator::stack_output("SecondRegion"));
+    let written = serde_json::json!({
+        "organisationId": "acme", "testId": test_id, "homeRegion": first,
         "request": {"url": format!("http://{address}/segments")},
         "rate": 60, "duration": "40s", "maxWorkerRate": 30, "segmentLength": "15s",
-        "regions": [{"region": "eu-west-1", "share": 3}, {"region": "us-east-1", "share": 2}]
-    }));
-    let (fleet, start) = fleet(&plan, Duration::from_secs(10));
-    let segments = plan.segments();
-    assert_eq!((segments.len(), fleet.calls.len(), fleet.total), (3, 9, 2400));
-    for (s, segment) in segments.iter().enumerate() {
-        let put_at = (start + segment.start)
-            .checked_sub(Duration::from_secs(8))
-            .unwrap_or(start);
-        tokio::time::sleep_until(put_at.into()).await;
-        put(&config, fleet.calls.iter().filter(|c| c.segment == s)).await;
-    }
-    // 32 s in, in the last segment: the counters have moved by the chunks of seconds already sealed.
+        "regions": [{"region": second, "share": 3}, {"region": first, "share": 2}]
+    });
+    let plan = plan(written.clone());
+    let (wall, instant) = (SystemTime::now(), Instant::now());
+    let started = fixtures::invoke(
+        &config,
+        &emulator::stack_output("OrchestratorFunctionName"),
+        &serde_json::json!({"type": "test-start", "plan": written}),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("test-start: {e}"));
+    assert_eq!(
+        (
+            started["calls"].clone(),
+            started["segments"].clone(),
+            started["put"].clone()
+        ),
+        (serde_json::json!(9), serde_json::json!(3), serde_json::json!([0])),
+        "{started}"
+    );
+    assert_eq!(started["scheduled"].as_array().map(Vec::len), Some(2), "{started}");
+    let start_at = UNIX_EPOCH + Duration::from_millis(started["startAt"].as_u64().unwrap_or_default());
+    let start = instant + start_at.duration_since(wall).unwrap_or_default();
+    // The fleet the orchestrator made, made again here from the same plan and start.
+    let fleet = plan.fleet(start_at).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((fleet.calls.len(), fleet.total), (9, 2400));
     let test = TestScope::new("acme", &test_id);
+
+    // 32 s in, in the last segment: both regions' counters have moved by the chunks of seconds sealed.
     tokio::time::sleep_until((start + Duration::from_secs(32)).into()).await;
-    let live = counters(&config, &test).await;
+    let live = [
+        counters_in(&config, &first, &test).await,
+        counters_in(&config, &second, &test).await,
+    ];
     assert!(
-        live.chunks_archived > 0 && live.requests >= 60 * 20,
-        "counted while running: {live:?}"
+        live.iter().all(|c| c.chunks_archived > 0) && live.iter().map(|c| c.requests).sum::<u64>() >= 60 * 20,
+        "counted while running, in both regions: {live:?}"
     );
 
-    let results = stored_results(&config, "acme", &test_id, &fleet).await;
+    let results = stored_results(&config, "acme", &test_id, &fleet, Ran::InTheirRegions).await;
     let merged = merged("acme", &test_id, &fleet, &results);
-    assert_eq!(merged.report.total.requests, 2400);
-    let chunks: u32 = results.iter().filter_map(|r| r.chunked).map(|c| c.chunks).sum();
-    let end = eventually("every result counted", Duration::from_secs(30), || {
-        let (config, test) = (config.clone(), test.clone());
-        async move {
-            let c = counters(&config, &test).await;
-            (c.results_archived == 9 && c.chunks_archived == u64::from(chunks)).then_some(c)
-        }
-    })
-    .await;
+    assert_eq!(
+        (
+            merged.report.total.requests,
+            merged.regions[&second].requests,
+            merged.regions[&first].requests
+        ),
+        (2400, 1440, 960),
+        "each region its share"
+    );
+    let chunks_in = |region: &str| -> u64 {
+        let ran_there = |r: &&CallResult| r.region.as_deref() == Some(region);
+        results
+            .iter()
+            .filter(ran_there)
+            .filter_map(|r| r.chunked)
+            .map(|c| u64::from(c.chunks))
+            .sum()
+    };
+    let mut end = TestCounters::new(test.clone());
+    for (region, calls) in [(&first, 3), (&second, 6)] {
+        let expected_chunks = chunks_in(region);
+        let counted = eventually(
+            &format!("every result counted in {region}"),
+            Duration::from_secs(30),
+            || {
+                let (config, test, region) = (config.clone(), test.clone(), region.clone());
+                async move {
+                    let c = counters_in(&config, &region, &test).await;
+                    (c.results_archived == calls && c.chunks_archived == expected_chunks).then_some(c)
+                }
+            },
+        )
+        .await;
+        end.requests += counted.requests;
+        end.chunks_archived += counted.chunks_archived;
+        end.results_archived += counted.results_archived;
+        end.start_skews_us.extend(counted.start_skews_us);
+    }
     assert_eq!(
         end.requests, 2400,
         "every second counted once, in a chunk or in a result"
@@ -340,7 +427,8 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
     // The merged histogram is the stored chunks' and the results' own seconds, added independently here.
     let mut from_parts = Stats::default();
     for result in &results {
-        let chunks = stored_chunks(&config, &test, &result.call_id).await;
+        let region = result.region.clone().unwrap_or_default();
+        let chunks = stored_chunks(&config, &region, &test, &result.call_id).await;
         assert_eq!(
             chunks.len() as u32,
             result.chunked.map_or(0, |c| c.chunks),
@@ -371,11 +459,12 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
         .start_skew
         .unwrap_or_else(|| panic!("the workers had their starts"));
     println!(
-        "segments: 9 calls (3 workers, 3 segments of 15 s) fired 2400 requests; seconds 14, 15, 29, 30 (the boundaries): {:?}; counted 32 s in: {} requests in {} chunks; at the end {} in {chunks} chunks and 9 results; start skew across the 9 calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "segments: test-start in {first} and {second}, 9 calls (3 workers, 3 segments of 15 s, 2 of them started by Scheduler) fired 2400 requests; seconds 14, 15, 29, 30 (the boundaries): {:?}; counted 32 s in: {} requests in {} chunks; at the end {} in {} chunks and 9 results; start skew across the 9 calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         [per_second[14], per_second[15], per_second[29], per_second[30]],
-        live.requests,
-        live.chunks_archived,
+        live.iter().map(|c| c.requests).sum::<u64>(),
+        live.iter().map(|c| c.chunks_archived).sum::<u64>(),
         end.requests,
+        end.chunks_archived,
         skew.p50_ms,
         skew.p99_ms,
         skew.max_ms
@@ -438,7 +527,7 @@ async fn a_worker_killed_mid_call_loses_at_most_one_chunk_and_the_result_names_i
         let (config, test, victim, ids) = (config.clone(), test.clone(), victim.clone(), ids.clone());
         let result = std::sync::Arc::clone(&result);
         async move {
-            let chunks = stored_chunks(&config, &test, &victim).await;
+            let chunks = stored_chunks(&config, &home(&config), &test, &victim).await;
             let counted = counters(&config, &test).await;
             let merged = TestResult::merge(&test, &ids, std::slice::from_ref(&*result), &chunks)
                 .unwrap_or_else(|e| panic!("{e}"));
@@ -512,7 +601,7 @@ async fn an_abort_rule_that_holds_on_the_live_counters_stops_the_test_and_says_w
     target.behaviour.lock().unwrap_or_else(|e| e.into_inner()).status = 503;
     let failing_from = Instant::now();
 
-    let results = stored_results(&config, &test.organisation_id, &test.test_id, &fleet).await;
+    let results = stored_results(&config, &test.organisation_id, &test.test_id, &fleet, Ran::Here).await;
     for result in &results {
         assert!(result.report.stopped, "{} says it was stopped", result.call_id);
     }
