@@ -568,7 +568,7 @@ pub async fn test_start(deps: &Deps, plan: TestPlan, function_arn: &str) -> Resu
         .plan
         .timeout
         .as_deref()
-        .and_then(|t| humantime_duration(t))
+        .and_then(humantime_duration)
         .unwrap_or(volley_core::model::call::DEFAULT_TIMEOUT);
     if valid.segment_length + lead + timeout + DELIVERY > WORKER_TIMEOUT {
         return Err(bad(format!(
