@@ -202,6 +202,43 @@ pub async fn stop_signal_contract(
     );
 }
 
+/// `begin`: a test started from its plan is written once; a second start finds the first (its plan and
+/// start), and a test only reset (no plan) may begin.
+pub async fn begin_contract(store: &dyn OrchestrationStore, unique: &str) {
+    let test = TestScope::new(format!("acme-{unique}"), format!("begin-{unique}"));
+    store
+        .reset(&TestState::new(&test, regions(&["eu-west-1"]), 0, 1))
+        .await
+        .unwrap_or_else(|e| panic!("reset: {e:?}"));
+    let started = |start_at: i64, rate: u32| {
+        let mut state = TestState::new(&test, regions(&["eu-west-1", "us-east-1"]), 0, 2);
+        state.started = true;
+        state.start_at = Some(start_at);
+        state.plan = Some(serde_json::json!({"testId": test.test_id, "rate": rate}));
+        state
+    };
+    let first = started(50_000, 10);
+    assert_eq!(store.begin(&first).await.ok(), Some(None), "a reset test begins");
+    assert_eq!(
+        store.get(&test).await.ok().flatten(),
+        Some(first.clone()),
+        "read back whole"
+    );
+    assert_eq!(
+        store.begin(&started(99_000, 20)).await.ok(),
+        Some(Some(first.clone())),
+        "a second start finds the first, unchanged"
+    );
+    let fresh = TestScope::new(format!("acme-{unique}"), format!("begin-fresh-{unique}"));
+    let mut never_reset = started(7, 1);
+    never_reset.test = fresh.clone();
+    assert_eq!(
+        store.begin(&never_reset).await.ok(),
+        Some(None),
+        "nor need it be reset first"
+    );
+}
+
 /// Every behaviour a `CallBus` must have: calls are put, more than one request's worth (10) at once too.
 /// (Not held here: that a bus which does not exist refuses. AWS answers such an entry with an error;
 /// MiniStack 1.5.33 accepts it, so an over-the-wire suite cannot hold it.)
@@ -381,6 +418,11 @@ mod tests {
     async fn memory_stop_signal_meets_the_contract() {
         let store = volley_core::adapters::memory::MemoryOrchestrationStore::new();
         super::stop_signal_contract(&store, &store, None, "x").await;
+    }
+
+    #[tokio::test]
+    async fn memory_begin_meets_the_contract() {
+        super::begin_contract(&volley_core::adapters::memory::MemoryOrchestrationStore::new(), "x").await;
     }
 
     #[tokio::test]

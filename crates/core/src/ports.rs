@@ -369,6 +369,13 @@ pub enum RegionRecorded {
 pub trait OrchestrationStore: Send + Sync + std::fmt::Debug {
     /// Replaces the test's state with `state` (a reset).
     async fn reset(&self, state: &crate::model::orchestration::TestState) -> Result<(), StoreError>;
+    /// Writes `state` (a test started from its plan: `plan`, `started` and `start_at` set) unless the test
+    /// already has a plan: None when written, else the state as it stands (one start wins, and a retry of it
+    /// finds it).
+    async fn begin(
+        &self,
+        state: &crate::model::orchestration::TestState,
+    ) -> Result<Option<crate::model::orchestration::TestState>, StoreError>;
     /// The test's state, if it was ever reset.
     async fn get(&self, test: &TestScope) -> Result<Option<crate::model::orchestration::TestState>, StoreError>;
     /// Adds `region` to the test's ready or completed set, if the test exists and requires the region.

@@ -136,23 +136,49 @@ fn aws(id: &str, what: &'static str) -> impl FnOnce(StoreError) -> ArchiveError 
 }
 
 /// What one record holds, ready to archive: whose it is (the scope its mark and metrics batches are kept
-/// under: the call's, or its chunk's), where it is stored and as what, and the seconds it counts.
+/// under: the call's, or its chunk's), where it is stored and as what (nothing, for a chunk counted from its
+/// call's result), and the seconds it counts.
 struct Archivable {
     scope: CallScope,
     region: Option<String>,
-    key: String,
-    document: Vec<u8>,
+    stored: Option<(String, Vec<u8>)>,
     part: ResultPart,
     /// What it adds to the counters: a whole result's seconds that no chunk carried, or a chunk's.
     total: Stats,
     /// A whole result's start skew, kept with the test's counters.
     start_skew_us: Option<i64>,
-    /// A chunk's seconds as the live seconds count them (its last [`MAX_LIVE_SECONDS`]), and the test's
-    /// abort rules with where its stop is.
+    /// Its seconds as the live seconds count them, and the test's abort rules with where its stop is.
     live: Vec<LiveSecond>,
     abort: Vec<AbortRule>,
     home_region: Option<String>,
     seconds: Vec<SecondStats>,
+}
+
+/// `seconds` as the live seconds count them: summed by second (a second is one item, once per
+/// transaction), the last [`MAX_LIVE_SECONDS`].
+fn live_of(seconds: &[SecondStats]) -> Vec<LiveSecond> {
+    let mut by_second: std::collections::BTreeMap<i64, LiveSecond> = std::collections::BTreeMap::new();
+    for s in seconds {
+        let live = by_second.entry(s.second).or_insert(LiveSecond {
+            second: s.second,
+            requests: 0,
+            errors: 0,
+            dropped: 0,
+        });
+        live.requests += s.stats.requests;
+        live.errors += s.stats.failures();
+        live.dropped += s.stats.dropped;
+    }
+    let live: Vec<LiveSecond> = by_second.into_values().collect();
+    live[live.len().saturating_sub(MAX_LIVE_SECONDS)..].to_vec()
+}
+
+fn total_of(seconds: &[SecondStats]) -> Stats {
+    let mut total = Stats::default();
+    for second in seconds {
+        total.merge(&second.stats);
+    }
+    total
 }
 
 impl Archivable {
@@ -161,6 +187,7 @@ impl Archivable {
             id: id.to_owned(),
             source,
         };
+        let seconds = result.unchunked_seconds().map_err(malformed)?;
         Ok(Self {
             // Its ids key everything written below: checked before anything is.
             scope: result.scope().map_err(|source| ArchiveError::BadScope {
@@ -168,18 +195,17 @@ impl Archivable {
                 source,
             })?,
             region: result.region.clone(),
-            key: result.archive_key(),
-            document: serde_json::to_vec(result).map_err(malformed)?,
+            stored: Some((result.archive_key(), serde_json::to_vec(result).map_err(malformed)?)),
             part: ResultPart::Whole,
             total: result.unchunked_total().map_err(malformed)?,
             start_skew_us: result
                 .report
                 .start_skew
                 .map(|skew| (skew.first_sent_ms * 1e3).round() as i64),
-            live: Vec::new(),
+            live: live_of(&seconds),
             abort: Vec::new(),
             home_region: None,
-            seconds: result.unchunked_seconds().map_err(malformed)?,
+            seconds,
         })
     }
 
@@ -193,30 +219,48 @@ impl Archivable {
             source,
         })?;
         let seconds = chunk.decode_seconds().map_err(malformed)?;
-        let mut total = Stats::default();
-        for second in &seconds {
-            total.merge(&second.stats);
-        }
         Ok(Self {
             scope: call.chunk(chunk.chunk),
             region: chunk.region.clone(),
-            key: chunk.archive_key(),
-            document: serde_json::to_vec(chunk).map_err(malformed)?,
+            stored: Some((chunk.archive_key(), serde_json::to_vec(chunk).map_err(malformed)?)),
             part: ResultPart::Chunk,
-            total,
+            total: total_of(&seconds),
             start_skew_us: None,
-            live: seconds
-                .iter()
-                .skip(seconds.len().saturating_sub(MAX_LIVE_SECONDS))
-                .map(|s| LiveSecond {
-                    second: s.second,
-                    requests: s.stats.requests,
-                    errors: s.stats.failures(),
-                    dropped: s.stats.dropped,
-                })
-                .collect(),
+            live: live_of(&seconds),
             abort: chunk.abort.clone(),
             home_region: chunk.home_region.clone(),
+            seconds,
+        })
+    }
+
+    /// Chunk `k` of `result`, at `positions` among its seconds, counted from the result itself: for a chunk
+    /// whose message never came (a send the worker could not confirm), or has not yet. Counted once under the
+    /// chunk's own scope either way; the result in S3 holds its seconds, so nothing more is stored.
+    fn from_result(
+        id: &str,
+        result: &CallResult,
+        call: &CallScope,
+        k: u32,
+        positions: std::ops::Range<usize>,
+    ) -> Result<Self, ArchiveError> {
+        let seconds = result.report.seconds[positions]
+            .iter()
+            .map(|raw| serde_json::from_str(raw.get()))
+            .collect::<Result<Vec<SecondStats>, _>>()
+            .map_err(|source| ArchiveError::Malformed {
+                id: id.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            scope: call.chunk(k),
+            region: result.region.clone(),
+            stored: None,
+            part: ResultPart::Chunk,
+            total: total_of(&seconds),
+            start_skew_us: None,
+            live: live_of(&seconds),
+            abort: Vec::new(),
+            home_region: None,
             seconds,
         })
     }
@@ -252,16 +296,30 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
             }
         }
     };
-    archive(deps, &id, Archivable::whole(&id, &result)?).await
+    let whole = Archivable::whole(&id, &result)?;
+    // Every chunk the worker made is counted, its message come or not (each once, under its own scope).
+    if let Some(chunked) = &result.chunked {
+        for k in 0..chunked.chunks {
+            let Some(positions) = chunked.range(k as usize) else {
+                break;
+            };
+            archive(
+                deps,
+                &id,
+                Archivable::from_result(&id, &result, &whole.scope, k, positions)?,
+            )
+            .await?;
+        }
+    }
+    archive(deps, &id, whole).await
 }
 
-/// Stores a result or chunk, counts it once, and publishes its metrics once.
+/// Stores a result or chunk, counts it once, holds the test's abort rules, and publishes its metrics once.
 async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveError> {
     let Archivable {
         scope,
         region,
-        key,
-        document,
+        stored,
         part,
         total,
         start_skew_us,
@@ -270,10 +328,12 @@ async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveE
         abort,
         home_region,
     } = item;
-    deps.archive
-        .put(&key, document)
-        .await
-        .map_err(aws(id, "storing the result"))?;
+    if let Some((key, document)) = stored {
+        deps.archive
+            .put(&key, document)
+            .await
+            .map_err(aws(id, "storing the result"))?;
+    }
     let counts = ResultCounts {
         requests: total.requests,
         errors: total.failures(),
@@ -287,6 +347,10 @@ async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveE
         .record_archived(&scope, counts, &live, region.as_deref(), now)
         .await
         .map_err(aws(id, "counting the result"))?;
+    // Before the metrics: a batch another delivery holds must not hold the rules back.
+    if !abort.is_empty() {
+        hold_abort_rules(deps, id, &scope, &live, &abort, home_region.as_deref()).await?;
+    }
     let publish = !matches!(
         mark,
         ArchiveMark::Seen {
@@ -299,12 +363,9 @@ async fn archive(deps: &Deps, id: &str, item: Archivable) -> Result<(), ArchiveE
     }
     tracing::info!(
         organisation_id = %scope.test.organisation_id, test_id = %scope.test.test_id, call_id = %scope.call_id,
-        key = %key, requests = counts.requests, part = ?part,
+        requests = counts.requests, part = ?part,
         first_delivery = matches!(mark, ArchiveMark::Fresh), metrics_published = publish, "result archived"
     );
-    if !abort.is_empty() {
-        hold_abort_rules(deps, id, &scope, &live, &abort, home_region.as_deref()).await?;
-    }
     Ok(())
 }
 

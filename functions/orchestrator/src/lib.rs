@@ -38,7 +38,7 @@ use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::orchestration::segment_schedule_name;
 use volley_core::model::orchestration::{RegionMark, TestState, is_region_name};
 use volley_core::model::payload;
-use volley_core::model::plan::{Fleet, TestPlan, ValidPlan};
+use volley_core::model::plan::{DELIVERY_TIME, Fleet, TestPlan, ValidPlan, WORKER_TIMEOUT};
 use volley_core::model::scope::TestScope;
 use volley_core::ports::{CallBus, OrchestrationStore, RegionRecorded, SegmentSchedules, StoreError};
 
@@ -53,16 +53,13 @@ pub const MAX_REGIONS: usize = 64;
 pub const DEFAULT_BUFFER_SECONDS: u32 = 100;
 
 /// How long before a segment is due its calls are put (and the first segment's start after `test-start`),
-/// when `SEGMENT_LEAD` does not say: Scheduler's delay, EventBridge's delivery and a worker's cold start.
-pub const DEFAULT_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(30);
+/// when `SEGMENT_LEAD` does not say: EventBridge Scheduler fires a one-time schedule within a minute of its
+/// time, then EventBridge's delivery and a worker's cold start.
+pub const DEFAULT_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(90);
 /// The shortest lead: the local stack's Scheduler looks at its schedules every 10 s.
 pub const MIN_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(15);
-/// The longest: a segment's worker waits it out within its 15 minutes.
-pub const MAX_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(120);
-/// What a worker needs after its segment to deliver (as `model::plan::segment_length` counts it).
-const DELIVERY: std::time::Duration = std::time::Duration::from_secs(30);
-/// Lambda's longest run, which a segment's worker has from its event.
-const WORKER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(900);
+/// The longest: what a plan's segment length leaves a worker for (`model::plan::SEGMENT_LEAD`).
+pub const MAX_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::SEGMENT_LEAD;
 
 /// The orchestrator's settings, read once per cold start.
 #[derive(Debug, Clone)]
@@ -75,7 +72,7 @@ pub struct Config {
     pub scheduler_role_arn: String,
     /// `SCHEDULE_PREFIX`: the schedules' names begin with it (the stack's prefix), at most 24 characters.
     pub schedule_prefix: String,
-    /// `SEGMENT_LEAD`: 15s to 2m, default 30s.
+    /// `SEGMENT_LEAD`: 15s to 2m, default 90s.
     pub segment_lead: std::time::Duration,
 }
 
@@ -570,30 +567,16 @@ pub async fn test_start(deps: &Deps, plan: TestPlan, function_arn: &str) -> Resu
         .as_deref()
         .and_then(humantime_duration)
         .unwrap_or(volley_core::model::call::DEFAULT_TIMEOUT);
-    if valid.segment_length + lead + timeout + DELIVERY > WORKER_TIMEOUT {
+    if valid.segment_length + lead + timeout + DELIVERY_TIME > WORKER_TIMEOUT {
         return Err(bad(format!(
             "plan.segmentLength: a segment of {:?} with a lead of {lead:?} and a request timeout of {timeout:?} \
              does not fit a worker's 15 minutes with 30 s to deliver",
             valid.segment_length
         )));
     }
-    if deps
-        .store
-        .get(&test)
-        .await
-        .map_err(store)?
-        .is_some_and(|s| s.plan.is_some())
-    {
-        return Err(OrchestratorError::AlreadyStarted(test));
-    }
-    let now = deps.clock.now();
-    let now_ms = now.timestamp_millis();
+    let now_ms = deps.clock.now().timestamp_millis();
     let start = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(now_ms).unwrap_or(0)) + lead;
-    let fleet = valid
-        .fleet(start)
-        .map_err(|e| bad(format!("plan.{}: {}", e.field, e.problem)))?;
-    let start_ms = fleet
-        .start_at
+    let start_ms = start
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     let mut state = TestState::new(
@@ -602,16 +585,28 @@ pub async fn test_start(deps: &Deps, plan: TestPlan, function_arn: &str) -> Resu
         0,
         now_ms,
     );
-    state.plan = Some(written);
-    deps.store.reset(&state).await.map_err(store)?;
-    deps.store.start(&test, start_ms).await.map_err(store)?;
+    state.plan = Some(written.clone());
+    state.started = true;
+    state.start_at = Some(start_ms);
+    // One start wins (a conditional write); a retry of it, with the same plan, carries on from its start:
+    // the schedules are kept as made, and calls put again fire once (the workers' claims).
+    let start_ms = match deps.store.begin(&state).await.map_err(store)? {
+        None => start_ms,
+        Some(existing) if existing.plan.as_ref() == Some(&written) && !existing.stopped => {
+            existing.start_at.unwrap_or(start_ms)
+        }
+        Some(_) => return Err(OrchestratorError::AlreadyStarted(test)),
+    };
+    let fleet = valid
+        .fleet(std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(start_ms).unwrap_or(0)))
+        .map_err(|e| bad(format!("plan.{}: {}", e.field, e.problem)))?;
     let segments = valid.segments();
     let (mut put, mut scheduled) = (Vec::new(), Vec::new());
+    // The schedules first, then the segments due now: a start that fails part way is retried whole.
     for (k, segment) in segments.iter().enumerate() {
         let fires_ms = start_ms + segment.start.as_millis() as i64 - lead.as_millis() as i64;
-        // Due within the lead (and a few seconds to make a schedule): put now.
+        // Due within the lead (and a few seconds to make a schedule): put now, below.
         if fires_ms <= now_ms + 5_000 {
-            put_segment(deps, &test, &fleet, k).await?;
             put.push(k);
             continue;
         }
@@ -624,6 +619,9 @@ pub async fn test_start(deps: &Deps, plan: TestPlan, function_arn: &str) -> Resu
             .await
             .map_err(aws(format!("making the schedule of segment {k}")))?;
         scheduled.push((name, at));
+    }
+    for k in &put {
+        put_segment(deps, &test, &fleet, *k).await?;
     }
     tracing::info!(organisation_id = %test.organisation_id, test_id = %test.test_id, start_ms, calls = fleet.calls.len(), segments = segments.len(), put = ?put, scheduled = scheduled.len(), "test started from its plan");
     Ok(Started {

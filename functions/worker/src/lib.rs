@@ -264,12 +264,21 @@ impl WorkerOutcome {
     }
 }
 
-/// What a running call's chunks have carried so far: chunks `0..chunks`, its first `seconds` seconds.
-#[derive(Debug, Default, Clone, Copy)]
-struct Sent {
-    chunks: u32,
-    seconds: usize,
+/// A running call's chunks so far: where each began among its sealed seconds (`starts`, in order), where the
+/// last ended (`end`), and the body of the last one if the queue has not taken it yet. A chunk's number and
+/// seconds are fixed when it is made, and it is sent again as it was until the queue takes it, so a send
+/// that failed ambiguously (the queue took it, the answer was lost) never makes two different chunks of one
+/// number. The result says every chunk made (`Chunked`), sent or not: the archiver counts any the queue never
+/// delivered from the result itself.
+#[derive(Debug, Default, Clone)]
+struct Chunks {
+    starts: Vec<usize>,
+    end: usize,
+    pending: Option<String>,
 }
+
+/// How long one chunk's send may take before it is tried again at the next tick.
+const CHUNK_SEND_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where a running call's chunks go, and whose they are.
 #[derive(Debug, Clone)]
@@ -285,11 +294,25 @@ struct Chunker {
 }
 
 impl Chunker {
-    /// Sends the seconds sealed since the last chunk, as many chunks as messages need (halved until a chunk
-    /// fits; one second always does), noting each in `sent` once the queue took it.
-    async fn send_new(&self, progress: &Progress, sent: &mut Sent) -> Result<(), WorkerError> {
-        let mut fresh = progress.sealed_since(sent.seconds);
-        while !fresh.is_empty() {
+    /// Sends the chunk made and not yet taken, if any, then makes and sends chunks of the seconds sealed
+    /// since the last (as many as messages need: halved until a chunk fits; one second always does). Each
+    /// change is written to `state` as it happens.
+    async fn send_new(&self, progress: &Progress, state: &std::sync::Mutex<Chunks>) -> Result<(), WorkerError> {
+        let read = || state.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut chunks = read();
+        loop {
+            if let Some(body) = chunks.pending.clone() {
+                tokio::time::timeout(CHUNK_SEND_TIMEOUT, self.queue.send(body))
+                    .await
+                    .map_err(|_| WorkerError::Delivery(StoreError::Unavailable("the chunk's send timed out".into())))?
+                    .map_err(WorkerError::Delivery)?;
+                chunks.pending = None;
+                *state.lock().unwrap_or_else(|e| e.into_inner()) = chunks.clone();
+            }
+            let fresh = progress.sealed_since(chunks.end);
+            if fresh.is_empty() {
+                return Ok(());
+            }
             let mut take = fresh.len();
             let body = loop {
                 let chunk = ResultChunk {
@@ -297,8 +320,8 @@ impl Chunker {
                     organisation_id: self.organisation_id.clone(),
                     call_id: self.call_id.clone(),
                     region: self.region.clone(),
-                    chunk: sent.chunks,
-                    from: sent.seconds,
+                    chunk: u32::try_from(chunks.starts.len()).unwrap_or(u32::MAX),
+                    from: chunks.end,
                     seconds: fresh[..take].to_vec(),
                     abort: self.abort.clone(),
                     home_region: self.home_region.clone(),
@@ -309,39 +332,47 @@ impl Chunker {
                 }
                 take = take.div_ceil(2);
             };
-            self.queue.send(body).await.map_err(WorkerError::Delivery)?;
-            sent.chunks += 1;
-            sent.seconds += take;
-            fresh.drain(..take);
+            // Made: its number and seconds are fixed from here on.
+            chunks.starts.push(chunks.end);
+            chunks.end += take;
+            chunks.pending = Some(body);
+            *state.lock().unwrap_or_else(|e| e.into_inner()) = chunks.clone();
         }
-        Ok(())
     }
 
-    /// Sends chunks every `interval` until `done` is notified (never in the middle of a send), keeping in
-    /// `sent` what they carried. A failed send is logged and its seconds go with the next chunk (or the
-    /// result).
+    /// Sends chunks every `interval` (the first after `offset`, which spreads a fleet's chunks over the
+    /// period) until `done` is notified, between sends. A failed send is logged and tried again, as it was,
+    /// at the next tick.
     fn spawn(
         self,
         progress: Arc<Progress>,
-        interval: Duration,
+        (offset, interval): (Duration, Duration),
         done: Arc<tokio::sync::Notify>,
-        sent: Arc<std::sync::Mutex<Sent>>,
+        state: Arc<std::sync::Mutex<Chunks>>,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let mut next = tokio::time::Instant::now() + offset;
             loop {
                 tokio::select! {
-                    () = tokio::time::sleep(interval) => {}
+                    () = tokio::time::sleep_until(next) => {}
                     () = done.notified() => return,
                 }
-                let mut so_far = *sent.lock().unwrap_or_else(|e| e.into_inner());
-                let outcome = self.send_new(&progress, &mut so_far).await;
-                *sent.lock().unwrap_or_else(|e| e.into_inner()) = so_far;
-                if let Err(error) = outcome {
-                    tracing::warn!(organisation_id = %self.organisation_id, test_id = %self.test_id, call_id = %self.call_id, error = %volley_core::error_chain(&error), "a chunk could not be sent; its seconds go with the next");
+                next += interval;
+                if let Err(error) = self.send_new(&progress, &state).await {
+                    tracing::warn!(organisation_id = %self.organisation_id, test_id = %self.test_id, call_id = %self.call_id, error = %volley_core::error_chain(&error), "a chunk could not be sent; it is sent again at the next tick");
                 }
             }
         })
     }
+}
+
+/// Where in the chunk period a call's first chunk goes: a fraction of it from the call id, so a fleet's
+/// workers, which start together, do not all send (and their archivers count) in the same instant.
+fn chunk_offset(call_id: &str, interval: Duration) -> Duration {
+    let spread = call_id
+        .bytes()
+        .fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b)));
+    interval / 2 + interval.mul_f64((spread % 1000) as f64 / 2000.0)
 }
 
 /// The wall-clock time to stop by: the invocation's deadline (Unix ms) less the margin.
@@ -533,10 +564,11 @@ pub async fn function_handler(
         })
     };
     // Sends the sealed seconds every chunk period while the call runs.
-    let (done, sent) = (
+    let (done, chunks) = (
         Arc::new(tokio::sync::Notify::new()),
-        Arc::new(std::sync::Mutex::new(Sent::default())),
+        Arc::new(std::sync::Mutex::new(Chunks::default())),
     );
+    let offset = chunk_offset(&call_id, deps.chunk_interval);
     let chunker = Chunker {
         queue: Arc::clone(&deps.queue),
         inline_limit: deps.inline_limit,
@@ -549,18 +581,21 @@ pub async fn function_handler(
     }
     .spawn(
         Arc::clone(&progress),
-        deps.chunk_interval,
+        (offset, deps.chunk_interval),
         Arc::clone(&done),
-        Arc::clone(&sent),
+        Arc::clone(&chunks),
     );
     let report = engine::run(&attack_for(&call, target.clone(), Some(deadline)), progress).await;
     watcher.abort();
-    // The chunker ends between sends; what it sent is what the result says its chunks carried.
+    // The chunker ends between sends (or is ended, if a send hangs): the result says every chunk it made,
+    // sent or not, and the archiver counts from the result any the queue never delivered.
     done.notify_one();
-    if let Err(error) = chunker.await {
-        tracing::error!(error = %error, "the chunker ended abnormally");
+    let mut chunker = chunker;
+    if tokio::time::timeout(CHUNK_SEND_TIMEOUT, &mut chunker).await.is_err() {
+        chunker.abort();
+        tracing::warn!(organisation_id = %organisation_id, test_id = %test_id, call_id = %call_id, "a chunk's send was still under way at the end: ended; the result carries its seconds");
     }
-    let sent = *sent.lock().unwrap_or_else(|e| e.into_inner());
+    let made = chunks.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let report = report?;
     let (requests, dropped, truncated, stopped) = (
         report.total.requests,
@@ -577,9 +612,10 @@ pub async fn function_handler(
         url: target.url.to_string(),
         addresses: target.addresses,
         report,
-        chunked: (sent.chunks > 0).then_some(Chunked {
-            chunks: sent.chunks,
-            seconds: sent.seconds,
+        chunked: (!made.starts.is_empty()).then(|| Chunked {
+            chunks: u32::try_from(made.starts.len()).unwrap_or(u32::MAX),
+            seconds: made.end,
+            starts: made.starts.clone(),
         }),
     };
     // Durable before anything else: stored, then the claim marked, then sent. A delivery that fails after
@@ -607,7 +643,7 @@ pub async fn function_handler(
         requests,
         dropped,
         truncated,
-        chunks: sent.chunks,
+        chunks: u32::try_from(made.starts.len()).unwrap_or(u32::MAX),
         delivered_via,
     })
 }

@@ -16,6 +16,29 @@ fn unavailable<E: std::error::Error + Send + Sync + 'static>(e: E) -> StoreError
     StoreError::Unavailable(Box::new(e))
 }
 
+/// A PutEvents request holds at most 10 entries and 256 KB; an entry counts its detail, source, detail type
+/// and bus name. Batches of `details` within both (a detail is at most about 70 KB: the User Call's body is
+/// at most 64 KiB).
+const MAX_ENTRIES: usize = 10;
+const MAX_REQUEST_BYTES: usize = 256 * 1024;
+
+fn batches(details: &[serde_json::Value]) -> Vec<&[serde_json::Value]> {
+    let mut batches = Vec::new();
+    let (mut from, mut bytes) = (0, 0);
+    for (i, detail) in details.iter().enumerate() {
+        let size = detail.to_string().len() + USER_CALL_SOURCE.len() + USER_CALL_DETAIL_TYPE.len() + 64;
+        if i > from && (i - from == MAX_ENTRIES || bytes + size > MAX_REQUEST_BYTES) {
+            batches.push(&details[from..i]);
+            (from, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if from < details.len() {
+        batches.push(&details[from..]);
+    }
+    batches
+}
+
 /// The bus of one name in every region.
 #[derive(Debug)]
 pub struct EventBridgeCallBus {
@@ -58,7 +81,7 @@ impl EventBridgeCallBus {
 
     async fn put_in(&self, region: Option<&str>, details: &[serde_json::Value]) -> Result<(), StoreError> {
         let client = self.client(region);
-        for chunk in details.chunks(10) {
+        for chunk in batches(details) {
             let entries = chunk
                 .iter()
                 .map(|detail| {
@@ -104,5 +127,22 @@ impl CallBus for EventBridgeCallBus {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| StoreError::Corrupt(format!("a User Call could not be written: {e}")))?;
         self.put_in(region, &details).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_at_most_ten_entries_and_256_kb() {
+        let small = vec![serde_json::json!({"callId": "c"}); 23];
+        let sizes: Vec<usize> = batches(&small).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, vec![10, 10, 3]);
+        // 60 KB bodies: four fit in 256 KB, not five.
+        let big = vec![serde_json::json!({"body": "x".repeat(60 * 1024)}); 9];
+        let sizes: Vec<usize> = batches(&big).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, vec![4, 4, 1]);
+        assert!(batches(&[]).is_empty());
     }
 }

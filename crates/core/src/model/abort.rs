@@ -116,9 +116,10 @@ pub fn checked(rules: &[AbortRule]) -> Result<Vec<ValidAbortRule>, (String, Stri
 }
 
 impl ValidAbortRule {
-    /// Whether the rule's condition holds in `second` (a second with no request holds nothing).
+    /// Whether the rule's condition holds in `second` (a second with nothing sent nor dropped holds
+    /// nothing; one whose every send was dropped has no success).
     fn holds(&self, second: &LiveSecond) -> bool {
-        second.requests > 0
+        second.requests + second.dropped > 0
             && self
                 .condition
                 .check_counts(second.requests, second.errors, second.dropped)
@@ -215,5 +216,18 @@ mod tests {
         assert_eq!((trip.from, trip.to), (10, 12));
         assert!(trip.reason().contains("success<50%"), "{}", trip.reason());
         assert_eq!(window(&rules), 3);
+    }
+
+    #[test]
+    fn seconds_whose_every_send_was_dropped_hold_a_dropped_rule() {
+        let rules = checked(&[rule("dropped>0", "2s")]).unwrap_or_else(|e| panic!("{e:?}"));
+        let saturated = |s| LiveSecond {
+            second: s,
+            requests: 0,
+            errors: 0,
+            dropped: 40,
+        };
+        let trip = tripped(&rules, &[saturated(7), saturated(8)]).map(|t| (t.from, t.to));
+        assert_eq!(trip, Some((7, 8)));
     }
 }

@@ -47,9 +47,10 @@ pub const MAX_PLAN_RATE: f64 = 2_000_000.0;
 pub const MAX_WORKERS: u64 = 2_000;
 /// The worker's Lambda timeout (deploy/ and template.yaml: 900 s, Lambda's longest).
 pub const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
-/// How long before its start a segment's call is put (the Scheduler's lead: the local stack's checks its
-/// one-time schedules every 10 s).
-pub const SEGMENT_LEAD: Duration = Duration::from_secs(15);
+/// The longest before its start a segment's calls are put: the orchestrator's `SEGMENT_LEAD` is at most
+/// this (EventBridge Scheduler fires a one-time schedule within a minute of its time, so AWS needs over a
+/// minute; the local stack's Scheduler looks every 10 s).
+pub const SEGMENT_LEAD: Duration = Duration::from_secs(120);
 /// The time a worker keeps to deliver its result after its last request's answer.
 pub const DELIVERY_TIME: Duration = Duration::from_secs(30);
 /// The shortest segment a plan may ask.
@@ -57,7 +58,7 @@ pub const MIN_SEGMENT: Duration = Duration::from_secs(10);
 
 /// The longest segment a worker runs whole: its timeout less the lead it waits before the segment's start,
 /// the last request's timeout and the time to deliver, rounded down to a whole minute, so no worker's
-/// deadline cuts a segment's last second short. 13 minutes with the default 30 s request timeout.
+/// deadline cuts a segment's last second short. 12 minutes with the default 30 s request timeout.
 pub fn segment_length(request_timeout: Duration) -> Duration {
     let room = WORKER_TIMEOUT
         .saturating_sub(SEGMENT_LEAD)
@@ -573,18 +574,18 @@ mod tests {
         assert!(fleet.calls.iter().any(|c| c.call.call_id == "eu-west-1.0.0.s2"));
     }
 
-    /// The longest segment: a worker's 15 minutes less the 15 s lead, the request timeout and 30 s to deliver,
-    /// in whole minutes.
+    /// The longest segment: a worker's 15 minutes less the longest lead (2 minutes), the request timeout and
+    /// 30 s to deliver, in whole minutes.
     #[test]
     fn the_segment_length_leaves_room_for_the_lead_the_last_request_and_the_delivery() {
-        assert_eq!(segment_length(Duration::from_secs(30)), Duration::from_secs(13 * 60));
-        assert_eq!(segment_length(Duration::from_secs(120)), Duration::from_secs(12 * 60));
+        assert_eq!(segment_length(Duration::from_secs(30)), Duration::from_secs(12 * 60));
+        assert_eq!(segment_length(Duration::from_secs(120)), Duration::from_secs(10 * 60));
         let mut value = plan();
         value["duration"] = "2h".into();
         let plan = valid(value);
-        assert_eq!(plan.segment_length, Duration::from_secs(13 * 60));
-        assert_eq!(plan.segments().len(), 10, "2 h in 13-minute segments");
-        for (bad_length, field) in [("5s", "segmentLength"), ("14m", "segmentLength")] {
+        assert_eq!(plan.segment_length, Duration::from_secs(12 * 60));
+        assert_eq!(plan.segments().len(), 10, "2 h in 12-minute segments");
+        for (bad_length, field) in [("5s", "segmentLength"), ("13m", "segmentLength")] {
             let mut value = super::tests::plan();
             value["segmentLength"] = bad_length.into();
             assert_eq!(error(value).field, field);

@@ -41,12 +41,28 @@ pub struct CallResult {
 }
 
 /// How much of a call's result its chunks carried: chunks `0..chunks`, holding the report's first
-/// `seconds` seconds, in order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// `seconds` seconds, in order, chunk `k` from position `starts[k]` to the next one's start (or `seconds`).
+/// Every chunk the worker made is here, whether the queue took it or not: the archiver counts any whose
+/// message never came from these positions of the result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Chunked {
     pub chunks: u32,
     pub seconds: usize,
+    #[serde(default)]
+    pub starts: Vec<usize>,
+}
+
+impl Chunked {
+    /// Chunk `k`'s positions among the report's seconds, if the result says where each began.
+    pub fn range(&self, k: usize) -> Option<std::ops::Range<usize>> {
+        if self.starts.len() != self.chunks as usize {
+            return None;
+        }
+        let start = *self.starts.get(k)?;
+        let end = self.starts.get(k + 1).copied().unwrap_or(self.seconds);
+        (start <= end && end <= self.seconds).then_some(start..end)
+    }
 }
 
 impl CallResult {
@@ -64,7 +80,7 @@ impl CallResult {
     /// The seconds no chunk carried (all of them when the call sent no chunk), decoded: what the result
     /// itself counts and publishes.
     pub fn unchunked_seconds(&self) -> Result<Vec<SecondStats>, serde_json::Error> {
-        let carried = self.chunked.map_or(0, |c| c.seconds);
+        let carried = self.chunked.as_ref().map_or(0, |c| c.seconds);
         self.report
             .seconds
             .iter()

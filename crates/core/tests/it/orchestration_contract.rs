@@ -18,6 +18,14 @@ async fn dynamodb_orchestration_store_meets_the_contract() {
         .await;
 }
 
+#[tokio::test]
+async fn dynamodb_begin_meets_the_contract() {
+    let config = emulator::sdk_config().await;
+    let table = emulator::unique("begin-contract-");
+    fixtures::create_table(&config, &table, orchestration_schema::TEST_KEY, None).await;
+    orchestration::begin_contract(&DynamoOrchestrationStore::new(&config, &table), &emulator::unique("")).await;
+}
+
 /// Puts on a bus made for it, in this region and by its name (a client of that region: the same emulator).
 #[tokio::test]
 async fn eventbridge_call_bus_meets_the_contract() {

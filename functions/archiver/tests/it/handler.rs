@@ -226,7 +226,11 @@ async fn chunks_and_the_result_that_follows_them_count_and_publish_every_second_
         .unwrap_or_else(|e| panic!("{e}"))
     };
     let (zero, one) = (chunk(0, 0), chunk(1, 1));
-    result.chunked = Some(Chunked { chunks: 2, seconds: 2 });
+    result.chunked = Some(Chunked {
+        chunks: 2,
+        seconds: 2,
+        starts: vec![0, 1],
+    });
     let whole = inline(result);
     for bodies in [[one.clone(), whole.clone()], [zero, one], [whole.clone(), whole]] {
         let response = function_handler(&w.deps, only_good(batch(&bodies)))
@@ -260,6 +264,61 @@ async fn chunks_and_the_result_that_follows_them_count_and_publish_every_second_
     ] {
         assert!(objects.contains(&key.to_owned()), "{key} in {objects:?}");
     }
+}
+
+/// A chunk whose message never came (the worker could not confirm its send) is counted from the result,
+/// which says where every chunk began; its message arriving later counts nothing again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_whose_message_never_came_is_counted_from_the_result_once() {
+    use volley_core::model::result::{Chunked, ResultChunk};
+    let w = world();
+    let mut result = real_result_over("call-1", 3).await;
+    let late_chunk = ResultMessage::Chunk(Box::new(ResultChunk {
+        test_id: "checkout".into(),
+        organisation_id: "acme".into(),
+        call_id: "call-1".into(),
+        region: Some("eu-west-1".into()),
+        chunk: 1,
+        from: 1,
+        seconds: vec![result.report.seconds[1].clone()],
+        abort: Vec::new(),
+        home_region: None,
+    }))
+    .to_json()
+    .unwrap_or_else(|e| panic!("{e}"));
+    result.chunked = Some(Chunked {
+        chunks: 2,
+        seconds: 2,
+        starts: vec![0, 1],
+    });
+    for bodies in [vec![inline(result)], vec![late_chunk]] {
+        let response = function_handler(&w.deps, only_good(batch(&bodies)))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(response.batch_item_failures.is_empty());
+    }
+    let counters = w
+        .ledger
+        .counters(&checkout())
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| TestCounters::new(checkout()));
+    assert_eq!(
+        (counters.requests, counters.results_archived, counters.chunks_archived),
+        (60, 1, 2),
+        "both chunks counted from the result, the late one not again"
+    );
+    let requests: f64 = w
+        .metrics
+        .published
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .iter()
+        .filter(|d| d.name == "Requests")
+        .flat_map(|d| d.values.iter())
+        .sum();
+    assert_eq!(requests, 60.0, "every second published once");
 }
 
 /// Abort rules ride on a call's chunks: the archiver adds each chunk's seconds to the test's live seconds

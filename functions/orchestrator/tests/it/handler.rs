@@ -313,8 +313,6 @@ async fn a_plan_starts_its_first_segment_now_and_schedules_the_others_which_a_st
     assert_eq!(first.target, context.invoked_function_arn);
     let input: Value = serde_json::from_str(&first.input).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(input, payload("segment-start.json"));
-    let again = start(payload("test-start.json")).await.err();
-    assert!(matches!(again, Some(OrchestratorError::AlreadyStarted(_))), "{again:?}");
 
     // The schedule fires: segment 1's calls, exactly the fleet's.
     let fired = start(input).await.unwrap_or_else(|e| panic!("{e}"));
@@ -343,7 +341,8 @@ async fn a_plan_starts_its_first_segment_now_and_schedules_the_others_which_a_st
 }
 
 /// A plan that does not read is refused naming its field under `plan`, with nothing stored or put; a bus
-/// that is down fails the start (to be retried) rather than losing a segment.
+/// that is down fails the start, and its retry carries on from the first start; another plan under the
+/// same test id is refused.
 #[tokio::test]
 async fn a_bad_plan_is_refused_naming_its_field_and_a_bus_that_is_down_fails_the_start() {
     let (bus, schedules) = (
@@ -365,4 +364,27 @@ async fn a_bad_plan_is_refused_naming_its_field_and_a_bus_that_is_down_fails_the
     bus.failing.store(true, std::sync::atomic::Ordering::Relaxed);
     let down = call(&deps, "test-start.json").await.err();
     assert!(matches!(down, Some(OrchestratorError::Aws { .. })), "{down:?}");
+    // Retried 5 s later with the same plan once the bus is back: it carries on from the first start, with
+    // the schedules it made (kept, not made twice) and the calls due now put.
+    bus.failing.store(false, std::sync::atomic::Ordering::Relaxed);
+    let later = Deps {
+        clock: Arc::new(FixedClock(
+            DateTime::<Utc>::from_timestamp_millis(NOW_MS + 5_000).unwrap_or_default(),
+        )),
+        ..deps.clone()
+    };
+    let retried = ok(&later, "test-start.json").await;
+    assert_eq!(retried["startAt"], json!(NOW_MS + 20_000), "the first start's");
+    assert_eq!(schedules.schedules.lock().unwrap_or_else(|e| e.into_inner()).len(), 2);
+    assert_eq!(bus.calls_in("eu-west-1").len() + bus.calls_in("us-east-1").len(), 3);
+    // Another plan under the same test id is refused.
+    let mut other = payload("test-start.json");
+    other["plan"]["rate"] = json!(30);
+    let refused = function_handler(&later, LambdaEvent::new(other, Context::default()))
+        .await
+        .err();
+    assert!(
+        matches!(refused, Some(OrchestratorError::AlreadyStarted(_))),
+        "{refused:?}"
+    );
 }

@@ -396,7 +396,7 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
         results
             .iter()
             .filter(ran_there)
-            .filter_map(|r| r.chunked)
+            .filter_map(|r| r.chunked.as_ref())
             .map(|c| u64::from(c.chunks))
             .sum()
     };
@@ -431,7 +431,7 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
         let chunks = stored_chunks(&config, &region, &test, &result.call_id).await;
         assert_eq!(
             chunks.len() as u32,
-            result.chunked.map_or(0, |c| c.chunks),
+            result.chunked.as_ref().map_or(0, |c| c.chunks),
             "{}",
             result.call_id
         );
@@ -520,7 +520,7 @@ async fn a_worker_killed_mid_call_loses_at_most_one_chunk_and_the_result_names_i
     })
     .await;
     let victim = ids.iter().find(|id| **id != survivor).cloned().unwrap_or_default();
-    let survivor_chunks = result.chunked.map_or(0, |c| c.chunks);
+    let survivor_chunks = result.chunked.as_ref().map_or(0, |c| c.chunks);
     let result = std::sync::Arc::new(result);
     // Settled: the counters hold the one result and every chunk stored, and what they carried.
     let (chunks, merged, counted) = eventually("the chunks counted", Duration::from_secs(30), || {

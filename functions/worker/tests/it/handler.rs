@@ -191,6 +191,7 @@ async fn a_running_call_sends_its_sealed_seconds_in_chunks_and_its_result_counts
         );
         let chunked = result
             .chunked
+            .clone()
             .unwrap_or_else(|| panic!("the result says what its chunks carried"));
         assert!(
             chunks.len() >= at_least && chunked.chunks as usize == chunks.len() && outcome.chunks == chunked.chunks,
@@ -551,6 +552,83 @@ impl volley_core::ports::ResultQueue for FailsFirst {
         }
         self.inner.send(body).await
     }
+}
+
+/// A queue that takes the first chunk it is given and answers an error all the same (a send whose answer
+/// was lost): the worker cannot tell whether the chunk went.
+#[derive(Debug)]
+struct TakesFirstChunkButFails {
+    inner: Arc<MemoryResultQueue>,
+    failed: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl volley_core::ports::ResultQueue for TakesFirstChunkButFails {
+    async fn send(&self, body: String) -> Result<(), volley_core::ports::StoreError> {
+        let chunk = body.starts_with(r#"{"kind":"chunk""#);
+        self.inner.send(body).await?;
+        if chunk && !self.failed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Err(volley_core::ports::StoreError::Unavailable(
+                "the answer was lost".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A chunk whose send failed ambiguously (the queue took it) is sent again as it was, under its number,
+/// never as a different chunk of the same number: every copy of chunk n is the same message, the chunks
+/// tile the result's first seconds in order, and the result says where each began.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chunk_whose_send_failed_is_sent_again_as_it_was() {
+    use volley_core::model::result::ResultChunk;
+    let (address, _hits) = target().await;
+    let mut w = world(address);
+    w.deps.chunk_interval = Duration::from_secs(1);
+    w.deps.queue = Arc::new(TakesFirstChunkButFails {
+        inner: w.queue.clone(),
+        failed: std::sync::atomic::AtomicBool::new(false),
+    });
+    let mut event = event("user-call.json", Some(format!("http://{address}/hello/alice")));
+    event.payload.detail["duration"] = "4s".into();
+    function_handler(&w.deps, event).await.unwrap_or_else(|e| panic!("{e}"));
+    let bodies = w.queue.sent.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut by_number: std::collections::BTreeMap<u32, Vec<String>> = std::collections::BTreeMap::new();
+    for body in &bodies {
+        if let Ok(ResultMessage::Chunk(chunk)) = ResultMessage::from_json(body) {
+            by_number.entry(chunk.chunk).or_default().push(body.clone());
+        }
+    }
+    assert!(
+        by_number[&0].len() >= 2,
+        "chunk 0 sent again after its failed send: {by_number:?}"
+    );
+    assert!(
+        by_number.values().all(|copies| copies.iter().all(|c| c == &copies[0])),
+        "every copy the same"
+    );
+    let result = stored_result(
+        &w.archive,
+        "overflow/acme/checkout-2026-11-23/checkout-2026-11-23-eu-1.json",
+    );
+    let chunked = result.chunked.clone().unwrap_or_else(|| panic!("chunked"));
+    assert_eq!(
+        by_number.keys().copied().collect::<Vec<_>>(),
+        (0..chunked.chunks).collect::<Vec<_>>()
+    );
+    let mut at = 0;
+    for (k, copies) in &by_number {
+        let Ok(ResultMessage::Chunk(chunk)) = ResultMessage::from_json(&copies[0]) else {
+            panic!()
+        };
+        let chunk: ResultChunk = *chunk;
+        assert_eq!(
+            (chunk.from, chunked.range(*k as usize)),
+            (at, Some(at..at + chunk.seconds.len()))
+        );
+        at += chunk.seconds.len();
+    }
+    assert_eq!(at, chunked.seconds);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

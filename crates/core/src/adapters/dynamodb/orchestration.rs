@@ -89,6 +89,35 @@ impl DynamoOrchestrationStore {
         }
     }
 
+    /// The put of a whole state, every attribute it has (a reset's has no start, no plan).
+    fn put_state(&self, state: &TestState) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item(TEST_KEY, s(&state.test.key()))
+            .item(ORGANISATION_ID, s(&state.test.organisation_id))
+            .item(TEST_ID, s(&state.test.test_id))
+            .item(BUFFER_SECONDS, n(state.buffer_seconds))
+            .item(STARTED, AttributeValue::Bool(state.started))
+            .item(COMPLETED, AttributeValue::Bool(state.completed))
+            .item(STOPPED, AttributeValue::Bool(state.stopped))
+            .item(RESET_AT, n(state.reset_at));
+        if let Some(plan) = &state.plan {
+            put = put.item(PLAN, s(&plan.to_string()));
+        }
+        if !state.required_regions.is_empty() {
+            put = put.item(
+                REQUIRED,
+                AttributeValue::Ss(state.required_regions.iter().cloned().collect()),
+            );
+        }
+        if let Some(start_at) = state.start_at {
+            put = put.item(START_AT, n(start_at));
+        }
+        put
+    }
+
     /// Sets `flag` and `at` unless the flag is already set: true when this call set it.
     async fn flip(&self, test: &TestScope, flag: &str, at_name: &str, at: i64) -> Result<bool, StoreError> {
         flip(&self.client, &self.table, test, (flag, at_name, at), None).await
@@ -130,30 +159,30 @@ async fn flip(
 #[async_trait]
 impl OrchestrationStore for DynamoOrchestrationStore {
     async fn reset(&self, state: &TestState) -> Result<(), StoreError> {
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(TEST_KEY, s(&state.test.key()))
-            .item(ORGANISATION_ID, s(&state.test.organisation_id))
-            .item(TEST_ID, s(&state.test.test_id))
-            .item(BUFFER_SECONDS, n(state.buffer_seconds))
-            .item(STARTED, AttributeValue::Bool(false))
-            .item(COMPLETED, AttributeValue::Bool(false))
-            .item(STOPPED, AttributeValue::Bool(false))
-            .item(RESET_AT, n(state.reset_at));
-        if let Some(plan) = &state.plan {
-            put = put.item(PLAN, s(&plan.to_string()));
-        }
-        if !state.required_regions.is_empty() {
-            put = put.item(
-                REQUIRED,
-                AttributeValue::Ss(state.required_regions.iter().cloned().collect()),
-            );
-        }
         // dynamodb:PutItem
-        put.send().await.map_err(|e| unavailable(e.into_service_error()))?;
+        self.put_state(state)
+            .send()
+            .await
+            .map_err(|e| unavailable(e.into_service_error()))?;
         Ok(())
+    }
+
+    async fn begin(&self, state: &TestState) -> Result<Option<TestState>, StoreError> {
+        // dynamodb:PutItem (conditional), then dynamodb:GetItem when another start won
+        let put = self
+            .put_state(state)
+            .condition_expression("attribute_not_exists(#plan)")
+            .expression_attribute_names("#plan", PLAN)
+            .send()
+            .await;
+        match conditional(put.map_err(|e| e.into_service_error()))? {
+            Ok(_) => Ok(None),
+            Err(refused) => self
+                .get(&state.test)
+                .await?
+                .map(Some)
+                .ok_or_else(|| unavailable(refused)),
+        }
     }
 
     async fn get(&self, test: &TestScope) -> Result<Option<TestState>, StoreError> {

@@ -33,6 +33,9 @@ pub const RESULT_LEDGER_ACTIONS: &[&str] = &[
 /// The IAM actions `DynamoTestActivity` calls (Query on the `byActiveDay` index).
 pub const TEST_ACTIVITY_ACTIONS: &[&str] = &["dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"];
 
+/// How many times a record's transaction is sent when others on the same items cancel it.
+const CONFLICT_ATTEMPTS: u32 = 5;
+
 /// The UTC date of a Unix second, as the `activeDay` index holds it.
 pub fn active_day(unix_seconds: i64) -> String {
     DateTime::from_timestamp(unix_seconds, 0)
@@ -164,29 +167,41 @@ impl ResultLedger for DynamoResultLedger {
             TransactWriteItem::builder().update(count).build(),
         ];
         items.extend(seconds);
-        // dynamodb:PutItem + dynamodb:UpdateItem in one transaction (TransactWriteItems needs both actions).
-        let written = self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await;
-        match conditional(written.map_err(|e| e.into_service_error()))? {
-            Ok(_) => Ok(ArchiveMark::Fresh),
-            Err(cancelled) => {
-                // The mark exists: a redelivery. dynamodb:GetItem
-                let item = get_by_key(
-                    &self.client,
-                    &self.calls_table,
-                    calls::PARTITION_KEY,
-                    &calls::archived_key(call),
-                )
-                .await?
-                .ok_or_else(|| unavailable(cancelled))?;
-                Ok(ArchiveMark::Seen {
+        let mut attempt = 0;
+        loop {
+            // dynamodb:PutItem + dynamodb:UpdateItem in one transaction (TransactWriteItems needs both actions).
+            let written = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(cancelled) = conditional(written.map_err(|e| e.into_service_error()))? else {
+                return Ok(ArchiveMark::Fresh);
+            };
+            // The mark exists: a redelivery. dynamodb:GetItem
+            let mark = get_by_key(
+                &self.client,
+                &self.calls_table,
+                calls::PARTITION_KEY,
+                &calls::archived_key(call),
+            )
+            .await?;
+            if let Some(item) = mark {
+                return Ok(ArchiveMark::Seen {
                     metrics_published: flag(&item, calls::METRICS_PUBLISHED),
-                })
+                });
             }
+            // Cancelled, yet no mark: a conflict with another transaction on the same counters or live
+            // second (a fleet's chunks of one test arrive together). Tried again after a short, uneven pause.
+            attempt += 1;
+            if attempt >= CONFLICT_ATTEMPTS {
+                return Err(unavailable(cancelled));
+            }
+            let jitter = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::from(d.subsec_nanos()) % 40);
+            tokio::time::sleep(std::time::Duration::from_millis((20 << attempt) + jitter)).await;
         }
     }
 
@@ -276,6 +291,8 @@ impl ResultLedger for DynamoResultLedger {
         let mut request = Some(
             KeysAndAttributes::builder()
                 .set_keys(Some(keys))
+                // Read right after the transaction that wrote them: the chunk's own seconds must be seen.
+                .consistent_read(true)
                 .build()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
         );

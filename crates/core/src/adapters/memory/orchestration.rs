@@ -55,6 +55,15 @@ impl OrchestrationStore for MemoryOrchestrationStore {
         Ok(())
     }
 
+    async fn begin(&self, state: &TestState) -> Result<Option<TestState>, StoreError> {
+        let mut tests = self.lock()?;
+        if let Some(existing) = tests.get(&state.test).filter(|s| s.plan.is_some()) {
+            return Ok(Some(existing.clone()));
+        }
+        tests.insert(state.test.clone(), state.clone());
+        Ok(None)
+    }
+
     async fn get(&self, test: &TestScope) -> Result<Option<TestState>, StoreError> {
         Ok(self.lock()?.get(test).cloned())
     }
