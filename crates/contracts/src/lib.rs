@@ -372,6 +372,21 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         Some(vec![]),
         "another organisation's test has its own"
     );
+    // The most one record adds, and one read answers: a transaction of 100 items, a batch read of 98 keys.
+    let most = volley_core::ports::MAX_LIVE_SECONDS as i64;
+    let full: Vec<LiveSecond> = (1_000..1_000 + most).map(|second| live(second, 1, 0)).collect();
+    assert_eq!(
+        ledger
+            .record_archived(&one.chunk(9), chunk_counts, &full, None, 2_006)
+            .await
+            .ok(),
+        Some(ArchiveMark::Fresh)
+    );
+    assert_eq!(
+        ledger.live_seconds(&test, 1_000, 1_000 + most - 1).await.ok(),
+        Some(full),
+        "all of them, in order"
+    );
 
     // Metrics batches: claimed once, held by a live lease, taken over once the lease passed, published once.
     use volley_core::ports::BatchClaim;
