@@ -3,6 +3,8 @@
 
 pub mod html;
 pub mod report;
+#[cfg(feature = "stack")]
+pub mod run;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -71,6 +73,19 @@ pub enum Command {
     Attack(Box<AttackArgs>),
     /// Say whether the target guard allows a URL, and why, without sending it any request.
     Vet(VetArgs),
+    /// Run a whole distributed test through a deployed stack: print its plan, start it, follow it, report it
+    /// exactly (exit 3 when a threshold fails).
+    #[cfg(feature = "stack")]
+    Run(Box<RunArgs>),
+    /// Stop a running test: every worker stops within 2 s.
+    #[cfg(feature = "stack")]
+    Stop(TestArgs),
+    /// A test's state in its home region.
+    #[cfg(feature = "stack")]
+    Status(TestArgs),
+    /// A test's report, rebuilt from what its regions stored.
+    #[cfg(feature = "stack")]
+    Report(TestArgs),
 }
 
 /// Which targets may be tested. Nothing is allowed by default.
@@ -161,6 +176,65 @@ pub struct VetArgs {
     pub guard: GuardArgs,
 }
 
+/// Which deployed stack.
+#[cfg(feature = "stack")]
+#[derive(Debug, Clone, Args)]
+pub struct StackArgs {
+    /// The stack's outputs as JSON (`make stack-deploy` writes target/local-stack/outputs.json).
+    #[arg(long, value_name = "FILE")]
+    pub outputs: PathBuf,
+}
+
+/// `volley run`.
+#[cfg(feature = "stack")]
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// A plan file (TOML: the test plan's fields as the orchestrator reads them, `organisationId`,
+    /// `testId`, `homeRegion`, `request`, `rate`, `duration`, `regions`..., and `thresholds`; see
+    /// testdata/plans/), or the target URL for the quick form (with --org, --rate, --duration, --regions).
+    pub plan: String,
+    /// The organisation (quick form).
+    #[arg(long)]
+    pub org: Option<String>,
+    /// The test's id (quick form; default `run-<unix seconds>`).
+    #[arg(long)]
+    pub test_id: Option<String>,
+    /// Requests per second, all regions together (quick form).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How long ("30m", "90s"; quick form).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// The regions, comma-separated, each an equal share (quick form); the first is the home region.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+    /// A threshold the whole test must meet (repeatable, as `volley attack --fail-if`): exit status 3 when any
+    /// fails. Added to the plan file's `thresholds`.
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
+/// `volley stop`, `volley status` and `volley report`: one test of one organisation.
+#[cfg(feature = "stack")]
+#[derive(Debug, Clone, Args)]
+pub struct TestArgs {
+    /// The test's id.
+    pub test_id: String,
+    /// Its organisation.
+    #[arg(long)]
+    pub org: String,
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub stack: StackArgs,
+}
+
 /// Why a command failed.
 #[derive(Debug, Error)]
 pub enum CliError {
@@ -174,6 +248,9 @@ pub enum CliError {
     Attack(#[from] AttackError),
     #[error("could not print the report")]
     Output(#[from] serde_json::Error),
+    /// The deployed stack could not do what was asked (exit status 1).
+    #[error("{0}")]
+    Stack(String),
     #[error("could not write the HTML page to {path}")]
     Html {
         path: PathBuf,

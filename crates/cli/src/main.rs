@@ -35,6 +35,8 @@ async fn run(cli: &Cli) -> ExitCode {
                 Ok(ExitCode::from(1))
             }
         }),
+        #[cfg(feature = "stack")]
+        Command::Run(..) | Command::Stop(..) | Command::Status(..) | Command::Report(..) => stack(&cli.command).await,
         Command::Attack(args) => volley::attack(args).await.and_then(|output| {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&output)?);
@@ -62,4 +64,44 @@ async fn run(cli: &Cli) -> ExitCode {
         }
         ExitCode::from(error.exit_code())
     })
+}
+
+/// The commands that drive a deployed stack.
+#[cfg(feature = "stack")]
+async fn stack(command: &Command) -> Result<ExitCode, CliError> {
+    use volley::run;
+    let verdict = |output: &run::RunOutput, json: bool, url: &str| -> Result<ExitCode, CliError> {
+        if json {
+            println!("{}", serde_json::to_string_pretty(output)?);
+        } else {
+            print!("{}", run::text(output, url));
+        }
+        if output.passed() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        for verdict in output.thresholds.iter().filter(|v| !v.passed) {
+            eprintln!("volley: threshold failed: {}", verdict.line());
+        }
+        Ok(ExitCode::from(3))
+    };
+    match command {
+        Command::Run(args) => {
+            let output = run::run(args).await?;
+            verdict(&output, args.json, &args.plan)
+        }
+        Command::Report(args) => {
+            let output = run::report_of(args).await?;
+            verdict(&output, args.json, &args.test_id)
+        }
+        Command::Stop(args) | Command::Status(args) => {
+            let answer = if matches!(command, Command::Stop(..)) {
+                run::stop(args).await?
+            } else {
+                run::status(args).await?
+            };
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Attack(..) | Command::Vet(..) => Ok(ExitCode::FAILURE),
+    }
 }

@@ -66,8 +66,7 @@ pub fn unique(prefix: &str) -> String {
 /// One output of the deployed local stack, from the outputs file `make stack-deploy` writes
 /// (target/local-stack/outputs.json, or `VOLLEY_STACK_OUTPUTS`).
 pub fn stack_output(name: &str) -> String {
-    let path = std::env::var("VOLLEY_STACK_OUTPUTS")
-        .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")));
+    let path = stack_outputs_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!("{path}: {e}. Deploy the local stack first: `make stack-deploy` (run by `make test`)")
     });
@@ -76,6 +75,26 @@ pub fn stack_output(name: &str) -> String {
         .as_str()
         .unwrap_or_else(|| panic!("{path} has no {name} output: redeploy with `make stack-deploy`"))
         .to_owned()
+}
+
+/// Where the deployed stack's outputs are (`VOLLEY_STACK_OUTPUTS`, or what `make stack-deploy` writes).
+pub fn stack_outputs_path() -> String {
+    std::env::var("VOLLEY_STACK_OUTPUTS")
+        .unwrap_or_else(|_| format!("{}/../../target/local-stack/outputs.json", env!("CARGO_MANIFEST_DIR")))
+}
+
+/// A binary of the workspace as `make build` left it (`volley`, `volley-demo`): in `CARGO_TARGET_DIR`, or
+/// the workspace's target directory, dev profile.
+pub fn workspace_binary(name: &str) -> std::path::PathBuf {
+    let target =
+        std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{}/../../target", env!("CARGO_MANIFEST_DIR")));
+    let path = std::path::Path::new(&target).join("debug").join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: build it first (`make build`, run by `make test`)",
+        path.display()
+    );
+    path
 }
 
 /// The output `name` of the stack in `region`: the first region's (`StackRegion`), or the second's

@@ -23,7 +23,7 @@ pub struct StartSkew {
 }
 
 /// What an attack measured.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// Every second's bucket, oldest first, each already encoded as JSON (so a long run holds kilobytes per

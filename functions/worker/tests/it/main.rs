@@ -6,3 +6,4 @@ mod deployed_stack;
 mod fleet;
 mod handler;
 mod over_the_wire;
+mod volley_run;
