@@ -146,11 +146,7 @@ impl Stack {
     fn in_region(&self, region: Option<&str>) -> volley_core::aws::SdkConfig {
         match region {
             None => self.config.clone(),
-            Some(region) => self
-                .config
-                .to_builder()
-                .region(aws_config::Region::new(region.to_owned()))
-                .build(),
+            Some(region) => volley_core::aws::in_region(&self.config, region),
         }
     }
 

@@ -10,3 +10,12 @@ pub use aws_config::SdkConfig;
 pub async fn sdk_config() -> aws_config::SdkConfig {
     aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
 }
+
+/// `config` for `region` (the same credentials and endpoint, requests signed for that region): how a test's
+/// other regions are reached.
+pub fn in_region(config: &SdkConfig, region: &str) -> SdkConfig {
+    config
+        .to_builder()
+        .region(aws_config::Region::new(region.to_owned()))
+        .build()
+}

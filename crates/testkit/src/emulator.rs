@@ -107,14 +107,6 @@ pub fn stack_output_in(region: &str, name: &str) -> String {
     }
 }
 
-/// The SDK configuration for `region` (the same emulator, requests signed for that region).
-pub fn in_region(config: &volley_core::aws::SdkConfig, region: &str) -> volley_core::aws::SdkConfig {
-    config
-        .to_builder()
-        .region(aws_config::Region::new(region.to_owned()))
-        .build()
-}
-
 /// The processes on this machine, other than this one, with a TCP connection open to `port` on
 /// loopback: which of the local stack's function processes are talking to a test's target right now
 /// (each socket's inode in `/proc/net/tcp` found among the processes' descriptors). Linux only.

@@ -42,35 +42,16 @@ fn batches(details: &[serde_json::Value]) -> Vec<&[serde_json::Value]> {
 /// The bus of one name in every region.
 #[derive(Debug)]
 pub struct EventBridgeCallBus {
-    sdk_config: aws_config::SdkConfig,
     name: String,
-    clients: std::sync::Mutex<std::collections::HashMap<Option<String>, Client>>,
+    clients: super::PerRegion<Client>,
 }
 
 impl EventBridgeCallBus {
     pub fn new(sdk_config: &aws_config::SdkConfig, name: impl Into<String>) -> Self {
         Self {
-            sdk_config: sdk_config.clone(),
             name: name.into(),
-            clients: std::sync::Mutex::default(),
+            clients: super::PerRegion::new(sdk_config, Client::new),
         }
-    }
-
-    fn client(&self, region: Option<&str>) -> Client {
-        let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        clients
-            .entry(region.map(str::to_owned))
-            .or_insert_with(|| match region {
-                None => Client::new(&self.sdk_config),
-                Some(region) => Client::new(
-                    &self
-                        .sdk_config
-                        .to_builder()
-                        .region(aws_config::Region::new(region.to_owned()))
-                        .build(),
-                ),
-            })
-            .clone()
     }
 
     /// Puts one `User Call` event per detail on this region's bus, up to 10 per request (EventBridge's
@@ -80,7 +61,7 @@ impl EventBridgeCallBus {
     }
 
     async fn put_in(&self, region: Option<&str>, details: &[serde_json::Value]) -> Result<(), StoreError> {
-        let client = self.client(region);
+        let client = self.clients.client(region);
         for chunk in batches(details) {
             let entries = chunk
                 .iter()

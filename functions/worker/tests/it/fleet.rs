@@ -26,6 +26,13 @@ async fn test_target() -> (SocketAddr, TestTarget) {
     (address, start_at(address, Behaviour::default()).await)
 }
 
+/// Invokes the stack's orchestrator with `request` and answers its answer.
+async fn orchestrate(config: &volley_core::aws::SdkConfig, request: serde_json::Value) -> serde_json::Value {
+    fixtures::invoke(config, &emulator::stack_output("OrchestratorFunctionName"), &request)
+        .await
+        .unwrap_or_else(|e| panic!("{request}: {e}"))
+}
+
 /// The local stack's region: the plans' home region, where the workers look for their test's stop.
 fn home(config: &volley_core::aws::SdkConfig) -> String {
     config.region().map(ToString::to_string).unwrap_or_default()
@@ -74,7 +81,7 @@ impl Ran {
 /// The results bucket of `region`'s stack.
 fn archive_in(config: &volley_core::aws::SdkConfig, region: &str) -> S3ResultArchive {
     S3ResultArchive::new(
-        &emulator::in_region(config, region),
+        &volley_core::aws::in_region(config, region),
         emulator::stack_output_in(region, "ResultsBucketName"),
     )
 }
@@ -113,7 +120,7 @@ async fn counters(config: &volley_core::aws::SdkConfig, test: &TestScope) -> Tes
 /// The test's live counters in `region`'s tests table.
 async fn counters_in(config: &volley_core::aws::SdkConfig, region: &str, test: &TestScope) -> TestCounters {
     let ledger = DynamoResultLedger::new(
-        &emulator::in_region(config, region),
+        &volley_core::aws::in_region(config, region),
         emulator::stack_output_in(region, "CallsTableName"),
         emulator::stack_output_in(region, "TestsTableName"),
     );
@@ -249,15 +256,7 @@ async fn a_test_stopped_mid_run_sends_nothing_two_seconds_later_and_starts_nothi
     let organisation = emulator::unique("acme");
     let test_id = emulator::unique("stop-");
     let region = home(&config);
-    let orchestrator = emulator::stack_output("OrchestratorFunctionName");
-    let orchestrate = |request: serde_json::Value| {
-        let (config, orchestrator) = (config.clone(), orchestrator.clone());
-        async move {
-            fixtures::invoke(&config, &orchestrator, &request)
-                .await
-                .unwrap_or_else(|e| panic!("{request}: {e}"))
-        }
-    };
+    let orchestrate = |request: serde_json::Value| orchestrate(&config, request);
     orchestrate(
         serde_json::json!({"type": "test-reset", "organisationId": organisation, "testId": test_id,
         "regions": [region], "bufferSeconds": 0}),
@@ -345,13 +344,7 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
     });
     let plan = plan(written.clone());
     let (wall, instant) = (SystemTime::now(), Instant::now());
-    let started = fixtures::invoke(
-        &config,
-        &emulator::stack_output("OrchestratorFunctionName"),
-        &serde_json::json!({"type": "test-start", "plan": written}),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("test-start: {e}"));
+    let started = orchestrate(&config, serde_json::json!({"type": "test-start", "plan": written})).await;
     assert_eq!(
         (
             started["calls"].clone(),
@@ -574,15 +567,7 @@ async fn an_abort_rule_that_holds_on_the_live_counters_stops_the_test_and_says_w
     let (address, target) = test_target().await;
     let test = TestScope::new(emulator::unique("acme"), emulator::unique("abort-"));
     let region = home(&config);
-    let orchestrator = emulator::stack_output("OrchestratorFunctionName");
-    let orchestrate = |request: serde_json::Value| {
-        let (config, orchestrator) = (config.clone(), orchestrator.clone());
-        async move {
-            fixtures::invoke(&config, &orchestrator, &request)
-                .await
-                .unwrap_or_else(|e| panic!("{request}: {e}"))
-        }
-    };
+    let orchestrate = |request: serde_json::Value| orchestrate(&config, request);
     orchestrate(
         serde_json::json!({"type": "test-reset", "organisationId": test.organisation_id,
         "testId": test.test_id, "regions": [region], "bufferSeconds": 0}),

@@ -87,7 +87,7 @@ async fn stored(path: &str, start_ms: u64) -> (TestResult, Vec<CallResult>) {
     let mut results = Vec::new();
     for call in &fleet.calls {
         let archive = S3ResultArchive::new(
-            &emulator::in_region(&config, &call.region),
+            &volley_core::aws::in_region(&config, &call.region),
             emulator::stack_output_in(&call.region, "ResultsBucketName"),
         );
         let key = archive_key(&test.organisation_id, &test.test_id, &call.call.call_id);

@@ -238,35 +238,16 @@ impl OrchestrationStore for DynamoOrchestrationStore {
 /// region (one stack per region). A client per region, made when first asked and kept.
 #[derive(Debug)]
 pub struct DynamoStopSignal {
-    sdk_config: aws_config::SdkConfig,
     table: String,
-    clients: std::sync::Mutex<std::collections::HashMap<Option<String>, Client>>,
+    clients: crate::adapters::PerRegion<Client>,
 }
 
 impl DynamoStopSignal {
     pub fn new(sdk_config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
         Self {
-            sdk_config: sdk_config.clone(),
             table: table.into(),
-            clients: std::sync::Mutex::default(),
+            clients: crate::adapters::PerRegion::new(sdk_config, Client::new),
         }
-    }
-
-    fn client(&self, region: Option<&str>) -> Client {
-        let mut clients = self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        clients
-            .entry(region.map(str::to_owned))
-            .or_insert_with(|| match region {
-                None => Client::new(&self.sdk_config),
-                Some(region) => Client::new(
-                    &self
-                        .sdk_config
-                        .to_builder()
-                        .region(aws_config::Region::new(region.to_owned()))
-                        .build(),
-                ),
-            })
-            .clone()
     }
 }
 
@@ -276,6 +257,7 @@ impl StopSignal for DynamoStopSignal {
         // dynamodb:GetItem, eventually consistent (half a read unit) and only the flag: a stop seen a
         // moment late is still seen within the poll.
         let out = self
+            .clients
             .client(home_region)
             .get_item()
             .table_name(&self.table)
@@ -295,7 +277,7 @@ impl StopSignal for DynamoStopSignal {
         at: i64,
         reason: &str,
     ) -> Result<bool, StoreError> {
-        let client = self.client(home_region);
+        let client = self.clients.client(home_region);
         flip(
             &client,
             &self.table,
