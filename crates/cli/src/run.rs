@@ -242,6 +242,14 @@ async fn collect(
     patience: Duration,
 ) -> Result<(Vec<CallResult>, Vec<ResultChunk>), CliError> {
     let give_up = tokio::time::Instant::now() + patience;
+    // A client per region, made once for all the reads below.
+    let mut archives: BTreeMap<&str, S3ResultArchive> = BTreeMap::new();
+    for call in &fleet.calls {
+        if !archives.contains_key(call.region.as_str()) {
+            archives.insert(&call.region, stack.archive(&call.region)?);
+        }
+    }
+    let archive = |region: &str| &archives[region];
     let mut results: BTreeMap<String, CallResult> = BTreeMap::new();
     loop {
         for call in &fleet.calls {
@@ -250,8 +258,7 @@ async fn collect(
                 continue;
             }
             let key = archive_key(&test.organisation_id, &test.test_id, id);
-            if let Some(bytes) = stack
-                .archive(&call.region)?
+            if let Some(bytes) = archive(&call.region)
                 .get(&key)
                 .await
                 .map_err(stack_error("reading a result"))?
@@ -268,7 +275,7 @@ async fn collect(
     }
     let mut chunks = Vec::new();
     for call in fleet.calls.iter().filter(|c| !results.contains_key(&c.call.call_id)) {
-        let archive = stack.archive(&call.region)?;
+        let archive = archive(&call.region);
         for n in 0.. {
             let key = chunk_key(&test.organisation_id, &test.test_id, &call.call.call_id, n);
             match archive.get(&key).await.map_err(stack_error("reading a chunk"))? {
@@ -300,20 +307,16 @@ async fn report(
     Ok(RunOutput { result, thresholds })
 }
 
-/// One line of the live view: each region's counters, elapsed and remaining.
+/// One line of the live view: each region's counters (`ledgers`, by region), elapsed and remaining.
 async fn progress_line(
-    stack: &Stack,
+    ledgers: &[(String, DynamoResultLedger)],
     test: &TestScope,
-    regions: &[String],
     elapsed: Duration,
     whole: Duration,
 ) -> String {
     let mut parts = Vec::new();
-    for region in regions {
-        let counted = match stack.ledger(region) {
-            Ok(ledger) => ledger.counters(test).await.ok().flatten(),
-            Err(_) => None,
-        };
+    for (region, ledger) in ledgers {
+        let counted = ledger.counters(test).await.ok().flatten();
         let (requests, errors) = counted.map_or((0, 0), |c| (c.requests, c.errors));
         parts.push(format!("{region}: {requests} requests, {errors} errors"));
     }
@@ -340,7 +343,14 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
     eprint!("{}", describe(&given.plan, &fleet));
     let test = TestScope::new(&given.plan.plan.organisation_id, &given.plan.plan.test_id);
     let whole = given.plan.schedule.duration();
-    let regions: Vec<String> = given.plan.plan.regions.iter().map(|r| r.region.clone()).collect();
+    // Each region's counters, through a client per region made once.
+    let ledgers = given
+        .plan
+        .plan
+        .regions
+        .iter()
+        .map(|r| Ok((r.region.clone(), stack.ledger(&r.region)?)))
+        .collect::<Result<Vec<_>, CliError>>()?;
     eprintln!(
         "started: {} (in {} s); stop it with `volley stop {} --org {}`",
         humantime::format_rfc3339_millis(start_at),
@@ -357,7 +367,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
         }
         let elapsed = now.duration_since(start_at).unwrap_or_default();
         if now >= start_at {
-            eprintln!("{}", progress_line(&stack, &test, &regions, elapsed, whole).await);
+            eprintln!("{}", progress_line(&ledgers, &test, elapsed, whole).await);
         }
         // Stopped elsewhere (`volley stop`, an abort rule): the workers have stopped; on to the report.
         let state = stack
