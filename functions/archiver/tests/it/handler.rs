@@ -65,6 +65,26 @@ struct World {
 }
 
 impl World {
+    /// The test's counters (none counted yet: zero).
+    async fn counted(&self) -> TestCounters {
+        self.ledger
+            .counters(&checkout())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| TestCounters::new(checkout()))
+    }
+
+    /// The sum of every value of metric `name` published.
+    fn published(&self, name: &str) -> f64 {
+        let published = self.metrics.published.lock().unwrap_or_else(|e| e.into_inner());
+        published
+            .iter()
+            .filter(|d| d.name == name)
+            .flat_map(|d| d.values.iter())
+            .sum()
+    }
+
     /// The keys of every object in the archive.
     fn objects(&self) -> Vec<String> {
         self.archive
@@ -130,6 +150,28 @@ fn only_good(mut event: LambdaEvent<SqsEvent>) -> LambdaEvent<SqsEvent> {
     event
 }
 
+/// Chunk `n` of `result`'s call: its seconds at `positions`, under the test's abort `rules`.
+fn chunk_message(
+    result: &CallResult,
+    n: u32,
+    positions: std::ops::Range<usize>,
+    rules: Vec<volley_core::model::abort::AbortRule>,
+) -> String {
+    ResultMessage::Chunk(Box::new(volley_core::model::result::ResultChunk {
+        test_id: result.test_id.clone(),
+        organisation_id: result.organisation_id.clone(),
+        call_id: result.call_id.clone(),
+        region: result.region.clone(),
+        chunk: n,
+        from: positions.start,
+        seconds: result.report.seconds[positions].to_vec(),
+        abort: rules,
+        home_region: result.region.clone(),
+    }))
+    .to_json()
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 fn inline(result: CallResult) -> String {
     ResultMessage::Inline(Box::new(result))
         .to_json()
@@ -153,13 +195,7 @@ async fn a_poison_message_fails_only_its_record() {
             && objects.contains(&"results/acme/checkout/call-2.json".to_owned()),
         "{objects:?}"
     );
-    let counters = w
-        .ledger
-        .counters(&checkout())
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| TestCounters::new(checkout()));
+    let counters = w.counted().await;
     assert_eq!((counters.requests, counters.results_archived), (40, 2));
 }
 
@@ -206,26 +242,14 @@ async fn a_result_is_stored_counted_and_published_per_second() {
 /// chunk is stored under its own key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chunks_and_the_result_that_follows_them_count_and_publish_every_second_once_in_any_order() {
-    use volley_core::model::result::{Chunked, ResultChunk};
+    use volley_core::model::result::Chunked;
     let w = world();
     let mut result = real_result_over("call-1", 3).await;
     assert!(result.report.seconds.len() >= 3, "3 s of sending span 3 or 4 seconds");
-    let chunk = |n: u32, from: usize| {
-        ResultMessage::Chunk(Box::new(ResultChunk {
-            test_id: "checkout".into(),
-            organisation_id: "acme".into(),
-            call_id: "call-1".into(),
-            region: Some("eu-west-1".into()),
-            chunk: n,
-            from,
-            seconds: vec![result.report.seconds[from].clone()],
-            abort: Vec::new(),
-            home_region: None,
-        }))
-        .to_json()
-        .unwrap_or_else(|e| panic!("{e}"))
-    };
-    let (zero, one) = (chunk(0, 0), chunk(1, 1));
+    let (zero, one) = (
+        chunk_message(&result, 0, 0..1, Vec::new()),
+        chunk_message(&result, 1, 1..2, Vec::new()),
+    );
     result.chunked = Some(Chunked {
         chunks: 2,
         seconds: 2,
@@ -238,23 +262,12 @@ async fn chunks_and_the_result_that_follows_them_count_and_publish_every_second_
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(response.batch_item_failures.is_empty());
     }
-    let counters = w
-        .ledger
-        .counters(&checkout())
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| TestCounters::new(checkout()));
+    let counters = w.counted().await;
     assert_eq!(
         (counters.requests, counters.results_archived, counters.chunks_archived),
         (60, 1, 2)
     );
-    let published = w.metrics.published.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    let requests: f64 = published
-        .iter()
-        .filter(|d| d.name == "Requests")
-        .flat_map(|d| d.values.iter())
-        .sum();
+    let requests = w.published("Requests");
     assert_eq!(requests, 60.0, "every second published once");
     let objects = w.objects();
     for key in [
@@ -270,22 +283,10 @@ async fn chunks_and_the_result_that_follows_them_count_and_publish_every_second_
 /// which says where every chunk began; its message arriving later counts nothing again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chunk_whose_message_never_came_is_counted_from_the_result_once() {
-    use volley_core::model::result::{Chunked, ResultChunk};
+    use volley_core::model::result::Chunked;
     let w = world();
     let mut result = real_result_over("call-1", 3).await;
-    let late_chunk = ResultMessage::Chunk(Box::new(ResultChunk {
-        test_id: "checkout".into(),
-        organisation_id: "acme".into(),
-        call_id: "call-1".into(),
-        region: Some("eu-west-1".into()),
-        chunk: 1,
-        from: 1,
-        seconds: vec![result.report.seconds[1].clone()],
-        abort: Vec::new(),
-        home_region: None,
-    }))
-    .to_json()
-    .unwrap_or_else(|e| panic!("{e}"));
+    let late_chunk = chunk_message(&result, 1, 1..2, Vec::new());
     result.chunked = Some(Chunked {
         chunks: 2,
         seconds: 2,
@@ -297,27 +298,13 @@ async fn a_chunk_whose_message_never_came_is_counted_from_the_result_once() {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(response.batch_item_failures.is_empty());
     }
-    let counters = w
-        .ledger
-        .counters(&checkout())
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| TestCounters::new(checkout()));
+    let counters = w.counted().await;
     assert_eq!(
         (counters.requests, counters.results_archived, counters.chunks_archived),
         (60, 1, 2),
         "both chunks counted from the result, the late one not again"
     );
-    let requests: f64 = w
-        .metrics
-        .published
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .iter()
-        .filter(|d| d.name == "Requests")
-        .flat_map(|d| d.values.iter())
-        .sum();
+    let requests = w.published("Requests");
     assert_eq!(requests, 60.0, "every second published once");
 }
 
@@ -329,7 +316,6 @@ async fn a_chunk_whose_message_never_came_is_counted_from_the_result_once() {
 async fn a_chunk_whose_seconds_hold_an_abort_rule_stops_its_test_saying_why() {
     use volley_core::model::abort::AbortRule;
     use volley_core::model::orchestration::TestState;
-    use volley_core::model::result::ResultChunk;
     use volley_core::ports::{OrchestrationStore, StopSignal};
     let failing = real_result_from(
         "call-1",
@@ -342,22 +328,11 @@ async fn a_chunk_whose_seconds_hold_an_abort_rule_stops_its_test_saying_why() {
     .await;
     let healthy = real_result_over("call-2", 3).await;
     let chunk_of = |result: &CallResult| {
-        ResultMessage::Chunk(Box::new(ResultChunk {
-            test_id: "checkout".into(),
-            organisation_id: "acme".into(),
-            call_id: result.call_id.clone(),
-            region: Some("eu-west-1".into()),
-            chunk: 0,
-            from: 0,
-            seconds: result.report.seconds.clone(),
-            abort: vec![AbortRule {
-                when: "success<50%".into(),
-                during: "2s".into(),
-            }],
-            home_region: Some("eu-west-1".into()),
-        }))
-        .to_json()
-        .unwrap_or_else(|e| panic!("{e}"))
+        let rule = AbortRule {
+            when: "success<50%".into(),
+            during: "2s".into(),
+        };
+        chunk_message(result, 0, 0..result.report.seconds.len(), vec![rule])
     };
     for (result, stops) in [(&healthy, false), (&failing, true)] {
         let w = world();
@@ -404,13 +379,7 @@ async fn a_redelivered_result_is_counted_and_published_once() {
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(response.batch_item_failures.is_empty());
     }
-    let counters = w
-        .ledger
-        .counters(&checkout())
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| TestCounters::new(checkout()));
+    let counters = w.counted().await;
     assert_eq!((counters.requests, counters.results_archived), (20, 1));
     let requests: f64 = w
         .metrics
@@ -564,13 +533,7 @@ async fn a_batch_another_delivery_holds_is_left_to_it_and_the_record_retried() {
         other_datums,
         "nothing of call-1 published beside its holder"
     );
-    let counters = w
-        .ledger
-        .counters(&checkout())
-        .await
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| TestCounters::new(checkout()));
+    let counters = w.counted().await;
     assert_eq!(counters.results_archived, 2, "but both results are stored and counted");
 
     // The holder finishes; the retried record then finds the batch published and publishes nothing.
