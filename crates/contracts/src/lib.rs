@@ -372,6 +372,14 @@ pub async fn result_ledger_contract(ledger: &dyn volley_core::ports::ResultLedge
         Some(vec![]),
         "another organisation's test has its own"
     );
+    // Marks, read together in the order asked: counted and published, counted, never counted.
+    assert_eq!(
+        ledger
+            .marks(&[one.clone(), two.clone(), one.chunk(0), one.chunk(42)])
+            .await
+            .ok(),
+        Some(vec![Some(true), Some(false), Some(false), None])
+    );
     // The most one record adds, and one read answers: a transaction of 100 items, a batch read of 98 keys.
     let most = volley_core::ports::MAX_LIVE_SECONDS as i64;
     let full: Vec<LiveSecond> = (1_000..1_000 + most).map(|second| live(second, 1, 0)).collect();

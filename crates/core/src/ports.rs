@@ -226,6 +226,9 @@ pub trait ResultLedger: Send + Sync + std::fmt::Debug {
         region: Option<&str>,
         now: i64,
     ) -> Result<ArchiveMark, StoreError>;
+    /// The archive marks of `calls` (a call's, or a chunk's), read consistently, in their order: None for
+    /// one never counted, else whether its metrics were published.
+    async fn marks(&self, calls: &[CallScope]) -> Result<Vec<Option<bool>>, StoreError>;
     /// The test's live seconds from `from` to `to` (Unix seconds, both included, at most
     /// [`MAX_LIVE_SECONDS`] of them), oldest first; a second nothing was counted in is absent.
     async fn live_seconds(

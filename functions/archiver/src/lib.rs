@@ -297,18 +297,23 @@ async fn archive_one(deps: &Deps, message: &SqsMessage) -> Result<(), ArchiveErr
         }
     };
     let whole = Archivable::whole(&id, &result)?;
-    // Every chunk the worker made is counted, its message come or not (each once, under its own scope).
+    // Every chunk the worker made is counted, its message come or not (each once, under its own scope):
+    // one read of their marks, then only those not yet counted and published.
     if let Some(chunked) = &result.chunked {
-        for k in 0..chunked.chunks {
-            let Some(positions) = chunked.range(k as usize) else {
-                break;
-            };
-            archive(
-                deps,
-                &id,
-                Archivable::from_result(&id, &result, &whole.scope, k, positions)?,
-            )
-            .await?;
+        let made: Vec<(u32, std::ops::Range<usize>)> = (0..chunked.chunks)
+            .map_while(|k| chunked.range(k as usize).map(|positions| (k, positions)))
+            .collect();
+        let scopes: Vec<CallScope> = made.iter().map(|(k, _)| whole.scope.chunk(*k)).collect();
+        let marks = deps
+            .ledger
+            .marks(&scopes)
+            .await
+            .map_err(aws(&id, "reading the chunks' marks"))?;
+        for ((k, positions), mark) in made.into_iter().zip(marks) {
+            if mark != Some(true) {
+                let chunk = Archivable::from_result(&id, &result, &whole.scope, k, positions)?;
+                archive(deps, &id, chunk).await?;
+            }
         }
     }
     archive(deps, &id, whole).await

@@ -164,6 +164,54 @@ pub(crate) async fn get_by_key(
         .item)
 }
 
+/// The items of `values` (string partition keys, at most 100 a request), read consistently, those that exist
+/// (dynamodb:BatchGetItem; the keys a request leaves unprocessed asked again, a few times, then unavailable).
+pub(crate) async fn batch_get(
+    client: &Client,
+    table: &str,
+    key: &str,
+    values: &[String],
+) -> Result<Vec<Item>, StoreError> {
+    use aws_sdk_dynamodb::types::KeysAndAttributes;
+    let mut found = Vec::new();
+    for page in values.chunks(100) {
+        let keys = page.iter().map(|v| Item::from([(key.to_owned(), s(v))])).collect();
+        let mut request = Some(
+            KeysAndAttributes::builder()
+                .set_keys(Some(keys))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        );
+        for attempt in 0..5 {
+            let Some(keys) = request.take() else { break };
+            if attempt > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+            // dynamodb:BatchGetItem
+            let out = client
+                .batch_get_item()
+                .request_items(table, keys)
+                .send()
+                .await
+                .map_err(|e| unavailable(e.into_service_error()))?;
+            if let Some(items) = out.responses.and_then(|mut r| r.remove(table)) {
+                found.extend(items);
+            }
+            request = out
+                .unprocessed_keys
+                .and_then(|mut u| u.remove(table))
+                .filter(|k| !k.keys.is_empty());
+        }
+        if request.is_some() {
+            return Err(StoreError::Unavailable(
+                format!("{table}: keys left unprocessed after 5 tries").into(),
+            ));
+        }
+    }
+    Ok(found)
+}
+
 /// Every item a query matches, through all its pages (the SDK's paginator; dynamodb:Query per page).
 pub(crate) async fn query_all(query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
     query

@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::DateTime;
 
 use super::calls_schema as calls;
-use super::{Item, conditional, flag, get_by_key, n, number, query_all, s, string_set, text, unavailable};
+use super::{Item, batch_get, conditional, flag, get_by_key, n, number, query_all, s, string_set, text, unavailable};
 use crate::model::abort::LiveSecond;
 use crate::model::saved_metrics::{ActiveTest, Series};
 use crate::model::scope::{CallScope, TestScope};
@@ -21,8 +21,9 @@ use crate::ports::{
 pub use super::tests_schema as schema;
 use schema::*;
 
-/// The IAM actions `DynamoResultLedger` calls: `record_archived` (a transaction of a put and an update, with
-/// its condition, then a read on redelivery), `mark_metrics_published` and `counters`.
+/// The IAM actions `DynamoResultLedger` calls: `record_archived` (a transaction of a put and updates, with
+/// its condition, then a read on redelivery), `mark_metrics_published`, `counters`, and the batch reads of
+/// `marks` and `live_seconds`.
 pub const RESULT_LEDGER_ACTIONS: &[&str] = &[
     "dynamodb:PutItem",
     "dynamodb:UpdateItem",
@@ -273,56 +274,27 @@ impl ResultLedger for DynamoResultLedger {
         Ok(())
     }
 
+    async fn marks(&self, calls: &[CallScope]) -> Result<Vec<Option<bool>>, StoreError> {
+        let keys: Vec<String> = calls.iter().map(calls::archived_key).collect();
+        let found = batch_get(&self.client, &self.calls_table, calls::PARTITION_KEY, &keys).await?;
+        let by_key: std::collections::HashMap<&str, bool> = found
+            .iter()
+            .filter_map(|item| Some((text(item, calls::PARTITION_KEY)?, flag(item, calls::METRICS_PUBLISHED))))
+            .collect();
+        Ok(keys.iter().map(|key| by_key.get(key.as_str()).copied()).collect())
+    }
+
     async fn live_seconds(&self, test: &TestScope, from: i64, to: i64) -> Result<Vec<LiveSecond>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
         let wanted: Vec<i64> = (from..=to).take(MAX_LIVE_SECONDS).collect();
         if wanted.is_empty() {
             return Ok(Vec::new());
         }
         let keys = wanted
             .iter()
-            .map(|second| {
-                Item::from([(
-                    calls::PARTITION_KEY.to_owned(),
-                    s(&calls::live_key(&test.clone(), *second)),
-                )])
-            })
-            .collect();
-        let mut request = Some(
-            KeysAndAttributes::builder()
-                .set_keys(Some(keys))
-                // Read right after the transaction that wrote them: the chunk's own seconds must be seen.
-                .consistent_read(true)
-                .build()
-                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        );
-        let mut found = Vec::new();
-        // dynamodb:BatchGetItem, again for the keys it left unprocessed (a few times, then unavailable).
-        for attempt in 0..5 {
-            let Some(keys) = request.take() else { break };
-            if attempt > 0 {
-                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
-            }
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.calls_table, keys)
-                .send()
-                .await
-                .map_err(|e| unavailable(e.into_service_error()))?;
-            if let Some(items) = out.responses.and_then(|mut r| r.remove(&self.calls_table)) {
-                found.extend(items);
-            }
-            request = out
-                .unprocessed_keys
-                .and_then(|mut u| u.remove(&self.calls_table))
-                .filter(|k| !k.keys.is_empty());
-        }
-        if request.is_some() {
-            return Err(StoreError::Unavailable(
-                "live seconds left unprocessed after 5 tries".into(),
-            ));
-        }
+            .map(|second| calls::live_key(test, *second))
+            .collect::<Vec<_>>();
+        // Read right after the transaction that wrote them: the chunk's own seconds must be seen.
+        let found = batch_get(&self.client, &self.calls_table, calls::PARTITION_KEY, &keys).await?;
         let count = |item: &Item, name: &str| number(item, name).unwrap_or(0).max(0) as u64;
         let mut seconds: Vec<LiveSecond> = found
             .iter()

@@ -144,6 +144,11 @@ impl crate::ports::ResultLedger for MemoryResultLedger {
         Ok(())
     }
 
+    async fn marks(&self, calls: &[CallScope]) -> Result<Vec<Option<bool>>, StoreError> {
+        let state = self.lock()?;
+        Ok(calls.iter().map(|call| state.archived.get(call).copied()).collect())
+    }
+
     async fn live_seconds(
         &self,
         test: &TestScope,
