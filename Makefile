@@ -3,7 +3,7 @@ SHELL := bash
 .DEFAULT_GOAL := help
 
 .PHONY: help demo test lint bench build tools stack-up stack-down stack-status stack-deploy env clean \
-	terraform-backend infra-init preview deploy destroy version-build check-deployment
+	terraform-backend infra-init preview deploy destroy outputs version-build check-deployment
 
 help: ## list the verbs
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ deploy: ## terraform apply for AWS_REGION (the plan from make preview, if there 
 
 destroy: ## terraform destroy for AWS_REGION: refused without CONFIRM=yes; the state bucket stays
 	@scripts/terraform.sh destroy
+
+outputs: ## this region's stack names (terraform output) merged into target/aws/outputs.json, for volley run --outputs
+	@scripts/terraform.sh outputs
 
 version-build: ## bump the build number in VERSION (0.1.0+7 -> 0.1.0+8)
 	@scripts/version.sh

@@ -35,3 +35,19 @@ output "home_region" {
   description = "The orchestrator's home region, as configured."
   value       = var.home_region
 }
+
+output "stack_outputs" {
+  description = "What `volley run --outputs` reads, named as template.yaml's outputs. `make outputs` merges each region's into one file: the home region's by name, another's as <Name>@<region>."
+  value = {
+    Prefix                   = var.prefix
+    StackRegion              = var.region
+    OrchestratorFunctionName = aws_lambda_function.function["orchestrator"].function_name
+    WorkerFunctionName       = aws_lambda_function.function["worker"].function_name
+    ResultsBucketName        = aws_s3_bucket.results.bucket
+    CallsTableName           = aws_dynamodb_table.calls.name
+    TestsTableName           = aws_dynamodb_table.tests.name
+    DomainsTableName         = aws_dynamodb_table.domains.name
+    OrchestrationTableName   = aws_dynamodb_table.orchestration.name
+    EventBusName             = aws_cloudwatch_event_bus.volley.name
+  }
+}

@@ -6,6 +6,8 @@
 #   terraform.sh plan      terraform plan  (make preview)
 #   terraform.sh apply     terraform apply (make deploy)
 #   terraform.sh destroy   terraform destroy (make destroy; refused without CONFIRM=yes)
+#   terraform.sh outputs   this region's names merged into target/aws/outputs.json (make outputs), which
+#                          `volley run --outputs` reads
 # Settings: AWS_REGION (the region to deploy to), HOME_REGION (the orchestrator's, default AWS_REGION),
 # PREFIX (default volley), TF_STATE_BUCKET and TF_LOCK_TABLE (defaults derived from the account).
 # Credentials: the standard chain (AWS_PROFILE, OIDC, roles); an endpoint left at this machine is refused
@@ -106,5 +108,31 @@ case "${1:-}" in
     [ "${CONFIRM:-}" = yes ] || die "make destroy removes every resource of the $PREFIX stack in $region (functions, tables and their data, queues; the results bucket only once empty; the state bucket stays): run it again with CONFIRM=yes"
     tf destroy -input=false -auto-approve $(vars)
     ;;
-  *) die "usage: terraform.sh backend|init|plan|apply|destroy" ;;
+  outputs)
+    # This region's stack_outputs merged into OUTPUTS (default target/aws/outputs.json): the home region's by
+    # name, another region's as <Name>@<region>, so one file names the stack in every region for
+    # `volley run --outputs`. Run it once per region, after `make deploy` there.
+    file=${OUTPUTS:-$ROOT/target/aws/outputs.json}
+    mkdir -p "$(dirname "$file")"
+    tf output -json stack_outputs | python3 -c '
+import json, os, sys
+path, region, home = sys.argv[1:4]
+try:
+    outputs = json.load(sys.stdin)
+except ValueError as error:
+    sys.exit(f"terraform output -json stack_outputs answered no JSON ({error}): is deploy/ applied in {region}?")
+if not isinstance(outputs, dict):
+    sys.exit(f"terraform output -json stack_outputs answered {outputs!r}, not the outputs")
+merged = {}
+if os.path.exists(path):
+    with open(path) as handle:
+        merged = json.load(handle)
+for name, value in outputs.items():
+    merged[name if region == home else f"{name}@{region}"] = value
+with open(path, "w") as handle:
+    json.dump(merged, handle, indent=2, sort_keys=True)
+' "$file" "$region" "$home_region" || die "merging $region's outputs into $file failed"
+    say "$region's outputs are in $file (volley run --outputs $file)"
+    ;;
+  *) die "usage: terraform.sh backend|init|plan|apply|destroy|outputs" ;;
 esac

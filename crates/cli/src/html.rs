@@ -318,10 +318,15 @@ pub fn attack_page(output: &AttackOutput) -> Result<String, serde_json::Error> {
 
 /// Writes the run's page where `--html` says, when it says.
 pub fn write(args: &AttackArgs, output: &AttackOutput) -> Result<(), CliError> {
-    let Some(path) = &args.html else { return Ok(()) };
+    write_to(args.html.as_deref(), output)
+}
+
+/// Writes `output`'s page to `path`, if one is asked for.
+pub fn write_to(path: Option<&std::path::Path>, output: &AttackOutput) -> Result<(), CliError> {
+    let Some(path) = path else { return Ok(()) };
     let page = attack_page(output)?;
     std::fs::write(path, page).map_err(|source| CliError::Html {
-        path: path.clone(),
+        path: path.to_owned(),
         source,
     })
 }

@@ -86,6 +86,9 @@ pub enum Command {
     /// A test's report, rebuilt from what its regions stored.
     #[cfg(feature = "stack")]
     Report(TestArgs),
+    /// The names the stack commands use, as an outputs file (JSON): with --stack aws, deploy/'s names.
+    #[cfg(feature = "stack")]
+    Outputs(OutputsArgs),
 }
 
 /// Which targets may be tested. Nothing is allowed by default.
@@ -176,13 +179,40 @@ pub struct VetArgs {
     pub guard: GuardArgs,
 }
 
-/// Which deployed stack.
+/// Which deployed stack: its outputs file, or deploy/'s names.
 #[cfg(feature = "stack")]
 #[derive(Debug, Clone, Args)]
 pub struct StackArgs {
-    /// The stack's outputs as JSON (`make stack-deploy` writes target/local-stack/outputs.json).
-    #[arg(long, value_name = "FILE")]
-    pub outputs: PathBuf,
+    /// The stack's outputs as JSON: `make stack-deploy` writes target/local-stack/outputs.json for the local
+    /// stack, `make outputs` target/aws/outputs.json for AWS (each region's outputs, merged).
+    #[arg(
+        long,
+        value_name = "FILE",
+        required_unless_present = "stack",
+        conflicts_with = "stack"
+    )]
+    pub outputs: Option<PathBuf>,
+    /// `aws`: name everything the way deploy/ does, from --region, --prefix and the account the credentials
+    /// belong to (STS).
+    #[arg(long, value_name = "aws", value_parser = ["aws"], requires = "region")]
+    pub stack: Option<String>,
+    /// With --stack aws: the stack's home region, where its orchestrator runs.
+    #[arg(long, requires = "stack")]
+    pub region: Option<String>,
+    /// With --stack aws: the prefix of every name (deploy/'s `prefix` variable).
+    #[arg(long, default_value = "volley")]
+    pub prefix: String,
+}
+
+/// `volley outputs`.
+#[cfg(feature = "stack")]
+#[derive(Debug, Clone, Args)]
+pub struct OutputsArgs {
+    /// Other regions the stack is deployed in, comma-separated: their outputs as `<Name>@<region>`.
+    #[arg(long, value_delimiter = ',')]
+    pub regions: Vec<String>,
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// `volley run`.
@@ -215,6 +245,16 @@ pub struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Start a plan of more than 1,000,000 requests without asking (required when there is no terminal).
+    #[arg(long)]
+    pub yes: bool,
+    /// The bytes an answer is expected to carry, for the estimate printed before firing (the plan file's
+    /// `responseBytes`).
+    #[arg(long, value_name = "BYTES")]
+    pub response_bytes: Option<u64>,
+    /// Also write the test's HTML page to FILE (as `volley attack --html`, over the exact merge).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub stack: StackArgs,
 }
@@ -231,6 +271,9 @@ pub struct TestArgs {
     /// Print as JSON.
     #[arg(long)]
     pub json: bool,
+    /// `volley report`: also write the test's HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     #[command(flatten)]
     pub stack: StackArgs,
 }

@@ -36,7 +36,9 @@ async fn run(cli: &Cli) -> ExitCode {
             }
         }),
         #[cfg(feature = "stack")]
-        Command::Run(..) | Command::Stop(..) | Command::Status(..) | Command::Report(..) => stack(&cli.command).await,
+        Command::Run(..) | Command::Stop(..) | Command::Status(..) | Command::Report(..) | Command::Outputs(..) => {
+            stack(&cli.command).await
+        }
         Command::Attack(args) => volley::attack(args).await.and_then(|output| {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&output)?);
@@ -70,28 +72,34 @@ async fn run(cli: &Cli) -> ExitCode {
 #[cfg(feature = "stack")]
 async fn stack(command: &Command) -> Result<ExitCode, CliError> {
     use volley::run;
-    let verdict = |output: &run::RunOutput, json: bool, url: &str| -> Result<ExitCode, CliError> {
+    let verdict = |output: &run::RunOutput, json: bool, url: &str, html: Option<&std::path::Path>| {
         if json {
             println!("{}", serde_json::to_string_pretty(output)?);
         } else {
             print!("{}", run::text(output, url));
         }
+        // After the report is out: a page that cannot be written loses nothing already printed.
+        volley::html::write_to(html, &output.as_attack(url))?;
         if output.passed() {
             return Ok(ExitCode::SUCCESS);
         }
         for verdict in output.thresholds.iter().filter(|v| !v.passed) {
             eprintln!("volley: threshold failed: {}", verdict.line());
         }
-        Ok(ExitCode::from(3))
+        Ok::<_, CliError>(ExitCode::from(3))
     };
     match command {
         Command::Run(args) => {
             let output = run::run(args).await?;
-            verdict(&output, args.json, &args.plan)
+            verdict(&output, args.json, &args.plan, args.html.as_deref())
         }
         Command::Report(args) => {
             let output = run::report_of(args).await?;
-            verdict(&output, args.json, &args.test_id)
+            verdict(&output, args.json, &args.test_id, args.html.as_deref())
+        }
+        Command::Outputs(args) => {
+            println!("{}", serde_json::to_string_pretty(&run::outputs(args).await?)?);
+            Ok(ExitCode::SUCCESS)
         }
         Command::Stop(args) | Command::Status(args) => {
             let answer = if matches!(command, Command::Stop(..)) {

@@ -4,32 +4,53 @@
 //! need it.
 //!
 //! Which stack: `--outputs FILE`, a stack's outputs as JSON (what `make stack-deploy` writes for the local
-//! stack: each output by name, a second region's as `<Name>@<region>`). The command reads names from it and
-//! reaches AWS through the standard SDK configuration; it does not know whether an emulator answers.
+//! stack and `make outputs` for AWS: each output by name, another region's as `<Name>@<region>`), or
+//! `--stack aws --region R --prefix P`, naming everything the way deploy/ names it ([`deployed_name`]). The
+//! command reaches AWS through the standard SDK configuration; it does not know whether an emulator answers.
+//!
+//! Before anything fires ([`preflight`]): the target vetted by each region's workers' own guard (their
+//! deployed `ALLOWED_TARGETS` and `DNS_SERVERS`, that region's domain registry), the organisation's limits
+//! with its tests running now, and each region's workers against the concurrency Lambda gives them. Then
+//! the plan is printed, and a big one needs a yes ([`CONFIRM_ABOVE`]).
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal as _;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
-use volley_core::adapters::driver::{FunctionError, Functions};
-use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
+use volley_core::adapters::driver::{self, FunctionError, Functions};
+use volley_core::adapters::dynamodb::domains::DynamoDomainStore;
+use volley_core::adapters::dynamodb::tests::{DynamoResultLedger, DynamoTestActivity};
 use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::config::EnvReader;
 use volley_core::model::plan::{Fleet, TestPlan, ValidPlan};
 use volley_core::model::result::{CallResult, ResultChunk, archive_key, chunk_key};
 use volley_core::model::scope::TestScope;
 use volley_core::model::test_result::TestResult;
-use volley_core::ports::{ResultArchive, ResultLedger, StoreError};
+use volley_core::ports::{OrganisationLimitsStore, ResultArchive, ResultLedger, StoreError, TestActivity};
+use volley_engine::load::stats::Stats;
 use volley_engine::load::threshold::{self, Threshold};
 
-use crate::{CliError, RunArgs, StackArgs, TestArgs};
+use crate::{CliError, OutputsArgs, RunArgs, StackArgs, TestArgs};
 
-/// A plan as `volley run` was given it: the plan and the thresholds it is held to.
+/// A plan firing more requests than this needs a yes: asked in a terminal, `--yes` without one.
+pub const CONFIRM_ABOVE: u64 = 1_000_000;
+/// A worker's chunk period when its function does not set `CHUNK_INTERVAL` (the worker's default).
+const DEFAULT_CHUNK_INTERVAL: Duration = Duration::from_secs(10);
+/// A test counts as running for `maxConcurrentTests` while its last result arrived within two of the
+/// region's chunk periods and this (a running test's workers send a chunk every period).
+const RUNNING_SLACK: Duration = Duration::from_secs(10);
+
+/// A plan as `volley run` was given it: the plan, the thresholds it is held to, and the bytes each answer
+/// is expected to carry (for the estimate only).
 #[derive(Debug, Clone)]
 pub struct RunPlan {
     pub plan: ValidPlan,
     pub written: serde_json::Value,
     pub thresholds: Vec<Threshold>,
+    pub response_bytes: Option<u64>,
 }
 
 fn usage(message: impl Into<String>) -> CliError {
@@ -43,9 +64,20 @@ fn stack_error(what: &str) -> impl FnOnce(StoreError) -> CliError + '_ {
 /// Reads the plan file or the quick form's flags into a checked plan; every refusal names the key or flag.
 pub fn read_plan(args: &RunArgs) -> Result<RunPlan, CliError> {
     let path = Path::new(&args.plan);
+    let mut response_bytes = args.response_bytes;
     let (written, mut thresholds) = if path.is_file() {
         let text = std::fs::read_to_string(path).map_err(|e| usage(format!("{}: {e}", args.plan)))?;
         let mut table: toml::Table = toml::from_str(&text).map_err(|e| usage(format!("{}: {e}", args.plan)))?;
+        match table.remove("responseBytes") {
+            None => {}
+            Some(toml::Value::Integer(n)) if n >= 0 => response_bytes = response_bytes.or(Some(n as u64)),
+            Some(other) => {
+                return Err(usage(format!(
+                    "{}: responseBytes: {other:?} is not a number of bytes",
+                    args.plan
+                )));
+            }
+        }
         let thresholds = match table.remove("thresholds") {
             None => Vec::new(),
             Some(toml::Value::Array(items)) => items
@@ -76,6 +108,7 @@ pub fn read_plan(args: &RunArgs) -> Result<RunPlan, CliError> {
         plan,
         written,
         thresholds,
+        response_bytes,
     })
 }
 
@@ -106,54 +139,138 @@ fn quick_plan(args: &RunArgs) -> Result<serde_json::Value, CliError> {
     }))
 }
 
-/// A deployed stack, by its outputs.
+/// The outputs `--stack aws` derives, named as the stacks' own outputs (template.yaml's, and deploy/'s
+/// `stack_outputs`), which every other command reads.
+pub const DERIVED_OUTPUTS: &[&str] = &[
+    "Prefix",
+    "StackRegion",
+    "OrchestratorFunctionName",
+    "WorkerFunctionName",
+    "ResultsBucketName",
+    "CallsTableName",
+    "TestsTableName",
+    "DomainsTableName",
+    "OrchestrationTableName",
+    "EventBusName",
+];
+
+/// The name deploy/ gives `output` of the stack deployed with `prefix` in `region` of `account`: the
+/// functions `<prefix>-<function>`, the tables `<prefix>-<table>`, the bus `<prefix>`, the results bucket
+/// `<prefix>-results-<account>-<region>` (template.yaml names them the same way). None for another output.
+pub fn deployed_name(prefix: &str, account: &str, region: &str, output: &str) -> Option<String> {
+    Some(match output {
+        "Prefix" | "EventBusName" => prefix.to_owned(),
+        "StackRegion" => region.to_owned(),
+        "OrchestratorFunctionName" => format!("{prefix}-orchestrator"),
+        "WorkerFunctionName" => format!("{prefix}-worker"),
+        "ResultsBucketName" => format!("{prefix}-results-{account}-{region}"),
+        "CallsTableName" => format!("{prefix}-calls"),
+        "TestsTableName" => format!("{prefix}-tests"),
+        "DomainsTableName" => format!("{prefix}-domains"),
+        "OrchestrationTableName" => format!("{prefix}-orchestration"),
+        _ => return None,
+    })
+}
+
+/// Where a stack's names come from.
+#[derive(Debug, Clone)]
+enum Names {
+    /// Its outputs file.
+    Outputs(BTreeMap<String, serde_json::Value>),
+    /// deploy/'s naming, with the stack's home region.
+    Derived {
+        prefix: String,
+        account: String,
+        home: String,
+    },
+}
+
+/// A deployed stack: its names, and how to reach each region.
 #[derive(Debug, Clone)]
 pub struct Stack {
-    outputs: BTreeMap<String, serde_json::Value>,
+    names: Names,
     config: volley_core::aws::SdkConfig,
 }
 
 impl Stack {
     pub async fn open(args: &StackArgs) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(&args.outputs)
-            .map_err(|e| usage(format!("--outputs {}: {e}", args.outputs.display())))?;
-        let outputs = serde_json::from_str(&text).map_err(|e| {
-            usage(format!(
-                "--outputs {}: not a stack's outputs: {e}",
-                args.outputs.display()
-            ))
-        })?;
-        Ok(Self {
-            outputs,
-            config: volley_core::aws::sdk_config().await,
-        })
-    }
-
-    /// The output `name` of `region`'s stack (None: the stack's own region).
-    fn output(&self, name: &str, region: Option<&str>) -> Result<String, CliError> {
-        let own = self.outputs.get("StackRegion").and_then(|v| v.as_str());
-        let key = match region {
-            Some(region) if Some(region) != own => format!("{name}@{region}"),
-            _ => name.to_owned(),
+        let config = volley_core::aws::sdk_config().await;
+        let names = match (&args.outputs, &args.stack, &args.region) {
+            (Some(path), None, _) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| usage(format!("--outputs {}: {e}", path.display())))?;
+                Names::Outputs(
+                    serde_json::from_str(&text)
+                        .map_err(|e| usage(format!("--outputs {}: not a stack's outputs: {e}", path.display())))?,
+                )
+            }
+            (None, Some(_), Some(home)) => {
+                let prefix = &args.prefix;
+                let valid = prefix.len() >= 2
+                    && prefix.len() <= 21
+                    && prefix.starts_with(|c: char| c.is_ascii_lowercase())
+                    && prefix
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+                if !valid {
+                    return Err(usage(format!(
+                        "--prefix {prefix:?}: deploy/'s prefixes are 2 to 21 lower-case letters, digits or hyphens, starting with a letter"
+                    )));
+                }
+                let account = driver::account_id(&config)
+                    .await
+                    .map_err(stack_error("asking STS which account the credentials belong to"))?;
+                Names::Derived {
+                    prefix: prefix.clone(),
+                    account,
+                    home: home.clone(),
+                }
+            }
+            _ => {
+                return Err(usage(
+                    "name the stack: --outputs FILE, or --stack aws --region R [--prefix P]",
+                ));
+            }
         };
-        self.outputs
-            .get(&key)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .ok_or_else(|| usage(format!("--outputs has no {key}: is the stack deployed in that region?")))
+        Ok(Self { names, config })
     }
 
-    fn in_region(&self, region: Option<&str>) -> volley_core::aws::SdkConfig {
-        match region {
-            None => self.config.clone(),
-            Some(region) => volley_core::aws::in_region(&self.config, region),
+    /// The stack's home region: where its orchestrator runs.
+    fn home(&self) -> Result<String, CliError> {
+        match &self.names {
+            Names::Derived { home, .. } => Ok(home.clone()),
+            Names::Outputs(_) => self.output("StackRegion", None),
         }
     }
 
-    /// Invokes the orchestrator (in the stack's region: the home region) with `request`.
+    /// The output `name` of `region`'s stack (None: the home region's).
+    pub fn output(&self, name: &str, region: Option<&str>) -> Result<String, CliError> {
+        match &self.names {
+            Names::Derived { prefix, account, home } => deployed_name(prefix, account, region.unwrap_or(home), name)
+                .ok_or_else(|| usage(format!("--stack aws derives no {name}"))),
+            Names::Outputs(outputs) => {
+                let own = outputs.get("StackRegion").and_then(|v| v.as_str());
+                let key = match region {
+                    Some(region) if Some(region) != own => format!("{name}@{region}"),
+                    _ => name.to_owned(),
+                };
+                outputs
+                    .get(&key)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned)
+                    .ok_or_else(|| usage(format!("--outputs has no {key}: is the stack deployed in that region?")))
+            }
+        }
+    }
+
+    fn in_region(&self, region: &str) -> volley_core::aws::SdkConfig {
+        volley_core::aws::in_region(&self.config, region)
+    }
+
+    /// Invokes the orchestrator in the home region with `request`.
     pub async fn orchestrate(&self, request: serde_json::Value) -> Result<serde_json::Value, CliError> {
         let function = self.output("OrchestratorFunctionName", None)?;
-        match Functions::new(&self.config)
+        match Functions::new(&self.in_region(&self.home()?))
             .invoke(&function, &request)
             .await
             .map_err(stack_error("the orchestrator could not be invoked"))?
@@ -168,18 +285,37 @@ impl Stack {
 
     fn archive(&self, region: &str) -> Result<S3ResultArchive, CliError> {
         Ok(S3ResultArchive::new(
-            &self.in_region(Some(region)),
+            &self.in_region(region),
             self.output("ResultsBucketName", Some(region))?,
         ))
     }
 
     fn ledger(&self, region: &str) -> Result<DynamoResultLedger, CliError> {
         Ok(DynamoResultLedger::new(
-            &self.in_region(Some(region)),
+            &self.in_region(region),
             self.output("CallsTableName", Some(region))?,
             self.output("TestsTableName", Some(region))?,
         ))
     }
+
+    /// Every output this command uses, the home region's by name and each of `regions`' as `<Name>@<region>`:
+    /// an outputs file for `--outputs`.
+    pub fn outputs(&self, regions: &[String]) -> Result<BTreeMap<String, String>, CliError> {
+        let home = self.home()?;
+        let mut outputs = BTreeMap::new();
+        for name in DERIVED_OUTPUTS {
+            outputs.insert((*name).to_owned(), self.output(name, None)?);
+            for region in regions.iter().filter(|r| **r != home) {
+                outputs.insert(format!("{name}@{region}"), self.output(name, Some(region))?);
+            }
+        }
+        Ok(outputs)
+    }
+}
+
+/// `volley outputs`: the names the stack commands will use.
+pub async fn outputs(args: &OutputsArgs) -> Result<BTreeMap<String, String>, CliError> {
+    Stack::open(&args.stack).await?.outputs(&args.regions)
 }
 
 /// What `volley run` and `volley report` print.
@@ -194,11 +330,166 @@ impl RunOutput {
     pub fn passed(&self) -> bool {
         self.thresholds.iter().all(|v| v.passed)
     }
+
+    /// The whole test as one attack's output: what the text report and the page are drawn from.
+    pub fn as_attack(&self, url: &str) -> crate::AttackOutput {
+        let mut attack = crate::AttackOutput::new(url.to_owned(), Vec::new(), None, None, self.result.report.clone());
+        attack.thresholds = self.thresholds.clone();
+        attack
+    }
 }
 
-/// The plan as it will run, before anything fires.
-pub fn describe(plan: &ValidPlan, fleet: &Fleet) -> String {
+/// What the checks before firing found in one region.
+#[derive(Debug, Clone)]
+pub struct RegionCheck {
+    pub region: String,
+    /// The most of the fleet's workers running there at once: a segment's, and the next segment's while
+    /// the first hand over (they wait for their last answers and deliver).
+    pub workers_at_once: u64,
+    pub concurrency: driver::Concurrency,
+    /// How often its workers send what they sealed: the live view's lag.
+    pub chunk_interval: Duration,
+}
+
+/// The most workers of `region` running at once.
+fn workers_at_once(plan: &ValidPlan, fleet: &Fleet, region: &str) -> u64 {
+    let per_segment: Vec<u64> = (0..plan.segments().len())
+        .map(|k| {
+            fleet
+                .calls
+                .iter()
+                .filter(|c| c.region == region && c.segment == k)
+                .count() as u64
+        })
+        .collect();
+    if per_segment.len() < 2 {
+        return per_segment.first().copied().unwrap_or_default();
+    }
+    per_segment.windows(2).map(|w| w[0] + w[1]).max().unwrap_or_default()
+}
+
+fn now_s() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// The checks before anything fires, in every region of the plan; each refusal names the region and what
+/// to change, and nothing has started.
+/// - The target, by the region's workers' own guard: their deployed `ALLOWED_TARGETS` and `DNS_SERVERS`,
+///   and the region's domain registry.
+/// - The organisation's limits there, with its tests running now (a result within two chunk periods and
+///   [`RUNNING_SLACK`]).
+/// - Its workers at once against the concurrency Lambda gives the worker there.
+pub async fn preflight(stack: &Stack, plan: &ValidPlan, fleet: &Fleet) -> Result<Vec<RegionCheck>, CliError> {
+    let org = &plan.plan.organisation_id;
+    let mut checks = Vec::new();
+    let mut limits = Vec::new();
+    let mut running = std::collections::BTreeSet::new();
+    for region in plan.plan.regions.iter().map(|r| r.region.as_str()) {
+        let config = stack.in_region(region);
+        let functions = Functions::new(&config);
+        let worker = stack.output("WorkerFunctionName", Some(region))?;
+        let env = functions
+            .environment(&worker)
+            .await
+            .map_err(stack_error(&format!("reading the worker's configuration in {region}")))?;
+        let chunk_interval = match env.get("CHUNK_INTERVAL") {
+            Some(text) => volley_core::config::duration(text)
+                .map_err(|e| CliError::Stack(format!("{region}: the worker's CHUNK_INTERVAL: {e}")))?,
+            None => DEFAULT_CHUNK_INTERVAL,
+        };
+        let domains = Arc::new(DynamoDomainStore::new(
+            &config,
+            stack.output("DomainsTableName", Some(region))?,
+        ));
+        let guard = volley_core::config::guard_settings(&mut EnvReader::from_map(env))
+            .guard(Arc::clone(&domains) as _)
+            .map_err(|e| CliError::Stack(format!("{region}: the workers' DNS servers: {e}")))?;
+        for (_, request) in &plan.requests {
+            guard.vet(org, &request.url).await.map_err(|refusal| {
+                usage(format!(
+                    "{region}: the workers there would refuse {}: {refusal}. Nothing was started",
+                    request.url
+                ))
+            })?;
+        }
+        limits.push((
+            region,
+            domains
+                .limits(org)
+                .await
+                .map_err(stack_error(&format!("reading {org}'s limits in {region}")))?,
+        ));
+        let activity = DynamoTestActivity::new(&config, stack.output("TestsTableName", Some(region))?);
+        let now = now_s();
+        for active in activity
+            .active_since(now - (2 * chunk_interval + RUNNING_SLACK).as_secs() as i64, now)
+            .await
+            .map_err(stack_error(&format!("reading the tests running in {region}")))?
+        {
+            if active.test.organisation_id == *org && active.test.test_id != plan.plan.test_id {
+                running.insert(active.test.test_id);
+            }
+        }
+        let concurrency = functions
+            .concurrency(&worker)
+            .await
+            .map_err(stack_error(&format!("reading the worker's concurrency in {region}")))?;
+        let at_once = workers_at_once(plan, fleet, region);
+        if at_once > concurrency.limit() {
+            return Err(usage(format!(
+                "{region}: the plan runs up to {at_once} workers at once there, beyond {concurrency}: Lambda would \
+                 throttle them. Lower the rate or raise maxWorkerRate, or ask AWS for more concurrency. Nothing was started"
+            )));
+        }
+        checks.push(RegionCheck {
+            region: region.to_owned(),
+            workers_at_once: at_once,
+            concurrency,
+            chunk_interval,
+        });
+    }
+    for (region, limits) in limits {
+        limits
+            .check_plan(plan, fleet, running.len() as u64)
+            .map_err(|e| usage(format!("{region}: {e}. Nothing was started")))?;
+    }
+    Ok(checks)
+}
+
+/// About how many bytes `request` puts on the wire: its request line, Host, its headers as written (a
+/// secret's reference, not its value), Content-Length and its body.
+pub fn request_bytes(request: &volley_core::model::call::CallRequest) -> u64 {
+    let uri = request.url.parse::<http::Uri>().ok();
+    let path = uri
+        .as_ref()
+        .and_then(|u| u.path_and_query())
+        .map_or(1, |p| p.as_str().len());
+    let host = uri.as_ref().and_then(|u| u.authority()).map_or(0, |a| a.as_str().len());
+    let line = request.method.len() + 1 + path + " HTTP/1.1\r\n".len();
+    let headers: usize = request.headers.iter().map(|(n, v)| n.len() + 2 + v.len() + 2).sum();
+    let body = request.body.as_ref().map_or(0, |b| {
+        "content-length: \r\n".len() + b.len().to_string().len() + b.len()
+    });
+    (line + "host: \r\n".len() + host + headers + body + 2) as u64
+}
+
+/// Bytes for people: kB, MB, GB (powers of 1000, as transfer is priced).
+pub fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.2} GB", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.2} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} kB", n as f64 / 1e3),
+        n => format!("{n} B"),
+    }
+}
+
+/// The plan as it will run, before anything fires: calls and segments, then each region's workers, rate
+/// per worker and what Lambda allows there, then requests and the bytes expected out and in.
+pub fn describe(given: &RunPlan, fleet: &Fleet, checks: &[RegionCheck]) -> String {
     use std::fmt::Write as _;
+    let plan = &given.plan;
     let p = &plan.plan;
     let segments = plan.segments();
     let mut out = String::new();
@@ -215,23 +506,83 @@ pub fn describe(plan: &ValidPlan, fleet: &Fleet) -> String {
         humantime::format_duration(plan.segment_length),
         p.home_region
     );
+    let share: u64 = p.regions.iter().map(|r| r.share).sum();
     for region in &p.regions {
         let workers = fleet
             .calls
             .iter()
             .filter(|c| c.region == region.region && c.segment == 0)
             .count();
-        let share: u64 = p.regions.iter().map(|r| r.share).sum();
         let peak = plan.schedule.peak_rate() * region.share as f64 / share.max(1) as f64;
-        let _ = writeln!(
+        let _ = write!(
             out,
             "  {:<16} {workers} worker{}, {:.1} requests a second each at the peak",
             region.region,
             if workers == 1 { "" } else { "s" },
             peak / workers.max(1) as f64
         );
+        if let Some(check) = checks.iter().find(|c| c.region == region.region) {
+            let _ = write!(
+                out,
+                "; up to {} at once, within {}",
+                check.workers_at_once, check.concurrency
+            );
+        }
+        let _ = writeln!(out);
     }
+    let weights: u64 = plan.requests.iter().map(|(w, _)| w).sum();
+    let out_bytes: f64 = plan
+        .requests
+        .iter()
+        .map(|(w, r)| fleet.total as f64 * *w as f64 / weights.max(1) as f64 * request_bytes(r) as f64)
+        .sum();
+    let _ = writeln!(
+        out,
+        "  bytes out      about {} ({} requests of their headers and bodies)",
+        bytes(out_bytes as u64),
+        fleet.total
+    );
+    let _ = match given.response_bytes {
+        Some(each) => writeln!(
+            out,
+            "  bytes in       about {} ({each} B an answer, as the plan's responseBytes says)",
+            bytes(fleet.total * each)
+        ),
+        None => writeln!(
+            out,
+            "  bytes in       not estimated: say how big an answer is with responseBytes (or --response-bytes)"
+        ),
+    };
     out
+}
+
+/// A plan above [`CONFIRM_ABOVE`] requests starts on a yes: `--yes`, or the answer in a terminal.
+fn confirm(fleet: &Fleet, yes: bool) -> Result<(), CliError> {
+    if yes || fleet.total <= CONFIRM_ABOVE {
+        return Ok(());
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(usage(format!(
+            "the plan fires {} requests, more than {CONFIRM_ABOVE}: it starts on a yes, and with no terminal \
+             nothing can answer. Pass --yes. Nothing was started",
+            fleet.total
+        )));
+    }
+    if ask(&format!("Fire {} requests? [y/N] ", fleet.total)) {
+        Ok(())
+    } else {
+        Err(usage("not started: the answer was not yes"))
+    }
+}
+
+/// Asks `question` on the terminal: true on y or yes.
+fn ask(question: &str) -> bool {
+    use std::io::Write as _;
+    eprint!("{question}");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
 /// Every expected call's result, or after `patience` the chunks of those that never reported.
@@ -307,31 +658,182 @@ async fn report(
     Ok(RunOutput { result, thresholds })
 }
 
-/// One line of the live view: each region's counters (`ledgers`, by region), elapsed and remaining.
-async fn progress_line(
-    ledgers: &[(String, DynamoResultLedger)],
-    test: &TestScope,
-    elapsed: Duration,
-    whole: Duration,
-) -> String {
-    let mut parts = Vec::new();
-    for (region, ledger) in ledgers {
-        let counted = ledger.counters(test).await.ok().flatten();
-        let (requests, errors) = counted.map_or((0, 0), |c| (c.requests, c.errors));
-        parts.push(format!("{region}: {requests} requests, {errors} errors"));
-    }
-    format!(
-        "{:>6} of {}  {}  (counted one chunk period behind)",
-        humantime::format_duration(Duration::from_secs(elapsed.as_secs())).to_string(),
-        humantime::format_duration(whole),
-        parts.join("; ")
-    )
+/// The live view: each call's chunks as they arrive (and, once its segment is over, the seconds its result
+/// alone carries), merged by region and second. A region's second is shown once every call running in it
+/// has delivered it, so what is shown is whole: the view runs one chunk period behind.
+struct Live<'a> {
+    plan: &'a ValidPlan,
+    fleet: &'a Fleet,
+    start_ms: i64,
+    archives: BTreeMap<String, S3ResultArchive>,
+    /// Per call: the next chunk to look for, the last second delivered, and whether all of it is in.
+    next: Vec<u32>,
+    covered: Vec<Option<i64>>,
+    done: Vec<bool>,
+    seconds: BTreeMap<String, BTreeMap<i64, Stats>>,
 }
 
-/// `volley run`: prints the plan, starts it, follows it, and reports it exactly.
+impl<'a> Live<'a> {
+    fn new(stack: &Stack, plan: &'a ValidPlan, fleet: &'a Fleet) -> Result<Self, CliError> {
+        let mut archives = BTreeMap::new();
+        for region in &plan.plan.regions {
+            archives.insert(region.region.clone(), stack.archive(&region.region)?);
+        }
+        let n = fleet.calls.len();
+        Ok(Self {
+            plan,
+            fleet,
+            start_ms: fleet
+                .start_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            archives,
+            next: vec![0; n],
+            covered: vec![None; n],
+            done: vec![false; n],
+            seconds: BTreeMap::new(),
+        })
+    }
+
+    /// Call `i`'s window, Unix ms.
+    fn window(&self, i: usize, segments: &[std::ops::Range<Duration>]) -> (i64, i64) {
+        let segment = &segments[self.fleet.calls[i].segment];
+        (
+            self.start_ms + segment.start.as_millis() as i64,
+            self.start_ms + segment.end.as_millis() as i64,
+        )
+    }
+
+    /// Reads what arrived since the last poll, every call at once.
+    async fn poll(&mut self, now_ms: i64) {
+        let segments = self.plan.segments();
+        let test = &self.plan.plan;
+        let mut reads = tokio::task::JoinSet::new();
+        for i in 0..self.fleet.calls.len() {
+            let (from, to) = self.window(i, &segments);
+            if self.done[i] || now_ms < from {
+                continue;
+            }
+            let call = &self.fleet.calls[i];
+            let archive = self.archives[&call.region].clone();
+            let (org, id, first) = (test.organisation_id.clone(), test.test_id.clone(), self.next[i]);
+            let call_id = call.call.call_id.clone();
+            let ended = now_ms >= to;
+            reads.spawn(async move {
+                let mut chunks = Vec::new();
+                for n in first.. {
+                    match archive.get(&chunk_key(&org, &id, &call_id, n)).await {
+                        Ok(Some(bytes)) => match serde_json::from_slice::<ResultChunk>(&bytes) {
+                            Ok(chunk) => chunks.push(chunk.decode_seconds().unwrap_or_default()),
+                            Err(_) => break,
+                        },
+                        _ => break,
+                    }
+                }
+                // Its segment over: the seconds after its last chunk come with its result.
+                let rest = if ended {
+                    match archive.get(&archive_key(&org, &id, &call_id)).await {
+                        Ok(Some(bytes)) => serde_json::from_slice::<CallResult>(&bytes)
+                            .ok()
+                            .and_then(|r| r.unchunked_seconds().ok()),
+                        _ => None,
+                    }
+                } else {
+                    None
+                };
+                (i, chunks, rest)
+            });
+        }
+        while let Some(Ok((i, chunks, rest))) = reads.join_next().await {
+            let region = self.seconds.entry(self.fleet.calls[i].region.clone()).or_default();
+            self.next[i] += chunks.len() as u32;
+            for second in chunks.iter().flatten().chain(rest.iter().flatten()) {
+                region.entry(second.second).or_default().merge(&second.stats);
+                self.covered[i] = self.covered[i].max(Some(second.second));
+            }
+            if rest.is_some() {
+                self.done[i] = true;
+            }
+        }
+    }
+
+    /// The newest second of `region` that every call running in it has delivered.
+    fn complete_through(&self, region: &str, now_ms: i64) -> Option<i64> {
+        let segments = self.plan.segments();
+        let mut through = now_ms.div_euclid(1000) - 1;
+        for i in (0..self.fleet.calls.len()).filter(|&i| self.fleet.calls[i].region == region) {
+            let (from, _) = self.window(i, &segments);
+            if self.done[i] || now_ms < from {
+                continue;
+            }
+            through = through.min(self.covered[i].unwrap_or(from.div_euclid(1000) - 1));
+        }
+        (through >= self.start_ms.div_euclid(1000)).then_some(through)
+    }
+
+    /// Requests the plan asks of `region` in Unix second `second`.
+    fn asked(&self, region: &str, second: i64) -> f64 {
+        let p = &self.plan.plan;
+        let share: u64 = p.regions.iter().map(|r| r.share).sum();
+        let mine = p.regions.iter().find(|r| r.region == region).map_or(0, |r| r.share);
+        let offset = |ms: i64| Duration::from_millis((ms - self.start_ms).max(0) as u64);
+        let schedule = &self.plan.schedule;
+        let due = schedule.first_at(offset((second + 1) * 1000)) - schedule.first_at(offset(second * 1000));
+        due as f64 * mine as f64 / share.max(1) as f64
+    }
+
+    /// One line: elapsed and remaining, then for each region its newest whole second (requests against
+    /// those asked, errors, p99) and its counters so far.
+    async fn line(&self, ledgers: &[(String, DynamoResultLedger)], now_ms: i64) -> String {
+        let test = TestScope::new(&self.plan.plan.organisation_id, &self.plan.plan.test_id);
+        let whole = self.plan.schedule.duration();
+        let elapsed = Duration::from_secs(((now_ms - self.start_ms).max(0) / 1000) as u64);
+        let mut parts = Vec::new();
+        for (region, ledger) in ledgers {
+            let counted = ledger.counters(&test).await.ok().flatten();
+            let (requests, errors) = counted.map_or((0, 0), |c| (c.requests, c.errors));
+            let second = self.complete_through(region, now_ms).map(|s| {
+                let stats = self
+                    .seconds
+                    .get(region)
+                    .and_then(|m| m.get(&s))
+                    .cloned()
+                    .unwrap_or_default();
+                format!(
+                    "[{}s] {}/{:.0} rps, {} err, p99 {}",
+                    s - self.start_ms.div_euclid(1000),
+                    stats.requests - stats.dropped,
+                    self.asked(region, s),
+                    stats.failures(),
+                    crate::report::duration(stats.latency.quantile(0.99))
+                )
+            });
+            parts.push(format!(
+                "{region}: {} ({requests} requests, {errors} errors so far)",
+                second.unwrap_or_else(|| "no whole second yet".into())
+            ));
+        }
+        format!(
+            "{:>6} of {} ({} left)  {}",
+            humantime::format_duration(elapsed).to_string(),
+            humantime::format_duration(whole),
+            humantime::format_duration(whole.saturating_sub(elapsed)),
+            parts.join("; ")
+        )
+    }
+}
+
+/// `volley run`: checks the plan against the stack, prints it, starts it, follows it, and reports it
+/// exactly.
 pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
     let given = read_plan(args)?;
     let stack = Stack::open(&args.stack).await?;
+    let shape = given.plan.fleet(SystemTime::now()).map_err(|e| usage(e.to_string()))?;
+    let checks = preflight(&stack, &given.plan, &shape).await?;
+    eprint!("{}", describe(&given, &shape, &checks));
+    confirm(&shape, args.yes)?;
+    // From here a signal stops the test rather than the command alone.
+    let mut signals = Signals::new()?;
     let started = stack
         .orchestrate(serde_json::json!({"type": "test-start", "plan": given.written}))
         .await?;
@@ -340,7 +842,6 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
         .ok_or_else(|| CliError::Stack(format!("test-start answered no startAt: {started}")))?;
     let start_at = UNIX_EPOCH + Duration::from_millis(start_ms);
     let fleet = given.plan.fleet(start_at).map_err(|e| usage(e.to_string()))?;
-    eprint!("{}", describe(&given.plan, &fleet));
     let test = TestScope::new(&given.plan.plan.organisation_id, &given.plan.plan.test_id);
     let whole = given.plan.schedule.duration();
     // Each region's counters, through a client per region made once.
@@ -351,23 +852,36 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
         .iter()
         .map(|r| Ok((r.region.clone(), stack.ledger(&r.region)?)))
         .collect::<Result<Vec<_>, CliError>>()?;
+    let lag = checks
+        .iter()
+        .map(|c| c.chunk_interval)
+        .max()
+        .unwrap_or(DEFAULT_CHUNK_INTERVAL);
     eprintln!(
-        "started: {} (in {} s); stop it with `volley stop {} --org {}`",
+        "started: {} (in {} s); stop it with `volley stop {} --org {}`. A second shows once every worker's \
+         chunk holding it is in: about one chunk period ({}) behind",
         humantime::format_rfc3339_millis(start_at),
         start_at.duration_since(SystemTime::now()).map_or(0, |d| d.as_secs()),
         test.test_id,
-        test.organisation_id
+        test.organisation_id,
+        humantime::format_duration(lag)
     );
-    // Follows until the load's end, a line a second; SIGINT or SIGTERM stops the test.
+    let mut live = Live::new(&stack, &given.plan, &fleet)?;
+    let stop = || {
+        stack.orchestrate(serde_json::json!({"type": "test-stop",
+            "organisationId": test.organisation_id, "testId": test.test_id}))
+    };
+    // Follows until the load's end, a line a second; SIGTERM, or SIGINT without a terminal, stops the test.
     let end = start_at + whole;
     loop {
         let now = SystemTime::now();
         if now >= end {
             break;
         }
-        let elapsed = now.duration_since(start_at).unwrap_or_default();
         if now >= start_at {
-            eprintln!("{}", progress_line(&ledgers, &test, elapsed, whole).await);
+            let now_ms = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            live.poll(now_ms).await;
+            eprintln!("{}", live.line(&ledgers, now_ms).await);
         }
         // Stopped elsewhere (`volley stop`, an abort rule): the workers have stopped; on to the report.
         let state = stack
@@ -383,38 +897,91 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
-            () = interrupted() => {
+            signal = signals.next() => {
+                if signal == Interrupt::Asked && !signals.ask_to_stop().await {
+                    eprintln!("volley: the test goes on");
+                    continue;
+                }
                 eprintln!("volley: stopping the test");
-                stack.orchestrate(serde_json::json!({"type": "test-stop",
-                    "organisationId": test.organisation_id, "testId": test.test_id})).await?;
+                stop().await?;
                 break;
             }
         }
     }
-    // Each call delivers after its last answer (at most its timeout) and a chunk period.
-    report(&stack, &given.plan, &fleet, &given.thresholds, Duration::from_secs(120)).await
+    // Each call delivers after its last answer (at most its timeout) and a chunk period. A signal while
+    // waiting ends the wait: the load is over, and `volley report` rebuilds the report later.
+    tokio::select! {
+        output = report(&stack, &given.plan, &fleet, &given.thresholds, Duration::from_secs(120)) => output,
+        _ = signals.next() => Err(CliError::Stack(format!(
+            "interrupted while collecting the results; the load is over. `volley report {} --org {}` rebuilds the report",
+            test.test_id, test.organisation_id
+        ))),
+    }
 }
 
-/// SIGINT or SIGTERM.
-async fn interrupted() {
+/// A signal to the follow loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Interrupt {
+    /// SIGTERM, or SIGINT with no terminal to ask on: stop.
+    Stop,
+    /// SIGINT in a terminal: ask first.
+    Asked,
+}
+
+/// SIGINT and SIGTERM, listened to from before the test starts until the command ends, so none is missed
+/// between two waits (a stream keeps a signal that arrives while nobody waits).
+struct Signals {
+    terminal: bool,
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, CliError> {
+        let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let listen = |kind| signal(kind).map_err(|e| CliError::Stack(format!("listening for signals: {e}")));
+            Ok(Self {
+                terminal,
+                int: listen(SignalKind::interrupt())?,
+                term: listen(SignalKind::terminate())?,
+            })
+        }
+        #[cfg(not(unix))]
+        Ok(Self { terminal })
+    }
+
+    async fn next(&mut self) -> Interrupt {
+        let int = if self.terminal {
+            Interrupt::Asked
+        } else {
+            Interrupt::Stop
+        };
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                _ = self.int.recv() => int,
+                _ = self.term.recv() => Interrupt::Stop,
             }
         }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            int
+        }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    /// Asks in the terminal whether to stop the test; another signal while asking is a yes.
+    async fn ask_to_stop(&mut self) -> bool {
+        let answer = tokio::task::spawn_blocking(|| ask("\nStop the test for every worker? [y/N] "));
+        tokio::select! {
+            answer = answer => answer.unwrap_or(true),
+            _ = self.next() => true,
+        }
     }
 }
 
@@ -462,9 +1029,7 @@ pub async fn report_of(args: &TestArgs) -> Result<RunOutput, CliError> {
 pub fn text(output: &RunOutput, url: &str) -> String {
     use std::fmt::Write as _;
     let result = &output.result;
-    let mut attack = crate::AttackOutput::new(url.to_owned(), Vec::new(), None, None, result.report.clone());
-    attack.thresholds = output.thresholds.clone();
-    let mut out = crate::report::text(&attack);
+    let mut out = crate::report::text(&output.as_attack(url));
     let _ = writeln!(out, "Regions:");
     for (region, stats) in &result.regions {
         let _ = writeln!(
@@ -493,4 +1058,114 @@ pub fn text(output: &RunOutput, url: &str) -> String {
         let _ = writeln!(out, "Missing: {}", result.missing.join(", "));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(json: serde_json::Value) -> ValidPlan {
+        TestPlan::from_json(&json)
+            .and_then(TestPlan::validate)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn two_regions(rate: u64, duration: &str, extra: serde_json::Value) -> ValidPlan {
+        let mut json = serde_json::json!({
+            "organisationId": "acme", "testId": "t1", "homeRegion": "eu-west-1",
+            "request": {"url": "http://example.com/"},
+            "rate": rate, "duration": duration, "maxWorkerRate": 10,
+            "regions": [{"region": "eu-west-1", "share": 3}, {"region": "us-east-1", "share": 1}]
+        });
+        if let (Some(json), Some(extra)) = (json.as_object_mut(), extra.as_object()) {
+            json.extend(extra.clone());
+        }
+        plan(json)
+    }
+
+    #[test]
+    fn a_request_is_counted_as_it_goes_on_the_wire() {
+        let request: volley_core::model::call::CallRequest = serde_json::from_value(serde_json::json!({
+            "method": "POST", "url": "https://api.acme.example:8443/orders?id=7",
+            "headers": {"x-k": "v"}, "body": "hello"
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let wire =
+            "POST /orders?id=7 HTTP/1.1\r\nhost: api.acme.example:8443\r\nx-k: v\r\ncontent-length: 5\r\n\r\nhello";
+        assert_eq!(request_bytes(&request), wire.len() as u64);
+        assert_eq!(bytes(999), "999 B");
+        assert_eq!(bytes(1_500), "1.5 kB");
+        assert_eq!(bytes(2_340_000), "2.34 MB");
+        assert_eq!(bytes(7_000_000_000), "7.00 GB");
+    }
+
+    #[test]
+    fn workers_at_once_count_a_segment_and_the_next_while_they_hand_over() {
+        let single = two_regions(40, "30s", serde_json::json!({}));
+        let fleet = single.fleet(UNIX_EPOCH).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            workers_at_once(&single, &fleet, "eu-west-1"),
+            3,
+            "30 rps at 10 a worker"
+        );
+        assert_eq!(workers_at_once(&single, &fleet, "us-east-1"), 1);
+        let long = two_regions(40, "25m", serde_json::json!({}));
+        let fleet = long.fleet(UNIX_EPOCH).unwrap_or_else(|e| panic!("{e}"));
+        assert!(long.segments().len() >= 2, "{:?}", long.segments());
+        assert_eq!(workers_at_once(&long, &fleet, "eu-west-1"), 6, "two segments' workers");
+        assert_eq!(workers_at_once(&long, &fleet, "ap-south-1"), 0);
+    }
+
+    #[test]
+    fn a_regions_second_is_whole_once_every_worker_running_there_delivered_it() {
+        let plan = two_regions(40, "30s", serde_json::json!({}));
+        let start_ms = 1_000_000_000_500;
+        let fleet = plan
+            .fleet(UNIX_EPOCH + Duration::from_millis(start_ms as u64))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let n = fleet.calls.len();
+        let mut live = Live {
+            plan: &plan,
+            fleet: &fleet,
+            start_ms,
+            archives: BTreeMap::new(),
+            next: vec![0; n],
+            covered: vec![None; n],
+            done: vec![false; n],
+            seconds: BTreeMap::new(),
+        };
+        let start_s = start_ms / 1000;
+        let now = start_ms + 8_000;
+        assert_eq!(live.complete_through("eu-west-1", now), None, "nothing delivered");
+        let ours: Vec<usize> = (0..n).filter(|&i| fleet.calls[i].region == "eu-west-1").collect();
+        for (k, &i) in ours.iter().enumerate() {
+            live.covered[i] = Some(start_s + 3 + k as i64);
+        }
+        assert_eq!(
+            live.complete_through("eu-west-1", now),
+            Some(start_s + 3),
+            "the slowest worker's last second"
+        );
+        live.done[ours[0]] = true;
+        assert_eq!(live.complete_through("eu-west-1", now), Some(start_s + 4));
+        // The second starts half-way through: 20 of the test's 40 a second are due in the first, 3/4 ours.
+        assert_eq!(live.asked("eu-west-1", start_s), 15.0);
+        assert_eq!(live.asked("eu-west-1", start_s + 1), 30.0);
+        assert_eq!(live.asked("us-east-1", start_s + 1), 10.0);
+    }
+
+    #[test]
+    fn deploy_names_are_derived_from_the_prefix_the_account_and_the_region() {
+        let name = |output| deployed_name("acme", "123456789012", "eu-west-1", output);
+        assert_eq!(name("OrchestratorFunctionName").as_deref(), Some("acme-orchestrator"));
+        assert_eq!(
+            name("ResultsBucketName").as_deref(),
+            Some("acme-results-123456789012-eu-west-1")
+        );
+        assert_eq!(name("EventBusName").as_deref(), Some("acme"));
+        assert_eq!(name("GreeterApiUrl"), None);
+        for output in DERIVED_OUTPUTS {
+            assert!(name(output).is_some(), "{output}");
+        }
+    }
 }

@@ -32,6 +32,8 @@ impl Fakes {
                    *get-account-settings*) echo 1000 ;;\n\
                    *head-bucket*|*describe-table*) exit 1 ;;\n\
                    *'show -json'*) cat {plan} 2>/dev/null || echo '{{}}' ;;\n\
+                   *'output -json stack_outputs'*) echo \"{{\\\"Prefix\\\": \\\"volley\\\", \\\"StackRegion\\\": \\\"$AWS_REGION\\\", \
+                     \\\"ResultsBucketName\\\": \\\"volley-results-123456789012-$AWS_REGION\\\"}}\" ;;\n\
                  esac\n",
                 log = dir.join("calls.log").display(),
                 plan = dir.join("plan.json").display()
@@ -261,5 +263,52 @@ fn destroy_is_refused_without_confirmation_and_aims_at_aws_with_it() {
             && c.contains(" destroy -input=false -auto-approve ")
             && c.ends_with("| endpoint= endpoint_s3= profile=prod key= region=eu-west-1")),
         "{calls:#?}"
+    );
+}
+
+/// `make outputs`, once per region: each region's `stack_outputs` (Terraform) merged into one file, the home
+/// region's by name and the other's as `<Name>@<region>`, as `volley run --outputs` reads them.
+#[test]
+fn outputs_merges_each_regions_names_into_one_file() {
+    let fakes = Fakes::new("outputs");
+    let file = fakes.dir.join("outputs.json");
+    let file_text = file.to_string_lossy().into_owned();
+    for region in ["eu-west-1", "us-east-1"] {
+        let out = fakes.make(
+            "outputs",
+            &[
+                ("AWS_PROFILE", "prod"),
+                ("AWS_REGION", region),
+                ("HOME_REGION", "eu-west-1"),
+                ("OUTPUTS", file_text.as_str()),
+            ],
+        );
+        assert!(out.status.success(), "{region}: {}", text(&out.stderr));
+    }
+    // Written by json.dump(indent=2, sort_keys=True): one `"name": "value"` a line.
+    let merged = std::fs::read_to_string(&file).unwrap_or_else(|e| panic!("{e}"));
+    let mut lines: Vec<&str> = merged.lines().map(|l| l.trim().trim_end_matches(',')).collect();
+    lines.sort_unstable();
+    assert_eq!(
+        lines,
+        [
+            r#""Prefix": "volley""#,
+            r#""Prefix@us-east-1": "volley""#,
+            r#""ResultsBucketName": "volley-results-123456789012-eu-west-1""#,
+            r#""ResultsBucketName@us-east-1": "volley-results-123456789012-us-east-1""#,
+            r#""StackRegion": "eu-west-1""#,
+            r#""StackRegion@us-east-1": "us-east-1""#,
+            "{",
+            "}",
+        ],
+        "{merged}"
+    );
+    assert!(
+        fakes
+            .calls()
+            .iter()
+            .all(|c| c.contains(" output -json stack_outputs ") && c.contains("profile=prod")),
+        "{:#?}",
+        fakes.calls()
     );
 }

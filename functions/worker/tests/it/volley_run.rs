@@ -16,6 +16,13 @@ use volley_core::ports::ResultArchive;
 use volley_engine::load::stats::Stats;
 use volley_testkit::emulator;
 
+/// This test's organisation, its own: `volley run` holds each organisation to its limits, and other tests
+/// run theirs at the same time.
+fn org() -> &'static str {
+    static ORG: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ORG.get_or_init(|| emulator::unique("run-org-"))
+}
+
 fn volley(args: &[&str]) -> Child {
     Command::new(emulator::workspace_binary("volley"))
         .args(args)
@@ -38,22 +45,30 @@ fn text(bytes: &[u8]) -> String {
 
 /// A plan file of `seconds` at 10 requests a second in the stack's two regions, at the greeter.
 fn plan_file(dir: &std::path::Path, test_id: &str, seconds: u64, extra: &str) -> String {
+    let url = format!("{}/hello/nobody", emulator::stack_output("GreeterLocalUrl"));
+    write_plan(
+        dir,
+        test_id,
+        &url,
+        &format!("rate = 10\nduration = \"{seconds}s\"\nmaxWorkerRate = 5\n{extra}"),
+    )
+}
+
+/// A plan file of `load` (rate, duration and the like) at `url`, in equal shares of the stack's regions.
+fn write_plan(dir: &std::path::Path, test_id: &str, url: &str, load: &str) -> String {
     let (first, second) = (
         emulator::stack_output("StackRegion"),
         emulator::stack_output("SecondRegion"),
     );
-    let url = format!("{}/hello/nobody", emulator::stack_output("GreeterLocalUrl"));
+    let org = org();
     let path = dir.join(format!("{test_id}.toml"));
     let mut file = std::fs::File::create(&path).unwrap_or_else(|e| panic!("{e}"));
     write!(
         file,
-        r#"organisationId = "acme"
+        r#"organisationId = "{org}"
 testId = "{test_id}"
 homeRegion = "{first}"
-rate = 10
-duration = "{seconds}s"
-maxWorkerRate = 5
-{extra}
+{load}
 
 [request]
 url = "{url}"
@@ -124,10 +139,12 @@ fn now_ms() -> u64 {
 }
 
 /// Three runs at once, each of a 2-region plan through the deployed stack:
-/// - 6 s held to `p99<1us`: it prints the plan and a line a second to stderr, its report's figures are the
-///   regions' stored results merged here, it exits 3 naming the threshold, and `volley report` rebuilds the
-///   same report afterwards;
-/// - 30 s, SIGTERM 3 s in: the test stops, no call sends 2 s after the signal, and its report says stopped;
+/// - 12 s held to `p99<1us`: it prints the plan (with its bytes and each region's concurrency) and a line a
+///   second to stderr (whole seconds with their p99 among them), its report's figures are the regions'
+///   stored results merged here, it exits 3 naming the threshold, writes its page, and `volley report`
+///   rebuilds the same report afterwards;
+/// - 30 s, named `--stack aws --region --prefix` (deploy/'s names, not the outputs file), SIGTERM 3 s in:
+///   the test stops, no call sends 2 s after the signal, and its report says stopped;
 /// - 30 s, `volley stop` from a second process 3 s in: the same, 2 s after `volley stop` answered.
 ///
 /// And a plan file with an unknown key exits 2 naming it, before anything starts.
@@ -141,7 +158,11 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
         emulator::unique("run-term-"),
         emulator::unique("run-stop-"),
     );
-    let held_plan = plan_file(&dir, &held, 6, r#"thresholds = ["p99<1us"]"#);
+    let held_plan = plan_file(&dir, &held, 12, r#"thresholds = ["p99<1us"]"#);
+    let page = dir.join("held.html").to_string_lossy().into_owned();
+    // One run names the stack as deploy/ does (`--stack aws`), as a user of a stack in AWS would.
+    let prefix = emulator::stack_output("Prefix");
+    let home = emulator::stack_output("StackRegion");
     let termed_plan = plan_file(&dir, &termed, 30, "");
     let stopped_plan = plan_file(&dir, &stopped, 30, "");
 
@@ -155,14 +176,24 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
     );
 
     let runs = [
-        volley(&["run", &held_plan, "--outputs", &outputs, "--json"]),
-        volley(&["run", &termed_plan, "--outputs", &outputs, "--json"]),
+        volley(&["run", &held_plan, "--outputs", &outputs, "--json", "--html", &page]),
+        volley(&[
+            "run",
+            &termed_plan,
+            "--stack",
+            "aws",
+            "--region",
+            &home,
+            "--prefix",
+            &prefix,
+            "--json",
+        ]),
         volley(&["run", &stopped_plan, "--outputs", &outputs, "--json"]),
     ];
     // 3 s into the runs (the local stack's lead is 20 s): SIGTERM to one, `volley stop` for another.
     let status = |test: &str| {
         let output = std::process::Command::new(emulator::workspace_binary("volley"))
-            .args(["status", test, "--org", "acme", "--outputs", &outputs])
+            .args(["status", test, "--org", org(), "--outputs", &outputs])
             .output()
             .unwrap_or_else(|e| panic!("{e}"));
         serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default()
@@ -180,7 +211,7 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
         .status()
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(killed.success());
-    let stop = finish(volley(&["stop", &stopped, "--org", "acme", "--outputs", &outputs])).await;
+    let stop = finish(volley(&["stop", &stopped, "--org", org(), "--outputs", &outputs])).await;
     let stop_answered_ms = now_ms();
     assert_eq!(stop.status.code(), Some(0), "{}", text(&stop.stderr));
     assert_eq!(json(&stop)["stopped"], true);
@@ -193,12 +224,31 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
     let stderr = text(&held_out.stderr);
     assert_eq!(held_out.status.code(), Some(3), "{stderr}");
     assert!(
-        stderr.contains(&format!("Plan acme/{held}")) && stderr.contains("2 calls") && stderr.contains("1 worker,"),
+        stderr.contains(&format!("Plan {}/{held}", org()))
+            && stderr.contains("2 calls")
+            && stderr.contains("1 worker,"),
         "{stderr}"
     );
     assert!(
-        stderr.contains(" of 6s ") && stderr.contains("requests"),
+        stderr.contains("bytes out") && stderr.contains("at once, within"),
+        "the plan with its bytes and each region's concurrency: {stderr}"
+    );
+    assert!(
+        stderr.contains(" of 12s ") && stderr.contains(" errors so far)"),
         "a line a second: {stderr}"
+    );
+    // Whole seconds, a chunk period behind: each region's requests of the 5 it was asked a second (the
+    // greeter answers 404 for a user it does not know: errors), and its p99.
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains(" of 12s ") && l.matches("5/5 rps, 5 err, p99 ").count() == 2),
+        "a line with a whole second: {stderr}"
+    );
+    let page = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{page}: {e}"));
+    assert!(
+        page.contains("<svg") && page.contains("p99&lt;1us"),
+        "the page, with its threshold"
     );
     assert!(
         stderr.contains("threshold failed") && stderr.contains("p99<1us"),
@@ -207,7 +257,7 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
     let report = json(&held_out);
     let start_ms = status(&held)["startAt"].as_u64().unwrap_or_default();
     let (merged, _) = stored(&held_plan, start_ms).await;
-    assert_eq!(report["report"]["total"]["requests"], 60);
+    assert_eq!(report["report"]["total"]["requests"], 120);
     // Histograms compared as histograms: their encoding depends on the order they were added in.
     let total = |report: &serde_json::Value| -> Stats {
         serde_json::from_value(report["report"]["total"].clone()).unwrap_or_else(|e| panic!("{e}"))
@@ -221,7 +271,7 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
         "report",
         &held,
         "--org",
-        "acme",
+        org(),
         "--outputs",
         &outputs,
         "--json",
@@ -260,4 +310,202 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
         );
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Before anything fires, `volley run` refuses, naming why, and starts nothing (the orchestrator never
+/// heard of the test): a target the workers' guard refuses, a rate beyond the organisation's limits, more
+/// workers at once than Lambda's concurrency there, and a big plan with no terminal to answer and no `--yes`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volley_run_refuses_before_anything_fires() {
+    let dir = std::env::temp_dir().join(emulator::unique("volley-refused-"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let outputs = emulator::stack_outputs_path();
+    let greeter = format!("{}/hello/nobody", emulator::stack_output("GreeterLocalUrl"));
+    // One more worker a region than Lambda lets run there at once (the emulator's account allows fewer
+    // than AWS's default 1,000, so the plan stays within a fleet's 2,000 workers).
+    let concurrency = volley_core::adapters::driver::Functions::new(&emulator::sdk_config().await)
+        .concurrency(&emulator::stack_output("WorkerFunctionName"))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .limit();
+    let crowd = format!(
+        "rate = {}\nduration = \"10s\"\nmaxWorkerRate = 1",
+        2 * (concurrency + 1)
+    );
+    let cases = [
+        (
+            "unvetted",
+            "http://not-validated.example.com/".to_owned(),
+            "rate = 10\nduration = \"10s\"",
+            "would refuse http://not-validated.example.com/",
+        ),
+        (
+            "limits",
+            greeter.clone(),
+            "rate = 20000\nduration = \"10s\"\nmaxWorkerRate = 10000",
+            "maxRate",
+        ),
+        (
+            "concurrency",
+            greeter.clone(),
+            crowd.as_str(),
+            "workers at once there, beyond the account's",
+        ),
+        (
+            "unconfirmed",
+            greeter,
+            "rate = 10000\nduration = \"2m\"\nmaxWorkerRate = 5000",
+            "Pass --yes",
+        ),
+    ];
+    for (name, url, load, why) in cases {
+        let test = emulator::unique(&format!("refused-{name}-"));
+        let plan = write_plan(&dir, &test, &url, load);
+        let out = finish(volley(&["run", &plan, "--outputs", &outputs])).await;
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
+        assert!(stderr.contains(why), "{name}: names why ({why}): {stderr}");
+        assert!(stderr.contains("Nothing was started"), "{name}: {stderr}");
+        let status = finish(volley(&["status", &test, "--org", org(), "--outputs", &outputs])).await;
+        assert!(
+            !status.status.success() && text(&status.stderr).contains("UnknownTest"),
+            "{name}: the orchestrator never heard of it: {}",
+            text(&status.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Evaluates a deploy/ expression as Terraform would for this module: `${var.X}`, the account, `each.key`,
+/// and a resource's attribute (`aws_T.N.attr`, `aws_T.N["key"].attr`), followed into its definition.
+fn evaluate(module: &serde_json::Value, text: &str, vars: &[(&str, &str)], each_key: Option<&str>) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("${") {
+        out.push_str(&rest[..open]);
+        let close = rest[open..].find('}').unwrap_or_else(|| panic!("{text}: unclosed")) + open;
+        let inner = &rest[open + 2..close];
+        rest = &rest[close + 1..];
+        if let Some(var) = inner.strip_prefix("var.") {
+            let value = vars.iter().find(|(n, _)| *n == var).map(|(_, v)| *v);
+            out.push_str(value.unwrap_or_else(|| panic!("{text}: no value for var.{var}")));
+        } else if inner == "data.aws_caller_identity.current.account_id" {
+            out.push_str(vars.iter().find(|(n, _)| *n == "account").map_or("", |(_, v)| *v));
+        } else if inner == "each.key" {
+            out.push_str(each_key.unwrap_or_else(|| panic!("{text}: each.key outside for_each")));
+        } else {
+            let (path, key) = match inner.find("[\"") {
+                Some(i) => {
+                    let j = inner[i..].find("\"]").unwrap_or_else(|| panic!("{inner}")) + i;
+                    (format!("{}{}", &inner[..i], &inner[j + 2..]), Some(&inner[i + 2..j]))
+                }
+                None => (inner.to_owned(), None),
+            };
+            let parts: Vec<&str> = path.split('.').collect();
+            let [kind, name, attribute] = parts[..] else {
+                panic!("{text}: cannot evaluate {inner}")
+            };
+            let body = module["resource"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find_map(|block| block.get(kind).and_then(|b| b.get(name)))
+                .unwrap_or_else(|| panic!("deploy/ has no {kind}.{name}"));
+            let value = body[attribute][0]
+                .as_str()
+                .unwrap_or_else(|| panic!("{kind}.{name} has no {attribute}"));
+            out.push_str(&evaluate(module, value, vars, key));
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `volley outputs --stack aws` names the stack as deploy/ does: every name it derives equals deploy/'s
+/// `stack_outputs` (which `make outputs` writes) evaluated for a prefix and each region, and, for the local
+/// stack's own prefix, the names the deployed local stack reports in both of its regions (template.yaml).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volley_outputs_derive_the_names_deploy_gives() {
+    let path = format!("{}/../../target/deploy/terraform.json", env!("CARGO_MANIFEST_DIR"));
+    let module: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}: run scripts/check_deploy.sh (part of `make test`)")),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let deployed = module["output"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find_map(|o| o.get("stack_outputs"))
+        .map(|o| o["value"][0].clone())
+        .unwrap_or_else(|| panic!("deploy/outputs.tf has no stack_outputs"));
+    let (home, second) = (
+        emulator::stack_output("StackRegion"),
+        emulator::stack_output("SecondRegion"),
+    );
+    let names = |prefix: &str| -> serde_json::Value {
+        let out = std::process::Command::new(emulator::workspace_binary("volley"))
+            .args([
+                "outputs",
+                "--stack",
+                "aws",
+                "--region",
+                &home,
+                "--prefix",
+                prefix,
+                "--regions",
+                &second,
+            ])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}"))
+    };
+
+    // deploy/: the account is the one the local stack's bucket was named with.
+    let local_prefix = emulator::stack_output("Prefix");
+    let account = emulator::stack_output("ResultsBucketName")
+        .trim_start_matches(&format!("{local_prefix}-results-"))
+        .trim_end_matches(&format!("-{home}"))
+        .to_owned();
+    let derived = names("acme-x");
+    let expressions = deployed.as_object().unwrap_or_else(|| panic!("{deployed}"));
+    assert!(expressions.len() >= 10, "{deployed}");
+    for (name, expression) in expressions {
+        let expression = expression.as_str().unwrap_or_else(|| panic!("{name}: {expression}"));
+        for region in [&home, &second] {
+            let vars = [
+                ("prefix", "acme-x"),
+                ("region", region.as_str()),
+                ("account", account.as_str()),
+            ];
+            let key = if *region == home {
+                name.clone()
+            } else {
+                format!("{name}@{region}")
+            };
+            assert_eq!(
+                derived[&key].as_str(),
+                Some(evaluate(&module, expression, &vars, None).as_str()),
+                "{key}: volley derives what deploy/ names"
+            );
+        }
+    }
+
+    // The local stack: the same names from its own prefix, in both regions.
+    let local = names(&local_prefix);
+    for (key, value) in local.as_object().unwrap_or_else(|| panic!("{local}")) {
+        let (name, region) = key.split_once('@').unwrap_or((key.as_str(), home.as_str()));
+        // The local outputs file has the region of the home stack only (scripts/stack.sh adds it).
+        let expected = if name == "StackRegion" {
+            region.to_owned()
+        } else {
+            emulator::stack_output_in(region, name)
+        };
+        assert_eq!(
+            value.as_str(),
+            Some(expected.as_str()),
+            "{key}: volley derives what the local stack was given"
+        );
+    }
 }
