@@ -509,3 +509,102 @@ async fn volley_outputs_derive_the_names_deploy_gives() {
         );
     }
 }
+
+/// The process running `binary` whose command line holds `marker` (Linux's /proc).
+fn process_running(binary: &str, marker: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
+        let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        (exe.to_string_lossy().trim_end_matches(" (deleted)") == binary
+            && String::from_utf8_lossy(&cmdline).contains(marker))
+        .then_some(pid)
+    })
+}
+
+/// In a terminal (a pseudo-terminal from `script`), SIGINT asks before stopping the test: answered no, the
+/// test goes on; SIGINT again and answered yes, every worker stops and the report says stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volley_run_in_a_terminal_asks_before_stopping_on_sigint() {
+    let dir = std::env::temp_dir().join(emulator::unique("volley-tty-"));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let outputs = emulator::stack_outputs_path();
+    let test = emulator::unique("run-tty-");
+    let plan = plan_file(&dir, &test, 30, "");
+    let binary = std::fs::canonicalize(emulator::workspace_binary("volley"))
+        .unwrap_or_else(|e| panic!("{e}"))
+        .to_string_lossy()
+        .into_owned();
+    let mut terminal = Command::new("script")
+        .args([
+            "--quiet",
+            "--flush",
+            "--return",
+            "--command",
+            &format!("{binary} run {plan} --outputs {outputs} --json"),
+            "/dev/null",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("script (util-linux): {e}"));
+    let mut keyboard = terminal.stdin.take().unwrap_or_else(|| panic!("no stdin"));
+    let status = |test: &str| {
+        let output = std::process::Command::new(&binary)
+            .args(["status", test, "--org", org(), "--outputs", &outputs])
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default()
+    };
+    let started = emulator::eventually("the run started", Duration::from_secs(30), || {
+        let state = status(&test);
+        async move { state["startAt"].as_u64() }
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis((started + 2_000).saturating_sub(now_ms()))).await;
+    let pid = process_running(&binary, &format!("{test}.toml"))
+        .unwrap_or_else(|| panic!("no volley process runs {test}"))
+        .to_string();
+    let interrupt = || {
+        let sent = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(sent.success());
+    };
+
+    interrupt();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    keyboard.write_all(b"n\n").unwrap_or_else(|e| panic!("{e}"));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_ne!(status(&test)["stopped"], true, "answered no: the test goes on");
+
+    interrupt();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let answered_ms = now_ms();
+    keyboard.write_all(b"y\n").unwrap_or_else(|e| panic!("{e}"));
+    let out = finish(terminal).await;
+    drop(keyboard);
+    let screen = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{screen}");
+    assert_eq!(
+        screen.matches("Stop the test for every worker? [y/N]").count(),
+        2,
+        "asked twice: {screen}"
+    );
+    assert!(
+        screen.contains("the test goes on") && screen.contains("stopping the test"),
+        "{screen}"
+    );
+    assert_eq!(status(&test)["stopped"], true, "answered yes: stopped");
+    let (merged, results) = stored(&plan, started).await;
+    assert!(merged.report.stopped, "the merged report says stopped");
+    let last = last_send_ms(&results);
+    assert!(
+        last <= answered_ms + 2_000,
+        "the last request {} ms after the yes",
+        last as i64 - answered_ms as i64
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
