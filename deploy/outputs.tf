@@ -43,6 +43,7 @@ output "stack_outputs" {
     StackRegion              = var.region
     OrchestratorFunctionName = aws_lambda_function.function["orchestrator"].function_name
     WorkerFunctionName       = aws_lambda_function.function["worker"].function_name
+    ArchiverFunctionName     = aws_lambda_function.function["archiver"].function_name
     ResultsBucketName        = aws_s3_bucket.results.bucket
     CallsTableName           = aws_dynamodb_table.calls.name
     TestsTableName           = aws_dynamodb_table.tests.name

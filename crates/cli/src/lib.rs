@@ -1,6 +1,8 @@
 //! `volley`: the load engine in one process (`volley attack`), and the target guard on its own
 //! (`volley vet`). Both go through the same guard as the Lambda worker: nothing is allowed by default.
 
+#[cfg(feature = "stack")]
+pub mod cost;
 pub mod html;
 pub mod report;
 #[cfg(feature = "stack")]
@@ -245,9 +247,13 @@ pub struct RunArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Start a plan of more than 1,000,000 requests without asking (required when there is no terminal).
+    /// Start a plan of more than 1,000,000 requests, or estimated above $5, without asking (required when
+    /// there is no terminal).
     #[arg(long)]
     pub yes: bool,
+    /// Refuse, before anything fires, a plan whose cost estimate is above this many US dollars.
+    #[arg(long, value_name = "USD")]
+    pub max_cost: Option<f64>,
     /// The bytes an answer is expected to carry, for the estimate printed before firing (the plan file's
     /// `responseBytes`).
     #[arg(long, value_name = "BYTES")]

@@ -7,6 +7,16 @@ use volley_engine::load::stats::{Latencies, Stats};
 
 use crate::AttackOutput;
 
+/// Bytes for people: kB, MB, GB (powers of 1000, as transfer is priced).
+pub fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1_000_000_000 => format!("{:.2} GB", n as f64 / 1e9),
+        n if n >= 1_000_000 => format!("{:.2} MB", n as f64 / 1e6),
+        n if n >= 1_000 => format!("{:.1} kB", n as f64 / 1e3),
+        n => format!("{n} B"),
+    }
+}
+
 /// A duration as vegeta prints it: µs, ms or s with enough digits to read.
 pub fn duration(d: Duration) -> String {
     let micros = d.as_secs_f64() * 1e6;

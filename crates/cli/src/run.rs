@@ -33,10 +33,12 @@ use volley_core::ports::{OrganisationLimitsStore, ResultArchive, ResultLedger, S
 use volley_engine::load::stats::Stats;
 use volley_engine::load::threshold::{self, Threshold};
 
-use crate::{CliError, OutputsArgs, RunArgs, StackArgs, TestArgs};
+use crate::{CliError, OutputsArgs, RunArgs, StackArgs, TestArgs, cost};
 
 /// A plan firing more requests than this needs a yes: asked in a terminal, `--yes` without one.
 pub const CONFIRM_ABOVE: u64 = 1_000_000;
+/// A plan estimated above this many dollars needs a yes too.
+pub const CONFIRM_ABOVE_USD: f64 = 5.0;
 /// A worker's chunk period when its function does not set `CHUNK_INTERVAL` (the worker's default).
 const DEFAULT_CHUNK_INTERVAL: Duration = Duration::from_secs(10);
 /// A test counts as running for `maxConcurrentTests` while its last result arrived within two of the
@@ -146,6 +148,7 @@ pub const DERIVED_OUTPUTS: &[&str] = &[
     "StackRegion",
     "OrchestratorFunctionName",
     "WorkerFunctionName",
+    "ArchiverFunctionName",
     "ResultsBucketName",
     "CallsTableName",
     "TestsTableName",
@@ -163,6 +166,7 @@ pub fn deployed_name(prefix: &str, account: &str, region: &str, output: &str) ->
         "StackRegion" => region.to_owned(),
         "OrchestratorFunctionName" => format!("{prefix}-orchestrator"),
         "WorkerFunctionName" => format!("{prefix}-worker"),
+        "ArchiverFunctionName" => format!("{prefix}-archiver"),
         "ResultsBucketName" => format!("{prefix}-results-{account}-{region}"),
         "CallsTableName" => format!("{prefix}-calls"),
         "TestsTableName" => format!("{prefix}-tests"),
@@ -324,11 +328,42 @@ pub struct RunOutput {
     #[serde(flatten)]
     pub result: TestResult,
     pub thresholds: Vec<threshold::Verdict>,
+    /// The cost estimated before the run (`volley run` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub estimate: Option<cost::Cost>,
+    /// The cost from what Volley measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost: Option<cost::Cost>,
 }
 
 impl RunOutput {
     pub fn passed(&self) -> bool {
         self.thresholds.iter().all(|v| v.passed)
+    }
+
+    /// What Volley measured of `plan`'s test started at `start_ms`: how long its load ran (to its last
+    /// second), and each region's requests sent, each the size of the plan's requests on the wire (the
+    /// report's `bytes_out` counts bodies only, as vegeta's does).
+    pub fn measured(&self, plan: &ValidPlan, start_ms: i64) -> cost::Measured {
+        let last = self
+            .result
+            .report
+            .decode_seconds()
+            .ok()
+            .and_then(|seconds| seconds.last().map(|s| s.second));
+        let ran_ms = last.map_or(0, |s| ((s + 1) * 1000 - start_ms).max(0));
+        cost::Measured {
+            ran: Duration::from_millis(ran_ms as u64),
+            bytes_out: self
+                .result
+                .regions
+                .iter()
+                .map(|(r, s)| {
+                    let sent = s.requests.saturating_sub(s.dropped);
+                    (r.clone(), (sent as f64 * mean_request_bytes(plan)).round() as u64)
+                })
+                .collect(),
+        }
     }
 
     /// The whole test as one attack's output: what the text report and the page are drawn from.
@@ -342,13 +377,40 @@ impl RunOutput {
 /// What the checks before firing found in one region.
 #[derive(Debug, Clone)]
 pub struct RegionCheck {
-    pub region: String,
+    /// The stack there as deployed: the worker's and the archiver's memory and architecture, the chunk
+    /// period (the live view's lag).
+    pub stack: cost::RegionStack,
     /// The most of the fleet's workers running there at once: a segment's, and the next segment's while
     /// the first hand over (they wait for their last answers and deliver).
     pub workers_at_once: u64,
     pub concurrency: driver::Concurrency,
-    /// How often its workers send what they sealed: the live view's lag.
-    pub chunk_interval: Duration,
+}
+
+/// What the checks before firing found.
+#[derive(Debug, Clone)]
+pub struct Preflight {
+    pub regions: Vec<RegionCheck>,
+    pub home: cost::HomeStack,
+}
+
+impl Preflight {
+    /// The cost of `given` on these stacks, before it runs or, with `measured`, after.
+    pub fn cost(&self, plan: &ValidPlan, fleet: &Fleet, measured: Option<&cost::Measured>) -> cost::Cost {
+        let stacks: Vec<cost::RegionStack> = self.regions.iter().map(|r| r.stack.clone()).collect();
+        cost_of(plan, fleet, &stacks, self.home, measured)
+    }
+}
+
+/// The cost of `plan` followed by `volley run` on `stacks`, before it runs or, with `measured`, after.
+fn cost_of(
+    plan: &ValidPlan,
+    fleet: &Fleet,
+    stacks: &[cost::RegionStack],
+    home: cost::HomeStack,
+    measured: Option<&cost::Measured>,
+) -> cost::Cost {
+    let bytes_out = |region: &str| expected_bytes_out(plan, fleet, region);
+    cost::estimate(plan, fleet, stacks, home, &bytes_out, true, measured)
 }
 
 /// The most workers of `region` running at once.
@@ -374,6 +436,62 @@ fn now_s() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
+fn size(deployed: &driver::Deployment) -> cost::FunctionSize {
+    cost::FunctionSize {
+        memory_mb: deployed.memory_mb,
+        arm64: deployed.architecture == "arm64",
+    }
+}
+
+/// A duration setting of a deployed function, or its default.
+fn setting(deployed: &driver::Deployment, name: &str, default: Duration, region: &str) -> Result<Duration, CliError> {
+    deployed.environment.get(name).map_or(Ok(default), |text| {
+        volley_core::config::duration(text).map_err(|e| CliError::Stack(format!("{region}: {name}: {e}")))
+    })
+}
+
+/// The home region's orchestrator as deployed: its size and its `SEGMENT_LEAD`.
+async fn home_stack(stack: &Stack) -> Result<cost::HomeStack, CliError> {
+    let home = stack.home()?;
+    let orchestrator = Functions::new(&stack.in_region(&home))
+        .configuration(&stack.output("OrchestratorFunctionName", None)?)
+        .await
+        .map_err(stack_error("reading the orchestrator's configuration"))?;
+    Ok(cost::HomeStack {
+        orchestrator: size(&orchestrator),
+        lead: setting(
+            &orchestrator,
+            "SEGMENT_LEAD",
+            volley_core::model::plan::DEFAULT_SEGMENT_LEAD,
+            &home,
+        )?,
+    })
+}
+
+/// `region`'s stack as deployed, and its worker's deployment (whose environment its guard is built from).
+async fn region_stack(stack: &Stack, region: &str) -> Result<(cost::RegionStack, driver::Deployment), CliError> {
+    let functions = Functions::new(&stack.in_region(region));
+    let worker = functions
+        .configuration(&stack.output("WorkerFunctionName", Some(region))?)
+        .await
+        .map_err(stack_error(&format!("reading the worker's configuration in {region}")))?;
+    let archiver = functions
+        .configuration(&stack.output("ArchiverFunctionName", Some(region))?)
+        .await
+        .map_err(stack_error(&format!(
+            "reading the archiver's configuration in {region}"
+        )))?;
+    Ok((
+        cost::RegionStack {
+            region: region.to_owned(),
+            worker: size(&worker),
+            archiver: size(&archiver),
+            chunk_interval: setting(&worker, "CHUNK_INTERVAL", DEFAULT_CHUNK_INTERVAL, region)?,
+        },
+        worker,
+    ))
+}
+
 /// The checks before anything fires, in every region of the plan; each refusal names the region and what
 /// to change, and nothing has started.
 /// - The target, by the region's workers' own guard: their deployed `ALLOWED_TARGETS` and `DNS_SERVERS`,
@@ -381,7 +499,7 @@ fn now_s() -> i64 {
 /// - The organisation's limits there, with its tests running now (a result within two chunk periods and
 ///   [`RUNNING_SLACK`]).
 /// - Its workers at once against the concurrency Lambda gives the worker there.
-pub async fn preflight(stack: &Stack, plan: &ValidPlan, fleet: &Fleet) -> Result<Vec<RegionCheck>, CliError> {
+pub async fn preflight(stack: &Stack, plan: &ValidPlan, fleet: &Fleet) -> Result<Preflight, CliError> {
     let org = &plan.plan.organisation_id;
     let mut checks = Vec::new();
     let mut limits = Vec::new();
@@ -390,20 +508,13 @@ pub async fn preflight(stack: &Stack, plan: &ValidPlan, fleet: &Fleet) -> Result
         let config = stack.in_region(region);
         let functions = Functions::new(&config);
         let worker = stack.output("WorkerFunctionName", Some(region))?;
-        let env = functions
-            .environment(&worker)
-            .await
-            .map_err(stack_error(&format!("reading the worker's configuration in {region}")))?;
-        let chunk_interval = match env.get("CHUNK_INTERVAL") {
-            Some(text) => volley_core::config::duration(text)
-                .map_err(|e| CliError::Stack(format!("{region}: the worker's CHUNK_INTERVAL: {e}")))?,
-            None => DEFAULT_CHUNK_INTERVAL,
-        };
+        let (region_stack, deployed) = region_stack(stack, region).await?;
+        let chunk_interval = region_stack.chunk_interval;
         let domains = Arc::new(DynamoDomainStore::new(
             &config,
             stack.output("DomainsTableName", Some(region))?,
         ));
-        let guard = volley_core::config::guard_settings(&mut EnvReader::from_map(env))
+        let guard = volley_core::config::guard_settings(&mut EnvReader::from_map(deployed.environment.clone()))
             .guard(Arc::clone(&domains) as _)
             .map_err(|e| CliError::Stack(format!("{region}: the workers' DNS servers: {e}")))?;
         for (_, request) in &plan.requests {
@@ -444,10 +555,9 @@ pub async fn preflight(stack: &Stack, plan: &ValidPlan, fleet: &Fleet) -> Result
             )));
         }
         checks.push(RegionCheck {
-            region: region.to_owned(),
+            stack: region_stack,
             workers_at_once: at_once,
             concurrency,
-            chunk_interval,
         });
     }
     for (region, limits) in limits {
@@ -455,7 +565,28 @@ pub async fn preflight(stack: &Stack, plan: &ValidPlan, fleet: &Fleet) -> Result
             .check_plan(plan, fleet, running.len() as u64)
             .map_err(|e| usage(format!("{region}: {e}. Nothing was started")))?;
     }
-    Ok(checks)
+    Ok(Preflight {
+        regions: checks,
+        home: home_stack(stack).await?,
+    })
+}
+
+/// The bytes the plan's requests in `region` are expected to send: its share of the requests, each of the
+/// weighted mean size.
+pub fn expected_bytes_out(plan: &ValidPlan, fleet: &Fleet, region: &str) -> u64 {
+    let p = &plan.plan;
+    let shares: u64 = p.regions.iter().map(|r| r.share).sum();
+    let share = p.regions.iter().find(|r| r.region == region).map_or(0, |r| r.share);
+    (fleet.total as f64 * share as f64 / shares.max(1) as f64 * mean_request_bytes(plan)).round() as u64
+}
+
+/// The plan's requests' size on the wire, weighted as they are sent.
+fn mean_request_bytes(plan: &ValidPlan) -> f64 {
+    let weights: u64 = plan.requests.iter().map(|(w, _)| w).sum();
+    plan.requests
+        .iter()
+        .map(|(w, r)| *w as f64 / weights.max(1) as f64 * request_bytes(r) as f64)
+        .sum()
 }
 
 /// About how many bytes `request` puts on the wire: its request line, Host, its headers as written (a
@@ -473,16 +604,6 @@ pub fn request_bytes(request: &volley_core::model::call::CallRequest) -> u64 {
         "content-length: \r\n".len() + b.len().to_string().len() + b.len()
     });
     (line + "host: \r\n".len() + host + headers + body + 2) as u64
-}
-
-/// Bytes for people: kB, MB, GB (powers of 1000, as transfer is priced).
-pub fn bytes(n: u64) -> String {
-    match n {
-        n if n >= 1_000_000_000 => format!("{:.2} GB", n as f64 / 1e9),
-        n if n >= 1_000_000 => format!("{:.2} MB", n as f64 / 1e6),
-        n if n >= 1_000 => format!("{:.1} kB", n as f64 / 1e3),
-        n => format!("{n} B"),
-    }
 }
 
 /// The plan as it will run, before anything fires: calls and segments, then each region's workers, rate
@@ -521,7 +642,7 @@ pub fn describe(given: &RunPlan, fleet: &Fleet, checks: &[RegionCheck]) -> Strin
             if workers == 1 { "" } else { "s" },
             peak / workers.max(1) as f64
         );
-        if let Some(check) = checks.iter().find(|c| c.region == region.region) {
+        if let Some(check) = checks.iter().find(|c| c.stack.region == region.region) {
             let _ = write!(
                 out,
                 "; up to {} at once, within {}",
@@ -530,23 +651,22 @@ pub fn describe(given: &RunPlan, fleet: &Fleet, checks: &[RegionCheck]) -> Strin
         }
         let _ = writeln!(out);
     }
-    let weights: u64 = plan.requests.iter().map(|(w, _)| w).sum();
-    let out_bytes: f64 = plan
-        .requests
+    let out_bytes: u64 = p
+        .regions
         .iter()
-        .map(|(w, r)| fleet.total as f64 * *w as f64 / weights.max(1) as f64 * request_bytes(r) as f64)
+        .map(|r| expected_bytes_out(plan, fleet, &r.region))
         .sum();
     let _ = writeln!(
         out,
         "  bytes out      about {} ({} requests of their headers and bodies)",
-        bytes(out_bytes as u64),
+        crate::report::bytes(out_bytes),
         fleet.total
     );
     let _ = match given.response_bytes {
         Some(each) => writeln!(
             out,
             "  bytes in       about {} ({each} B an answer, as the plan's responseBytes says)",
-            bytes(fleet.total * each)
+            crate::report::bytes(fleet.total * each)
         ),
         None => writeln!(
             out,
@@ -556,19 +676,49 @@ pub fn describe(given: &RunPlan, fleet: &Fleet, checks: &[RegionCheck]) -> Strin
     out
 }
 
-/// A plan above [`CONFIRM_ABOVE`] requests starts on a yes: `--yes`, or the answer in a terminal.
-fn confirm(fleet: &Fleet, yes: bool) -> Result<(), CliError> {
-    if yes || fleet.total <= CONFIRM_ABOVE {
+/// Why a plan needs a yes before it starts, if it does: more than [`CONFIRM_ABOVE`] requests, or an
+/// estimate above [`CONFIRM_ABOVE_USD`].
+fn needs_yes(fleet: &Fleet, estimate: &cost::Cost) -> Option<String> {
+    if fleet.total > CONFIRM_ABOVE {
+        Some(format!(
+            "the plan fires {} requests, more than {CONFIRM_ABOVE}",
+            fleet.total
+        ))
+    } else if estimate.usd > CONFIRM_ABOVE_USD {
+        Some(format!(
+            "the plan is estimated at {}, more than {}",
+            cost::usd(estimate.usd),
+            cost::usd(CONFIRM_ABOVE_USD)
+        ))
+    } else {
+        None
+    }
+}
+
+/// Refuses a plan estimated above `--max-cost`; a big one starts on a yes: `--yes`, or the answer in a
+/// terminal.
+fn confirm(fleet: &Fleet, estimate: &cost::Cost, args: &RunArgs) -> Result<(), CliError> {
+    if let Some(max) = args.max_cost
+        && estimate.usd > max
+    {
+        return Err(usage(format!(
+            "the plan is estimated at {}, above --max-cost {}. Nothing was started",
+            cost::usd(estimate.usd),
+            cost::usd(max)
+        )));
+    }
+    let Some(why) = needs_yes(fleet, estimate) else {
+        return Ok(());
+    };
+    if args.yes {
         return Ok(());
     }
     if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
         return Err(usage(format!(
-            "the plan fires {} requests, more than {CONFIRM_ABOVE}: it starts on a yes, and with no terminal \
-             nothing can answer. Pass --yes. Nothing was started",
-            fleet.total
+            "{why}: it starts on a yes, and with no terminal nothing can answer. Pass --yes. Nothing was started"
         )));
     }
-    if ask(&format!("Fire {} requests? [y/N] ", fleet.total)) {
+    if ask(&format!("{why}. Start it? [y/N] ")) {
         Ok(())
     } else {
         Err(usage("not started: the answer was not yes"))
@@ -655,7 +805,12 @@ async fn report(
     let result = TestResult::merge(&test, &expected, &results, &chunks)
         .map_err(|e| CliError::Stack(format!("the results do not merge: {}", volley_core::error_chain(&e))))?;
     let thresholds = thresholds.iter().map(|t| t.check(&result.report)).collect();
-    Ok(RunOutput { result, thresholds })
+    Ok(RunOutput {
+        result,
+        thresholds,
+        estimate: None,
+        cost: None,
+    })
 }
 
 /// The live view: each call's chunks as they arrive (and, once its segment is over, the seconds its result
@@ -830,8 +985,10 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
     let stack = Stack::open(&args.stack).await?;
     let shape = given.plan.fleet(SystemTime::now()).map_err(|e| usage(e.to_string()))?;
     let checks = preflight(&stack, &given.plan, &shape).await?;
-    eprint!("{}", describe(&given, &shape, &checks));
-    confirm(&shape, args.yes)?;
+    eprint!("{}", describe(&given, &shape, &checks.regions));
+    let estimate = checks.cost(&given.plan, &shape, None);
+    eprint!("{}", estimate.text());
+    confirm(&shape, &estimate, args)?;
     // From here a signal stops the test rather than the command alone.
     let mut signals = Signals::new()?;
     let started = stack
@@ -853,8 +1010,9 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
         .map(|r| Ok((r.region.clone(), stack.ledger(&r.region)?)))
         .collect::<Result<Vec<_>, CliError>>()?;
     let lag = checks
+        .regions
         .iter()
-        .map(|c| c.chunk_interval)
+        .map(|c| c.stack.chunk_interval)
         .max()
         .unwrap_or(DEFAULT_CHUNK_INTERVAL);
     eprintln!(
@@ -910,13 +1068,22 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, CliError> {
     }
     // Each call delivers after its last answer (at most its timeout) and a chunk period. A signal while
     // waiting ends the wait: the load is over, and `volley report` rebuilds the report later.
-    tokio::select! {
+    let output = tokio::select! {
         output = report(&stack, &given.plan, &fleet, &given.thresholds, Duration::from_secs(120)) => output,
         _ = signals.next() => Err(CliError::Stack(format!(
             "interrupted while collecting the results; the load is over. `volley report {} --org {}` rebuilds the report",
             test.test_id, test.organisation_id
         ))),
-    }
+    };
+    output.map(|mut output| {
+        output.cost = Some(checks.cost(
+            &given.plan,
+            &fleet,
+            Some(&output.measured(&given.plan, start_ms as i64)),
+        ));
+        output.estimate = Some(estimate);
+        output
+    })
 }
 
 /// A signal to the follow loop.
@@ -1021,7 +1188,21 @@ pub async fn report_of(args: &TestArgs) -> Result<RunOutput, CliError> {
     let fleet = plan
         .fleet(UNIX_EPOCH + Duration::from_millis(start_ms))
         .map_err(|e| usage(e.to_string()))?;
-    report(&stack, &plan, &fleet, &[], Duration::ZERO).await
+    let mut output = report(&stack, &plan, &fleet, &[], Duration::ZERO).await?;
+    // The cost from what was measured, on the stack as deployed now.
+    let mut regions = Vec::new();
+    for region in &plan.plan.regions {
+        regions.push(region_stack(&stack, &region.region).await?.0);
+    }
+    let measured = output.measured(&plan, start_ms as i64);
+    output.cost = Some(cost_of(
+        &plan,
+        &fleet,
+        &regions,
+        home_stack(&stack).await?,
+        Some(&measured),
+    ));
+    Ok(output)
 }
 
 /// The report people read: the whole test in vegeta's shape, then a row per region, the start skew, and
@@ -1056,6 +1237,9 @@ pub fn text(output: &RunOutput, url: &str) -> String {
     }
     if !result.missing.is_empty() {
         let _ = writeln!(out, "Missing: {}", result.missing.join(", "));
+    }
+    if let Some(cost) = &output.cost {
+        out.push_str(&cost.text());
     }
     out
 }
@@ -1093,10 +1277,10 @@ mod tests {
         let wire =
             "POST /orders?id=7 HTTP/1.1\r\nhost: api.acme.example:8443\r\nx-k: v\r\ncontent-length: 5\r\n\r\nhello";
         assert_eq!(request_bytes(&request), wire.len() as u64);
-        assert_eq!(bytes(999), "999 B");
-        assert_eq!(bytes(1_500), "1.5 kB");
-        assert_eq!(bytes(2_340_000), "2.34 MB");
-        assert_eq!(bytes(7_000_000_000), "7.00 GB");
+        assert_eq!(crate::report::bytes(999), "999 B");
+        assert_eq!(crate::report::bytes(1_500), "1.5 kB");
+        assert_eq!(crate::report::bytes(2_340_000), "2.34 MB");
+        assert_eq!(crate::report::bytes(7_000_000_000), "7.00 GB");
     }
 
     #[test]

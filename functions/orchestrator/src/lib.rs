@@ -55,7 +55,7 @@ pub const DEFAULT_BUFFER_SECONDS: u32 = 100;
 /// How long before a segment is due its calls are put (and the first segment's start after `test-start`),
 /// when `SEGMENT_LEAD` does not say: EventBridge Scheduler fires a one-time schedule within a minute of its
 /// time, then EventBridge's delivery and a worker's cold start.
-pub const DEFAULT_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(90);
+pub const DEFAULT_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::DEFAULT_SEGMENT_LEAD;
 /// The shortest lead: the local stack's Scheduler looks at its schedules every 10 s.
 pub const MIN_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(15);
 /// The longest: what a plan's segment length leaves a worker for (`model::plan::SEGMENT_LEAD`).

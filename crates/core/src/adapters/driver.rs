@@ -66,8 +66,9 @@ impl Functions {
         }))
     }
 
-    /// `function`'s environment variables, as deployed (GetFunctionConfiguration): what its `Config` reads.
-    pub async fn environment(&self, function: &str) -> Result<BTreeMap<String, String>, StoreError> {
+    /// `function` as deployed (GetFunctionConfiguration): its environment (what its `Config` reads), its
+    /// memory and its architecture.
+    pub async fn configuration(&self, function: &str) -> Result<Deployment, StoreError> {
         let out = self
             .client
             .get_function_configuration()
@@ -75,12 +76,19 @@ impl Functions {
             .send()
             .await
             .map_err(|e| unavailable(e.into_service_error()))?;
-        Ok(out
-            .environment
-            .and_then(|e| e.variables)
-            .unwrap_or_default()
-            .into_iter()
-            .collect())
+        Ok(Deployment {
+            memory_mb: out.memory_size.unwrap_or(128).max(0) as u32,
+            architecture: out
+                .architectures
+                .and_then(|a| a.first().map(|a| a.as_str().to_owned()))
+                .unwrap_or_else(|| "x86_64".into()),
+            environment: out
+                .environment
+                .and_then(|e| e.variables)
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+        })
     }
 
     /// How many of `function` may run at once in this region: its reserved concurrency when it has one
@@ -125,6 +133,15 @@ impl Functions {
             .map_err(|e| unavailable(e.into_service_error()))?;
         Ok(())
     }
+}
+
+/// A function as deployed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployment {
+    pub environment: BTreeMap<String, String>,
+    pub memory_mb: u32,
+    /// `arm64` or `x86_64` (Lambda's default when none is set).
+    pub architecture: String,
 }
 
 /// How many executions of a function may run at once in a region.

@@ -51,6 +51,9 @@ pub const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
 /// this (EventBridge Scheduler fires a one-time schedule within a minute of its time, so AWS needs over a
 /// minute; the local stack's Scheduler looks every 10 s).
 pub const SEGMENT_LEAD: Duration = Duration::from_secs(120);
+/// The orchestrator's `SEGMENT_LEAD` when its deployment does not say: Scheduler's minute, then EventBridge's
+/// delivery and a worker's cold start.
+pub const DEFAULT_SEGMENT_LEAD: Duration = Duration::from_secs(90);
 /// The time a worker keeps to deliver its result after its last request's answer.
 pub const DELIVERY_TIME: Duration = Duration::from_secs(30);
 /// The shortest segment a plan may ask.

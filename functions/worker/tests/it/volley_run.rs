@@ -234,6 +234,10 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
         "the plan with its bytes and each region's concurrency: {stderr}"
     );
     assert!(
+        stderr.contains("Cost estimate (AWS list prices") && stderr.contains("worker: 1 invocations"),
+        "the cost, line by line, before anything fires: {stderr}"
+    );
+    assert!(
         stderr.contains(" of 12s ") && stderr.contains(" errors so far)"),
         "a line a second: {stderr}"
     );
@@ -255,6 +259,13 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
         "{stderr}"
     );
     let report = json(&held_out);
+    assert_eq!(report["estimate"]["measured"], false, "{report}");
+    assert_eq!(report["cost"]["measured"], true, "{report}");
+    assert_eq!(
+        report["cost"]["regions"].as_array().map(Vec::len),
+        Some(2),
+        "a table per region after the run"
+    );
     let start_ms = status(&held)["startAt"].as_u64().unwrap_or_default();
     let (merged, _) = stored(&held_plan, start_ms).await;
     assert_eq!(report["report"]["total"]["requests"], 120);
@@ -313,8 +324,9 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
 }
 
 /// Before anything fires, `volley run` refuses, naming why, and starts nothing (the orchestrator never
-/// heard of the test): a target the workers' guard refuses, a rate beyond the organisation's limits, more
-/// workers at once than Lambda's concurrency there, and a big plan with no terminal to answer and no `--yes`.
+/// heard of the test): a target the workers' guard refuses, an estimate above `--max-cost`, a rate beyond
+/// the organisation's limits, more workers at once than Lambda's concurrency there, and a big plan with no
+/// terminal to answer and no `--yes`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn volley_run_refuses_before_anything_fires() {
     let dir = std::env::temp_dir().join(emulator::unique("volley-refused-"));
@@ -340,6 +352,12 @@ async fn volley_run_refuses_before_anything_fires() {
             "would refuse http://not-validated.example.com/",
         ),
         (
+            "expensive",
+            greeter.clone(),
+            "rate = 10\nduration = \"10s\"\nmaxWorkerRate = 5",
+            "above --max-cost $0.000001",
+        ),
+        (
             "limits",
             greeter.clone(),
             "rate = 20000\nduration = \"10s\"\nmaxWorkerRate = 10000",
@@ -361,7 +379,11 @@ async fn volley_run_refuses_before_anything_fires() {
     for (name, url, load, why) in cases {
         let test = emulator::unique(&format!("refused-{name}-"));
         let plan = write_plan(&dir, &test, &url, load);
-        let out = finish(volley(&["run", &plan, "--outputs", &outputs])).await;
+        let mut args = vec!["run", plan.as_str(), "--outputs", outputs.as_str()];
+        if name == "expensive" {
+            args.extend(["--max-cost", "0.000001"]);
+        }
+        let out = finish(volley(&args)).await;
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{name}: {stderr}");
         assert!(stderr.contains(why), "{name}: names why ({why}): {stderr}");
