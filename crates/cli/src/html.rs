@@ -18,6 +18,16 @@ pub const P99: RGBColor = RGBColor(0xd6, 0x27, 0x28);
 pub const REQUESTS: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
 pub const ERRORS: RGBColor = RGBColor(0x94, 0x67, 0xbd);
 
+/// Each region's colour on a test's page, in the plan's order (then again from the first).
+pub const REGION_COLOURS: [RGBColor; 4] = [
+    RGBColor(0x17, 0xbe, 0xcf),
+    RGBColor(0xbc, 0xbd, 0x22),
+    RGBColor(0x8c, 0x56, 0x4b),
+    RGBColor(0xe3, 0x77, 0xc2),
+];
+/// The start skew's bars.
+pub const SKEW: RGBColor = RGBColor(0x7f, 0x7f, 0x7f);
+
 const WIDTH: u32 = 900;
 const HEIGHT: u32 = 320;
 
@@ -191,6 +201,84 @@ pub fn histogram_chart(latency: &Latencies) -> String {
     })
 }
 
+/// p99 over time, a line per region (each region's own seconds, on the same clock from `first`).
+pub fn region_chart(regions: &[(String, Vec<SecondStats>)], first: i64) -> String {
+    let lines: Vec<(String, Vec<(f64, f64)>, RGBColor)> = regions
+        .iter()
+        .enumerate()
+        .map(|(i, (region, seconds))| {
+            let points = seconds
+                .iter()
+                .filter(|s| s.stats.latency.count() > 0)
+                .map(|s| ((s.second - first) as f64, ms(s.stats.latency.quantile(0.99))))
+                .collect();
+            (region.clone(), points, REGION_COLOURS[i % REGION_COLOURS.len()])
+        })
+        .collect();
+    let x_max = lines
+        .iter()
+        .flat_map(|(_, points, _)| points.iter().map(|p| p.0))
+        .fold(1.0_f64, f64::max);
+    let y_max = lines
+        .iter()
+        .flat_map(|(_, points, _)| points.iter().map(|p| p.1))
+        .fold(1.0_f64, f64::max)
+        * 1.15;
+    svg(|root| {
+        let mut chart = frame(
+            root,
+            "p99 over time, by region",
+            (0.0..x_max, "seconds since the start"),
+            (0.0..y_max, "ms"),
+        )?;
+        for (name, points, colour) in lines {
+            chart
+                .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3)));
+        }
+        legend(&mut chart)
+    })
+}
+
+/// Each worker's start skew (ms from its intended first send), smallest first: a bar each.
+pub fn skew_chart(skews_ms: &[f64]) -> String {
+    let y_max = skews_ms.iter().map(|s| s.abs()).fold(0.1_f64, f64::max) * 1.15;
+    svg(|root| {
+        let mut chart = frame(
+            root,
+            "Start skew across workers",
+            (0.0..skews_ms.len().max(1) as f64, "workers, smallest skew first"),
+            (0.0..y_max, "ms"),
+        )?;
+        chart.draw_series(skews_ms.iter().enumerate().map(|(i, skew)| {
+            let x = i as f64;
+            Rectangle::new([(x + 0.1, 0.0), (x + 0.9, skew.abs())], SKEW.filled())
+        }))?;
+        Ok(())
+    })
+}
+
+/// The thresholds and their verdict, under their heading.
+pub fn thresholds(out: &mut String, verdicts: &[volley_engine::load::threshold::Verdict]) {
+    if verdicts.is_empty() {
+        return;
+    }
+    let (class, verdict) = if verdicts.iter().all(|v| v.passed) {
+        ("success", "PASSED")
+    } else {
+        ("failed", "FAILED")
+    };
+    let _ = write!(
+        out,
+        "<h2>Thresholds</h2><p><span class=\"verdict {class}\">{verdict}</span></p><table id=\"thresholds\">"
+    );
+    for v in verdicts {
+        let _ = write!(out, "<tr><td><code>{}</code></td></tr>", escape(&v.line()));
+    }
+    out.push_str("</table>");
+}
+
 /// One figure of the cards row at the top of a page.
 pub fn card(out: &mut String, label: &str, value: &str) {
     let _ = write!(
@@ -291,21 +379,7 @@ pub fn attack_page(output: &AttackOutput) -> Result<String, serde_json::Error> {
     card(&mut body, "p99", &format!("{:.1} ms", ms(latency.quantile(0.99))));
     card(&mut body, "errors", &total.failures().to_string());
     body.push_str("</div>");
-    if !output.thresholds.is_empty() {
-        let (class, verdict) = if output.passed() {
-            ("success", "PASSED")
-        } else {
-            ("failed", "FAILED")
-        };
-        let _ = write!(
-            body,
-            "<h2>Thresholds</h2><p><span class=\"verdict {class}\">{verdict}</span></p><table id=\"thresholds\">"
-        );
-        for v in &output.thresholds {
-            let _ = write!(body, "<tr><td><code>{}</code></td></tr>", escape(&v.line()));
-        }
-        body.push_str("</table>");
-    }
+    thresholds(&mut body, &output.thresholds);
     charts(&mut body, &seconds, latency);
     let _ = write!(
         body,

@@ -4,6 +4,8 @@
 #[cfg(feature = "stack")]
 pub mod cost;
 pub mod html;
+#[cfg(feature = "stack")]
+pub mod page;
 pub mod report;
 #[cfg(feature = "stack")]
 pub mod run;
@@ -258,7 +260,9 @@ pub struct RunArgs {
     /// `responseBytes`).
     #[arg(long, value_name = "BYTES")]
     pub response_bytes: Option<u64>,
-    /// Also write the test's HTML page to FILE (as `volley attack --html`, over the exact merge).
+    /// Also write the test's HTML page to FILE: one self-contained file over the exact merge (thresholds,
+    /// p99 by region, latency, throughput, the histogram, the start skew, the segments and any stop, the
+    /// cost before and after).
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
     #[command(flatten)]

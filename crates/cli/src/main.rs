@@ -79,7 +79,7 @@ async fn stack(command: &Command) -> Result<ExitCode, CliError> {
             print!("{}", run::text(output, url));
         }
         // After the report is out: a page that cannot be written loses nothing already printed.
-        volley::html::write_to(html, &output.as_attack(url))?;
+        volley::page::write(html, output, url)?;
         if output.passed() {
             return Ok(ExitCode::SUCCESS);
         }

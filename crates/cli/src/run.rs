@@ -334,6 +334,9 @@ pub struct RunOutput {
     /// The cost from what Volley measured.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cost: Option<cost::Cost>,
+    /// For the page.
+    #[serde(skip)]
+    pub facts: TestFacts,
 }
 
 impl RunOutput {
@@ -802,15 +805,98 @@ async fn report(
     let test = TestScope::new(&plan.plan.organisation_id, &plan.plan.test_id);
     let (results, chunks) = collect(stack, &test, fleet, patience).await?;
     let expected: Vec<String> = fleet.calls.iter().map(|c| c.call.call_id.clone()).collect();
-    let result = TestResult::merge(&test, &expected, &results, &chunks)
-        .map_err(|e| CliError::Stack(format!("the results do not merge: {}", volley_core::error_chain(&e))))?;
+    let merge = |expected: &[String], results: &[CallResult], chunks: &[ResultChunk]| {
+        TestResult::merge(&test, expected, results, chunks)
+            .map_err(|e| CliError::Stack(format!("the results do not merge: {}", volley_core::error_chain(&e))))
+    };
+    let region_of: BTreeMap<&str, &str> = fleet
+        .calls
+        .iter()
+        .map(|c| (c.call.call_id.as_str(), c.region.as_str()))
+        .collect();
+    let mut skews: Vec<(String, String, f64)> = results
+        .iter()
+        .filter_map(|r| {
+            let skew = r.report.start_skew.as_ref()?.first_sent_ms;
+            Some((r.call_id.clone(), region_of.get(r.call_id.as_str())?.to_string(), skew))
+        })
+        .collect();
+    skews.sort_by(|a, b| a.2.abs().total_cmp(&b.2.abs()));
+    // Each region's own seconds, merged the same way from its calls alone; then the whole test from them all.
+    let mut by_region: BTreeMap<&str, (Vec<String>, Vec<CallResult>, Vec<ResultChunk>)> = BTreeMap::new();
+    let region = |call: &str| region_of.get(call).copied().unwrap_or_default();
+    for call in expected {
+        by_region.entry(region(&call)).or_default().0.push(call);
+    }
+    for result in results {
+        by_region.entry(region(&result.call_id)).or_default().1.push(result);
+    }
+    for chunk in chunks {
+        by_region.entry(region(&chunk.call_id)).or_default().2.push(chunk);
+    }
+    let mut region_seconds = BTreeMap::new();
+    for (region, (expected, results, chunks)) in &by_region {
+        let seconds = merge(expected, results, chunks)?
+            .report
+            .decode_seconds()
+            .map_err(|e| CliError::Stack(format!("{region}'s seconds do not decode: {e}")))?;
+        region_seconds.insert((*region).to_owned(), seconds);
+    }
+    let (mut expected, mut results, mut chunks) = (Vec::new(), Vec::new(), Vec::new());
+    for (_, (e, r, c)) in by_region {
+        expected.extend(e);
+        results.extend(r);
+        chunks.extend(c);
+    }
+    let result = merge(&expected, &results, &chunks)?;
     let thresholds = thresholds.iter().map(|t| t.check(&result.report)).collect();
+    let state = stack
+        .orchestrate(serde_json::json!({"type": "status",
+            "organisationId": test.organisation_id, "testId": test.test_id}))
+        .await?;
+    let segments = plan
+        .segments()
+        .into_iter()
+        .enumerate()
+        .map(|(k, window)| {
+            let mut calls = BTreeMap::new();
+            for call in fleet.calls.iter().filter(|c| c.segment == k) {
+                *calls.entry(call.region.clone()).or_insert(0) += 1;
+            }
+            (window, calls)
+        })
+        .collect();
     Ok(RunOutput {
         result,
         thresholds,
         estimate: None,
         cost: None,
+        facts: TestFacts {
+            start_ms: fleet
+                .start_at
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64),
+            region_seconds,
+            skews,
+            segments,
+            stop_reason: state["stopReason"].as_str().map(str::to_owned),
+        },
     })
+}
+
+/// What the test's page draws besides the merged result.
+#[derive(Debug, Clone, Default)]
+pub struct TestFacts {
+    /// The test's start, Unix ms.
+    pub start_ms: i64,
+    /// Each region's seconds, merged from its calls alone.
+    pub region_seconds: BTreeMap<String, Vec<volley_engine::load::stats::SecondStats>>,
+    /// Each reporting call's start skew: its id, its region, ms (smallest first).
+    pub skews: Vec<(String, String, f64)>,
+    /// Each segment's window from the start, and its calls by region.
+    pub segments: Vec<(std::ops::Range<Duration>, BTreeMap<String, usize>)>,
+    /// Why the test was stopped, when an abort rule stopped it.
+    pub stop_reason: Option<String>,
 }
 
 /// The live view: each call's chunks as they arrive (and, once its segment is over, the seconds its result

@@ -249,11 +249,36 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
             .any(|l| l.contains(" of 12s ") && l.matches("5/5 rps, 5 err, p99 ").count() == 2),
         "a line with a whole second: {stderr}"
     );
+    // The page: every part, and its charts drawn (rasterised, each series' colour found).
     let page = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("{page}: {e}"));
-    assert!(
-        page.contains("<svg") && page.contains("p99&lt;1us"),
-        "the page, with its threshold"
-    );
+    assert!(page.contains("p99&lt;1us"), "the page, with its threshold");
+    for part in [
+        "thresholds",
+        "regions",
+        "region-latency",
+        "latency",
+        "throughput",
+        "histogram",
+        "skew",
+        "segments",
+        "stop",
+        "cost-estimate",
+        "cost-measured",
+        "seconds",
+    ] {
+        assert!(page.contains(&format!("id=\"{part}\"")), "the page has its {part}");
+    }
+    let series = [
+        ("the first region", volley::html::REGION_COLOURS[0]),
+        ("the second region", volley::html::REGION_COLOURS[1]),
+        ("p50", volley::html::P50),
+        ("requests", volley::html::REQUESTS),
+        ("the start skew", volley::html::SKEW),
+    ];
+    let counts = volley_testkit::svg::rendered_pixels(&page, &series.map(|(_, c)| (c.0, c.1, c.2)));
+    for ((name, _), n) in series.iter().zip(&counts) {
+        assert!(*n >= 30, "{name} is drawn: {n} pixels of its colour");
+    }
     assert!(
         stderr.contains("threshold failed") && stderr.contains("p99<1us"),
         "{stderr}"
