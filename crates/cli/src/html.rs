@@ -201,9 +201,12 @@ pub fn histogram_chart(latency: &Latencies) -> String {
     })
 }
 
+/// A chart's line: its name, its points and its colour.
+type Series = (String, Vec<(f64, f64)>, RGBColor);
+
 /// p99 over time, a line per region (each region's own seconds, on the same clock from `first`).
 pub fn region_chart(regions: &[(String, Vec<SecondStats>)], first: i64) -> String {
-    let lines: Vec<(String, Vec<(f64, f64)>, RGBColor)> = regions
+    let lines: Vec<Series> = regions
         .iter()
         .enumerate()
         .map(|(i, (region, seconds))| {

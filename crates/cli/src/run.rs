@@ -823,30 +823,40 @@ async fn report(
         .collect();
     skews.sort_by(|a, b| a.2.abs().total_cmp(&b.2.abs()));
     // Each region's own seconds, merged the same way from its calls alone; then the whole test from them all.
-    let mut by_region: BTreeMap<&str, (Vec<String>, Vec<CallResult>, Vec<ResultChunk>)> = BTreeMap::new();
+    #[derive(Default)]
+    struct Parts {
+        expected: Vec<String>,
+        results: Vec<CallResult>,
+        chunks: Vec<ResultChunk>,
+    }
+    let mut by_region: BTreeMap<&str, Parts> = BTreeMap::new();
     let region = |call: &str| region_of.get(call).copied().unwrap_or_default();
     for call in expected {
-        by_region.entry(region(&call)).or_default().0.push(call);
+        by_region.entry(region(&call)).or_default().expected.push(call);
     }
     for result in results {
-        by_region.entry(region(&result.call_id)).or_default().1.push(result);
+        by_region
+            .entry(region(&result.call_id))
+            .or_default()
+            .results
+            .push(result);
     }
     for chunk in chunks {
-        by_region.entry(region(&chunk.call_id)).or_default().2.push(chunk);
+        by_region.entry(region(&chunk.call_id)).or_default().chunks.push(chunk);
     }
     let mut region_seconds = BTreeMap::new();
-    for (region, (expected, results, chunks)) in &by_region {
-        let seconds = merge(expected, results, chunks)?
+    for (region, parts) in &by_region {
+        let seconds = merge(&parts.expected, &parts.results, &parts.chunks)?
             .report
             .decode_seconds()
             .map_err(|e| CliError::Stack(format!("{region}'s seconds do not decode: {e}")))?;
         region_seconds.insert((*region).to_owned(), seconds);
     }
     let (mut expected, mut results, mut chunks) = (Vec::new(), Vec::new(), Vec::new());
-    for (_, (e, r, c)) in by_region {
-        expected.extend(e);
-        results.extend(r);
-        chunks.extend(c);
+    for parts in by_region.into_values() {
+        expected.extend(parts.expected);
+        results.extend(parts.results);
+        chunks.extend(parts.chunks);
     }
     let result = merge(&expected, &results, &chunks)?;
     let thresholds = thresholds.iter().map(|t| t.check(&result.report)).collect();
