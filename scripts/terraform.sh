@@ -109,20 +109,24 @@ case "${1:-}" in
     tf destroy -input=false -auto-approve $(vars)
     ;;
   outputs)
-    # This region's stack_outputs merged into OUTPUTS (default target/aws/outputs.json): the home region's by
-    # name, another region's as <Name>@<region>, so one file names the stack in every region for
-    # `volley run --outputs`. Run it once per region, after `make deploy` there.
+    # The stack_outputs of the state `make infra-init` set up, merged into OUTPUTS (default
+    # target/aws/outputs.json): the home region's by name, another region's as <Name>@<region>, so one file
+    # names the stack in every region for `volley run --outputs`. Keyed by the regions the state itself
+    # names (its stack's region, its home_region), and refused when that is not AWS_REGION's: run it once
+    # per region, after `make infra-init deploy` there.
     file=${OUTPUTS:-$ROOT/target/aws/outputs.json}
     mkdir -p "$(dirname "$file")"
-    tf output -json stack_outputs | python3 -c '
+    tf output -json | python3 -c '
 import json, os, sys
-path, region, home = sys.argv[1:4]
+path, region = sys.argv[1:3]
 try:
-    outputs = json.load(sys.stdin)
-except ValueError as error:
-    sys.exit(f"terraform output -json stack_outputs answered no JSON ({error}): is deploy/ applied in {region}?")
-if not isinstance(outputs, dict):
-    sys.exit(f"terraform output -json stack_outputs answered {outputs!r}, not the outputs")
+    state = json.load(sys.stdin)
+    outputs, home = state["stack_outputs"]["value"], state["home_region"]["value"]
+except (ValueError, KeyError, TypeError) as error:
+    sys.exit(f"terraform output -json has no stack_outputs and home_region ({error!r}): is deploy/ applied in {region}?")
+state_region = outputs.get("StackRegion")
+if state_region != region:
+    sys.exit(f"the Terraform state read is the stack in {state_region}, not {region}: run make infra-init with AWS_REGION={region} first")
 merged = {}
 if os.path.exists(path):
     with open(path) as handle:
@@ -131,7 +135,7 @@ for name, value in outputs.items():
     merged[name if region == home else f"{name}@{region}"] = value
 with open(path, "w") as handle:
     json.dump(merged, handle, indent=2, sort_keys=True)
-' "$file" "$region" "$home_region" || die "merging $region's outputs into $file failed"
+' "$file" "$region" || die "merging $region's outputs into $file failed"
     say "$region's outputs are in $file (volley run --outputs $file)"
     ;;
   *) die "usage: terraform.sh backend|init|plan|apply|destroy|outputs" ;;

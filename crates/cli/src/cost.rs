@@ -280,9 +280,11 @@ pub fn estimate(
             );
         }
         if stack.region == plan.plan.home_region {
-            // test-start, a segment-start per schedule, and `volley run`'s status poll a second.
+            // test-start, a segment-start per schedule, and `volley run`'s status poll a second, from the
+            // test's start (a lead before the load's) to the load's end.
             let schedules = segments.iter().filter(|s| !s.start.is_zero() && s.start < ran).count() as u64;
-            let requests = 1 + schedules + if follow { ran.as_secs() } else { 0 };
+            let polls = if follow { home.lead.as_secs() + ran.as_secs() } else { 0 };
+            let requests = 1 + schedules + polls;
             line(
                 format!("Scheduler: {schedules} invocations (the later segments)"),
                 schedules as f64 * p.scheduler_invocation,
@@ -442,11 +444,11 @@ mod tests {
             // A probe a second and each chunk found.
             ("S3: 34 GET", 34.0 * 0.0004 / 1e3),
             ("Scheduler: 0 invocations", 0.0),
-            // test-start and 30 status polls, 50 ms each at 0.125 GB on x86_64.
-            ("orchestrator: 31 invocations", 31.0 * 0.20 / 1e6),
+            // test-start and 120 status polls (90 s of lead, 30 s of load), 50 ms each at 0.125 GB on x86_64.
+            ("orchestrator: 121 invocations", 121.0 * 0.20 / 1e6),
             (
-                "orchestrator: 0.2 GB-s at 128 MB x86_64",
-                31.0 * 0.05 * 0.125 * 0.000_016_666_7,
+                "orchestrator: 0.8 GB-s at 128 MB x86_64",
+                121.0 * 0.05 * 0.125 * 0.000_016_666_7,
             ),
         ];
         assert_eq!(lines.len(), expect.len(), "{lines:#?}");

@@ -18,7 +18,8 @@ pub const P99: RGBColor = RGBColor(0xd6, 0x27, 0x28);
 pub const REQUESTS: RGBColor = RGBColor(0x2c, 0xa0, 0x2c);
 pub const ERRORS: RGBColor = RGBColor(0x94, 0x67, 0xbd);
 
-/// Each region's colour on a test's page, in the plan's order (then again from the first).
+/// Each region's colour on a test's page, in the order the page lists the regions (by name; then again
+/// from the first).
 pub const REGION_COLOURS: [RGBColor; 4] = [
     RGBColor(0x17, 0xbe, 0xcf),
     RGBColor(0xbc, 0xbd, 0x22),

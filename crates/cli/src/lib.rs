@@ -227,21 +227,27 @@ pub struct RunArgs {
     /// `testId`, `homeRegion`, `request`, `rate`, `duration`, `regions`..., and `thresholds`; see
     /// testdata/plans/), or the target URL for the quick form (with --org, --rate, --duration, --regions).
     pub plan: String,
-    /// The organisation (quick form).
+    /// The organisation (the quick form's; with a plan file, in place of its `organisationId`).
     #[arg(long)]
     pub org: Option<String>,
-    /// The test's id (quick form; default `run-<unix seconds>`).
+    /// The test's id (quick form: default `run-<unix seconds>`; with a plan file, in place of its `testId`,
+    /// to run the same plan again).
     #[arg(long)]
     pub test_id: Option<String>,
-    /// Requests per second, all regions together (quick form).
+    /// Requests per second, all regions together (quick form; with a plan file, in place of its `rate`).
     #[arg(long)]
     pub rate: Option<f64>,
-    /// How long ("30m", "90s"; quick form).
+    /// How long ("30m", "90s"; quick form; with a plan file, in place of its `duration`).
     #[arg(long)]
     pub duration: Option<String>,
-    /// The regions, comma-separated, each an equal share (quick form); the first is the home region.
+    /// The regions, comma-separated, each an equal share; the first is the home region (quick form; with a
+    /// plan file, in place of its `regions` and `homeRegion`).
     #[arg(long, value_delimiter = ',')]
     pub regions: Vec<String>,
+    /// With a plan file: the target URL in place of its `request.url` (the same plan against another
+    /// environment).
+    #[arg(long)]
+    pub url: Option<String>,
     /// A threshold the whole test must meet (repeatable, as `volley attack --fail-if`): exit status 3 when any
     /// fails. Added to the plan file's `thresholds`.
     #[arg(long = "fail-if", value_name = "EXPR")]

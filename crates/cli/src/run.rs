@@ -26,7 +26,9 @@ use volley_core::adapters::dynamodb::tests::{DynamoResultLedger, DynamoTestActiv
 use volley_core::adapters::s3::S3ResultArchive;
 use volley_core::config::EnvReader;
 use volley_core::model::plan::{Fleet, TestPlan, ValidPlan};
-use volley_core::model::result::{CallResult, ResultChunk, archive_key, chunk_key};
+use volley_core::model::result::{
+    CallResult, DEFAULT_CHUNK_INTERVAL, MAX_CHUNK_INTERVAL, MIN_CHUNK_INTERVAL, ResultChunk, archive_key, chunk_key,
+};
 use volley_core::model::scope::TestScope;
 use volley_core::model::test_result::TestResult;
 use volley_core::ports::{OrganisationLimitsStore, ResultArchive, ResultLedger, StoreError, TestActivity};
@@ -39,8 +41,6 @@ use crate::{CliError, OutputsArgs, RunArgs, StackArgs, TestArgs, cost};
 pub const CONFIRM_ABOVE: u64 = 1_000_000;
 /// A plan estimated above this many dollars needs a yes too.
 pub const CONFIRM_ABOVE_USD: f64 = 5.0;
-/// A worker's chunk period when its function does not set `CHUNK_INTERVAL` (the worker's default).
-const DEFAULT_CHUNK_INTERVAL: Duration = Duration::from_secs(10);
 /// A test counts as running for `maxConcurrentTests` while its last result arrived within two of the
 /// region's chunk periods and this (a running test's workers send a chunk every period).
 const RUNNING_SLACK: Duration = Duration::from_secs(10);
@@ -91,9 +91,13 @@ pub fn read_plan(args: &RunArgs) -> Result<RunPlan, CliError> {
                 .collect::<Result<Vec<_>, _>>()?,
             Some(other) => return Err(usage(format!("{}: thresholds: {other:?} is not a list", args.plan))),
         };
+        override_plan(&mut table, args)?;
         let written = serde_json::to_value(&table).map_err(|e| usage(format!("{}: {e}", args.plan)))?;
         (written, thresholds)
     } else if args.plan.starts_with("http://") || args.plan.starts_with("https://") {
+        if args.url.is_some() {
+            return Err(usage("--url: the quick form's target is its URL already"));
+        }
         (quick_plan(args)?, Vec::new())
     } else {
         return Err(usage(format!("{}: neither a plan file nor an http(s) URL", args.plan)));
@@ -112,6 +116,58 @@ pub fn read_plan(args: &RunArgs) -> Result<RunPlan, CliError> {
         thresholds,
         response_bytes,
     })
+}
+
+/// The flags that replace a plan file's fields: `--org`, `--test-id`, `--rate`, `--duration`, `--regions`
+/// (equal shares, the first the home region) and `--url`. A flag that cannot replace what the plan says
+/// (a rate over a plan of stages, a URL over several requests) is refused naming both.
+fn override_plan(table: &mut toml::Table, args: &RunArgs) -> Result<(), CliError> {
+    let text = |s: &str| toml::Value::String(s.to_owned());
+    if let Some(org) = &args.org {
+        table.insert("organisationId".into(), text(org));
+    }
+    if let Some(test_id) = &args.test_id {
+        table.insert("testId".into(), text(test_id));
+    }
+    if let Some(rate) = args.rate {
+        if let Some(shape) = ["ramp", "stages"].into_iter().find(|k| table.contains_key(*k)) {
+            return Err(usage(format!("--rate: the plan's load is its {shape}, not a rate")));
+        }
+        table.insert("rate".into(), toml::Value::Float(rate));
+    }
+    if let Some(duration) = &args.duration {
+        if table.contains_key("stages") {
+            return Err(usage("--duration: the plan's stages set its duration"));
+        }
+        table.insert("duration".into(), text(duration));
+    }
+    if let Some(home) = args.regions.first() {
+        table.insert("homeRegion".into(), text(home));
+        let regions = args
+            .regions
+            .iter()
+            .map(|region| {
+                let mut entry = toml::Table::new();
+                entry.insert("region".into(), text(region));
+                entry.insert("share".into(), toml::Value::Integer(1));
+                toml::Value::Table(entry)
+            })
+            .collect();
+        table.insert("regions".into(), toml::Value::Array(regions));
+    }
+    if let Some(url) = &args.url {
+        match table.get_mut("request") {
+            Some(toml::Value::Table(request)) => {
+                request.insert("url".into(), text(url));
+            }
+            _ => {
+                return Err(usage(
+                    "--url: the plan has no one `request` to aim elsewhere (several `requests` name their own)",
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The quick form's plan: the URL, the rate over the duration, the regions in equal shares.
@@ -221,7 +277,7 @@ impl Stack {
                         "--prefix {prefix:?}: deploy/'s prefixes are 2 to 21 lower-case letters, digits or hyphens, starting with a letter"
                     )));
                 }
-                let account = driver::account_id(&config)
+                let account = driver::account_id(&volley_core::aws::in_region(&config, home))
                     .await
                     .map_err(stack_error("asking STS which account the credentials belong to"))?;
                 Names::Derived {
@@ -361,10 +417,7 @@ impl RunOutput {
                 .result
                 .regions
                 .iter()
-                .map(|(r, s)| {
-                    let sent = s.requests.saturating_sub(s.dropped);
-                    (r.clone(), (sent as f64 * mean_request_bytes(plan)).round() as u64)
-                })
+                .map(|(r, s)| (r.clone(), (s.requests as f64 * mean_request_bytes(plan)).round() as u64))
                 .collect(),
         }
     }
@@ -446,11 +499,27 @@ fn size(deployed: &driver::Deployment) -> cost::FunctionSize {
     }
 }
 
-/// A duration setting of a deployed function, or its default.
-fn setting(deployed: &driver::Deployment, name: &str, default: Duration, region: &str) -> Result<Duration, CliError> {
-    deployed.environment.get(name).map_or(Ok(default), |text| {
-        volley_core::config::duration(text).map_err(|e| CliError::Stack(format!("{region}: {name}: {e}")))
-    })
+/// A duration setting of a deployed function, or its default; one outside `range` is refused, as the
+/// function itself refuses it.
+fn setting(
+    deployed: &driver::Deployment,
+    name: &str,
+    default: Duration,
+    range: std::ops::RangeInclusive<Duration>,
+    region: &str,
+) -> Result<Duration, CliError> {
+    let Some(text) = deployed.environment.get(name) else {
+        return Ok(default);
+    };
+    let value = volley_core::config::duration(text).map_err(|e| CliError::Stack(format!("{region}: {name}: {e}")))?;
+    if !range.contains(&value) {
+        return Err(CliError::Stack(format!(
+            "{region}: the deployed {name} {text:?} is outside {} to {}: the function refuses it",
+            humantime::format_duration(*range.start()),
+            humantime::format_duration(*range.end())
+        )));
+    }
+    Ok(value)
 }
 
 /// The home region's orchestrator as deployed: its size and its `SEGMENT_LEAD`.
@@ -466,6 +535,7 @@ async fn home_stack(stack: &Stack) -> Result<cost::HomeStack, CliError> {
             &orchestrator,
             "SEGMENT_LEAD",
             volley_core::model::plan::DEFAULT_SEGMENT_LEAD,
+            volley_core::model::plan::MIN_SEGMENT_LEAD..=volley_core::model::plan::SEGMENT_LEAD,
             &home,
         )?,
     })
@@ -489,7 +559,13 @@ async fn region_stack(stack: &Stack, region: &str) -> Result<(cost::RegionStack,
             region: region.to_owned(),
             worker: size(&worker),
             archiver: size(&archiver),
-            chunk_interval: setting(&worker, "CHUNK_INTERVAL", DEFAULT_CHUNK_INTERVAL, region)?,
+            chunk_interval: setting(
+                &worker,
+                "CHUNK_INTERVAL",
+                DEFAULT_CHUNK_INTERVAL,
+                MIN_CHUNK_INTERVAL..=MAX_CHUNK_INTERVAL,
+                region,
+            )?,
         },
         worker,
     ))
@@ -504,6 +580,15 @@ async fn region_stack(stack: &Stack, region: &str) -> Result<(cost::RegionStack,
 /// - Its workers at once against the concurrency Lambda gives the worker there.
 pub async fn preflight(stack: &Stack, plan: &ValidPlan, fleet: &Fleet) -> Result<Preflight, CliError> {
     let org = &plan.plan.organisation_id;
+    // Every region's stack stops and starts the test through one orchestrator: the stack's home region's.
+    let home = stack.home()?;
+    if plan.plan.home_region != home {
+        return Err(usage(format!(
+            "homeRegion {}: the stack's orchestrator is in {home}, which every region's workers and archivers \
+             answer to. Make it the plan's homeRegion (the first of --regions). Nothing was started",
+            plan.plan.home_region
+        )));
+    }
     let mut checks = Vec::new();
     let mut limits = Vec::new();
     let mut running = std::collections::BTreeSet::new();
@@ -517,7 +602,14 @@ pub async fn preflight(stack: &Stack, plan: &ValidPlan, fleet: &Fleet) -> Result
             &config,
             stack.output("DomainsTableName", Some(region))?,
         ));
-        let guard = volley_core::config::guard_settings(&mut EnvReader::from_map(deployed.environment.clone()))
+        let mut env = EnvReader::from_map(deployed.environment.clone());
+        let settings = volley_core::config::guard_settings(&mut env);
+        env.finish().map_err(|e| {
+            CliError::Stack(format!(
+                "{region}: the worker's configuration: {e}: its workers would not start"
+            ))
+        })?;
+        let guard = settings
             .guard(Arc::clone(&domains) as _)
             .map_err(|e| CliError::Stack(format!("{region}: the workers' DNS servers: {e}")))?;
         for (_, request) in &plan.requests {
@@ -981,12 +1073,15 @@ impl<'a> Live<'a> {
                         _ => break,
                     }
                 }
-                // Its segment over: the seconds after its last chunk come with its result.
+                // Its segment over: the seconds after its last chunk come with its result, once every chunk
+                // it lists is in (a chunk and the result travel apart, and may arrive in either order).
                 let rest = if ended {
                     match archive.get(&archive_key(&org, &id, &call_id)).await {
-                        Ok(Some(bytes)) => serde_json::from_slice::<CallResult>(&bytes)
-                            .ok()
-                            .and_then(|r| r.unchunked_seconds().ok()),
+                        Ok(Some(bytes)) => serde_json::from_slice::<CallResult>(&bytes).ok().and_then(|r| {
+                            let listed = r.chunked.as_ref().map_or(0, |c| c.chunks);
+                            let seen = first + chunks.len() as u32;
+                            (seen >= listed).then(|| r.unchunked_seconds().ok()).flatten()
+                        }),
                         _ => None,
                     }
                 } else {
@@ -995,7 +1090,8 @@ impl<'a> Live<'a> {
                 (i, chunks, rest)
             });
         }
-        while let Some(Ok((i, chunks, rest))) = reads.join_next().await {
+        while let Some(read) = reads.join_next().await {
+            let Ok((i, chunks, rest)) = read else { continue };
             let region = self.seconds.entry(self.fleet.calls[i].region.clone()).or_default();
             self.next[i] += chunks.len() as u32;
             for second in chunks.iter().flatten().chain(rest.iter().flatten()) {
@@ -1050,10 +1146,16 @@ impl<'a> Live<'a> {
                     .and_then(|m| m.get(&s))
                     .cloned()
                     .unwrap_or_default();
+                // Dropped sends are not requests: said apart, when there are any.
+                let dropped = if stats.dropped > 0 {
+                    format!(", {} dropped", stats.dropped)
+                } else {
+                    String::new()
+                };
                 format!(
-                    "[{}s] {}/{:.0} rps, {} err, p99 {}",
+                    "[{}s] {}/{:.0} rps, {} err, p99 {}{dropped}",
                     s - self.start_ms.div_euclid(1000),
-                    stats.requests - stats.dropped,
+                    stats.requests,
                     self.asked(region, s),
                     stats.failures(),
                     crate::report::duration(stats.latency.quantile(0.99))
@@ -1240,9 +1342,14 @@ impl Signals {
 
     /// Asks in the terminal whether to stop the test; another signal while asking is a yes.
     async fn ask_to_stop(&mut self) -> bool {
-        let answer = tokio::task::spawn_blocking(|| ask("\nStop the test for every worker? [y/N] "));
+        // A thread of its own, not the runtime's blocking pool: when a signal answers instead, its read of
+        // the terminal is left behind, and the runtime's shutdown would wait for it.
+        let (answer, asked) = tokio::sync::oneshot::channel();
+        std::thread::spawn(move || {
+            let _ = answer.send(ask("\nStop the test for every worker? [y/N] "));
+        });
         tokio::select! {
-            answer = answer => answer.unwrap_or(true),
+            answer = asked => answer.unwrap_or(true),
             _ = self.next() => true,
         }
     }
@@ -1432,6 +1539,81 @@ mod tests {
         assert_eq!(live.asked("eu-west-1", start_s), 15.0);
         assert_eq!(live.asked("eu-west-1", start_s + 1), 30.0);
         assert_eq!(live.asked("us-east-1", start_s + 1), 10.0);
+    }
+
+    fn run_args(args: &[&str]) -> RunArgs {
+        use clap::Parser as _;
+        let cli = crate::Cli::try_parse_from([&["volley", "run"], args].concat()).unwrap_or_else(|e| panic!("{e}"));
+        match cli.command {
+            crate::Command::Run(args) => *args,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Flags replace a plan file's fields (the same plan run again, elsewhere), and one that cannot is
+    /// refused naming why.
+    #[test]
+    fn flags_replace_a_plan_files_fields() {
+        let dir = std::env::temp_dir().join(format!("volley-override-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.join("plan.toml");
+        std::fs::write(
+            &path,
+            "organisationId = \"acme\"\ntestId = \"t1\"\nhomeRegion = \"eu-west-1\"\nrate = 10\nduration = \"30s\"\n\
+             [request]\nurl = \"https://api.acme.example/\"\n[[regions]]\nregion = \"eu-west-1\"\nshare = 3\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let plan = path.to_string_lossy().into_owned();
+        let given = read_plan(&run_args(&[
+            &plan,
+            "--org",
+            "beta",
+            "--test-id",
+            "t2",
+            "--rate",
+            "40",
+            "--duration",
+            "1m",
+            "--regions",
+            "us-east-1,ap-south-1",
+            "--url",
+            "https://staging.acme.example/",
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let p = &given.plan.plan;
+        assert_eq!((p.organisation_id.as_str(), p.test_id.as_str()), ("beta", "t2"));
+        assert_eq!(p.home_region, "us-east-1");
+        assert_eq!(
+            p.regions
+                .iter()
+                .map(|r| (r.region.as_str(), r.share))
+                .collect::<Vec<_>>(),
+            [("us-east-1", 1), ("ap-south-1", 1)]
+        );
+        assert_eq!(given.plan.schedule.peak_rate(), 40.0);
+        assert_eq!(given.plan.schedule.duration(), Duration::from_secs(60));
+        assert_eq!(given.plan.requests[0].1.url, "https://staging.acme.example/");
+        let untouched = read_plan(&run_args(&[&plan])).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(untouched.plan.plan.regions[0].share, 3);
+
+        std::fs::write(
+            &path,
+            "organisationId = \"acme\"\ntestId = \"t1\"\nhomeRegion = \"eu-west-1\"\n\
+             stages = [{duration = \"10s\", rate = 5}]\n[request]\nurl = \"https://api.acme.example/\"\n\
+             [[regions]]\nregion = \"eu-west-1\"\nshare = 1\n",
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        let refused = read_plan(&run_args(&[&plan, "--rate", "5"]));
+        assert!(
+            matches!(&refused, Err(CliError::Usage(m)) if m.contains("--rate") && m.contains("stages")),
+            "{refused:?}"
+        );
+        let refused = read_plan(&run_args(&["https://api.acme.example/", "--url", "https://x.example/"]));
+        assert!(
+            matches!(&refused, Err(CliError::Usage(m)) if m.contains("--url")),
+            "{refused:?}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub fn render(outcome: &Outcome) -> String {
     let mut body = String::new();
     let _ = write!(
         body,
-        "<h1>Volley demo: load test {}</h1><p>{} rps from each of {} regions ({}) against <code>{}</code>, started together by the orchestrator at {}.</p>",
+        "<h1>Volley demo: load test {}</h1><p>{} rps from each of {} regions ({}) against <code>{}</code>, run by <code>volley run</code> and started together by the orchestrator at {}. Its own page: <a href=\"{}\">{}</a>.</p>",
         escape(&outcome.test_id),
         outcome.rate_per_region,
         outcome.regions.len(),
@@ -40,7 +40,9 @@ pub fn render(outcome: &Outcome) -> String {
         escape(&outcome.target),
         escape(
             &chrono::DateTime::from_timestamp_millis(outcome.start_at_ms).map_or_else(String::new, |t| t.to_rfc3339())
-        )
+        ),
+        crate::outcome::RUN_PAGE,
+        crate::outcome::RUN_PAGE
     );
     body.push_str("<div class=\"cards\">");
     card(&mut body, "requests", &total.requests.to_string());

@@ -1,28 +1,31 @@
 //! `make demo`: one whole load test through the seven functions deployed in the local stack, driven from
-//! outside as a user would (`aws lambda invoke`, `aws events put-events`), then read back from where each
-//! function stored its part, and reported as text and as a self-contained HTML page.
+//! outside as a user would (`aws lambda invoke`, and `volley run` for the load), then read back from where
+//! each function stored its part, and reported as text and as a self-contained HTML page.
 //!
 //! The phases, in order: register the demo organisation's domain with the domain-validator (its challenge
-//! record served from a loopback DNS server, as the organisation's DNS would); a two-region synchronised start
-//! through the orchestrator; `User Call` events for the workers, which load the greeter through the
-//! emulator's API Gateway; the archiver's counters; the metrics-saver; the archived results; run-load with
-//! the greeter suite, compared with the previous demo run.
+//! record served from a loopback DNS server, as the organisation's DNS would); the load test, the plan
+//! testdata/plans/demo.toml run by `volley run` in both of the stack's regions (the orchestrator's
+//! test-start, the workers loading the greeter through the emulator's API Gateway, `volley run`'s report and
+//! page); each region's archiver's counters; the archived results, read back and merged; each region's
+//! metrics-saver; run-load with the greeter suite, compared with the previous demo run.
 
 pub mod html;
 pub mod outcome;
 pub mod phases;
 pub mod text;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use thiserror::Error;
-use volley_core::adapters::driver::{EventBus, FunctionError, Functions};
+use volley_core::adapters::driver::{FunctionError, Functions};
 use volley_core::adapters::dynamodb::metrics::DynamoSavedMetrics;
 use volley_core::adapters::dynamodb::tests::DynamoResultLedger;
 use volley_core::adapters::s3::S3ResultArchive;
+use volley_core::model::plan::TestPlan;
 use volley_core::model::result::{CallResult, archive_key};
 use volley_core::model::run::{CompareRequest, CompareType, RunAnswer, RunRequest, StoreRequest};
 use volley_core::model::saved_metrics::{SavedSecond, Series};
@@ -33,18 +36,20 @@ use volley_engine::load::report::Report;
 use volley_engine::load::stats::SecondStats;
 use volley_localdns::LocalDns;
 
-pub use crate::outcome::{CountersOutcome, DomainOutcome, Outcome, PhaseTime};
+pub use crate::outcome::{CountersOutcome, DomainOutcome, Outcome, PhaseTime, RUN_PAGE};
 use crate::phases::Phases;
+
+/// The demo's plan, which `volley run` runs: the greeter from both of the local stack's regions.
+pub const PLAN: &str = "testdata/plans/demo.toml";
 
 /// What the demo runs; the defaults are what `make demo` runs.
 #[derive(Debug, Clone)]
 pub struct Options {
-    /// Requests per second from each region's worker.
+    /// Requests per second from each region (in place of the plan's rate, which is all regions together).
     pub rate: u32,
     pub duration: Duration,
+    /// The regions, the home region first; none: the stack's (StackRegion, then SecondRegion).
     pub regions: Vec<String>,
-    /// The orchestrator's start buffer: time for the events to reach the workers.
-    pub buffer_seconds: u32,
     pub organisation: String,
     /// run-load: simulated users, spawned per second, and how long all of them run.
     pub users: u32,
@@ -65,8 +70,7 @@ impl Default for Options {
         Self {
             rate: 15,
             duration: Duration::from_secs(30),
-            regions: vec!["eu-west-1".into(), "us-east-1".into()],
-            buffer_seconds: 5,
+            regions: Vec::new(),
             organisation: "volley-demo".into(),
             users: 4,
             spawn_rate: 4,
@@ -110,6 +114,8 @@ pub enum DemoError {
     Greeter { url: String, source: reqwest::Error },
     #[error("writing {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
+    #[error("running {command}: {source}")]
+    Volley { command: String, source: std::io::Error },
 }
 
 fn aws(what: impl Into<String>) -> impl FnOnce(StoreError) -> DemoError {
@@ -117,9 +123,12 @@ fn aws(what: impl Into<String>) -> impl FnOnce(StoreError) -> DemoError {
     move |source| DemoError::Aws { what, source }
 }
 
-/// The outputs `make stack-deploy` wrote (target/local-stack/outputs.json).
+/// The outputs `make stack-deploy` wrote (target/local-stack/outputs.json), and where.
 #[derive(Debug, Clone)]
-pub struct StackOutputs(serde_json::Map<String, Value>);
+pub struct StackOutputs {
+    outputs: serde_json::Map<String, Value>,
+    pub path: PathBuf,
+}
 
 impl StackOutputs {
     pub fn load(path: &Path) -> Result<Self, DemoError> {
@@ -128,7 +137,10 @@ impl StackOutputs {
             source,
         })?;
         serde_json::from_str(&text)
-            .map(Self)
+            .map(|outputs| Self {
+                outputs,
+                path: path.to_owned(),
+            })
             .map_err(|source| DemoError::OutputsFormat {
                 path: path.to_owned(),
                 source,
@@ -136,10 +148,28 @@ impl StackOutputs {
     }
 
     pub fn get(&self, name: &str) -> Result<&str, DemoError> {
-        self.0
+        self.outputs
             .get(name)
             .and_then(Value::as_str)
             .ok_or_else(|| DemoError::MissingOutput(name.into()))
+    }
+
+    /// The output `name` of `region`'s stack: a second region's is `<name>@<region>`.
+    pub fn get_in(&self, region: &str, name: &str) -> Result<&str, DemoError> {
+        if self.get("StackRegion")? == region {
+            self.get(name)
+        } else {
+            self.get(&format!("{name}@{region}"))
+        }
+    }
+
+    /// The regions the stack is deployed in: its own, then the second region's, if any.
+    pub fn regions(&self) -> Result<Vec<String>, DemoError> {
+        let mut regions = vec![self.get("StackRegion")?.to_owned()];
+        if let Ok(second) = self.get("SecondRegion") {
+            regions.push(second.to_owned());
+        }
+        Ok(regions)
     }
 }
 
@@ -165,15 +195,17 @@ impl Stack {
         }
     }
 
-    fn function(&self, output: &str) -> Result<String, DemoError> {
-        self.outputs.get(output).map(str::to_owned)
-    }
-
     /// Invokes a deployed function and expects an answer, not an error.
     async fn invoke(&self, output: &str, payload: Value) -> Result<Value, DemoError> {
-        let function = self.function(output)?;
+        let region = self.outputs.get("StackRegion")?.to_owned();
+        self.invoke_in(&region, output, payload).await
+    }
+
+    /// Invokes `region`'s deployed function and expects an answer, not an error.
+    async fn invoke_in(&self, region: &str, output: &str, payload: Value) -> Result<Value, DemoError> {
+        let function = self.outputs.get_in(region, output)?.to_owned();
         let what = payload.to_string();
-        self.functions
+        Functions::new(&self.in_region(region))
             .invoke(&function, &payload)
             .await
             .map_err(aws(format!("invoking {function}")))?
@@ -185,6 +217,12 @@ impl Stack {
     }
 }
 
+impl Stack {
+    fn in_region(&self, region: &str) -> volley_core::aws::SdkConfig {
+        volley_core::aws::in_region(&self.sdk_config, region)
+    }
+}
+
 fn unix_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -192,89 +230,81 @@ fn unix_ms() -> i64 {
 /// Runs the whole demo.
 pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Outcome, DemoError> {
     let test_id = format!("demo-{}", chrono::Utc::now().format("%Y%m%d-%H%M%S"));
+    let regions = if options.regions.is_empty() {
+        stack.outputs.regions()?
+    } else {
+        options.regions.clone()
+    };
 
     let phase = phases.start("register the demo organisation (domain-validator)");
     let domain = register(options, stack).await?;
     phase.finish(format!("{} is {}", domain.domain, domain.status));
 
-    let phase = phases.start("synchronised start for two regions (orchestrator)");
-    let start_at_ms = orchestrate(options, stack, &test_id).await?;
+    // `volley run` prints its own plan, cost, live lines and report: the phase draws no bar over them.
+    let phase = phases.start_quiet("the load test, both regions (volley run: orchestrator, workers)");
+    let load = load(options, stack, &test_id, &regions).await?;
     phase.finish(format!(
-        "{} regions start at {}",
-        options.regions.len(),
-        chrono::DateTime::from_timestamp_millis(start_at_ms).map_or_else(String::new, |t| t.to_rfc3339())
-    ));
-
-    let phase = phases.start_bar(
-        "workers load the greeter through API Gateway (worker)",
-        options.duration.as_secs() + u64::from(options.buffer_seconds),
-    );
-    let target = fire(options, stack, &test_id, start_at_ms, &phase).await?;
-    phase.finish(format!(
-        "{} rps from each of {} regions for {}",
+        "{} rps from each of {} regions for {}: {}",
         options.rate,
-        options.regions.len(),
-        humantime::format_duration(options.duration)
+        regions.len(),
+        humantime::format_duration(options.duration),
+        if load.passed {
+            "every threshold held"
+        } else {
+            "a threshold failed"
+        }
     ));
 
-    let phase = phases.start("results archived (archiver: S3, CloudWatch, DynamoDB)");
-    let counters = archived(options, stack, &test_id, &phase).await?;
-    for region in &options.regions {
-        stack
-            .invoke(
-                "OrchestratorFunctionName",
-                json!({"type": "test-end", "organisationId": options.organisation, "testId": test_id,
-                       "region": region}),
-            )
-            .await?;
-    }
+    let phase = phases.start("results archived in each region (archiver: S3, CloudWatch, DynamoDB)");
+    let counters = archived(options, stack, &test_id, &load.calls, &phase).await?;
     phase.finish(format!(
         "{} results, {} requests counted",
         counters.results_archived, counters.requests
     ));
 
-    let phase = phases.start("results read back from S3");
-    let calls = read_results(options, stack, &test_id).await?;
+    let phase = phases.start("results read back from each region's S3");
+    let calls = read_results(options, stack, &test_id, &load.calls).await?;
     let (report, seconds) = merge(&options.organisation, &test_id, &calls)?;
     phase.finish(format!("{} results, {} seconds", calls.len(), seconds.len()));
 
-    let phase = phases.start("1-second metrics saved for good (metrics-saver)");
-    let (seconds_saved, saved) = save_metrics(options, stack, &test_id, &seconds).await?;
+    let phase = phases.start("1-second metrics saved for good (each region's metrics-saver)");
+    let (seconds_saved, saved) = save_metrics(options, stack, &test_id, &regions, &seconds).await?;
     phase.finish(format!("{seconds_saved} series-seconds saved"));
 
     let phase = phases.start("the greeter suite, compared with the last demo run (run-load)");
     let run_load = run_load(options, stack).await?;
     phase.finish(format!("{}: {}", run_load.result, first_line(&run_load.message)));
 
-    let bucket = stack.outputs.get("ResultsBucketName")?;
-    let mut stored: Vec<(String, String)> = calls
-        .iter()
-        .map(|c| {
-            (
-                format!("result of {}", c.region.as_deref().unwrap_or("-")),
-                format!("s3://{bucket}/{}", c.archive_key()),
-            )
-        })
-        .collect();
-    stored.push((
-        "live counters".into(),
-        format!(
-            "DynamoDB {} (testKey {})",
-            stack.outputs.get("TestsTableName")?,
-            TestScope::new(&options.organisation, &test_id).key()
-        ),
-    ));
+    let mut stored: Vec<(String, String)> = Vec::new();
+    for c in &calls {
+        let region = c.region.as_deref().unwrap_or("-");
+        let bucket = stack.outputs.get_in(region, "ResultsBucketName")?;
+        stored.push((
+            format!("result of {region}"),
+            format!("s3://{bucket}/{}", c.archive_key()),
+        ));
+    }
+    for region in &regions {
+        stored.push((
+            format!("live counters in {region}"),
+            format!(
+                "DynamoDB {} (testKey {})",
+                stack.outputs.get_in(region, "TestsTableName")?,
+                TestScope::new(&options.organisation, &test_id).key()
+            ),
+        ));
+    }
     stored.push((
         "1-second metrics".into(),
         format!(
-            "CloudWatch Volley/ResponseTime (OrganisationId {}, TestId {test_id}); DynamoDB {} (series {}#{test_id}#<region>)",
+            "CloudWatch Volley/ResponseTime (OrganisationId {}, TestId {test_id}) in each region; DynamoDB {} (series {}#{test_id}#<region>)",
             options.organisation,
             stack.outputs.get("MetricsTableName")?,
             options.organisation
         ),
     ));
     stored.push((
-        "start state".into(),
+        "the test's plan and start".into(),
         format!(
             "DynamoDB {} (testKey {}#{test_id})",
             stack.outputs.get("OrchestrationTableName")?,
@@ -289,6 +319,10 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
             options.organisation,
             domain.domain
         ),
+    ));
+    stored.push((
+        "volley run's page".into(),
+        options.out_dir.join(RUN_PAGE).display().to_string(),
     ));
     for key in &run_load.stored {
         stored.push(("run-load run".into(), key.clone()));
@@ -308,16 +342,16 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
         test_id,
         organisation: options.organisation.clone(),
         domain,
-        regions: options.regions.clone(),
-        start_at_ms,
+        regions,
+        start_at_ms: load.start_at_ms,
         attack: volley::AttackOutput::new(
-            target.clone(),
+            load.target.clone(),
             calls.first().map(|c| c.addresses.clone()).unwrap_or_default(),
             None,
             None,
             report,
         ),
-        target,
+        target: load.target,
         rate_per_region: options.rate,
         seconds,
         counters: counters.into(),
@@ -326,6 +360,105 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
         run_load,
         phases: all_phases,
         stored,
+    })
+}
+
+/// What the load test left: its target, start, calls (id and region) and verdict.
+#[derive(Debug)]
+struct Load {
+    target: String,
+    start_at_ms: i64,
+    calls: Vec<(String, String)>,
+    passed: bool,
+}
+
+/// The `volley` binary: `VOLLEY` when set, else beside this program (or one folder up, from a test's
+/// deps/ folder).
+fn volley_binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("VOLLEY") {
+        return PathBuf::from(path);
+    }
+    let here = std::env::current_exe().unwrap_or_default();
+    let beside = here.with_file_name("volley");
+    if beside.is_file() {
+        return beside;
+    }
+    here.parent()
+        .and_then(Path::parent)
+        .map_or(beside.clone(), |up| up.join("volley"))
+}
+
+/// Stores the demo user in the greeter, then runs the demo's plan with `volley run` against it, in
+/// `regions`: the plan's own fields replaced by the demo's (its organisation, a test id of its own, the
+/// rate and duration, the regions, the greeter's address). Its report and live lines go where this
+/// program's do; its page into the out dir. Then the test's start and calls, from the orchestrator.
+async fn load(options: &Options, stack: &Stack, test_id: &str, regions: &[String]) -> Result<Load, DemoError> {
+    let greeter = stack.outputs.get("GreeterLocalUrl")?.trim_end_matches('/');
+    let url = format!("{greeter}/hello/Zoe");
+    reqwest::Client::new()
+        .put(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"dateOfBirth": "1996-02-29"}"#)
+        .send()
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .map_err(|source| DemoError::Greeter {
+            url: url.clone(),
+            source,
+        })?;
+    std::fs::create_dir_all(&options.out_dir).map_err(|source| DemoError::Write {
+        path: options.out_dir.clone(),
+        source,
+    })?;
+    let plan = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").join(PLAN);
+    let page = options.out_dir.join(RUN_PAGE);
+    let binary = volley_binary();
+    let mut command = std::process::Command::new(&binary);
+    command
+        .arg("run")
+        .arg(&plan)
+        .args(["--org", &options.organisation, "--test-id", test_id])
+        .args(["--rate", &(options.rate as usize * regions.len()).to_string()])
+        .args(["--duration", &humantime::format_duration(options.duration).to_string()])
+        .args(["--regions", &regions.join(","), "--url", &url])
+        .arg("--outputs")
+        .arg(&stack.outputs.path)
+        .arg("--html")
+        .arg(&page);
+    let described = format!("{} run {} ... --test-id {test_id}", binary.display(), plan.display());
+    let status = tokio::task::spawn_blocking(move || command.status())
+        .await
+        .map_err(|e| DemoError::Unexpected(format!("waiting for {described}: {e}")))?
+        .map_err(|source| DemoError::Volley {
+            command: described.clone(),
+            source,
+        })?;
+    // 0: every threshold held; 3: one failed, which the report says. Anything else is a failure.
+    let passed = match status.code() {
+        Some(0) => true,
+        Some(3) => false,
+        _ => return Err(DemoError::Unexpected(format!("{described} ended with {status}"))),
+    };
+    let state = stack
+        .invoke(
+            "OrchestratorFunctionName",
+            json!({"type": "status", "organisationId": options.organisation, "testId": test_id}),
+        )
+        .await?;
+    let start_at_ms = state["startAt"]
+        .as_i64()
+        .ok_or_else(|| DemoError::Unexpected(format!("the test's state has no start: {state}")))?;
+    let plan = TestPlan::from_json(&state["plan"])
+        .and_then(TestPlan::validate)
+        .map_err(|e| DemoError::Unexpected(format!("the test's stored plan: {e}")))?;
+    let fleet = plan
+        .fleet(std::time::UNIX_EPOCH + Duration::from_millis(start_at_ms.unsigned_abs()))
+        .map_err(|e| DemoError::Unexpected(format!("the test's fleet: {e}")))?;
+    Ok(Load {
+        target: url,
+        start_at_ms,
+        calls: fleet.calls.into_iter().map(|c| (c.call.call_id, c.region)).collect(),
+        passed,
     })
 }
 
@@ -379,151 +512,81 @@ async fn register(options: &Options, stack: &Stack) -> Result<DomainOutcome, Dem
     })
 }
 
-/// test-reset, agg-record from every region, test-init from every region: the one start time.
-async fn orchestrate(options: &Options, stack: &Stack, test_id: &str) -> Result<i64, DemoError> {
-    stack
-        .invoke(
-            "OrchestratorFunctionName",
-            json!({"type": "test-reset", "organisationId": options.organisation, "testId": test_id,
-                   "regions": options.regions, "bufferSeconds": options.buffer_seconds}),
-        )
-        .await?;
-    for region in &options.regions {
-        stack
-            .invoke(
-                "OrchestratorFunctionName",
-                json!({"type": "agg-record", "organisationId": options.organisation, "testId": test_id,
-                       "region": region}),
-            )
-            .await?;
-    }
-    // Each region asks for the start time, as its runner would; all must hear the same one.
-    let mut starts = Vec::new();
-    for _region in &options.regions {
-        let answer = stack
-            .invoke(
-                "OrchestratorFunctionName",
-                json!({"type": "test-init", "organisationId": options.organisation, "testId": test_id}),
-            )
-            .await?;
-        starts.push(answer["timestamp"].as_i64().ok_or_else(|| {
-            DemoError::Unexpected(format!("the orchestrator's test-init answered no timestamp: {answer}"))
-        })?);
-    }
-    starts.dedup();
-    match starts.as_slice() {
-        [one] => Ok(*one),
-        many => Err(DemoError::Unexpected(format!(
-            "the regions were given different start times: {many:?}"
-        ))),
-    }
-}
-
-/// Stores the demo user in the greeter, then puts one `User Call` per region; waits out the load.
-async fn fire(
-    options: &Options,
-    stack: &Stack,
-    test_id: &str,
-    start_at_ms: i64,
-    phase: &phases::Phase,
-) -> Result<String, DemoError> {
-    let greeter = stack.outputs.get("GreeterLocalUrl")?.trim_end_matches('/');
-    let url = format!("{greeter}/hello/Zoe");
-    reqwest::Client::new()
-        .put(&url)
-        .header("content-type", "application/json")
-        .body(r#"{"dateOfBirth": "1996-02-29"}"#)
-        .send()
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .map_err(|source| DemoError::Greeter {
-            url: url.clone(),
-            source,
-        })?;
-    let start_at = chrono::DateTime::from_timestamp_millis(start_at_ms)
-        .ok_or_else(|| DemoError::Unexpected(format!("start time {start_at_ms} is out of range")))?;
-    let details: Vec<Value> = options
-        .regions
-        .iter()
-        .map(|region| {
-            json!({
-                "testId": test_id, "organisationId": options.organisation,
-                "callId": format!("{test_id}-{region}"),
-                "request": {"method": "GET", "url": url, "headers": {"accept": "application/json"}},
-                "rate": options.rate, "duration": humantime::format_duration(options.duration).to_string(),
-                "timeout": "10s", "startAt": start_at.to_rfc3339(), "region": region
-            })
-        })
-        .collect();
-    EventBus::new(&stack.sdk_config, stack.outputs.get("EventBusName")?)
-        .put_user_calls(&details)
-        .await
-        .map_err(aws("putting the User Call events"))?;
-    let end = start_at_ms + i64::try_from(options.duration.as_millis()).unwrap_or(i64::MAX);
-    let began = unix_ms();
-    loop {
-        let now = unix_ms();
-        phase.set_position(u64::try_from((now - began) / 1000).unwrap_or(0));
-        if now >= end {
-            return Ok(url);
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-/// Waits until the archiver has counted a result from every region.
+/// Waits until each region's archiver has counted the results of that region's calls; answers the regions'
+/// counters added up.
 async fn archived(
     options: &Options,
     stack: &Stack,
     test_id: &str,
+    calls: &[(String, String)],
     phase: &phases::Phase,
 ) -> Result<TestCounters, DemoError> {
-    let ledger = DynamoResultLedger::new(
-        &stack.sdk_config,
-        stack.outputs.get("CallsTableName")?,
-        stack.outputs.get("TestsTableName")?,
-    );
     let began = std::time::Instant::now();
-    let expected = options.regions.len() as u64;
     let test = TestScope::new(&options.organisation, test_id);
-    loop {
-        let counters = ledger
-            .counters(&test)
-            .await
-            .map_err(aws("reading the test's counters"))?;
-        if let Some(c) = &counters {
-            phase.message(format!("{}/{expected} results archived", c.results_archived));
-        }
-        match counters {
-            Some(c) if c.results_archived >= expected => return Ok(c),
-            _ if began.elapsed() > options.archive_timeout => {
-                return Err(DemoError::Timeout {
-                    what: format!(
-                        "{expected} results archived for {test_id} (look in the worker and results dead-letter queues)"
-                    ),
-                    waited: options.archive_timeout,
-                });
-            }
-            _ => tokio::time::sleep(Duration::from_millis(500)).await,
-        }
+    let mut regions: BTreeMap<&str, u64> = BTreeMap::new();
+    for (_, region) in calls {
+        *regions.entry(region.as_str()).or_default() += 1;
     }
+    let mut total = TestCounters::new(test.clone());
+    for (region, expected) in regions {
+        let ledger = DynamoResultLedger::new(
+            &stack.in_region(region),
+            stack.outputs.get_in(region, "CallsTableName")?,
+            stack.outputs.get_in(region, "TestsTableName")?,
+        );
+        let counters = loop {
+            let counters = ledger
+                .counters(&test)
+                .await
+                .map_err(aws(format!("reading the test's counters in {region}")))?;
+            if let Some(c) = &counters {
+                phase.message(format!("{region}: {}/{expected} results archived", c.results_archived));
+            }
+            match counters {
+                Some(c) if c.results_archived >= expected => break c,
+                _ if began.elapsed() > options.archive_timeout => {
+                    return Err(DemoError::Timeout {
+                        what: format!(
+                            "{expected} results archived in {region} for {test_id} (look in its worker and results dead-letter queues)"
+                        ),
+                        waited: options.archive_timeout,
+                    });
+                }
+                _ => tokio::time::sleep(Duration::from_millis(500)).await,
+            }
+        };
+        total.requests += counters.requests;
+        total.errors += counters.errors;
+        total.dropped += counters.dropped;
+        total.results_archived += counters.results_archived;
+    }
+    Ok(total)
 }
 
-async fn read_results(options: &Options, stack: &Stack, test_id: &str) -> Result<Vec<CallResult>, DemoError> {
-    let archive = S3ResultArchive::new(&stack.sdk_config, stack.outputs.get("ResultsBucketName")?);
-    let mut calls = Vec::new();
-    for region in &options.regions {
-        let key = archive_key(&options.organisation, test_id, &format!("{test_id}-{region}"));
+/// Every call's result, from its region's bucket.
+async fn read_results(
+    options: &Options,
+    stack: &Stack,
+    test_id: &str,
+    calls: &[(String, String)],
+) -> Result<Vec<CallResult>, DemoError> {
+    let mut results = Vec::new();
+    for (call_id, region) in calls {
+        let archive = S3ResultArchive::new(
+            &stack.in_region(region),
+            stack.outputs.get_in(region, "ResultsBucketName")?,
+        );
+        let key = archive_key(&options.organisation, test_id, call_id);
         let body = archive
             .get(&key)
             .await
-            .map_err(aws(format!("reading {key}")))?
-            .ok_or_else(|| DemoError::Unexpected(format!("{key} is counted as archived but not in S3")))?;
+            .map_err(aws(format!("reading {key} in {region}")))?
+            .ok_or_else(|| DemoError::Unexpected(format!("{key} is counted as archived but not in {region}'s S3")))?;
         let result: CallResult =
             serde_json::from_slice(&body).map_err(|e| DemoError::Unexpected(format!("{key} is not a result: {e}")))?;
-        calls.push(result);
+        results.push(result);
     }
-    Ok(calls)
+    Ok(results)
 }
 
 /// The workers' results as one (`model::test_result`, the merge every reader of a test's results uses):
@@ -547,6 +610,7 @@ async fn save_metrics(
     options: &Options,
     stack: &Stack,
     test_id: &str,
+    regions: &[String],
     seconds: &[SecondStats],
 ) -> Result<(u64, Vec<SavedSecond>), DemoError> {
     let (Some(first), Some(last)) = (seconds.first(), seconds.last()) else {
@@ -558,23 +622,27 @@ async fn save_metrics(
     if readable > 0 {
         tokio::time::sleep(Duration::from_millis(readable.unsigned_abs())).await;
     }
-    let answer = stack
-        .invoke(
-            "MetricsSaverFunctionName",
-            json!({"organisationId": options.organisation, "testId": test_id, "from": from, "to": to}),
-        )
-        .await?;
-    let seconds_saved = answer["secondsSaved"].as_u64().unwrap_or_default();
-    let store = DynamoSavedMetrics::new(&stack.sdk_config, stack.outputs.get("MetricsTableName")?);
-    let mut saved = Vec::new();
+    let (mut seconds_saved, mut saved) = (0, Vec::new());
     let test = TestScope::new(&options.organisation, test_id);
-    for region in &options.regions {
+    for region in regions {
+        let answer = stack
+            .invoke_in(
+                region,
+                "MetricsSaverFunctionName",
+                json!({"organisationId": options.organisation, "testId": test_id, "from": from, "to": to}),
+            )
+            .await?;
+        seconds_saved += answer["secondsSaved"].as_u64().unwrap_or_default();
+        let store = DynamoSavedMetrics::new(
+            &stack.in_region(region),
+            stack.outputs.get_in(region, "MetricsTableName")?,
+        );
         let series = Series::new(&test, Some(region));
         saved.extend(
             store
                 .read(&series, from, to)
                 .await
-                .map_err(aws("reading the saved metrics"))?,
+                .map_err(aws(format!("reading the saved metrics in {region}")))?,
         );
     }
     saved.sort_by_key(|s| (s.second, s.series.region.clone()));

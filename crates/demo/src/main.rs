@@ -11,14 +11,15 @@ use volley_demo::{Options, Stack, StackOutputs, phases::Phases};
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Requests per second from each region's worker.
+    /// Requests per second from each region (the plan's rate is all regions together).
     #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u32).range(1..=200))]
     rate: u32,
     /// How long the workers load the greeter.
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     duration: Duration,
-    /// The regions the orchestrator starts together, comma-separated.
-    #[arg(long, default_value = "eu-west-1,us-east-1", value_delimiter = ',')]
+    /// The regions, comma-separated, the home region (the stack's own) first; default: the regions the
+    /// local stack is deployed in.
+    #[arg(long, value_delimiter = ',')]
     regions: Vec<String>,
     /// The organisation the demo registers.
     #[arg(long, default_value = "volley-demo")]

@@ -9,6 +9,9 @@ use volley_core::model::saved_metrics::SavedSecond;
 use volley_core::ports::TestCounters;
 use volley_engine::load::stats::SecondStats;
 
+/// `volley run`'s page of the load test, beside the demo's in the out dir.
+pub const RUN_PAGE: &str = "run.html";
+
 /// The demo organisation's domain, as the domain-validator left it.
 #[derive(Debug, Clone, Serialize)]
 pub struct DomainOutcome {

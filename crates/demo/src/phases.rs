@@ -56,6 +56,18 @@ impl Phases {
         self.begin(name, bar)
     }
 
+    /// A phase whose own program prints as it goes (`volley run`): no bar drawn over its lines, only the
+    /// closing line and its time.
+    pub fn start_quiet(&self, name: &str) -> Phase {
+        Phase {
+            name: name.to_owned(),
+            bar: ProgressBar::hidden(),
+            began: Instant::now(),
+            bars: self.bars.clone(),
+            times: Arc::clone(&self.times),
+        }
+    }
+
     fn begin(&self, name: &str, bar: ProgressBar) -> Phase {
         bar.set_prefix(name.to_owned());
         bar.enable_steady_tick(Duration::from_millis(120));

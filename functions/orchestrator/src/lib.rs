@@ -57,7 +57,7 @@ pub const DEFAULT_BUFFER_SECONDS: u32 = 100;
 /// time, then EventBridge's delivery and a worker's cold start.
 pub const DEFAULT_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::DEFAULT_SEGMENT_LEAD;
 /// The shortest lead: the local stack's Scheduler looks at its schedules every 10 s.
-pub const MIN_SEGMENT_LEAD: std::time::Duration = std::time::Duration::from_secs(15);
+pub const MIN_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::MIN_SEGMENT_LEAD;
 /// The longest: what a plan's segment length leaves a worker for (`model::plan::SEGMENT_LEAD`).
 pub const MAX_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::SEGMENT_LEAD;
 

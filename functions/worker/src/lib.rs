@@ -120,15 +120,7 @@ impl Config {
     }
 }
 
-/// How often a running call sends its sealed seconds: a worker that dies loses at most this much (and the
-/// seconds still open), and the test's live counters lag by about this much. Each chunk is one SQS message
-/// and one archiver record: 360 an hour per worker.
-pub const DEFAULT_CHUNK_INTERVAL: Duration = Duration::from_secs(10);
-/// The shortest chunk period allowed: a second is the unit sealed.
-pub const MIN_CHUNK_INTERVAL: Duration = Duration::from_secs(1);
-/// The longest: a chunk's seconds are added to the live seconds in one transaction
-/// (`ports::MAX_LIVE_SECONDS`), and a dead worker loses at most this much.
-pub const MAX_CHUNK_INTERVAL: Duration = Duration::from_secs(60);
+pub use volley_core::model::result::{DEFAULT_CHUNK_INTERVAL, MAX_CHUNK_INTERVAL, MIN_CHUNK_INTERVAL};
 
 /// How often a running call looks at its test's stop: one eventually consistent GetItem of one attribute
 /// (half a read unit) a second, 3,600 an hour per worker, about $0.0002 per worker-hour on demand. A stop is

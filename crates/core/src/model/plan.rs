@@ -51,6 +51,8 @@ pub const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
 /// this (EventBridge Scheduler fires a one-time schedule within a minute of its time, so AWS needs over a
 /// minute; the local stack's Scheduler looks every 10 s).
 pub const SEGMENT_LEAD: Duration = Duration::from_secs(120);
+/// The shortest `SEGMENT_LEAD`: the local stack's Scheduler looks at its schedules every 10 s.
+pub const MIN_SEGMENT_LEAD: Duration = Duration::from_secs(15);
 /// The orchestrator's `SEGMENT_LEAD` when its deployment does not say: Scheduler's minute, then EventBridge's
 /// delivery and a worker's cold start.
 pub const DEFAULT_SEGMENT_LEAD: Duration = Duration::from_secs(90);

@@ -143,6 +143,15 @@ impl ResultChunk {
     }
 }
 
+/// How often a running call sends its sealed seconds (the worker's `CHUNK_INTERVAL` when it is not set): a
+/// worker that dies loses at most this much (and the seconds still open), and the test's live counters lag
+/// by about this much. Each chunk is one SQS message and one archiver record: 360 an hour per worker.
+pub const DEFAULT_CHUNK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+/// The shortest chunk period allowed: a second is the unit sealed.
+pub const MIN_CHUNK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+/// The longest: a chunk's seconds are added to the live seconds in one transaction
+/// (`ports::MAX_LIVE_SECONDS`), and a dead worker loses at most this much.
+pub const MAX_CHUNK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 /// `chunks/{organisationId}/{testId}/{callId}/{chunk}.json`: a call's chunks, numbered from 0.
 pub fn chunk_key(organisation_id: &str, test_id: &str, call_id: &str, chunk: u32) -> String {
     format!("chunks/{organisation_id}/{test_id}/{call_id}/{chunk}.json")

@@ -32,8 +32,10 @@ impl Fakes {
                    *get-account-settings*) echo 1000 ;;\n\
                    *head-bucket*|*describe-table*) exit 1 ;;\n\
                    *'show -json'*) cat {plan} 2>/dev/null || echo '{{}}' ;;\n\
-                   *'output -json stack_outputs'*) echo \"{{\\\"Prefix\\\": \\\"volley\\\", \\\"StackRegion\\\": \\\"$AWS_REGION\\\", \
-                     \\\"ResultsBucketName\\\": \\\"volley-results-123456789012-$AWS_REGION\\\"}}\" ;;\n\
+                   *'output -json'*) echo \"{{\\\"home_region\\\": {{\\\"value\\\": \\\"eu-west-1\\\"}}, \
+                     \\\"stack_outputs\\\": {{\\\"value\\\": {{\\\"Prefix\\\": \\\"volley\\\", \
+                     \\\"StackRegion\\\": \\\"${{STATE_REGION:-$AWS_REGION}}\\\", \
+                     \\\"ResultsBucketName\\\": \\\"volley-results-123456789012-$AWS_REGION\\\"}}}}}}\" ;;\n\
                  esac\n",
                 log = dir.join("calls.log").display(),
                 plan = dir.join("plan.json").display()
@@ -267,19 +269,20 @@ fn destroy_is_refused_without_confirmation_and_aims_at_aws_with_it() {
 }
 
 /// `make outputs`, once per region: each region's `stack_outputs` (Terraform) merged into one file, the home
-/// region's by name and the other's as `<Name>@<region>`, as `volley run --outputs` reads them.
+/// region's (the state's `home_region`) by name and the other's as `<Name>@<region>`, as `volley run
+/// --outputs` reads them; a state of another region than AWS_REGION's is refused.
 #[test]
 fn outputs_merges_each_regions_names_into_one_file() {
     let fakes = Fakes::new("outputs");
     let file = fakes.dir.join("outputs.json");
     let file_text = file.to_string_lossy().into_owned();
+    // HOME_REGION is not set: the home region is the state's own.
     for region in ["eu-west-1", "us-east-1"] {
         let out = fakes.make(
             "outputs",
             &[
                 ("AWS_PROFILE", "prod"),
                 ("AWS_REGION", region),
-                ("HOME_REGION", "eu-west-1"),
                 ("OUTPUTS", file_text.as_str()),
             ],
         );
@@ -307,8 +310,31 @@ fn outputs_merges_each_regions_names_into_one_file() {
         fakes
             .calls()
             .iter()
-            .all(|c| c.contains(" output -json stack_outputs ") && c.contains("profile=prod")),
+            .all(|c| c.contains(" output -json |") && c.contains("profile=prod")),
         "{:#?}",
         fakes.calls()
+    );
+
+    // A state of another region than AWS_REGION's (the last infra-init was for it): refused, naming both.
+    let out = fakes.make(
+        "outputs",
+        &[
+            ("AWS_PROFILE", "prod"),
+            ("AWS_REGION", "ap-south-1"),
+            ("STATE_REGION", "us-east-1"),
+            ("OUTPUTS", file_text.as_str()),
+        ],
+    );
+    let stderr = text(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("the Terraform state read is the stack in us-east-1, not ap-south-1"),
+        "{stderr}"
+    );
+    assert!(
+        !std::fs::read_to_string(&file)
+            .unwrap_or_default()
+            .contains("ap-south-1"),
+        "nothing written"
     );
 }
