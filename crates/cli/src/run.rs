@@ -1543,7 +1543,8 @@ mod tests {
 
     fn run_args(args: &[&str]) -> RunArgs {
         use clap::Parser as _;
-        let cli = crate::Cli::try_parse_from([&["volley", "run"], args].concat()).unwrap_or_else(|e| panic!("{e}"));
+        let cli = crate::Cli::try_parse_from([&["volley", "run"], args, &["--outputs", "outputs.json"]].concat())
+            .unwrap_or_else(|e| panic!("{e}"));
         match cli.command {
             crate::Command::Run(args) => *args,
             other => panic!("{other:?}"),
