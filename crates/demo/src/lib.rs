@@ -241,7 +241,7 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
     phase.finish(format!("{} is {}", domain.domain, domain.status));
 
     // `volley run` prints its own plan, cost, live lines and report: the phase draws no bar over them.
-    let phase = phases.start_quiet("the load test, both regions (volley run: orchestrator, workers)");
+    let phase = phases.start_quiet("the load test in both regions (volley run)");
     let load = load(options, stack, &test_id, &regions).await?;
     phase.finish(format!(
         "{} rps from each of {} regions for {}: {}",
@@ -255,7 +255,7 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
         }
     ));
 
-    let phase = phases.start("results archived in each region (archiver: S3, CloudWatch, DynamoDB)");
+    let phase = phases.start("results archived in each region (archiver)");
     let counters = archived(options, stack, &test_id, &load.calls, &phase).await?;
     phase.finish(format!(
         "{} results, {} requests counted",
@@ -267,7 +267,7 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
     let (report, seconds) = merge(&options.organisation, &test_id, &calls)?;
     phase.finish(format!("{} results, {} seconds", calls.len(), seconds.len()));
 
-    let phase = phases.start("1-second metrics saved for good (each region's metrics-saver)");
+    let phase = phases.start("1-second metrics saved for good (metrics-saver)");
     let (seconds_saved, saved) = save_metrics(options, stack, &test_id, &regions, &seconds).await?;
     phase.finish(format!("{seconds_saved} series-seconds saved"));
 
@@ -297,7 +297,7 @@ pub async fn run(options: &Options, stack: &Stack, phases: &Phases) -> Result<Ou
     stored.push((
         "1-second metrics".into(),
         format!(
-            "CloudWatch Volley/ResponseTime (OrganisationId {}, TestId {test_id}) in each region; DynamoDB {} (series {}#{test_id}#<region>)",
+            "CloudWatch Volley/ResponseTime (OrganisationId {}, TestId {test_id}); DynamoDB {} (series {}#{test_id}#<region>): in each region",
             options.organisation,
             stack.outputs.get("MetricsTableName")?,
             options.organisation
