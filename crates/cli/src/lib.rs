@@ -5,10 +5,18 @@
 pub mod cost;
 pub mod html;
 #[cfg(feature = "stack")]
+pub mod live;
+#[cfg(feature = "stack")]
 pub mod page;
+#[cfg(feature = "stack")]
+pub mod plans;
+#[cfg(feature = "stack")]
+pub mod preflight;
 pub mod report;
 #[cfg(feature = "stack")]
 pub mod run;
+#[cfg(feature = "stack")]
+pub mod stack;
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;

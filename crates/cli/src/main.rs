@@ -98,7 +98,10 @@ async fn stack(command: &Command) -> Result<ExitCode, CliError> {
             verdict(&output, args.json, &args.test_id, args.html.as_deref())
         }
         Command::Outputs(args) => {
-            println!("{}", serde_json::to_string_pretty(&run::outputs(args).await?)?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&volley::stack::outputs(args).await?)?
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Stop(args) | Command::Status(args) => {
