@@ -112,20 +112,21 @@ fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -
     }
 }
 
-/// Latency over time (vegeta plot's chart, per second): p50, p95 and p99 of each second's requests, by
-/// their intended send time.
-pub fn latency_chart(seconds: &[SecondStats]) -> String {
-    let first = seconds.first().map_or(0, |s| s.second);
-    let line = |q: f64| -> Vec<(f64, f64)> {
-        seconds
-            .iter()
-            .filter(|s| s.stats.latency.count() > 0)
-            .map(|s| ((s.second - first) as f64, ms(s.stats.latency.quantile(q))))
-            .collect()
-    };
-    let series = [("p50", 0.5, P50), ("p95", 0.95, P95), ("p99", 0.99, P99)].map(|(n, q, c)| (n, line(q), c));
-    let x_max = (seconds.len().max(2) - 1) as f64;
-    let y_max = series
+/// A chart's line: its name, its points and its colour.
+type Series = (String, Vec<(f64, f64)>, RGBColor);
+
+/// The `q` quantile of each second's latency (ms) that has requests, at its offset from `first`.
+fn quantile_points(seconds: &[SecondStats], first: i64, q: f64) -> Vec<(f64, f64)> {
+    seconds
+        .iter()
+        .filter(|s| s.stats.latency.count() > 0)
+        .map(|s| ((s.second - first) as f64, ms(s.stats.latency.quantile(q))))
+        .collect()
+}
+
+/// Lines over time in ms, each with its legend, up to `x_max` seconds since the start.
+fn lines_chart(caption: &str, lines: Vec<Series>, x_max: f64) -> String {
+    let y_max = lines
         .iter()
         .flat_map(|(_, points, _)| points.iter().map(|p| p.1))
         .fold(1.0_f64, f64::max)
@@ -133,11 +134,11 @@ pub fn latency_chart(seconds: &[SecondStats]) -> String {
     svg(|root| {
         let mut chart = frame(
             root,
-            "Latency over time (from the intended send time)",
+            caption,
             (0.0..x_max, "seconds since the start"),
             (0.0..y_max, "ms"),
         )?;
-        for (name, points, colour) in series {
+        for (name, points, colour) in lines {
             chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
                 .label(name)
@@ -145,6 +146,20 @@ pub fn latency_chart(seconds: &[SecondStats]) -> String {
         }
         legend(&mut chart)
     })
+}
+
+/// Latency over time (vegeta plot's chart, per second): p50, p95 and p99 of each second's requests, by
+/// their intended send time.
+pub fn latency_chart(seconds: &[SecondStats]) -> String {
+    let first = seconds.first().map_or(0, |s| s.second);
+    let lines = [("p50", 0.5, P50), ("p95", 0.95, P95), ("p99", 0.99, P99)]
+        .map(|(name, q, colour)| (name.to_owned(), quantile_points(seconds, first, q), colour))
+        .into();
+    lines_chart(
+        "Latency over time (from the intended send time)",
+        lines,
+        (seconds.len().max(2) - 1) as f64,
+    )
 }
 
 /// Requests and errors (transport errors, 4xx and 5xx) per second.
@@ -202,47 +217,24 @@ pub fn histogram_chart(latency: &Latencies) -> String {
     })
 }
 
-/// A chart's line: its name, its points and its colour.
-type Series = (String, Vec<(f64, f64)>, RGBColor);
-
 /// p99 over time, a line per region (each region's own seconds, on the same clock from `first`).
 pub fn region_chart(regions: &[(String, Vec<SecondStats>)], first: i64) -> String {
     let lines: Vec<Series> = regions
         .iter()
         .enumerate()
         .map(|(i, (region, seconds))| {
-            let points = seconds
-                .iter()
-                .filter(|s| s.stats.latency.count() > 0)
-                .map(|s| ((s.second - first) as f64, ms(s.stats.latency.quantile(0.99))))
-                .collect();
-            (region.clone(), points, REGION_COLOURS[i % REGION_COLOURS.len()])
+            (
+                region.clone(),
+                quantile_points(seconds, first, 0.99),
+                REGION_COLOURS[i % REGION_COLOURS.len()],
+            )
         })
         .collect();
     let x_max = lines
         .iter()
         .flat_map(|(_, points, _)| points.iter().map(|p| p.0))
         .fold(1.0_f64, f64::max);
-    let y_max = lines
-        .iter()
-        .flat_map(|(_, points, _)| points.iter().map(|p| p.1))
-        .fold(1.0_f64, f64::max)
-        * 1.15;
-    svg(|root| {
-        let mut chart = frame(
-            root,
-            "p99 over time, by region",
-            (0.0..x_max, "seconds since the start"),
-            (0.0..y_max, "ms"),
-        )?;
-        for (name, points, colour) in lines {
-            chart
-                .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
-                .label(name)
-                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(3)));
-        }
-        legend(&mut chart)
-    })
+    lines_chart("p99 over time, by region", lines, x_max)
 }
 
 /// Each worker's start skew (ms from its intended first send), smallest first: a bar each.
