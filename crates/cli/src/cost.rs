@@ -198,19 +198,13 @@ pub fn estimate(
         }
         let mut lines = Vec::new();
         let mut line = |what: String, usd: f64| lines.push(Line { what, usd });
-        line(
-            format!("worker: {} invocations", used.worker_invocations),
-            used.worker_invocations as f64 * p.lambda_request,
-        );
-        let gb_seconds = used.worker_seconds * stack.worker.gb();
-        line(
-            format!(
-                "worker: {gb_seconds:.1} GB-s at {} MB {} (the load, {} s of lead waiting, the last answers)",
-                stack.worker.memory_mb,
-                stack.worker.name(),
-                home.lead.as_secs()
-            ),
-            gb_seconds * gb_second(stack.worker),
+        lambda_lines(
+            &mut line,
+            "worker",
+            used.worker_invocations,
+            used.worker_seconds,
+            stack.worker,
+            &format!("the load, {} s of lead waiting, the last answers", home.lead.as_secs()),
         );
         let sent = measured
             .and_then(|m| m.bytes_out.iter().find(|(r, _)| *r == stack.region).map(|(_, b)| *b))
@@ -231,19 +225,16 @@ pub fn estimate(
             ),
             (3 * used.messages) as f64 * p.sqs_request,
         );
-        line(
-            format!("archiver: {} invocations", used.messages),
-            used.messages as f64 * p.lambda_request,
-        );
-        let archiver_gb_seconds = used.messages as f64 * ARCHIVER_SECONDS_PER_MESSAGE * stack.archiver.gb();
-        line(
-            format!(
-                "archiver: {archiver_gb_seconds:.1} GB-s at {} MB {} ({} ms a message, assumed)",
-                stack.archiver.memory_mb,
-                stack.archiver.name(),
+        lambda_lines(
+            &mut line,
+            "archiver",
+            used.messages,
+            used.messages as f64 * ARCHIVER_SECONDS_PER_MESSAGE,
+            stack.archiver,
+            &format!(
+                "{} ms a message, assumed",
                 (ARCHIVER_SECONDS_PER_MESSAGE * 1000.0) as u64
             ),
-            archiver_gb_seconds * gb_second(stack.archiver),
         );
         line(
             format!("S3: {} PUT (chunks and results)", used.messages),
@@ -289,19 +280,16 @@ pub fn estimate(
                 format!("Scheduler: {schedules} invocations (the later segments)"),
                 schedules as f64 * p.scheduler_invocation,
             );
-            line(
-                format!("orchestrator: {requests} invocations (start, segments, status polls)"),
-                requests as f64 * p.lambda_request,
-            );
-            let gb_seconds = requests as f64 * ORCHESTRATOR_SECONDS_PER_REQUEST * home.orchestrator.gb();
-            line(
-                format!(
-                    "orchestrator: {gb_seconds:.1} GB-s at {} MB {} ({} ms a request, assumed)",
-                    home.orchestrator.memory_mb,
-                    home.orchestrator.name(),
+            lambda_lines(
+                &mut line,
+                "orchestrator",
+                requests,
+                requests as f64 * ORCHESTRATOR_SECONDS_PER_REQUEST,
+                home.orchestrator,
+                &format!(
+                    "start, segments, status polls; {} ms a request, assumed",
                     (ORCHESTRATOR_SECONDS_PER_REQUEST * 1000.0) as u64
                 ),
-                gb_seconds * gb_second(home.orchestrator),
             );
         }
         let usd = lines.iter().map(|l| l.usd).sum();
@@ -317,6 +305,31 @@ pub fn estimate(
         usd: out.iter().map(|r| r.usd).sum(),
         regions: out,
     }
+}
+
+/// A function's two lines: its invocations, and its GB-seconds (`seconds` of its time, at its size), with
+/// what that time is.
+fn lambda_lines(
+    line: &mut impl FnMut(String, f64),
+    function: &str,
+    invocations: u64,
+    seconds: f64,
+    size: FunctionSize,
+    time: &str,
+) {
+    line(
+        format!("{function}: {invocations} invocations"),
+        invocations as f64 * PRICES.lambda_request,
+    );
+    let gb_seconds = seconds * size.gb();
+    line(
+        format!(
+            "{function}: {gb_seconds:.1} GB-s at {} MB {} ({time})",
+            size.memory_mb,
+            size.name()
+        ),
+        gb_seconds * gb_second(size),
+    );
 }
 
 fn gb_second(size: FunctionSize) -> f64 {
