@@ -173,11 +173,11 @@ impl StackOutputs {
     }
 }
 
-/// The clients and names the demo needs, from the stack's outputs.
+/// The names the demo needs, from the stack's outputs, and the SDK's configuration (a client per region is
+/// made where it is used: the demo makes a handful of calls in each).
 #[derive(Debug)]
 pub struct Stack {
     pub outputs: StackOutputs,
-    pub functions: Functions,
     pub sdk_config: volley_core::aws::SdkConfig,
     /// The demo organisations' DNS, on the validator's nameserver address: started when first needed, then
     /// serving every later run in this process (its socket lives as long as the process).
@@ -188,7 +188,6 @@ impl Stack {
     pub async fn connect(outputs: StackOutputs) -> Self {
         let sdk_config = volley_core::aws::sdk_config().await;
         Self {
-            functions: Functions::new(&sdk_config),
             outputs,
             sdk_config,
             dns: tokio::sync::OnceCell::new(),
