@@ -118,6 +118,24 @@ async fn stored(path: &str, start_ms: u64) -> (TestResult, Vec<CallResult>) {
     (merged, results)
 }
 
+/// `volley status` of this test organisation's `test`, as JSON (null when it has none).
+fn status(test: &str) -> serde_json::Value {
+    let output = Command::new(emulator::workspace_binary("volley"))
+        .args(["status", test, "--org", org(), "--outputs", &emulator::stack_outputs_path()])
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    serde_json::from_slice(&output.stdout).unwrap_or_default()
+}
+
+/// When `test` starts (Unix ms), once `volley run` has started it.
+async fn started(test: &str) -> u64 {
+    emulator::eventually(&format!("{test} started"), Duration::from_secs(30), || {
+        let state = status(test);
+        async move { state["startAt"].as_u64() }
+    })
+    .await
+}
+
 fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", text(&output.stdout), text(&output.stderr)))
@@ -191,18 +209,7 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
         volley(&["run", &stopped_plan, "--outputs", &outputs, "--json"]),
     ];
     // 3 s into the runs (the local stack's lead is 20 s): SIGTERM to one, `volley stop` for another.
-    let status = |test: &str| {
-        let output = std::process::Command::new(emulator::workspace_binary("volley"))
-            .args(["status", test, "--org", org(), "--outputs", &outputs])
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default()
-    };
-    let started = emulator::eventually("the runs started", Duration::from_secs(30), || {
-        let state = status(&termed);
-        async move { state["startAt"].as_u64() }
-    })
-    .await;
+    let started = started(&termed).await;
     tokio::time::sleep(Duration::from_millis((started + 3_000).saturating_sub(now_ms()))).await;
     let [held_run, termed_run, stopped_run] = runs;
     let signalled_ms = now_ms();
@@ -592,18 +599,7 @@ async fn volley_run_in_a_terminal_asks_before_stopping_on_sigint() {
         .spawn()
         .unwrap_or_else(|e| panic!("script (util-linux): {e}"));
     let mut keyboard = terminal.stdin.take().unwrap_or_else(|| panic!("no stdin"));
-    let status = |test: &str| {
-        let output = std::process::Command::new(&binary)
-            .args(["status", test, "--org", org(), "--outputs", &outputs])
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        serde_json::from_slice::<serde_json::Value>(&output.stdout).unwrap_or_default()
-    };
-    let started = emulator::eventually("the run started", Duration::from_secs(30), || {
-        let state = status(&test);
-        async move { state["startAt"].as_u64() }
-    })
-    .await;
+    let started = started(&test).await;
     tokio::time::sleep(Duration::from_millis((started + 2_000).saturating_sub(now_ms()))).await;
     let pid = process_running(&binary, &format!("{test}.toml"))
         .unwrap_or_else(|| panic!("no volley process runs {test}"))
