@@ -128,31 +128,30 @@ fn override_plan(table: &mut toml::Table, args: &RunArgs) -> Result<(), CliError
     Ok(())
 }
 
-/// The quick form's plan: the URL, the rate over the duration, the regions in equal shares.
+/// The quick form's plan: the URL, the rate over the duration, the regions in equal shares (the first the
+/// home region), a test id `run-<unix seconds>` unless `--test-id` names one.
 fn quick_plan(args: &RunArgs) -> Result<serde_json::Value, CliError> {
-    let org = args
-        .org
-        .as_deref()
-        .ok_or_else(|| usage("--org: the organisation is needed"))?;
-    let rate = args
-        .rate
-        .ok_or_else(|| usage("--rate: requests per second are needed"))?;
-    let duration = args.duration.as_deref().ok_or_else(|| usage("--duration is needed"))?;
-    let home = args
-        .regions
-        .first()
-        .ok_or_else(|| usage("--regions: name at least one region"))?;
-    let test_id = args.test_id.clone().unwrap_or_else(|| {
-        format!(
-            "run-{}",
-            SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-        )
-    });
-    Ok(serde_json::json!({
-        "organisationId": org, "testId": test_id, "homeRegion": home,
-        "request": {"url": args.plan}, "rate": rate, "duration": duration,
-        "regions": args.regions.iter().map(|r| serde_json::json!({"region": r, "share": 1})).collect::<Vec<_>>(),
-    }))
+    if args.org.is_none() {
+        return Err(usage("--org: the organisation is needed"));
+    }
+    if args.rate.is_none() {
+        return Err(usage("--rate: requests per second are needed"));
+    }
+    if args.duration.is_none() {
+        return Err(usage("--duration is needed"));
+    }
+    if args.regions.is_empty() {
+        return Err(usage("--regions: name at least one region"));
+    }
+    // The URL and a test id of its own; the flags fill in the rest, as they replace a plan file's fields.
+    let mut table = toml::Table::new();
+    let mut request = toml::Table::new();
+    request.insert("url".into(), toml::Value::String(args.plan.clone()));
+    table.insert("request".into(), toml::Value::Table(request));
+    let seconds = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    table.insert("testId".into(), toml::Value::String(format!("run-{seconds}")));
+    override_plan(&mut table, args)?;
+    serde_json::to_value(&table).map_err(|e| usage(format!("{}: {e}", args.plan)))
 }
 
 #[cfg(test)]
@@ -246,6 +245,33 @@ pub(crate) mod tests {
         let refused = read_plan(&run_args(&[&plan, "--rate", "5"]));
         assert!(
             matches!(&refused, Err(CliError::Usage(m)) if m.contains("--rate") && m.contains("stages")),
+            "{refused:?}"
+        );
+        // The quick form: the URL and the flags, the regions in equal shares, a test id of its own.
+        let quick = read_plan(&run_args(&[
+            "https://api.acme.example/health",
+            "--org",
+            "acme",
+            "--rate",
+            "20",
+            "--duration",
+            "30s",
+            "--regions",
+            "eu-west-1,us-east-1",
+        ]))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let q = &quick.plan.plan;
+        assert_eq!(
+            (q.organisation_id.as_str(), q.home_region.as_str()),
+            ("acme", "eu-west-1")
+        );
+        assert!(q.test_id.starts_with("run-"), "{}", q.test_id);
+        assert_eq!(q.regions.iter().map(|r| r.share).collect::<Vec<_>>(), [1, 1]);
+        assert_eq!(quick.plan.requests[0].1.url, "https://api.acme.example/health");
+        assert_eq!(quick.plan.schedule.peak_rate(), 20.0);
+        let refused = read_plan(&run_args(&["https://api.acme.example/", "--rate", "5"]));
+        assert!(
+            matches!(&refused, Err(CliError::Usage(m)) if m.contains("--org")),
             "{refused:?}"
         );
         let refused = read_plan(&run_args(&["https://api.acme.example/", "--url", "https://x.example/"]));

@@ -121,7 +121,14 @@ async fn stored(path: &str, start_ms: u64) -> (TestResult, Vec<CallResult>) {
 /// `volley status` of this test organisation's `test`, as JSON (null when it has none).
 fn status(test: &str) -> serde_json::Value {
     let output = Command::new(emulator::workspace_binary("volley"))
-        .args(["status", test, "--org", org(), "--outputs", &emulator::stack_outputs_path()])
+        .args([
+            "status",
+            test,
+            "--org",
+            org(),
+            "--outputs",
+            &emulator::stack_outputs_path(),
+        ])
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     serde_json::from_slice(&output.stdout).unwrap_or_default()
