@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use serde::Serialize;
-use volley_core::model::plan::{Fleet, ValidPlan};
+use volley_core::model::plan::{Fleet, ValidPlan, worker_wait};
 
 /// Prices in US dollars.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -105,8 +105,10 @@ pub struct RegionStack {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct HomeStack {
     pub orchestrator: FunctionSize,
-    /// Its `SEGMENT_LEAD`: how long before its start each segment's workers are invoked (and wait).
+    /// Its `SEGMENT_LEAD`: how long before its start a later segment's workers are invoked (and wait).
     pub lead: Duration,
+    /// Its `START_LEAD`: how long after `test-start` the test starts (the first segment's workers wait it).
+    pub start_lead: Duration,
 }
 
 /// What Volley measured of a test that ran, for the cost after it.
@@ -187,7 +189,8 @@ pub fn estimate(
             }
             let messages = (active / chunk).floor() as u64 + 1;
             used.worker_invocations += 1;
-            used.worker_seconds += home.lead.as_secs_f64() + active + drain;
+            let wait = worker_wait(segment.start, home.start_lead, home.lead);
+            used.worker_seconds += wait.as_secs_f64() + active + drain;
             used.messages += messages;
             used.stop_polls += active.ceil();
             // Its claim; each message's transaction (its mark, the counters, a live item a second, each a
@@ -204,7 +207,11 @@ pub fn estimate(
             used.worker_invocations,
             used.worker_seconds,
             stack.worker,
-            &format!("the load, {} s of lead waiting, the last answers", home.lead.as_secs()),
+            &format!(
+                "the load, the wait for the start ({} s for the first segment, {} s a later one), the last answers",
+                home.start_lead.as_secs(),
+                home.lead.as_secs()
+            ),
         );
         let sent = measured
             .and_then(|m| m.bytes_out.iter().find(|(r, _)| *r == stack.region).map(|(_, b)| *b))
@@ -274,7 +281,11 @@ pub fn estimate(
             // test-start, a segment-start per schedule, and `volley run`'s status poll a second, from the
             // test's start (a lead before the load's) to the load's end.
             let schedules = segments.iter().filter(|s| !s.start.is_zero() && s.start < ran).count() as u64;
-            let polls = if follow { home.lead.as_secs() + ran.as_secs() } else { 0 };
+            let polls = if follow {
+                home.start_lead.as_secs() + ran.as_secs()
+            } else {
+                0
+            };
             let requests = 1 + schedules + polls;
             line(
                 format!("Scheduler: {schedules} invocations (the later segments)"),
@@ -414,6 +425,7 @@ mod tests {
                 arm64: false,
             },
             lead: Duration::from_secs(90),
+            start_lead: Duration::from_secs(15),
         };
         (vec![region("eu-west-1"), region("us-east-1")], home)
     }
@@ -437,9 +449,9 @@ mod tests {
         let cost = estimate(&plan, &fleet, &regions, home, &|_| 1_000_000, true, None);
         let lines = &cost.regions[0].lines;
         let expect = [
-            // The worker: one invocation; 90 s of lead, 30 s of load, 1 s of last answers, at 0.5 GB.
+            // The worker: one invocation; 15 s to the start, 30 s of load, 1 s of last answers, at 0.5 GB.
             ("worker: 1 invocations", 0.20 / 1e6),
-            ("worker: 60.5 GB-s at 512 MB arm64", 121.0 * 0.5 * ARM),
+            ("worker: 23.0 GB-s at 512 MB arm64", 46.0 * 0.5 * ARM),
             // 1 MB out at $0.09 a GB.
             ("data out to the target: 1.00 MB", 0.001 * 0.09),
             ("EventBridge: 1 events", 1.0 / 1e6),
@@ -457,11 +469,12 @@ mod tests {
             // A probe a second and each chunk found.
             ("S3: 34 GET", 34.0 * 0.0004 / 1e3),
             ("Scheduler: 0 invocations", 0.0),
-            // test-start and 120 status polls (90 s of lead, 30 s of load), 50 ms each at 0.125 GB on x86_64.
-            ("orchestrator: 121 invocations", 121.0 * 0.20 / 1e6),
+            // test-start and 45 status polls (15 s to the start, 30 s of load), 50 ms each at 0.125 GB on
+            // x86_64.
+            ("orchestrator: 46 invocations", 46.0 * 0.20 / 1e6),
             (
-                "orchestrator: 0.8 GB-s at 128 MB x86_64",
-                121.0 * 0.05 * 0.125 * 0.000_016_666_7,
+                "orchestrator: 0.3 GB-s at 128 MB x86_64",
+                46.0 * 0.05 * 0.125 * 0.000_016_666_7,
             ),
         ];
         assert_eq!(lines.len(), expect.len(), "{lines:#?}");
@@ -494,8 +507,9 @@ mod tests {
         assert!(cost.measured);
         let home_lines = &cost.regions[0].lines;
         assert_eq!(home_lines[0].what, "worker: 2 invocations");
-        // 720 s and 60 s of load, each with 90 s of lead and 1 s of last answers.
-        close(&home_lines[1], (720.0 + 60.0 + 2.0 * 91.0) * 0.5 * ARM);
+        // 720 s of load after 15 s to the start, then 60 s after the second segment's 90 s lead; each with 1 s
+        // of last answers.
+        close(&home_lines[1], (15.0 + 720.0 + 1.0 + 90.0 + 60.0 + 1.0) * 0.5 * ARM);
         assert_eq!(home_lines[2].what, "data out to the target: 2.00 GB");
         close(&home_lines[2], 2.0 * 0.09);
         let scheduler = home_lines

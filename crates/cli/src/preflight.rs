@@ -122,20 +122,31 @@ fn setting(
     Ok(value)
 }
 
-/// The home region's orchestrator as deployed: its size and its `SEGMENT_LEAD`.
+/// The home region's orchestrator as deployed: its size, its `SEGMENT_LEAD` and its `START_LEAD`.
 pub(crate) async fn home_stack(stack: &Stack) -> Result<cost::HomeStack, CliError> {
+    use volley_core::model::plan::{
+        DEFAULT_SEGMENT_LEAD, DEFAULT_START_LEAD, MAX_SEGMENT_LEAD, MIN_SEGMENT_LEAD, MIN_START_LEAD,
+    };
     let home = stack.home()?;
     let orchestrator = Functions::new(&stack.in_region(&home))
         .configuration(&stack.output("OrchestratorFunctionName", None)?)
         .await
         .map_err(stack_error("reading the orchestrator's configuration"))?;
+    let lead = setting(
+        &orchestrator,
+        "SEGMENT_LEAD",
+        DEFAULT_SEGMENT_LEAD,
+        MIN_SEGMENT_LEAD..=MAX_SEGMENT_LEAD,
+        &home,
+    )?;
     Ok(cost::HomeStack {
         orchestrator: size(&orchestrator),
-        lead: setting(
+        lead,
+        start_lead: setting(
             &orchestrator,
-            "SEGMENT_LEAD",
-            volley_core::model::plan::DEFAULT_SEGMENT_LEAD,
-            volley_core::model::plan::MIN_SEGMENT_LEAD..=volley_core::model::plan::SEGMENT_LEAD,
+            "START_LEAD",
+            DEFAULT_START_LEAD.min(lead),
+            MIN_START_LEAD..=lead,
             &home,
         )?,
     })

@@ -14,8 +14,8 @@
 //!   that stopped it);
 //! - `status` answers the whole state;
 //! - `test-start` `{"plan": {...}}` starts a whole test from its plan (`model::plan`): the state reset with
-//!   the plan and its start (`SEGMENT_LEAD` from now), the calls of every segment due within the lead put on
-//!   their regions' buses now, and a one-time EventBridge Scheduler schedule made for each later segment,
+//!   the plan and its start (`START_LEAD` from now), the calls of every segment due within `SEGMENT_LEAD` put
+//!   on their regions' buses now, and a one-time EventBridge Scheduler schedule made for each later segment,
 //!   `SEGMENT_LEAD` before it, which invokes this function with
 //! - `segment-start` `{"segment": n}`: that segment's calls, made again from the stored plan and start (the
 //!   fleet is a pure function of them), put on their regions' buses; nothing for a stopped test.
@@ -38,7 +38,7 @@ use volley_core::config::{ConfigError, EnvReader};
 use volley_core::model::orchestration::segment_schedule_name;
 use volley_core::model::orchestration::{RegionMark, TestState, is_region_name};
 use volley_core::model::payload;
-use volley_core::model::plan::{Fleet, TestPlan, ValidPlan};
+use volley_core::model::plan::{Fleet, TestPlan, ValidPlan, put_at_once};
 use volley_core::model::scope::TestScope;
 use volley_core::ports::{CallBus, OrchestrationStore, RegionRecorded, SegmentSchedules, StoreError};
 
@@ -52,14 +52,20 @@ pub const MAX_REGIONS: usize = 64;
 /// The buffer when a reset names none.
 pub const DEFAULT_BUFFER_SECONDS: u32 = 100;
 
-/// How long before a segment is due its calls are put (and the first segment's start after `test-start`),
-/// when `SEGMENT_LEAD` does not say: EventBridge Scheduler fires a one-time schedule within a minute of its
-/// time, then EventBridge's delivery and a worker's cold start.
+/// How long before a later segment is due its calls are put, when `SEGMENT_LEAD` does not say: EventBridge
+/// Scheduler fires a one-time schedule within a minute of its time, then EventBridge's delivery and a
+/// worker's cold start.
 pub const DEFAULT_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::DEFAULT_SEGMENT_LEAD;
 /// The shortest lead: the local stack's Scheduler looks at its schedules every 10 s.
 pub const MIN_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::MIN_SEGMENT_LEAD;
-/// The longest: what a plan's segment length leaves a worker for (`model::plan::SEGMENT_LEAD`).
-pub const MAX_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::SEGMENT_LEAD;
+/// The longest: what a plan's segment length leaves a worker for (`model::plan::SEGMENT_LEAD`), less the
+/// margin within which a segment is put at once rather than scheduled.
+pub const MAX_SEGMENT_LEAD: std::time::Duration = volley_core::model::plan::MAX_SEGMENT_LEAD;
+/// How long after `test-start` the test starts when `START_LEAD` does not say (at most `SEGMENT_LEAD`): the
+/// first segment's calls are put at once, so only EventBridge's delivery and the workers' cold starts.
+pub const DEFAULT_START_LEAD: std::time::Duration = volley_core::model::plan::DEFAULT_START_LEAD;
+/// The shortest `START_LEAD`.
+pub const MIN_START_LEAD: std::time::Duration = volley_core::model::plan::MIN_START_LEAD;
 
 /// The orchestrator's settings, read once per cold start.
 #[derive(Debug, Clone)]
@@ -72,8 +78,10 @@ pub struct Config {
     pub scheduler_role_arn: String,
     /// `SCHEDULE_PREFIX`: the schedules' names begin with it (the stack's prefix), at most 24 characters.
     pub schedule_prefix: String,
-    /// `SEGMENT_LEAD`: 15s to 2m, default 90s.
+    /// `SEGMENT_LEAD`: 15s to 1m 55s, default 90s.
     pub segment_lead: std::time::Duration,
+    /// `START_LEAD`: 2s to `SEGMENT_LEAD`, default 15s (or `SEGMENT_LEAD`, if less).
+    pub start_lead: std::time::Duration,
 }
 
 impl Config {
@@ -101,17 +109,11 @@ impl Config {
             })
             .unwrap_or_else(|| "volley".into());
         let segment_lead = env
-            .parsed("SEGMENT_LEAD", |text| {
-                let lead = volley_core::config::duration(text)?;
-                if (MIN_SEGMENT_LEAD..=MAX_SEGMENT_LEAD).contains(&lead) {
-                    Ok(lead)
-                } else {
-                    Err(format!(
-                        "{text} is not from {MIN_SEGMENT_LEAD:?} to {MAX_SEGMENT_LEAD:?}"
-                    ))
-                }
-            })
+            .parsed("SEGMENT_LEAD", |text| lead(text, MIN_SEGMENT_LEAD, MAX_SEGMENT_LEAD))
             .unwrap_or(DEFAULT_SEGMENT_LEAD);
+        let start_lead = env
+            .parsed("START_LEAD", |text| lead(text, MIN_START_LEAD, segment_lead))
+            .unwrap_or(DEFAULT_START_LEAD.min(segment_lead));
         env.finish()?;
         Ok(Self {
             orchestration_table,
@@ -119,7 +121,18 @@ impl Config {
             scheduler_role_arn,
             schedule_prefix,
             segment_lead,
+            start_lead,
         })
+    }
+}
+
+/// A lead read from `text`, from `min` to `max`.
+fn lead(text: &str, min: std::time::Duration, max: std::time::Duration) -> Result<std::time::Duration, String> {
+    let lead = volley_core::config::duration(text)?;
+    if (min..=max).contains(&lead) {
+        Ok(lead)
+    } else {
+        Err(format!("{text} is not from {min:?} to {max:?}"))
     }
 }
 
@@ -141,6 +154,7 @@ pub struct Deps {
     pub schedules: Arc<dyn SegmentSchedules>,
     pub schedule_prefix: String,
     pub segment_lead: std::time::Duration,
+    pub start_lead: std::time::Duration,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -152,6 +166,7 @@ impl Deps {
             schedules: Arc::new(SchedulerSegmentSchedules::new(sdk_config, &config.scheduler_role_arn)),
             schedule_prefix: config.schedule_prefix.clone(),
             segment_lead: config.segment_lead,
+            start_lead: config.start_lead,
             clock: Arc::new(SystemClock),
         }
     }
@@ -504,7 +519,7 @@ pub struct Started {
     /// Calls in all, and segments.
     pub calls: usize,
     pub segments: usize,
-    /// The segments whose calls were put now (due within the lead).
+    /// The segments whose calls were put now (due within `SEGMENT_LEAD`).
     pub put: Vec<usize>,
     /// The schedules made for the others: name and when it fires (Unix seconds).
     pub scheduled: Vec<(String, i64)>,
@@ -563,7 +578,8 @@ pub async fn test_start(deps: &Deps, plan: TestPlan, function_arn: &str) -> Resu
     // `SEGMENT_LEAD` may not pass), its request timeout and the delivery: every segment fits its 15 minutes.
     let lead = deps.segment_lead;
     let now_ms = deps.clock.now().timestamp_millis();
-    let start = std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(now_ms).unwrap_or(0)) + lead;
+    let start =
+        std::time::UNIX_EPOCH + std::time::Duration::from_millis(u64::try_from(now_ms).unwrap_or(0)) + deps.start_lead;
     let start_ms = start
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
@@ -591,13 +607,15 @@ pub async fn test_start(deps: &Deps, plan: TestPlan, function_arn: &str) -> Resu
     let segments = valid.segments();
     let (mut put, mut scheduled) = (Vec::new(), Vec::new());
     // The schedules first, then the segments due now: a start that fails part way is retried whole.
+    // From now to the start: the start lead, or less for a retry.
+    let start_in = std::time::Duration::from_millis(u64::try_from(start_ms - now_ms).unwrap_or(0));
     for (k, segment) in segments.iter().enumerate() {
-        let fires_ms = start_ms + segment.start.as_millis() as i64 - lead.as_millis() as i64;
-        // Due within the lead (and a few seconds to make a schedule): put now, below.
-        if fires_ms <= now_ms + 5_000 {
+        // Due within the lead (and the few seconds it takes to make a schedule): put now, below.
+        if put_at_once(segment.start, start_in, lead) {
             put.push(k);
             continue;
         }
+        let fires_ms = start_ms + segment.start.as_millis() as i64 - lead.as_millis() as i64;
         let name = segment_schedule_name(&deps.schedule_prefix, &test, k);
         let input = serde_json::json!({"type": "segment-start", "organisationId": test.organisation_id,
             "testId": test.test_id, "segment": k});

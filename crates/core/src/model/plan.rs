@@ -53,9 +53,41 @@ pub const WORKER_TIMEOUT: Duration = Duration::from_secs(900);
 pub const SEGMENT_LEAD: Duration = Duration::from_secs(120);
 /// The shortest `SEGMENT_LEAD`: the local stack's Scheduler looks at its schedules every 10 s.
 pub const MIN_SEGMENT_LEAD: Duration = Duration::from_secs(15);
+/// The longest `SEGMENT_LEAD` an orchestrator may be deployed with: a segment whose schedule would fire
+/// within [`SCHEDULE_MARGIN`] is put at once, and its workers wait up to the lead and the margin, which must
+/// stay within [`SEGMENT_LEAD`].
+pub const MAX_SEGMENT_LEAD: Duration = SEGMENT_LEAD.saturating_sub(SCHEDULE_MARGIN);
 /// The orchestrator's `SEGMENT_LEAD` when its deployment does not say: Scheduler's minute, then EventBridge's
 /// delivery and a worker's cold start.
 pub const DEFAULT_SEGMENT_LEAD: Duration = Duration::from_secs(90);
+/// How long after `test-start` the test starts when the orchestrator's `START_LEAD` does not say. The first
+/// segment's calls are put at once, so no schedule is waited for: only EventBridge's delivery to every
+/// region and the workers' cold starts (Lambda adds up to 1,000 executions of a function every 10 s; a larger
+/// first segment deploys a longer `START_LEAD`).
+pub const DEFAULT_START_LEAD: Duration = Duration::from_secs(15);
+/// The shortest `START_LEAD`: a delivery and a cold start in the local stack take about a second.
+pub const MIN_START_LEAD: Duration = Duration::from_secs(2);
+/// A segment due so soon that its schedule would fire less than this from now is not scheduled: its calls
+/// are put at once.
+pub const SCHEDULE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Whether `test-start` puts the calls of the segment beginning `segment_start` into the test at once, the
+/// test starting `start_in` from now, rather than making a schedule `segment_lead` before the segment: true
+/// when that schedule would fire within [`SCHEDULE_MARGIN`].
+pub fn put_at_once(segment_start: Duration, start_in: Duration, segment_lead: Duration) -> bool {
+    (start_in + segment_start).saturating_sub(segment_lead) <= SCHEDULE_MARGIN
+}
+
+/// How long a worker of the segment beginning `segment_start` waits between its invocation and the segment:
+/// from `test-start` for a segment put at once, else its schedule's `segment_lead` (Scheduler may add some).
+pub fn worker_wait(segment_start: Duration, start_lead: Duration, segment_lead: Duration) -> Duration {
+    if put_at_once(segment_start, start_lead, segment_lead) {
+        start_lead + segment_start
+    } else {
+        segment_lead
+    }
+}
+
 /// The time a worker keeps to deliver its result after its last request's answer.
 pub const DELIVERY_TIME: Duration = Duration::from_secs(30);
 /// The shortest segment a plan may ask.
@@ -594,6 +626,41 @@ mod tests {
             let mut value = super::tests::plan();
             value["segmentLength"] = bad_length.into();
             assert_eq!(error(value).field, field);
+        }
+    }
+
+    /// The local stack's leads (5 s to the start, 20 s ahead of a later segment) and AWS's defaults: which
+    /// segments `test-start` puts at once, and how long their workers wait.
+    #[test]
+    fn segments_due_within_the_lead_are_put_at_once_and_their_workers_wait_at_most_the_lead_and_the_margin() {
+        let s = Duration::from_secs;
+        let (start, lead) = (s(5), s(20));
+        assert!(put_at_once(s(0), start, lead));
+        // The second of 15 s segments begins 20 s from now: its schedule would fire now.
+        assert!(put_at_once(s(15), start, lead));
+        assert_eq!(worker_wait(s(15), start, lead), s(20));
+        // 20 s segments: 25 s from now, a schedule 5 s from now is too soon to make.
+        assert!(put_at_once(s(20), start, lead));
+        assert_eq!(worker_wait(s(20), start, lead), s(25));
+        // 21 s: the schedule fires 6 s from now, and its workers wait the lead.
+        assert!(!put_at_once(s(21), start, lead));
+        assert_eq!(worker_wait(s(21), start, lead), lead);
+        assert_eq!(worker_wait(s(0), start, lead), start);
+        // AWS's defaults: the first segment at once, a 10-minute segment's successor by schedule.
+        assert!(put_at_once(s(0), DEFAULT_START_LEAD, DEFAULT_SEGMENT_LEAD));
+        assert!(!put_at_once(s(600), DEFAULT_START_LEAD, DEFAULT_SEGMENT_LEAD));
+        assert_eq!(
+            worker_wait(s(600), DEFAULT_START_LEAD, DEFAULT_SEGMENT_LEAD),
+            DEFAULT_SEGMENT_LEAD
+        );
+        // Whatever the start lead, a worker put at once waits at most the longest lead with the margin.
+        for start in [MIN_START_LEAD, DEFAULT_START_LEAD, MAX_SEGMENT_LEAD] {
+            for k in 0..200 {
+                assert!(
+                    worker_wait(s(k), start, MAX_SEGMENT_LEAD) <= SEGMENT_LEAD,
+                    "{start:?} {k}"
+                );
+            }
         }
     }
 

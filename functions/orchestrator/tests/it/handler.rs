@@ -24,6 +24,7 @@ fn with(bus: Arc<MemoryCallBus>, schedules: Arc<MemorySegmentSchedules>) -> Deps
         schedules,
         schedule_prefix: "volley".into(),
         segment_lead: std::time::Duration::from_secs(20),
+        start_lead: std::time::Duration::from_secs(20),
         clock: Arc::new(FixedClock(
             DateTime::<Utc>::from_timestamp_millis(NOW_MS).unwrap_or_default(),
         )),
@@ -338,6 +339,74 @@ async fn a_plan_starts_its_first_segment_now_and_schedules_the_others_which_a_st
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!((late["put"].clone(), late["stopped"].clone()), (json!(0), json!(true)));
     assert_eq!(bus.calls_in("eu-west-1").len() + bus.calls_in("us-east-1").len(), 6);
+}
+
+/// The local stack's leads: the test starts 5 s after `test-start`, and a segment is put 20 s before it is
+/// due. The same plan's second segment, due 20 s from now, is put at once with the first; only the third
+/// gets a schedule, 20 s before it.
+#[tokio::test]
+async fn a_start_lead_shorter_than_the_segment_lead_starts_sooner_and_puts_what_is_due_within_the_lead() {
+    let (bus, schedules) = (
+        Arc::new(MemoryCallBus::default()),
+        Arc::new(MemorySegmentSchedules::default()),
+    );
+    let deps = Deps {
+        start_lead: std::time::Duration::from_secs(5),
+        ..with(bus.clone(), schedules.clone())
+    };
+    let started = ok(&deps, "test-start.json").await;
+    let start_ms = NOW_MS + 5_000;
+    assert_eq!(
+        (started["startAt"].clone(), started["put"].clone()),
+        (json!(start_ms), json!([0, 1]))
+    );
+    let scheduled: Vec<(String, i64)> = serde_json::from_value(started["scheduled"].clone()).unwrap_or_default();
+    assert_eq!(
+        scheduled.iter().map(|(_, at)| *at).collect::<Vec<_>>(),
+        vec![start_ms / 1000 + 30 - 20]
+    );
+    let segments: std::collections::BTreeSet<_> = ["eu-west-1", "us-east-1"]
+        .iter()
+        .flat_map(|r| bus.calls_in(r))
+        .map(|c| c.call_id.rsplit('.').next().unwrap_or_default().to_owned())
+        .collect();
+    assert_eq!(
+        segments,
+        ["s0", "s1"].map(String::from).into(),
+        "segments 0 and 1 put now"
+    );
+}
+
+/// `START_LEAD` is from 2 s to the `SEGMENT_LEAD`, 15 s when unset (or the segment lead, if that is less);
+/// `SEGMENT_LEAD` at most 1 min 55 s.
+#[test]
+fn the_leads_are_read_within_their_bounds() {
+    let read = |pairs: &[(&str, &str)]| {
+        let mut env: std::collections::BTreeMap<String, String> = [
+            ("ORCHESTRATION_TABLE", "t"),
+            ("EVENT_BUS_NAME", "b"),
+            ("SCHEDULER_ROLE_ARN", "arn:aws:iam::000000000000:role/r"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        env.extend(pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        orchestrator::Config::from_reader(&mut volley_core::config::EnvReader::from_map(env))
+            .map(|c| (c.segment_lead.as_secs(), c.start_lead.as_secs()))
+            .map_err(|e| e.to_string())
+    };
+    assert_eq!(read(&[]), Ok((90, 15)));
+    assert_eq!(read(&[("SEGMENT_LEAD", "20s"), ("START_LEAD", "5s")]), Ok((20, 5)));
+    assert_eq!(read(&[("SEGMENT_LEAD", "15s")]), Ok((15, 15)));
+    assert_eq!(read(&[("SEGMENT_LEAD", "115s")]), Ok((115, 15)));
+    for bad in [
+        vec![("SEGMENT_LEAD", "2m")],
+        vec![("START_LEAD", "1s")],
+        vec![("SEGMENT_LEAD", "20s"), ("START_LEAD", "21s")],
+    ] {
+        let refused = read(&bad).err().unwrap_or_default();
+        assert!(refused.contains(bad[bad.len() - 1].0), "{bad:?}: {refused}");
+    }
 }
 
 /// A plan that does not read is refused naming its field under `plan`, with nothing stored or put; a bus

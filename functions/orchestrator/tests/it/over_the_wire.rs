@@ -25,6 +25,7 @@ async fn over_a_table_of_its_own() -> Arc<Deps> {
             scheduler_role_arn: "arn:aws:iam::000000000000:role/unused".into(),
             schedule_prefix: "volley".into(),
             segment_lead: orchestrator::DEFAULT_SEGMENT_LEAD,
+            start_lead: orchestrator::DEFAULT_START_LEAD,
         },
     ))
 }

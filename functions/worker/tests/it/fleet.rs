@@ -322,12 +322,13 @@ async fn a_test_stopped_mid_run_sends_nothing_two_seconds_later_and_starts_nothi
 }
 
 /// Segments, started as a user starts a test: the orchestrator's `test-start` with a plan of 60 requests a
-/// second for 40 s in the local stack's two regions (3:2), in 15-second segments: 3 workers (at most 30 a
-/// second each) times 3 segments. The orchestrator puts the first segment's calls on each region's bus and
-/// makes a one-time Scheduler schedule for each later one, 20 s before it is due (the local stack's
-/// `SEGMENT_LEAD`); each fires the orchestrator, which puts that segment's calls. The target receives
-/// exactly 2,400 requests, 60 ± 1 in every second after the first, the seconds either side of each boundary
-/// included; the counters of both regions move while it runs and end at 2,400, each second counted once;
+/// second for 50 s in the local stack's two regions (3:2), in 20-second segments: 3 workers (at most 30 a
+/// second each) times 3 segments. The test starts 8 s on (the local stack's `START_LEAD`); the orchestrator
+/// puts the first segment's calls on each region's bus and makes a one-time Scheduler schedule for each later
+/// one, 20 s before it is due (the local `SEGMENT_LEAD`: the second segment's fires 8 s after `test-start`);
+/// each fires the orchestrator, which puts that segment's calls. The target receives
+/// exactly 3,000 requests, 60 ± 1 in every second after the first, the seconds either side of each boundary
+/// included; the counters of both regions move while it runs and end at 3,000, each second counted once;
 /// the nine results merge into one with none missing, equal to the stored chunks and the results' own
 /// seconds added independently; and the start skew kept with the counters is the merge's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -339,7 +340,7 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
     let written = serde_json::json!({
         "organisationId": "acme", "testId": test_id, "homeRegion": first,
         "request": {"url": format!("http://{address}/segments")},
-        "rate": 60, "duration": "40s", "maxWorkerRate": 30, "segmentLength": "15s",
+        "rate": 60, "duration": "50s", "maxWorkerRate": 30, "segmentLength": "20s",
         "regions": [{"region": second, "share": 3}, {"region": first, "share": 2}]
     });
     let plan = plan(written.clone());
@@ -359,11 +360,11 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
     let start = instant + start_at.duration_since(wall).unwrap_or_default();
     // The fleet the orchestrator made, made again here from the same plan and start.
     let fleet = plan.fleet(start_at).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!((fleet.calls.len(), fleet.total), (9, 2400));
+    assert_eq!((fleet.calls.len(), fleet.total), (9, 3000));
     let test = TestScope::new("acme", &test_id);
 
-    // 32 s in, in the last segment: both regions' counters have moved by the chunks of seconds sealed.
-    tokio::time::sleep_until((start + Duration::from_secs(32)).into()).await;
+    // 42 s in, in the last segment: both regions' counters have moved by the chunks of seconds sealed.
+    tokio::time::sleep_until((start + Duration::from_secs(42)).into()).await;
     let live = [
         counters_in(&config, &first, &test).await,
         counters_in(&config, &second, &test).await,
@@ -381,7 +382,7 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
             merged.regions[&second].requests,
             merged.regions[&first].requests
         ),
-        (2400, 1440, 960),
+        (3000, 1800, 1200),
         "each region its share"
     );
     let chunks_in = |region: &str| -> u64 {
@@ -414,7 +415,7 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
         end.start_skews_us.extend(counted.start_skews_us);
     }
     assert_eq!(
-        end.requests, 2400,
+        end.requests, 3000,
         "every second counted once, in a chunk or in a result"
     );
     // The merged histogram is the stored chunks' and the results' own seconds, added independently here.
@@ -447,13 +448,13 @@ async fn a_plan_in_segments_fires_every_second_of_it_with_no_gap_or_overlap_at_t
         matches!((&kept, &skew), (Some(k), Some(m)) if k.calls == 9 && close(k.p99_ms, m.p99_ms) && close(k.max_ms, m.max_ms)),
         "kept {kept:?}, merged {skew:?}"
     );
-    let per_second = held_to_the_plan(&target, start, 40, 60, 2400);
+    let per_second = held_to_the_plan(&target, start, 50, 60, 3000);
     let skew = merged
         .start_skew
         .unwrap_or_else(|| panic!("the workers had their starts"));
     println!(
-        "segments: test-start in {first} and {second}, 9 calls (3 workers, 3 segments of 15 s, 2 of them started by Scheduler) fired 2400 requests; seconds 14, 15, 29, 30 (the boundaries): {:?}; counted 32 s in: {} requests in {} chunks; at the end {} in {} chunks and 9 results; start skew across the 9 calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        [per_second[14], per_second[15], per_second[29], per_second[30]],
+        "segments: test-start in {first} and {second}, 9 calls (3 workers, 3 segments of 20 s, 2 of them started by Scheduler) fired 3000 requests; seconds 19, 20, 39, 40 (the boundaries): {:?}; counted 42 s in: {} requests in {} chunks; at the end {} in {} chunks and 9 results; start skew across the 9 calls: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        [per_second[19], per_second[20], per_second[39], per_second[40]],
         live.iter().map(|c| c.requests).sum::<u64>(),
         live.iter().map(|c| c.chunks_archived).sum::<u64>(),
         end.requests,

@@ -215,7 +215,7 @@ async fn volley_run_starts_follows_stops_and_reports_a_two_region_test_exactly()
         ]),
         volley(&["run", &stopped_plan, "--outputs", &outputs, "--json"]),
     ];
-    // 3 s into the runs (the local stack's lead is 20 s): SIGTERM to one, `volley stop` for another.
+    // 3 s into the runs (the local stack's `START_LEAD` is 8 s): SIGTERM to one, `volley stop` for another.
     let started = started(&termed).await;
     tokio::time::sleep(Duration::from_millis((started + 3_000).saturating_sub(now_ms()))).await;
     let [held_run, termed_run, stopped_run] = runs;
