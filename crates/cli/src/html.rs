@@ -113,7 +113,7 @@ fn svg(draw: impl FnOnce(&DrawingArea<SVGBackend<'_>, plotters::coord::Shift>) -
 }
 
 /// A chart's line: its name, its points and its colour.
-type Series = (String, Vec<(f64, f64)>, RGBColor);
+pub type Series = (String, Vec<(f64, f64)>, RGBColor);
 
 /// The `q` quantile of each second's latency (ms) that has requests, at its offset from `first`.
 fn quantile_points(seconds: &[SecondStats], first: i64, q: f64) -> Vec<(f64, f64)> {
@@ -126,18 +126,23 @@ fn quantile_points(seconds: &[SecondStats], first: i64, q: f64) -> Vec<(f64, f64
 
 /// Lines over time in ms, each with its legend, up to `x_max` seconds since the start.
 fn lines_chart(caption: &str, lines: Vec<Series>, x_max: f64) -> String {
+    curve_chart_of(caption, lines, (x_max, "seconds since the start"), "ms")
+}
+
+/// Lines against the rate asked (`volley attack --find-max`'s curve), each with its legend, in `unit`.
+pub fn curve_chart(caption: &str, lines: Vec<Series>, x_max: f64, unit: &str) -> String {
+    curve_chart_of(caption, lines, (x_max, "requests a second asked"), unit)
+}
+
+/// Lines of (x, y) points up to `x_max`, the axes named.
+fn curve_chart_of(caption: &str, lines: Vec<Series>, (x_max, x_label): (f64, &str), y_label: &str) -> String {
     let y_max = lines
         .iter()
         .flat_map(|(_, points, _)| points.iter().map(|p| p.1))
         .fold(1.0_f64, f64::max)
         * 1.15;
     svg(|root| {
-        let mut chart = frame(
-            root,
-            caption,
-            (0.0..x_max, "seconds since the start"),
-            (0.0..y_max, "ms"),
-        )?;
+        let mut chart = frame(root, caption, (0.0..x_max, x_label), (0.0..y_max, y_label))?;
         for (name, points, colour) in lines {
             chart
                 .draw_series(LineSeries::new(points, colour.stroke_width(2)))?

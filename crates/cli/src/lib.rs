@@ -4,6 +4,7 @@
 #[cfg(feature = "stack")]
 pub mod cost;
 pub mod html;
+pub mod knee;
 #[cfg(feature = "stack")]
 pub mod live;
 #[cfg(feature = "stack")]
@@ -128,13 +129,13 @@ pub struct GuardArgs {
 pub struct AttackArgs {
     /// The target URL.
     pub url: String,
-    /// Requests per second (the open model).
+    /// Requests per second (the open model); with --find-max, the first step's.
     #[arg(long, required_unless_present = "closed", allow_negative_numbers = true)]
     pub rate: Option<f64>,
     /// Ramp linearly from --rate to this rate over the duration.
     #[arg(long, conflicts_with = "closed", allow_negative_numbers = true)]
     pub ramp_to: Option<f64>,
-    /// How long to attack ("30s", "1m30s").
+    /// How long to attack ("30s", "1m30s"); with --find-max, the whole search.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Duration,
     /// Most requests outstanding at once; sends beyond it are counted as dropped. Default: 10,000, or the
@@ -169,8 +170,23 @@ pub struct AttackArgs {
     pub json: bool,
     /// A threshold the run must meet (repeatable), such as `p99<300ms`, `success>=99.9%`, `rate>=4.9`,
     /// `errors==0`, `dropped==0`, `late<1%`, `service.p99<200ms`: exit status 3 when any fails.
-    #[arg(long = "fail-if", value_name = "EXPR")]
+    #[arg(long = "fail-if", value_name = "EXPR", conflicts_with = "find_max")]
     pub fail_if: Vec<String>,
+    /// Find the highest rate the target holds its --slo at: steps at a constant rate from --rate, doubling
+    /// up to --max-rate until one fails, then halving the gap to within 10 %, all within --duration. Prints
+    /// the curve (rate against p50, p99 and errors) and the answer; exit status 3 when even --rate failed.
+    #[arg(long, requires = "max_rate", conflicts_with_all = ["closed", "ramp_to"])]
+    pub find_max: bool,
+    /// An objective each --find-max step must meet to hold (repeatable; the --fail-if grammar), such as
+    /// `p99<200ms` or `success>=99.9%`. A step whose sends were dropped (over --max-in-flight) fails too.
+    #[arg(long, value_name = "EXPR", requires = "find_max")]
+    pub slo: Vec<String>,
+    /// With --find-max: the highest rate it may try.
+    #[arg(long, requires = "find_max")]
+    pub max_rate: Option<f64>,
+    /// With --find-max: how long each step runs (at least 1s).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub step_duration: Duration,
     /// Also write the run's HTML page to FILE: latency over time (p50, p95, p99 each second, like `vegeta
     /// plot`), requests and errors per second, the latency histogram, the thresholds and the report. One
     /// self-contained file: no script, nothing fetched.

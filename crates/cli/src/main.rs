@@ -39,6 +39,19 @@ async fn run(cli: &Cli) -> ExitCode {
         Command::Run(..) | Command::Stop(..) | Command::Status(..) | Command::Report(..) | Command::Outputs(..) => {
             stack(&cli.command).await
         }
+        Command::Attack(args) if args.find_max => volley::knee::find_max(args).await.and_then(|found| {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&found)?);
+            } else {
+                print!("{}", volley::knee::text(&found));
+            }
+            volley::knee::write(args, &found)?;
+            Ok(if found.highest_held.is_some() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(3)
+            })
+        }),
         Command::Attack(args) => volley::attack(args).await.and_then(|output| {
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&output)?);

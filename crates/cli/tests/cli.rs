@@ -473,6 +473,110 @@ fn attack_writes_its_html_page_with_the_charts_drawn() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--find-max` against a target of fixed capacity: 8 requests at once, 20 ms each, so 400 requests a second
+/// and no more (above it the queue, and the latency, grow through the step). From 200 to at most 800, in 2 s
+/// steps, with `p99<50ms`: the rate found held and lies within 20 % below the knee, every step above the knee
+/// failed, and the lowest failed is within 10 % of the highest held. The curve is printed and drawn (p50 and
+/// p99 in the rendered pixels). Bad settings are refused before anything is sent.
+#[test]
+fn find_max_reports_the_highest_rate_that_held_next_to_the_targets_knee() {
+    let target = start_on_thread(Behaviour::fixed_capacity(8, Duration::from_millis(20)));
+    let knee = 8.0 / 0.020;
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("knee-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let page_path = dir.join("knee.html");
+    let (url, allow) = (target.url("/"), target.address.to_string());
+    // `--max-rate`, `--step-duration`, `--duration` and `--slo`, then the rest.
+    let find = |[max, step, duration, slo]: [&str; 4], extra: &[&str]| {
+        let mut args = vec![
+            "attack",
+            &url,
+            "--find-max",
+            "--rate",
+            "200",
+            "--max-rate",
+            max,
+            "--step-duration",
+            step,
+            "--duration",
+            duration,
+            "--slo",
+            slo,
+            "--allow",
+            &allow,
+        ];
+        args.extend_from_slice(extra);
+        volley(&args)
+    };
+    let good = ["800", "2s", "60s", "p99<50ms"];
+    let out = find(good, &["--json", "--html", page_path.to_str().unwrap_or_default()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let found = report(&out);
+    let held = found["highestHeld"].as_f64().unwrap_or_default();
+    let failed = found["lowestFailed"].as_f64().unwrap_or_default();
+    let steps = found["steps"].as_array().cloned().unwrap_or_default();
+    let summary = format!("held {held}, failed {failed}, {}", text(&out.stderr));
+    assert_eq!(found["ended"], "converged", "{summary}");
+    assert!(held >= knee * 0.8 && held <= knee, "{summary}");
+    assert!(failed - held <= held * 0.1, "{summary}");
+    for step in &steps {
+        let rate = step["rate"].as_f64().unwrap_or_default();
+        assert!(
+            rate <= knee || step["held"] == false,
+            "{rate} held above the knee: {summary}"
+        );
+        assert!(
+            step["requests"].as_u64().unwrap_or_default() as f64 >= rate * 2.0 * 0.99,
+            "{step}"
+        );
+    }
+    assert!(steps.len() <= 8, "{summary}");
+    let page = std::fs::read_to_string(&page_path).unwrap_or_else(|e| panic!("{}: {e}", page_path.display()));
+    assert_eq!(
+        page.matches("<svg").count(),
+        2,
+        "the latency and the errors against the rate"
+    );
+    assert!(page.contains(&format!("{held}/s")) && page.contains("highest rate that held"));
+    let series = [("p50", volley::html::P50), ("p99", volley::html::P99)];
+    let counts = volley_testkit::svg::rendered_pixels(&page, &series.map(|(_, c)| (c.0, c.1, c.2)));
+    for ((name, _), n) in series.iter().zip(&counts) {
+        assert!(*n >= 30, "the {name} curve is drawn: {n} pixels of its colour");
+    }
+    println!("find-max against a knee of {knee} rps: {summary}");
+
+    let arrivals = target.arrivals().len();
+    for (settings, says) in [
+        (["100", "2s", "60s", "p99<50ms"], "must be above --rate"),
+        (["800", "500ms", "60s", "p99<50ms"], "at least 1s"),
+        (["800", "2s", "1s", "p99<50ms"], "shorter than one step"),
+        (["800", "2s", "60s", "p99<<1"], "--slo"),
+    ] {
+        let out = find(settings, &[]);
+        assert_eq!(out.status.code(), Some(2), "{settings:?}: {}", text(&out.stderr));
+        assert!(text(&out.stderr).contains(says), "{settings:?}: {}", text(&out.stderr));
+    }
+    let out = volley(&[
+        "attack",
+        &url,
+        "--find-max",
+        "--rate",
+        "10",
+        "--duration",
+        "5s",
+        "--allow",
+        &allow,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--max-rate is needed: {}",
+        text(&out.stderr)
+    );
+    assert_eq!(target.arrivals().len(), arrivals, "nothing was sent");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// The deployment canary (`make check-deployment`) can fail: against a target answering 200 it passes; one
 /// that misses a threshold (here a p99 no server meets) exits 3, the report saying which; one answering 500
 /// fails at its first PUT.

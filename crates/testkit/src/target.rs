@@ -1,5 +1,6 @@
 //! A target server for tests, on loopback: answers `status` after `delay`, stalls requests that arrive in
-//! `stall` until the window ends, and records when each request arrived.
+//! `stall` until the window ends, serves at most so many at once when it has `slots` (a fixed capacity),
+//! and records when each request arrived.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,21 @@ pub struct Behaviour {
     pub stall: Option<(Instant, Instant)>,
     /// A Location header (for redirect statuses).
     pub location: Option<&'static str>,
+    /// When set, a request holds one of these slots for its `delay`, and waits for one in arrival order: the
+    /// target serves `slots / delay` requests a second and no more ([`Behaviour::fixed_capacity`]).
+    pub slots: Option<Arc<tokio::sync::Semaphore>>,
+}
+
+impl Behaviour {
+    /// A target of fixed capacity: `slots` requests served at once, each for `delay`. Above `slots / delay`
+    /// requests a second the wait grows without bound, as a saturated server's queue does.
+    pub fn fixed_capacity(slots: usize, delay: Duration) -> Self {
+        Self {
+            delay,
+            slots: Some(Arc::new(tokio::sync::Semaphore::new(slots))),
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for Behaviour {
@@ -32,6 +48,7 @@ impl Default for Behaviour {
             status: 200,
             stall: None,
             location: None,
+            slots: None,
         }
     }
 }
@@ -114,7 +131,12 @@ async fn serve(listener: tokio::net::TcpListener, target: TestTarget, serving: S
                     {
                         tokio::time::sleep_until(until.into()).await;
                     }
+                    let slot = match &b.slots {
+                        Some(slots) => Arc::clone(slots).acquire_owned().await.ok(),
+                        None => None,
+                    };
                     tokio::time::sleep(b.delay).await;
+                    drop(slot);
                     let mut response = hyper::Response::new(Full::new(Bytes::from_static(b"hello, volley")));
                     *response.status_mut() = hyper::StatusCode::from_u16(b.status).unwrap_or(hyper::StatusCode::OK);
                     if let Some(location) = b.location {
