@@ -8,9 +8,16 @@ nginx (one worker) is pinned to core 0 and every load generator to core 1, each 
    per worker and waits for answers, oha's -q limits a closed loop: each is shown for what it is);
 3. a stall: a target that answers at once but stalls every request arriving in one second of a 5 s run at
    1,000 rps; each tool's reported p50, p90, p99 and max beside the true values for an open model, and how
-   many requests each sent during the stall.
+   many requests each sent during the stall;
+4. the knee: `volley attack --find-max` against a target of fixed capacity (capacity_target: SLOTS at once,
+   each for 20 ms, so SLOTS / 20 ms requests a second and no more), the rate it finds beside the known one;
+5. the worker's ceiling: `volley attack --find-max --slo 'late<1%'` (a step with drops fails too) inside a
+   cgroup whose CPU quota is a Lambda function's at 512 MB and at 1,769 MB (memory / 1,769 MB of a vCPU),
+   with 1,024 open files, against targets answering in 20 ms and in 100 ms; then the cost per million
+   requests at each size, from the arm64 price in crates/cli/src/cost.rs.
 
-Usage: bench.py [--quick] [--soak SECONDS]   (--quick: shorter runs, for trying the script)
+Usage: bench.py [--quick] [--soak SECONDS] [--only closed,open,stall,knee,ceiling]
+(--quick: shorter runs, for trying the script; --only: those sections alone)
 It prints a Markdown report and writes it to target/bench/report.md.
 """
 
@@ -28,9 +35,11 @@ OUT = os.path.join(ROOT, "target", "bench")
 CARGO_OUT = os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 VOLLEY = os.path.join(CARGO_OUT, "release", "volley")
 STALL_TARGET = os.path.join(CARGO_OUT, "release", "examples", "stall_target")
+CAPACITY_TARGET = os.path.join(CARGO_OUT, "release", "examples", "capacity_target")
 OHA = os.environ.get("OHA", "oha")
 PORT = 18080
 STALL_PORT = 18081
+CAPACITY_PORT = 18082
 URL = f"http://127.0.0.1:{PORT}/"
 STALL_URL = f"http://127.0.0.1:{STALL_PORT}/"
 
@@ -39,6 +48,18 @@ CLOSED_SECONDS = 3 if QUICK else 10
 OPEN_SECONDS = 5 if QUICK else 60
 OPEN_RATE = 20_000
 SOAK_SECONDS = int(sys.argv[sys.argv.index("--soak") + 1]) if "--soak" in sys.argv else 0
+SECTIONS = ["closed", "open", "stall", "knee", "ceiling"]
+ONLY = sys.argv[sys.argv.index("--only") + 1].split(",") if "--only" in sys.argv else SECTIONS
+if set(ONLY) - set(SECTIONS):
+    raise SystemExit(f"--only: {', '.join(sorted(set(ONLY) - set(SECTIONS)))} is not one of {', '.join(SECTIONS)}")
+# The knee's target: this many requests at once, each for 20 ms.
+KNEE_SLOTS, KNEE_DELAY_MS = 50, 20
+# Lambda gives a function memory / 1,769 MB of a vCPU; the worker's sizes to compare.
+LAMBDA_MB_PER_VCPU = 1769
+CEILING_SIZES_MB = [512, 1769]
+CEILING_DELAYS_MS = [20, 100]
+# crates/cli/src/cost.rs, PRICES.lambda_gb_second_arm64 (us-east-1 list price) and lambda_request.
+ARM64_GB_SECOND, LAMBDA_REQUEST = 0.0000133334, 0.0000002
 
 NGINX_CONF = """
 worker_processes 1;
@@ -207,6 +228,104 @@ def soak(seconds):
     return v
 
 
+def find_max(url, *args, wrap=()):
+    """`volley attack --find-max` (pinned to core 1, under `wrap`): answers its JSON."""
+    command = [*wrap, VOLLEY, "attack", url, "--allow", url.split("/")[2], "--json", "--find-max", *args]
+    full = ["taskset", "-c", "1", *command]
+    done = subprocess.run(full, capture_output=True, text=True)
+    if done.returncode not in (0, 3):
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(full)}\n{done.stderr[-2000:]}")
+    return json.loads(done.stdout)
+
+
+def capacity_target(delay_ms, slots=None):
+    command = ["taskset", "-c", "0", CAPACITY_TARGET, f"127.0.0.1:{CAPACITY_PORT}", str(delay_ms)]
+    target = subprocess.Popen(command + ([str(slots)] if slots else []))
+    time.sleep(0.3)
+    return target
+
+
+def curve_lines(found):
+    lines = ["| rate asked | achieved | p50 ms | p99 ms | errors | dropped | verdict |", "|---|---|---|---|---|---|---|"]
+    for step in sorted(found["steps"], key=lambda s: s["rate"]):
+        verdict = "held" if step["held"] else "failed: " + "; ".join(
+            f"{v['expression']} (was {v['actual']:.3g})" for v in step["slos"] if not v["passed"]) + (
+            f" dropped {step['dropped']:,}" if step["dropped"] else "")
+        lines.append(f"| {step['rate']:,.0f} | {step['achieved']:,.0f} | {step['p50Ns'] / 1e6:.1f} | {step['p99Ns'] / 1e6:.1f} "
+                     f"| {step['errors']:,} | {step['dropped']:,} | {verdict} |")
+    return lines
+
+
+def knee():
+    """--find-max against a target of known capacity."""
+    known = KNEE_SLOTS * 1000 / KNEE_DELAY_MS
+    target = capacity_target(KNEE_DELAY_MS, KNEE_SLOTS)
+    step = "2s" if QUICK else "5s"
+    try:
+        found = find_max(f"http://127.0.0.1:{CAPACITY_PORT}/", "--rate", "500", "--max-rate", "20000", "--step-duration", step,
+                         "--duration", "3m", "--slo", "p99<100ms", "--slo", "success>=99.9%")
+    finally:
+        target.kill()
+        target.wait()
+    return known, step, found
+
+
+class Cgroup:
+    """A CPU quota (cgroup v2 cpu.max, or v1 cpu.cfs_quota_us) for one command: `wrap()` puts it in."""
+
+    def __init__(self, name, vcpus):
+        period = 100_000
+        quota = int(period * vcpus)
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            self.path = f"/sys/fs/cgroup/{name}"
+            os.makedirs(self.path, exist_ok=True)
+            with open(f"{self.path}/cpu.max", "w") as f:
+                f.write(f"{quota} {period}")
+        elif os.path.isdir("/sys/fs/cgroup/cpu"):
+            self.path = f"/sys/fs/cgroup/cpu/{name}"
+            os.makedirs(self.path, exist_ok=True)
+            with open(f"{self.path}/cpu.cfs_period_us", "w") as f:
+                f.write(str(period))
+            with open(f"{self.path}/cpu.cfs_quota_us", "w") as f:
+                f.write(str(quota))
+        else:
+            raise SystemExit("no cgroup CPU controller at /sys/fs/cgroup: the ceiling needs one (and root)")
+
+    def wrap(self):
+        """A shell that joins the cgroup, takes Lambda's 1,024 open files, then runs the command."""
+        return ["sh", "-c", f'echo $$ > {self.path}/cgroup.procs && ulimit -n 1024 && exec "$@"', "cgroup"]
+
+    def remove(self):
+        os.rmdir(self.path)
+
+
+def ceiling():
+    """The worker's engine at Lambda's CPU for each size and each target latency."""
+    rows = []
+    step = "3s" if QUICK else "10s"
+    for delay in CEILING_DELAYS_MS:
+        target = capacity_target(delay)
+        try:
+            for mb in CEILING_SIZES_MB:
+                group = Cgroup(f"volley-bench-{mb}", mb / LAMBDA_MB_PER_VCPU)
+                try:
+                    found = find_max(f"http://127.0.0.1:{CAPACITY_PORT}/", "--rate", "250", "--max-rate", "40000",
+                                     "--step-duration", step, "--duration", "4m", "--slo", "late<1%",
+                                     "--slo", "success>=99.9%", wrap=group.wrap())
+                finally:
+                    group.remove()
+                rows.append((mb, delay, found))
+        finally:
+            target.kill()
+            target.wait()
+    return rows
+
+
+def per_million(mb, rate):
+    """A worker's Lambda cost per million requests at `rate`: GB-seconds (arm64); invocations are per call."""
+    return 1e6 / rate * mb / 1024 * ARM64_GB_SECOND if rate else None
+
+
 def fmt(value, digits=0):
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
@@ -220,6 +339,18 @@ def main():
     time.sleep(0.5)
     lines = []
     try:
+        sections(lines)
+    finally:
+        nginx.send_signal(signal.SIGQUIT)
+        nginx.wait(timeout=10)
+    report = "\n".join(lines)
+    with open(os.path.join(OUT, "report.md"), "w") as f:
+        f.write(report + "\n")
+    print(report)
+
+
+def sections(lines):
+    if "closed" in ONLY:
         lines.append(f"## Closed loop: 32 connections, {CLOSED_SECONDS} s (nginx on core 0, generator on core 1)\n")
         lines.append("| tool | requests/s | requests | CPU s | CPU s per 100k requests | peak RSS MB |")
         lines.append("|---|---|---|---|---|---|")
@@ -232,6 +363,7 @@ def main():
         lines.append(f"Ratios: throughput {v[1] / w[1]:.2f}x wrk (goal 1.0x), {v[1] / o[1]:.2f}x oha (goal 1.5x); "
                      f"CPU per request {(v[3] / v[2]) / (w[3] / w[2]):.2f}x wrk's (goal at most 1.0x).\n")
 
+    if "open" in ONLY:
         lines.append(f"## Open loop: {OPEN_RATE:,} rps for {OPEN_SECONDS} s\n")
         lines.append("| tool | achieved rps | requests | CPU s | peak RSS MB | note |")
         lines.append("|---|---|---|---|---|---|")
@@ -239,6 +371,7 @@ def main():
             lines.append(f"| {name} | {fmt(rps)} | {fmt(n)} | {fmt(cpu, 2)} | {fmt(rss, 1)} | {note} |")
         lines.append("")
 
+    if "stall" in ONLY:
         lines.append("## Stall: 1,000 rps for 5 s, the target stalls every request arriving between 2 s and 3 s\n")
         truth = stall_truth()
         lines.append("| tool | p50 ms | p90 ms | p99 ms | max ms | requests the target received during the stall |")
@@ -247,17 +380,43 @@ def main():
         for name, figures, during in stall_run():
             lines.append(f"| {name} | " + " | ".join(f"{x:.1f}" for x in figures) + f" | {during:,} |")
         lines.append("")
-        if SOAK_SECONDS:
-            s = soak(SOAK_SECONDS)
-            lines.append(f"## Soak: {OPEN_RATE:,} rps for {SOAK_SECONDS} s\n")
-            lines.append(f"volley: {s['requests']:,} requests, achieved {s['rate']:,.0f} rps, CPU {s['cpu']:.1f} s, peak RSS {s['rss']:.1f} MB\n")
-    finally:
-        nginx.send_signal(signal.SIGQUIT)
-        nginx.wait(timeout=10)
-    report = "\n".join(lines)
-    with open(os.path.join(OUT, "report.md"), "w") as f:
-        f.write(report + "\n")
-    print(report)
+
+    if "knee" in ONLY:
+        known, step, found = knee()
+        lines.append(f"## The knee: --find-max against a target of {KNEE_SLOTS} requests at once, {KNEE_DELAY_MS} ms each\n")
+        lines.append(f"The target's known capacity: {known:,.0f} requests a second. `--rate 500 --max-rate 20000 "
+                     f"--step-duration {step} --slo 'p99<100ms' --slo 'success>=99.9%'`: highest rate that held "
+                     f"{fmt(found['highestHeld'])}, lowest that failed {fmt(found['lowestFailed'])} ({found['ended']}, "
+                     f"{len(found['steps'])} steps), {found['highestHeld'] / known * 100 if found['highestHeld'] else 0:.0f} % "
+                     f"of the known knee.\n")
+        lines.extend(curve_lines(found))
+        lines.append("")
+
+    if "ceiling" in ONLY:
+        rows = ceiling()
+        lines.append("## The worker's ceiling: the highest rate held with < 1 % late and no drops\n")
+        lines.append("Inside a CPU quota of memory / 1,769 MB of a vCPU, 1,024 open files, the target on the other core.\n")
+        lines.append("| memory | vCPU | target answers in | highest rate held | lowest failed | why it failed | "
+                     "worker cost per million requests |")
+        lines.append("|---|---|---|---|---|---|---|")
+        for mb, delay, found in rows:
+            failed = [s for s in found["steps"] if s["rate"] == found["lowestFailed"]]
+            why = "; ".join(f"{v['expression']} (was {v['actual']:.3g})" for v in failed[0]["slos"] if not v["passed"]) if failed else ""
+            if failed and failed[0]["dropped"]:
+                why += f" dropped {failed[0]['dropped']:,}"
+            cost = per_million(mb, found["highestHeld"])
+            lines.append(f"| {mb} MB | {mb / LAMBDA_MB_PER_VCPU:.2f} | {delay} ms | {fmt(found['highestHeld'])} "
+                         f"| {fmt(found['lowestFailed'])} | {why} | {'n/a' if cost is None else f'${cost:.4f}'} |")
+        lines.append("")
+        for mb, delay, found in rows:
+            lines.append(f"{mb} MB, {delay} ms target, {found['ended']}:\n")
+            lines.extend(curve_lines(found))
+            lines.append("")
+
+    if SOAK_SECONDS:
+        s = soak(SOAK_SECONDS)
+        lines.append(f"## Soak: {OPEN_RATE:,} rps for {SOAK_SECONDS} s\n")
+        lines.append(f"volley: {s['requests']:,} requests, achieved {s['rate']:,.0f} rps, CPU {s['cpu']:.1f} s, peak RSS {s['rss']:.1f} MB\n")
 
 
 if __name__ == "__main__":

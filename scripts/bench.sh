@@ -2,7 +2,7 @@
 # `make bench`: the criterion micro-benchmarks, the domain-validator's sweep (in MiniStack, started if needed),
 # then Volley's engine against wrk, hey and oha on one loopback nginx (scripts/bench.py). Installs what it
 # needs: wrk, hey and nginx from Debian, oha (pinned) from crates.io into target/bench-tools. Extra arguments
-# go to bench.py (--quick, --soak SECONDS).
+# go to bench.py (--quick, --soak SECONDS, --only SECTIONS: with --only, the criterion and sweep runs are skipped).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 use_local_stack
@@ -23,22 +23,27 @@ if ! "$oha" --version 2>/dev/null | grep -q "$OHA_VERSION"; then
   CARGO_TARGET_DIR="$ROOT/target/bench-tools/build" cargo install --quiet --locked oha --version "$OHA_VERSION" --root "$ROOT/target/bench-tools"
 fi
 
-say "criterion: days until the next birthday"
-# The whole output goes to a file: filtered through a pipe, a build error would vanish behind grep's exit code.
-criterion_log="$ROOT/target/bench/criterion.log"
-mkdir -p "$(dirname "$criterion_log")"
-cargo bench --quiet -p volley-core --bench birthday >"$criterion_log" 2>&1 || { cat "$criterion_log" >&2; die "cargo bench failed"; }
-grep -E "^days_until|time:" "$criterion_log"
+only=no
+for a in "$@"; do [ "$a" = --only ] && only=yes; done
 
-say "domain-validator: one sweep of 1,000 pending domains (MiniStack, loopback DNS server)"
-stack_started=no
-if ! stack_healthy; then "$ROOT/scripts/stack.sh" up; stack_started=yes; fi
-sweep_status=0
-cargo run --release --locked --quiet -p domain-validator --example sweep_bench -- 1000 3 || sweep_status=$?
-if [ "$stack_started" = yes ]; then "$ROOT/scripts/stack.sh" down; fi
-[ "$sweep_status" -eq 0 ] || die "the sweep benchmark failed"
+if [ "$only" = no ]; then
+  say "criterion: days until the next birthday"
+  # The whole output goes to a file: filtered through a pipe, a build error would vanish behind grep's exit code.
+  criterion_log="$ROOT/target/bench/criterion.log"
+  mkdir -p "$(dirname "$criterion_log")"
+  cargo bench --quiet -p volley-core --bench birthday >"$criterion_log" 2>&1 || { cat "$criterion_log" >&2; die "cargo bench failed"; }
+  grep -E "^days_until|time:" "$criterion_log"
 
-say "building volley and the stall target (release)"
-cargo build --release --locked -p volley --bin volley --example stall_target
+  say "domain-validator: one sweep of 1,000 pending domains (MiniStack, loopback DNS server)"
+  stack_started=no
+  if ! stack_healthy; then "$ROOT/scripts/stack.sh" up; stack_started=yes; fi
+  sweep_status=0
+  cargo run --release --locked --quiet -p domain-validator --example sweep_bench -- 1000 3 || sweep_status=$?
+  if [ "$stack_started" = yes ]; then "$ROOT/scripts/stack.sh" down; fi
+  [ "$sweep_status" -eq 0 ] || die "the sweep benchmark failed"
+fi
+
+say "building volley and the stall and capacity targets (release)"
+cargo build --release --locked -p volley --bin volley --example stall_target --example capacity_target
 ulimit -n 65536 2>/dev/null || true
 OHA="$oha" python3 "$ROOT/scripts/bench.py" "$@"
