@@ -16,6 +16,13 @@ use super::schedule::Schedule;
 use super::share::Share;
 use super::transport::Pool;
 
+/// The least the pacer sleeps between two wakes. Each wake costs a switch to the pacer's thread and one to
+/// the runtime's; at 20,000 requests a second, waking at most every 200 µs (the requests due meanwhile sent
+/// together, each at most this much after its time, inside the 1 ms that counts a send late) took a quarter
+/// off the open model's CPU (docs/benchmarks.md). 500 µs took 7 % more off but made sends late 3 times as
+/// often.
+const PACING_SLICE: Duration = Duration::from_micros(200);
+
 /// The open model. Pacing runs on a thread of its own with the operating system's sleep, which wakes within
 /// tens of microseconds, where the async timer wakes on whole milliseconds; it hands each request to the
 /// runtime as it falls due, so sending never waits for an answer.
@@ -53,13 +60,16 @@ pub(super) async fn open(
             let mut first_sent = None;
             let (mut truncated, mut stopped) = (false, false);
             let mut last_second = i64::MIN;
+            let mut woke = Instant::now();
             'requests: for i in share.positions_in(indices) {
                 let intended = start + schedule.offset(i).saturating_sub(origin);
                 if deadline.is_some_and(|deadline| intended >= deadline) {
                     truncated = true;
                     break;
                 }
-                // Sleeps in slices, looking at the stop between them.
+                // Sleeps in slices, looking at the stop between them; once awake, it sends everything due
+                // before it sleeps again, and it sleeps at least PACING_SLICE after its last wake.
+                let until = intended.max(woke + PACING_SLICE);
                 loop {
                     if progress.stopping() {
                         stopped = true;
@@ -69,7 +79,8 @@ pub(super) async fn open(
                     if intended <= now {
                         break;
                     }
-                    std::thread::sleep((intended - now).min(STOP_LATENCY));
+                    std::thread::sleep((until.max(now) - now).min(STOP_LATENCY));
+                    woke = Instant::now();
                 }
                 let second = clocks.unix_second(intended);
                 if second != last_second {
