@@ -7,6 +7,8 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 use_local_stack
 cd "$ROOT"
+# An idle MiniStack takes CPU from the runs measured: refused rather than measured beside.
+stack_healthy && die "a local stack is running: stop it first (make stack-down); the benchmarks need the machine to themselves"
 
 OHA_VERSION=1.16.0
 missing=()
@@ -46,4 +48,5 @@ fi
 say "building volley and the stall and capacity targets (release)"
 cargo build --release --locked -p volley --bin volley --example stall_target --example capacity_target
 ulimit -n 65536 2>/dev/null || true
+command -v wrk2 >/dev/null || [ -n "${WRK2:-}" ] || say "no wrk2 on PATH (giltene/wrk2 builds with make; put it there as wrk2 or set WRK2): the open loop runs without it"
 OHA="$oha" python3 "$ROOT/scripts/bench.py" "$@"

@@ -115,6 +115,8 @@ pub struct Step {
     pub p99_ns: u128,
     pub errors: u64,
     pub dropped: u64,
+    /// Sends more than 1 ms after their time.
+    pub late: u64,
     pub held: bool,
     /// Each SLO, held against the step.
     pub slos: Vec<Verdict>,
@@ -131,6 +133,7 @@ impl Step {
             p99_ns: summary.latencies.p99,
             errors: summary.errors,
             dropped: summary.dropped,
+            late: summary.late,
             held: output.passed() && summary.dropped == 0,
             slos: output.thresholds.clone(),
         }
