@@ -399,7 +399,11 @@ pub fn write(args: &AttackArgs, output: &AttackOutput) -> Result<(), CliError> {
 /// Writes `output`'s page to `path`, if one is asked for.
 pub fn write_to(path: Option<&std::path::Path>, output: &AttackOutput) -> Result<(), CliError> {
     let Some(path) = path else { return Ok(()) };
-    let page = attack_page(output)?;
+    save(path, &attack_page(output)?)
+}
+
+/// Writes a page to `path`: the one way `--html` pages reach the disk (the attack's, the test's, the knee's).
+pub fn save(path: &std::path::Path, page: &str) -> Result<(), CliError> {
     std::fs::write(path, page).map_err(|source| CliError::Html {
         path: path.to_owned(),
         source,

@@ -361,10 +361,7 @@ pub fn page(found: &FindMax) -> String {
 /// Writes the page where `--html` says, when it says.
 pub fn write(args: &AttackArgs, found: &FindMax) -> Result<(), CliError> {
     let Some(path) = &args.html else { return Ok(()) };
-    std::fs::write(path, page(found)).map_err(|source| CliError::Html {
-        path: path.clone(),
-        source,
-    })
+    html::save(path, &page(found))
 }
 
 #[cfg(test)]

@@ -179,9 +179,5 @@ pub fn test_page(output: &RunOutput, url: &str) -> Result<String, serde_json::Er
 /// Writes the test's page to `path`, when one is asked for.
 pub fn write(path: Option<&std::path::Path>, output: &RunOutput, url: &str) -> Result<(), crate::CliError> {
     let Some(path) = path else { return Ok(()) };
-    let page = test_page(output, url)?;
-    std::fs::write(path, page).map_err(|source| crate::CliError::Html {
-        path: path.to_owned(),
-        source,
-    })
+    html::save(path, &test_page(output, url)?)
 }
